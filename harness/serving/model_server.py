@@ -1,0 +1,229 @@
+"""The model server that runs INSIDE a container. Standard library only.
+
+It loads one model version from the registry volume (by version or alias), verifies the
+artifact's checksum, and serves:
+
+    POST /v1/predict   {"features": {...}} -> {"prediction", "score", "model_version"}
+    GET  /healthz      200 once the model is loaded
+    GET  /metrics      Prometheus text: requests by status, latency histogram, guard counters
+
+A model may carry a ``fault`` block: that is how the harness makes a deliberately bad
+version (errors on a slice of inputs, added latency, wrong answers, a crash at load, ...).
+The server itself does not know a version is bad; it just runs what the artifact says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ModelLoadError(Exception):
+    pass
+
+
+def resolve_ref(registry: str, model: str, ref: str) -> str:
+    """A ref is a version ("v2") or an alias ("champion") resolved through aliases.json."""
+    aliases_path = os.path.join(registry, model, "aliases.json")
+    if os.path.exists(aliases_path):
+        with open(aliases_path, encoding="utf-8") as fh:
+            aliases = json.load(fh)
+        if ref in aliases:
+            return str(aliases[ref])
+    return ref
+
+
+def load_model(registry: str, model: str, ref: str) -> dict[str, Any]:
+    version = resolve_ref(registry, model, ref)
+    vdir = os.path.join(registry, model, "versions", version)
+    try:
+        with open(os.path.join(vdir, "meta.json"), encoding="utf-8") as fh:
+            meta = json.load(fh)
+        with open(os.path.join(vdir, "model.json"), "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ModelLoadError(f"artifact for {model}/{version} unreadable: {exc}") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != meta.get("sha256"):
+        raise ModelLoadError(f"artifact for {model}/{version} corrupt: sha256 {digest} != {meta.get('sha256')}")
+    artifact: dict[str, Any] = json.loads(raw)
+    fault = artifact.get("fault") or {}
+    if fault.get("kind") == "crash":
+        raise ModelLoadError(f"model {model}/{version} failed to initialise: {fault.get('message', 'crash')}")
+    artifact["version"] = version
+    return artifact
+
+
+class Metrics:
+    """Counters and a latency histogram, rendered in the Prometheus text format."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.lock = threading.Lock()
+        self.requests: dict[str, int] = {}
+        self.buckets = [0] * len(BUCKETS)
+        self.count = 0
+        self.total = 0.0
+        self.out_of_range = 0
+        self.protected_positive = 0
+
+    def observe(self, status: int, seconds: float) -> None:
+        with self.lock:
+            key = str(status)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            self.count += 1
+            self.total += seconds
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    self.buckets[i] += 1
+
+    def render(self) -> str:
+        v = self.version
+        lines = [
+            "# HELP model_info The model version this server runs.",
+            "# TYPE model_info gauge",
+            f'model_info{{version="{v}"}} 1',
+            "# HELP model_requests_total Prediction requests by HTTP status.",
+            "# TYPE model_requests_total counter",
+        ]
+        with self.lock:
+            for status, n in sorted(self.requests.items()):
+                lines.append(f'model_requests_total{{version="{v}",status="{status}"}} {n}')
+            lines += [
+                "# HELP model_request_duration_seconds Prediction latency.",
+                "# TYPE model_request_duration_seconds histogram",
+            ]
+            for bound, n in zip(BUCKETS, self.buckets):
+                lines.append(f'model_request_duration_seconds_bucket{{version="{v}",le="{bound}"}} {n}')
+            lines.append(f'model_request_duration_seconds_bucket{{version="{v}",le="+Inf"}} {self.count}')
+            lines.append(f'model_request_duration_seconds_sum{{version="{v}"}} {self.total}')
+            lines.append(f'model_request_duration_seconds_count{{version="{v}"}} {self.count}')
+            lines += [
+                "# HELP model_output_out_of_range_total Outputs outside the allowed score range [0, 1].",
+                "# TYPE model_output_out_of_range_total counter",
+                f'model_output_out_of_range_total{{version="{v}"}} {self.out_of_range}',
+                "# HELP model_protected_positive_total Positive decisions for the protected slice.",
+                "# TYPE model_protected_positive_total counter",
+                f'model_protected_positive_total{{version="{v}"}} {self.protected_positive}',
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Returns (HTTP status, body). Applies the artifact's fault, if any."""
+    names: list[str] = model["features"]
+    missing = [n for n in names if n not in features]
+    if missing:
+        return 422, {"error": f"missing features: {', '.join(missing)}"}
+    try:
+        xs = [float(features[n]) for n in names]
+    except (TypeError, ValueError):
+        return 400, {"error": "features must be numbers"}
+    z = model["bias"] + sum(w * x for w, x in zip(model["weights"], xs))
+    score = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+    fault = model.get("fault") or {}
+    kind = fault.get("kind")
+    if kind == "error_slice" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
+        return 500, {"error": "internal model error"}
+    if kind == "latency":
+        time.sleep(float(fault["ms"]) / 1000.0)
+    if kind == "out_of_range":
+        score = score * float(fault.get("scale", 3.0))
+    prediction = 1 if score >= 0.5 else 0
+    if kind == "wrong_answers":
+        prediction = 1 - prediction
+    if kind == "protected_positive" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
+        prediction = 1
+    return 200, {"prediction": prediction, "score": round(score, 6), "model_version": model["version"]}
+
+
+def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, float]) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet access log
+            return
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Model-Version", model["version"])
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._send(200, json.dumps({"status": "ok", "model_version": model["version"]}).encode())
+            elif self.path == "/metrics":
+                self._send(200, metrics.render().encode(), "text/plain; version=0.0.4")
+            else:
+                self._send(404, b'{"error": "not found"}')
+
+        def do_POST(self) -> None:
+            started = time.perf_counter()
+            if self.path != "/v1/predict":
+                self._send(404, b'{"error": "not found"}')
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                features = payload["features"]
+                if not isinstance(features, dict):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                status, body = 400, {"error": "body must be {\"features\": {...}}"}
+            else:
+                status, body = predict(model, features)
+                if status == 200:
+                    with metrics.lock:
+                        if not 0.0 <= body["score"] <= 1.0:
+                            metrics.out_of_range += 1
+                        pname, pmin = protected
+                        if body["prediction"] == 1 and float(features.get(pname, 0.0)) > pmin:
+                            metrics.protected_positive += 1
+            self._send(status, json.dumps(body).encode())
+            metrics.observe(status, time.perf_counter() - started)
+
+    return Handler
+
+
+def main() -> int:
+    registry = os.environ.get("REGISTRY_DIR", "/registry")
+    name = os.environ.get("MODEL_NAME", "model")
+    ref = os.environ.get("MODEL_REF", "champion")
+    port = int(os.environ.get("PORT", "8080"))
+    protected = (os.environ.get("PROTECTED_FEATURE", "x3"), float(os.environ.get("PROTECTED_ABOVE", "1.0")))
+    try:
+        model = load_model(registry, name, ref)
+    except ModelLoadError as exc:
+        print(f"FATAL: {exc}", file=sys.stderr, flush=True)
+        return 1
+    metrics = Metrics(model["version"])
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(model, metrics, protected))
+    server.daemon_threads = True
+
+    def stop(signum: int, frame: Any) -> None:
+        # Shut down from another thread: serve_forever() must return, in-flight requests finish.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"serving {name}/{model['version']} on :{port}", flush=True)
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The stack's images, made without a registry when there is none.
+
+Order of preference, per build-input digest (a content label on every image):
+1. local images whose ``io.drill.inputs`` label matches: reuse (warm start, well under a second);
+2. official images, when a registry answers: pull and build thin role images on them;
+3. a Debian base bootstrapped here (debootstrap + ``docker import``), then the role images on it.
+If none can work, BackendUnavailable says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.errors import BackendUnavailable
+from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+
+Progress = Callable[[str], None]
+
+SERVING_FILES = ("model_server.py", "haproxy.cfg", "prometheus.yml")
+DEBIAN_SUITE = "bookworm"
+DEBIAN_PACKAGES = ("python3", "haproxy", "prometheus")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# Pruned after debootstrap: documentation, locales and apt's caches are dead weight in a container.
+TRIM_PATHS = (
+    "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+    "var/lib/apt/lists", "var/cache/apt", "var/cache/debconf",
+)
+OFFICIAL_BASES = {"model": "python:3.11-slim", "router": "haproxy:2.6", "prometheus": "prom/prometheus:v2.42.0"}
+
+ROLES = ("model", "router", "prometheus")
+# Every role image holds all serving files under /opt/drill; the stack sets each container's
+# entrypoint (see stack.ROLE_COMMANDS), so a bootstrapped base needs one build, not three.
+BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
+
+
+@dataclass(frozen=True)
+class StackImages:
+    model: str
+    router: str
+    prometheus: str
+    source: str  # cached | official | bootstrap
+    seconds: float
+
+
+def _serving_bytes() -> dict[str, bytes]:
+    pkg = resources.files("harness.serving")
+    return {name: pkg.joinpath(name).read_bytes() for name in SERVING_FILES}
+
+
+def base_digest() -> str:
+    recipe = f"{DEBIAN_SUITE}|{','.join(DEBIAN_PACKAGES)}|{','.join(TRIM_PATHS)}|v1"
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def inputs_digest() -> str:
+    """Changes whenever anything that goes into the role images changes."""
+    h = hashlib.sha256(base_digest().encode())
+    for name, data in sorted(_serving_bytes().items()):
+        h.update(name.encode() + b"\0" + data)
+    h.update(BUILD_RECIPE.encode())
+    return h.hexdigest()[:16]
+
+
+def _tag(role: str, digest: str) -> str:
+    return f"drill-{role}:{digest}"
+
+
+def _have(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def cached_images(client: docker.DockerClient) -> StackImages | None:
+    digest = inputs_digest()
+    tags = {role: _tag(role, digest) for role in ROLES}
+    if all(_have(client, t) for t in tags.values()):
+        return StackImages(tags["model"], tags["router"], tags["prometheus"], "cached", 0.0)
+    return None
+
+
+def ensure_images(client: docker.DockerClient, progress: Progress, *, force: bool = False) -> StackImages:
+    """Return the role images, building them if needed. See the module docstring for the order."""
+    started = time.monotonic()
+    if not force and (found := cached_images(client)) is not None:
+        progress(f"images up to date ({found.model.split(':')[1]})")
+        return found
+    source = os.environ.get("DRILL_IMAGE_SOURCE", "auto")  # auto | official | bootstrap
+    bases: dict[str, str] | None = None
+    if source in ("auto", "official"):
+        bases = _pull_official(client, progress)
+        if bases is None and source == "official":
+            raise BackendUnavailable("DRILL_IMAGE_SOURCE=official but no registry answered; unset it to bootstrap.")
+    if bases is None:
+        base = _ensure_base(client, progress, force=force)
+        bases = {role: base for role in ROLES}
+        source = "bootstrap"
+    else:
+        source = "official"
+    digest = inputs_digest()
+    built: dict[str, str] = {}
+    for role in ROLES:
+        tag = _tag(role, digest)
+        if bases[role] in built:  # same base: one build, another tag
+            client.images.get(built[bases[role]]).tag(tag)
+            continue
+        progress(f"building {tag}")
+        _build(client, bases[role], tag, digest)
+        built[bases[role]] = tag
+    return StackImages(
+        _tag("model", digest), _tag("router", digest), _tag("prometheus", digest), source,
+        time.monotonic() - started,
+    )
+
+
+def _pull_official(client: docker.DockerClient, progress: Progress) -> dict[str, str] | None:
+    progress("looking for a registry (official images)")
+    for image in OFFICIAL_BASES.values():
+        if _have(client, image):
+            continue
+        try:
+            client.images.pull(image)
+        except docker.errors.APIError as exc:
+            reason = (getattr(exc, "explanation", None) or str(exc)).splitlines()[0][:100]
+            progress(f"no registry reachable ({reason}); bootstrapping a Debian base instead")
+            return None
+    return dict(OFFICIAL_BASES)
+
+
+def _ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool) -> str:
+    tag = f"drill-base:{base_digest()}"
+    if not force and _have(client, tag):
+        return tag
+    debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
+    problems = []
+    if debootstrap is None:
+        problems.append("debootstrap is not installed (apt-get install debootstrap)")
+    if os.geteuid() != 0:
+        problems.append("bootstrapping needs root (run `sudo drill images build` once)")
+    if problems:
+        raise BackendUnavailable(
+            "cannot make the stack images: no registry answered and a Debian base cannot be bootstrapped: "
+            + "; ".join(problems)
+            + ". Fix one of these, or load images named drill-model/drill-router/drill-prometheus yourself."
+        )
+    mirror = os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR)
+    with tempfile.TemporaryDirectory(prefix="drill-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        cmd = [debootstrap, "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE, str(rootfs), mirror]
+        progress(f"bootstrapping Debian {DEBIAN_SUITE} from {mirror} (about a minute)")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            line = line.strip()
+            tail = (tail + [line])[-15:]
+            if line.startswith(("I: Retrieving", "I: Unpacking", "I: Configuring", "I: Installing", "I: Base")):
+                progress(f"debootstrap: {line[3:]}")
+        if proc.wait() != 0:
+            raise BackendUnavailable(
+                f"debootstrap failed (exit {proc.returncode}) with mirror {mirror}; set DRILL_DEBIAN_MIRROR to a "
+                "reachable Debian mirror. Last output:\n" + "\n".join(tail)
+            )
+        for rel in TRIM_PATHS:
+            shutil.rmtree(rootfs / rel, ignore_errors=True)
+        progress("importing the base image")
+        archive = Path(tmp) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        repo, _, version = tag.partition(":")
+        client.api.import_image_from_file(
+            str(archive), repository=repo, tag=version,
+            changes=[f"LABEL {LABEL_HARNESS}=true", f"LABEL {LABEL_INPUTS}={base_digest()}"],
+        )
+    return tag
+
+
+def _build(client: docker.DockerClient, base: str, tag: str, digest: str) -> None:
+    dockerfile = f"FROM {base}\n{BUILD_RECIPE}"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        files = {"Dockerfile": dockerfile.encode(), **_serving_bytes()}
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    try:
+        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
+                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: digest})
+    except docker.errors.BuildError as exc:
+        log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
+        raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
