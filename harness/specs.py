@@ -109,6 +109,7 @@ class MetricCheck(Strict):
     inconclusive_above: float | None = None
     samples_query: str | None = None
     min_samples: int = Field(default=20, ge=1)
+    baseline_query: str | None = None
 
 
 class DetectionSpec(Strict):
@@ -138,6 +139,8 @@ class DrillSpec(Strict):
     target: Duration = 900.0
     expect: Literal["rollback", "promote"] = "rollback"
     allow_shell: bool = False
+    # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
+    sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
 
 

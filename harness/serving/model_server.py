@@ -150,6 +150,7 @@ def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[
 def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, float]) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out without waiting on a delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet access log
             return

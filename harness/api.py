@@ -1,0 +1,78 @@
+"""The library API the CLI and the pytest plugin stand on. No typer, no printing here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import catalogue
+from harness.catalogue import LoadedDrill
+from harness.engine import Engine, RunOptions
+from harness.errors import SpecError, SpecIssue
+from harness.events import Listener
+from harness.recording import StoreListener
+from harness.report import ReportListener
+from harness.results import DrillResult
+from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
+from harness.stack import docker_api
+from harness.stack.images import StackImages, ensure_images
+from harness.store import Store
+
+
+def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
+              store_url: str | None = None, record: bool = True) -> DrillResult:
+    """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
+    drill = catalogue.load_drill(name)
+    extra: list[Listener] = [ReportListener()]
+    store = Store.open(store_url) if record else None
+    try:
+        if store is not None:
+            extra.append(StoreListener(store))
+        return Engine([*listeners, *extra]).run(drill, options)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def build_images(progress: Callable[[str], None], force: bool = False) -> StackImages:
+    return ensure_images(docker_api.connect(), progress, force=force)
+
+
+def clean(run_id: str | None = None) -> docker_api.SweepResult:
+    return docker_api.sweep(docker_api.connect(), run_id)
+
+
+@dataclass(frozen=True)
+class Validated:
+    path: Path
+    kind: str  # drill | runbook
+    name: str
+
+
+def validate(paths: Sequence[Path]) -> list[Validated]:
+    """Validate drill and runbook files (kind told by content); every issue of every file at once."""
+    issues: list[SpecIssue] = []
+    ok: list[Validated] = []
+    for path in paths:
+        try:
+            data, _ = load_yaml(path)
+            if "steps" in data:
+                rb = parse_model(path, RunbookSpec)
+                found = catalogue.check_runbook(path, rb)
+                if found:
+                    raise SpecError(found)
+                ok.append(Validated(path, "runbook", rb.name))
+            else:
+                spec = parse_model(path, DrillSpec)
+                catalogue.load_drill(str(path))
+                ok.append(Validated(path, "drill", spec.name))
+        except SpecError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise SpecError(issues)
+    return ok
+
+
+def list_drills() -> list[LoadedDrill]:
+    return [catalogue.load_drill(name) for name in catalogue.drill_names()]

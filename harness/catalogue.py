@@ -1,0 +1,114 @@
+"""Finding and loading drills and runbooks, with cross-checks (actions, params, services).
+
+Search path: $DRILL_PATH (colon-separated project roots), the current directory, then the
+project this package was installed from. A root holds ``drills/`` and ``runbooks/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness import actions
+from harness.errors import SpecError, SpecIssue
+from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model, validation_issues, _line_of
+
+SERVICES = ("stable", "candidate", "router", "prometheus")
+
+
+def roots() -> list[Path]:
+    found = [Path(p) for p in os.environ.get("DRILL_PATH", "").split(":") if p]
+    found += [Path.cwd(), Path(__file__).resolve().parent.parent]
+    unique: list[Path] = []
+    for root in found:
+        if root not in unique and ((root / "drills").is_dir() or (root / "runbooks").is_dir()):
+            unique.append(root)
+    return unique
+
+
+def _find(kind: str, name: str) -> Path | None:
+    if name.endswith((".yaml", ".yml")) and Path(name).exists():
+        return Path(name)
+    for root in roots():
+        for ext in (".yaml", ".yml"):
+            path = root / kind / f"{name}{ext}"
+            if path.exists():
+                return path
+    return None
+
+
+def drill_names() -> list[str]:
+    names: set[str] = set()
+    for root in roots():
+        names.update(p.stem for p in (root / "drills").glob("*.y*ml"))
+    return sorted(names)
+
+
+@dataclass(frozen=True)
+class LoadedDrill:
+    spec: DrillSpec
+    runbook: RunbookSpec
+    drill_path: Path
+    runbook_path: Path
+
+
+def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = None) -> list[SpecIssue]:
+    """Actions exist, their params validate, services named exist. ``allow_shell`` None: not checked."""
+    _, text = load_yaml(path)
+    registry = actions.registry()
+    issues: list[SpecIssue] = []
+    for i, step in enumerate(runbook.steps):
+        where = ("steps", i)
+        found = registry.get(step.action)
+        if found is None:
+            issues.append(SpecIssue(str(path), f"steps.{i}.action", f"unknown action {step.action!r}; known: {', '.join(sorted(registry))}", _line_of(text, (*where, "action"))))
+            continue
+        try:
+            params = found.params.model_validate(step.params)
+        except ValidationError as exc:
+            for issue in validation_issues(path, text, exc):
+                field = f"steps.{i}.params.{issue.field}"
+                issues.append(SpecIssue(str(path), field, issue.message, _line_of(text, (*where, "params", *issue.field.split(".")))))
+            continue
+        for name in found.services:
+            value = getattr(params, name)
+            if isinstance(value, str) and "$" not in value and value not in SERVICES:
+                issues.append(SpecIssue(str(path), f"steps.{i}.params.{name}", f"no service {value!r} in the stack; known: {', '.join(SERVICES)}", _line_of(text, (*where, "params", name))))
+        if step.action == "shell" and allow_shell is False:
+            issues.append(SpecIssue(str(path), f"steps.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
+    return issues
+
+
+def load_runbook(name_or_path: str) -> tuple[RunbookSpec, Path]:
+    path = _find("runbooks", name_or_path)
+    if path is None:
+        raise SpecError(SpecIssue(name_or_path, "runbook", f"no runbook named {name_or_path!r} in {_where()}"))
+    runbook = parse_model(path, RunbookSpec)
+    issues = check_runbook(path, runbook)
+    if issues:
+        raise SpecError(issues)
+    return runbook, path
+
+
+def load_drill(name_or_path: str) -> LoadedDrill:
+    path = _find("drills", name_or_path)
+    if path is None:
+        known = ", ".join(drill_names()) or "none"
+        raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r} (known: {known}) in {_where()}"))
+    spec = parse_model(path, DrillSpec)
+    rb_path = _find("runbooks", spec.runbook)
+    if rb_path is None:
+        _, text = load_yaml(path)
+        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r} in {_where()}", _line_of(text, ("runbook",))))
+    runbook = parse_model(rb_path, RunbookSpec)
+    issues = check_runbook(rb_path, runbook, spec.allow_shell)
+    if issues:
+        raise SpecError(issues)
+    return LoadedDrill(spec, runbook, path, rb_path)
+
+
+def _where() -> str:
+    return ", ".join(str(r) for r in roots()) or "no drills/ or runbooks/ directory found"

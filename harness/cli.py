@@ -1,0 +1,207 @@
+"""`drill`: parse, call the library (harness.api), render, map errors to exit codes. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness import api, catalogue
+from harness.console import LiveConsole, PlainConsole
+from harness.engine import RunOptions
+from harness.errors import BackendUnavailable, SpecError
+from harness.events import Listener
+from harness.exit_codes import ExitStatus
+from harness.human import HumanInput
+from harness.report.markdown import render as render_markdown
+from harness.results import DrillResult, RunStatus
+from harness.store import DEFAULT_STORE_ENV
+
+app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+images_app = typer.Typer(help="Stack images (built locally; no registry needed).", no_args_is_help=True)
+runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+app.add_typer(runbook_app, name="runbook")
+
+err = Console(stderr=True, highlight=False)
+STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
+               RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
+
+
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Bad input -> 2, environment -> 3, Ctrl-C -> 130. typer's own Exit passes through untouched."""
+    try:
+        yield
+    except SpecError as exc:
+        for issue in exc.issues:
+            err.print(f"error: {issue}", markup=False)
+        raise typer.Exit(ExitStatus.BAD_INPUT) from None
+    except BackendUnavailable as exc:
+        err.print(f"environment: {exc}", markup=False)
+        raise typer.Exit(ExitStatus.ENVIRONMENT) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the stack was torn down", markup=False)
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
+
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", envvar=DEFAULT_STORE_ENV,
+                                                 help="Store URL or SQLite path (default ~/.local/share/drill/drill.db)")]
+
+
+@app.command()
+def run(
+    name: Annotated[Optional[str], typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
+    all_drills: Annotated[bool, typer.Option("--all", help="Run every drill in sequence")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout")] = False,
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
+    store: StoreOpt = None,
+    profile: Annotated[str, typer.Option(help="Drill profile: ci (fast, automated) or quarterly (human decision)")] = "ci",
+    manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
+    answers: Annotated[Optional[Path], typer.Option(help="Answers file for the human prompts, one a line")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
+) -> None:
+    """Run a rollback drill against a real container stack."""
+    signal.signal(signal.SIGTERM, _sigterm)
+    with mapped_errors():
+        if all_drills == (name is not None):
+            raise SpecError("give one drill NAME, or --all")
+        names = catalogue.drill_names() if all_drills else [name or ""]
+        loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
+        if dry_run:
+            for drill in loaded:
+                typer.echo(plan(drill, profile))
+            return
+        if answers is not None and not answers.is_file():
+            raise SpecError(f"--answers: no such file {answers}")
+        needs_human = manual or any(d.spec.profiles.get(profile) and d.spec.profiles[profile].decision == "manual"
+                                    for d in loaded)
+        human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
+        results: list[DrillResult] = []
+        for drill in loaded:
+            options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human)
+            listeners: list[Listener] = []
+            live = None
+            if as_json or not sys.stderr.isatty() or needs_human:
+                listeners.append(PlainConsole(sys.stderr))
+            else:
+                live = LiveConsole(err)
+                listeners.append(live)
+            try:
+                results.append(api.run_drill(str(drill.drill_path), options, listeners, store_url=store))
+            finally:
+                if live is not None:
+                    live.stop()
+        if as_json:
+            payload = results[0].to_json() if not all_drills else [r.to_json() for r in results]
+            typer.echo(json.dumps(payload, indent=2))
+        if all_drills:
+            _summary_table(results)
+        worst = max((STATUS_EXIT[r.status] for r in results), default=ExitStatus.OK)
+        raise typer.Exit(int(worst))
+
+
+def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
+    s = drill.spec
+    prof = s.profiles.get(profile)
+    lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
+             f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
+             f"  prepare: images, network, registry volume, stable model server, router, Prometheus",
+             f"  baseline: {s.traffic.rate:g} req/s through the router",
+             f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
+             + f" with fault {s.fault.kind}",
+             f"  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
+             + f", up to {s.detection.max_wait:g}s; expect {s.expect}",
+             f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
+    lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
+              for i, st in enumerate(drill.runbook.steps, 1)]
+    lines.append(f"  target: decision -> completion within {s.target:g}s")
+    return "\n".join(lines)
+
+
+def _summary_table(results: list[DrillResult]) -> None:
+    table = Table("drill", "status", "decision", "detect", "decision→completion", "within target", "reason")
+    for r in results:
+        style = "green" if r.passed else "red"
+        table.add_row(r.drill, f"[{style}]{r.status.value}[/]", f"{r.decision or '—'} ({r.trigger or '—'})",
+                      f"{r.detect_s}s" if r.detect_s is not None else "—",
+                      f"{r.decision_to_completion_s}s" if r.decision_to_completion_s is not None else "—",
+                      "yes" if r.within_target else "no" if r.within_target is False else "—", r.reason)
+    err.print(table)
+
+
+@app.command()
+def clean(run_id: Annotated[Optional[str], typer.Option(help="Only this run's resources")] = None) -> None:
+    """Remove every container, network and volume a drill left behind (found by label)."""
+    with mapped_errors():
+        swept = api.clean(run_id)
+    typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s)")
+
+
+@images_app.command("build")
+def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False) -> None:
+    """Make the stack images: reuse, pull, or bootstrap a Debian base."""
+    with mapped_errors(), err.status("images") as status:
+        images = api.build_images(lambda m: status.update(m), force=force)
+    typer.echo(f"images ready ({images.source}, {images.seconds:.1f}s): {images.model} {images.router} {images.prometheus}")
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="Drill and runbook YAML files")]) -> None:
+    """Validate drill and runbook files; no Docker needed."""
+    with mapped_errors():
+        for item in api.validate(paths):
+            typer.echo(f"ok  {item.kind:<8} {item.name}  ({item.path})")
+
+
+@app.command("list")
+def list_drills() -> None:
+    """The drills in the catalogue."""
+    with mapped_errors():
+        drills = api.list_drills()
+    table = Table("drill", "strategy", "fault", "root cause", "expect", "runbook")
+    for d in drills:
+        s = d.spec
+        table.add_row(s.name, s.strategy.kind + (f" {s.strategy.weight}%" if s.strategy.kind == "canary" else ""),
+                      s.fault.kind, s.root_cause, s.expect, s.runbook)
+    Console().print(table)
+
+
+@runbook_app.command("show")
+def runbook_show(name: str) -> None:
+    """A runbook rendered as Markdown (for a wiki or an ops binder)."""
+    from harness.report.runbook_md import render
+
+    with mapped_errors():
+        runbook, path = catalogue.load_runbook(name)
+    typer.echo(render(runbook, path))
+
+
+def _register_store_commands() -> None:
+    from harness import store_cli
+
+    store_cli.register(app)
+
+
+_register_store_commands()
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "render_markdown"]

@@ -1,0 +1,392 @@
+"""The drill engine: prepare -> baseline -> deploy -> detect -> rollback (or promote) -> record, teardown always.
+
+It emits events and returns a typed result; it knows no rich and no SQL. Docker comes in through
+an injected ``connect`` so a unit test can hand it a fake engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import docker
+
+from harness import analysis, runbook
+from harness.catalogue import LoadedDrill
+from harness.context import RunContext
+from harness.errors import BackendUnavailable, DrillError
+from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
+                            RunFinished, RunStarted, TrafficTick, now)
+from harness.human import HumanInput
+from harness.registry import Registry
+from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, TimelinePoint, Timestamps,
+                             TrafficSummary)
+from harness.seed import SeededVersions, seed_registry
+from harness.specs import ProfileSpec
+from harness.stack.docker_api import connect as docker_connect
+from harness.stack.docker_api import container_ip
+from harness.stack.images import ensure_images
+from harness.stack.stack import MODEL_PORT, ServiceFailed, Stack
+from harness.traffic import LoadGenerator, Sample, window
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: str = "ci"
+    report_root: Path = Path("reports")
+    manual: bool = False
+    human: HumanInput | None = None
+    run_id: str | None = None
+
+
+def new_run_id(drill: str) -> str:
+    return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class _State:
+    """What one run learns as it goes; frozen into a DrillResult at the end."""
+
+    started_at: datetime
+    phases: list[PhaseResult] = field(default_factory=list)
+    deployed_at: datetime | None = None
+    first_breach_at: datetime | None = None
+    decision_at: datetime | None = None
+    rollback_started_at: datetime | None = None
+    completed_at: datetime | None = None
+    decision: str | None = None
+    trigger: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    steps: tuple[StepResult, ...] = ()
+    serving_after: str | None = None
+    images_source: str | None = None
+    baseline_error_rate: float = 0.0
+    failure: str | None = None  # why a rollback/promotion did not complete
+
+
+class Engine:
+    def __init__(self, listeners: Sequence[Listener] = (), connect: Callable[[], docker.DockerClient] = docker_connect) -> None:
+        self.listeners = list(listeners)
+        self.connect = connect
+
+    def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener.on_event(event)
+
+    @contextmanager
+    def _phase(self, state: _State, name: str) -> Iterator[None]:
+        self.emit(PhaseStarted(name))
+        started, t0, status = now(), time.perf_counter(), "ok"
+        try:
+            yield
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            duration = round(time.perf_counter() - t0, 3)
+            state.phases.append(PhaseResult(name, started, now(), duration, status))
+            self.emit(PhaseEnded(name, status, duration))
+
+    # ---- the run --------------------------------------------------------------------------
+    def run(self, drill: LoadedDrill, options: RunOptions = RunOptions()) -> DrillResult:
+        spec = drill.spec
+        profile = self._profile(drill, options)
+        run_id = options.run_id or new_run_id(spec.name)
+        state = _State(started_at=now())
+        self.emit(RunStarted(run_id, spec.name, options.profile))
+        status, reason = RunStatus.ERROR, "did not finish"
+        workdir = Path(tempfile.mkdtemp(prefix=f"drill-{run_id}-"))
+        stack: Stack | None = None
+        load: LoadGenerator | None = None
+        ctx: RunContext | None = None
+        ticker_stop = threading.Event()
+        versions: SeededVersions | None = None
+        interrupted = False
+        samples: list[Sample] = []
+        weight_log: list[tuple[float, int]] = []
+        try:
+            with self._phase(state, "prepare"):
+                client = self.connect()
+                images = ensure_images(client, lambda m: self.emit(Progress(m)))
+                state.images_source = images.source
+                registry = Registry(workdir / "registry", spec.model)
+                versions = seed_registry(registry, spec.fault)
+                stack = Stack(client, images, run_id, spec.model)
+                stack.start(registry.root, versions.stable)
+                self._attach(stack, "stable", weight=100)
+            with self._phase(state, "baseline"):
+                load = LoadGenerator("127.0.0.1", stack.router_port, spec.traffic.rate, spec.traffic.workers,
+                                     spec.traffic.timeout)
+                ctx = RunContext(stack, registry, load, self.emit,
+                                 {"stable_version": versions.stable, "candidate_version": versions.candidate,
+                                  "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
+                                 allow_shell=spec.allow_shell)
+                load.start()
+                threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
+                t0 = time.time()
+                time.sleep(profile.baseline)
+                base = window(load.samples(), t0, time.time())
+                state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
+                self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
+            with self._phase(state, "deploy"):
+                self._sabotage(registry, spec.sabotage, versions)
+                deployed = self._deploy(ctx, drill, state)
+            with self._phase(state, "detect"):
+                if deployed:
+                    self._detect(ctx, drill, profile, state, options)
+            if state.decision == "rollback":
+                with self._phase(state, "rollback"):
+                    state.rollback_started_at = now()
+                    outcome = runbook.execute(drill.runbook, ctx, self.emit, options.human if profile.decision == "manual" else None)
+                    state.steps = outcome.steps
+                    if outcome.ok:
+                        state.completed_at = outcome.steps[-1].ended_at
+                    else:
+                        failed = outcome.first_failure
+                        state.failure = f"runbook step {failed.name} failed: {failed.error}" if failed else "runbook failed"
+            elif state.decision == "promote":
+                with self._phase(state, "promote"):
+                    self._promote(ctx, versions, state)
+            state.serving_after = self._serving_version(stack)
+            status, reason = self._judge(drill, state, versions)
+        except KeyboardInterrupt:
+            interrupted = True
+            status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C)"
+        except BackendUnavailable:
+            raise
+        except (DrillError, docker.errors.DockerException, OSError) as exc:
+            status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
+        finally:
+            ticker_stop.set()
+            with self._phase(state, "teardown"):
+                if load is not None:
+                    load.stop()
+                    samples = load.samples()
+                if ctx is not None:
+                    weight_log = ctx.weight_log
+                if stack is not None:
+                    stack.close()
+                shutil.rmtree(workdir, ignore_errors=True)
+        result = self._result(drill, options, run_id, state, status, reason, versions, samples)
+        result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
+        self.emit(RunFinished(result))
+        if interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    # ---- phases -----------------------------------------------------------------------------
+    @staticmethod
+    def _profile(drill: LoadedDrill, options: RunOptions) -> ProfileSpec:
+        profiles = drill.spec.profiles
+        if options.profile not in profiles:
+            from harness.errors import SpecError, SpecIssue
+
+            raise SpecError(SpecIssue(str(drill.drill_path), "profiles", f"no profile {options.profile!r}; known: {', '.join(profiles)}"))
+        profile = profiles[options.profile]
+        return replace(profile, decision="manual") if options.manual else profile
+
+    def _attach(self, stack: Stack, slot: str, weight: int) -> None:
+        """Point the router's slot at the running model container and put it in service."""
+        assert stack.router is not None
+        ip = container_ip(stack.models[slot].get_wrapped_container(), stack.network.name)
+        stack.router.set_address(slot, ip, MODEL_PORT)
+        stack.router.set_weight(slot, weight)
+        stack.router.set_state(slot, "ready")
+        stack.wait_router_up(slot)
+
+    @staticmethod
+    def _sabotage(registry: Registry, how: str, versions: SeededVersions) -> None:
+        # The stable server already holds its model in memory; what breaks is the way back to it.
+        target = registry.dir / "versions" / versions.stable / "model.json"
+        if how == "corrupt-previous":
+            target.write_bytes(target.read_bytes()[:-20] + b"garbage-bytes-here}")
+        elif how == "missing-previous":
+            target.unlink()
+
+    def _deploy(self, ctx: RunContext, drill: LoadedDrill, state: _State) -> bool:
+        """Roll the candidate out by the drill's strategy. False when it never became ready."""
+        strategy = drill.spec.strategy
+        ctx.registry.promote(ctx.variables["candidate_version"], reason=f"deploy by drill {drill.spec.name}")
+        ctx.stack.sync_registry(ctx.registry.root)
+        try:
+            ctx.stack.start_model("candidate", ctx.variables["candidate_version"])
+        except ServiceFailed as exc:
+            # A crash-looping model never serves: the readiness failure is the (automated) detection.
+            state.deployed_at = state.first_breach_at = state.decision_at = now()
+            state.decision, state.trigger = "rollback", "automated"
+            state.evidence = (Evidence("candidate-readiness", "container readiness", "fail", None, 0.0, None, 0,
+                                       at=state.decision_at),)
+            self.emit(Progress(f"candidate never became ready: {str(exc)[:200]}"))
+            self.emit(Decided("rollback", "automated", state.evidence))
+            return False
+        canary = strategy.weight if strategy.kind == "canary" else 100
+        stable = 100 - canary
+        self._attach(ctx.stack, "candidate", weight=canary)
+        assert ctx.stack.router is not None
+        ctx.stack.router.set_weight("stable", stable)
+        ctx.set_weights(stable=stable, candidate=canary)
+        state.deployed_at = now()
+        self.emit(Progress(f"{strategy.kind}: candidate {ctx.variables['candidate_version']} at {canary}%"))
+        return True
+
+    def _detect(self, ctx: RunContext, drill: LoadedDrill, profile: ProfileSpec, state: _State, options: RunOptions) -> None:
+        det = drill.spec.detection
+        deadline = time.monotonic() + det.max_wait
+        streak = 0
+        while time.monotonic() < deadline:
+            verdict = analysis.judge(ctx.prometheus, det.metrics)
+            state.evidence = verdict.evidence
+            if verdict.breached and state.first_breach_at is None:
+                state.first_breach_at = now()
+                self.emit(Breach(next(e for e in verdict.evidence if e.canary_value is not None and e.canary_value > e.threshold)))
+            streak = streak + 1 if verdict.verdict == "fail" else 0
+            if streak >= det.consecutive:
+                self._decide(state, profile, options, verdict.evidence)
+                return
+            time.sleep(det.interval)
+        state.decision_at = now()
+        state.decision, state.trigger = ("promote", "automated") if drill.spec.expect == "promote" else ("missed", None)
+        self.emit(Decided(state.decision, "automated", state.evidence))
+
+    def _decide(self, state: _State, profile: ProfileSpec, options: RunOptions, evidence: tuple[Evidence, ...]) -> None:
+        if profile.decision == "automated" or options.human is None:
+            state.decision_at, state.decision, state.trigger = now(), "rollback", "automated"
+        else:
+            lines = [f"ALERT: canary analysis failed at {now():%H:%M:%S}"] + [
+                f"  {e.metric}: canary {e.canary_value} (limit {e.threshold}), baseline {e.baseline_value}, samples {e.samples}"
+                for e in evidence]
+            answer = options.human.decide("\n".join(lines), profile.decision_timeout)
+            state.decision_at = now()
+            if answer.value is None:
+                self.emit(Notified("escalation", f"no decision within {profile.decision_timeout:g}s: paging the secondary on-call; rolling back by default"))
+                state.decision, state.trigger = "rollback", "automated"
+            else:
+                state.decision, state.trigger = answer.value, "manual"
+        self.emit(Decided(state.decision or "", state.trigger or "", evidence))
+
+    def _promote(self, ctx: RunContext, versions: SeededVersions, state: _State) -> None:
+        router = ctx.router
+        router.set_weight("candidate", 100)
+        router.set_weight("stable", 0)
+        ctx.set_weights(stable=0, candidate=100)
+        ctx.stack.stop_model("stable")
+        # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
+        since = time.time()
+        time.sleep(1.0)
+        after = window(ctx.load.samples(), since + 0.2, time.time())
+        if set(after.by_version) != {versions.candidate} or after.error_rate > ctx.baseline_error_rate + 0.01:
+            state.failure = f"steady state not held after promotion: {after}"
+        else:
+            state.completed_at = now()
+
+    def _serving_version(self, stack: Stack | None) -> str | None:
+        if stack is None or not stack.router_port:
+            return None
+        import http.client
+        import json
+
+        seen: Counter[str] = Counter()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", stack.router_port, timeout=3)
+            for _ in range(10):
+                conn.request("POST", "/v1/predict", json.dumps({"features": {"x0": 0, "x1": 0, "x2": 0, "x3": 0}}))
+                resp = conn.getresponse()
+                resp.read()
+                seen[resp.getheader("X-Model-Version") or "?"] += 1
+            conn.close()
+        except OSError:
+            return None
+        return ",".join(sorted(seen))
+
+    def _tick(self, ctx: RunContext, stop: threading.Event) -> None:
+        while not stop.wait(0.5):
+            t = time.time()
+            recent = [s for s in ctx.load.samples() if s.at >= t - 1.0]
+            requests: Counter[str] = Counter(s.version or "none" for s in recent)
+            errors: Counter[str] = Counter(s.version or "none" for s in recent if not s.ok)
+            self.emit(TrafficTick(ctx.weights.get("candidate", 0), dict(requests), dict(errors)))
+
+    # ---- judging and the result -------------------------------------------------------------
+    @staticmethod
+    def _judge(drill: LoadedDrill, state: _State, versions: SeededVersions) -> tuple[RunStatus, str]:
+        spec = drill.spec
+        if spec.expect == "promote":
+            if state.decision == "rollback":
+                return RunStatus.FAILED, "false rollback: a good version was rolled back"
+            if state.failure:
+                return RunStatus.FAILED, state.failure
+            return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
+        if state.decision == "missed":
+            return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s"
+        if state.decision == "hold":
+            return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
+        if state.failure:
+            return RunStatus.FAILED, state.failure
+        if state.serving_after != versions.stable:
+            return RunStatus.FAILED, f"serving {state.serving_after} after rollback, expected {versions.stable}"
+        assert state.decision_at is not None and state.completed_at is not None
+        took = (state.completed_at - state.decision_at).total_seconds()
+        if took > spec.target:
+            return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.target:g}s target"
+        return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
+
+    def _result(self, drill: LoadedDrill, options: RunOptions, run_id: str, state: _State, status: RunStatus,
+                reason: str, versions: SeededVersions | None, samples: list[Sample]) -> DrillResult:
+        spec = drill.spec
+        stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
+                            state.rollback_started_at, state.completed_at, now())
+        return DrillResult(
+            run_id=run_id, drill=spec.name, profile=options.profile, status=status, reason=reason,
+            trigger=state.trigger, decision=state.decision, root_cause=spec.root_cause, model=spec.model,
+            stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
+            rolled_back=state.decision == "rollback" and state.completed_at is not None,
+            timestamps=stamps, target_s=spec.target, steps=state.steps, phases=tuple(state.phases),
+            traffic=summarise(samples, state, versions) if samples else None,
+            serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
+            report_dir=str(options.report_root / run_id),
+        )
+
+
+def summarise(samples: list[Sample], state: _State, versions: SeededVersions | None) -> TrafficSummary:
+    start = state.rollback_started_at.timestamp() if state.rollback_started_at else None
+    end = state.completed_at.timestamp() if state.completed_at else None
+    during = [s for s in samples if start is not None and s.at >= start and (end is None or s.at <= end)]
+    candidate = versions.candidate if versions else None
+    bad = [s for s in samples if s.version == candidate and (not s.ok or (s.score is not None and not 0 <= s.score <= 1))]
+    after = window(samples, end, float("inf")) if end else None
+    return TrafficSummary(
+        requests=len(samples), failed=sum(not s.ok for s in samples),
+        failed_during_rollback=sum(not s.ok for s in during), bad_responses_served=len(bad),
+        baseline_error_rate=round(state.baseline_error_rate, 4),
+        after_error_rate=round(after.error_rate, 4) if after and after.requests else None,
+        by_version=dict(Counter(s.version or "none" for s in samples)),
+    )
+
+
+def timeline(samples: list[Sample], weights: list[tuple[float, int]], t0: float) -> tuple[TimelinePoint, ...]:
+    """Per-second buckets of client-side traffic, with the canary weight in force in each second."""
+    if not samples:
+        return ()
+    buckets: dict[int, tuple[Counter[str], Counter[str]]] = {}
+    for s in samples:
+        req, fail = buckets.setdefault(int(s.at - t0), (Counter(), Counter()))
+        version = s.version or "none"
+        req[version] += 1
+        if not s.ok:
+            fail[version] += 1
+    points = []
+    for second in sorted(buckets):
+        at = t0 + second + 1
+        weight = next((w for when, w in reversed(weights) if when <= at), 0)
+        req, fail = buckets[second]
+        points.append(TimelinePoint(float(second), dict(req), dict(fail), weight))
+    return tuple(points)

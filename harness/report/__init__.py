@@ -1,0 +1,30 @@
+"""Report writers. Each listens for RunFinished and writes into the run's report directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.events import Event, RunFinished
+from harness.report import jsonreport, markdown
+from harness.results import DrillResult
+
+WRITERS = [jsonreport.write, markdown.write]
+
+
+def register(writer) -> None:  # type: ignore[no-untyped-def]
+    """Add a writer ``(result, directory) -> Path`` (the HTML and JUnit writers register here)."""
+    WRITERS.append(writer)
+
+
+def write_all(result: DrillResult, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return [writer(result, directory) for writer in WRITERS]
+
+
+class ReportListener:
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunFinished) and event.result.report_dir:
+            self.written = write_all(event.result, Path(event.result.report_dir))

@@ -1,0 +1,69 @@
+"""report.md: one run, for a wiki or an ops binder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.results import DrillResult, iso
+
+
+def _fmt(value: float | None, unit: str = "s") -> str:
+    return "—" if value is None else f"{value:.2f} {unit}"
+
+
+def render(result: DrillResult) -> str:
+    ts = result.timestamps
+    mark = "PASSED" if result.passed else result.status.value.upper()
+    lines = [
+        f"# Rollback drill `{result.drill}` — {mark}",
+        "",
+        f"- run: `{result.run_id}` (profile `{result.profile}`)",
+        f"- outcome: {result.reason}",
+        f"- model: `{result.model}`, stable `{result.stable_version}`, candidate `{result.candidate_version}`",
+        f"- decision: {result.decision or '—'} ({result.trigger or '—'}), root cause class: {result.root_cause}",
+        f"- serving after: `{result.serving_version_after}`",
+        "",
+        "## Timing against the target",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| detect (deployed → decision) | {_fmt(result.detect_s)} |",
+        f"| decision → verified completion | {_fmt(result.decision_to_completion_s)} |",
+        f"| deploy → recovery | {_fmt(result.deploy_to_recovery_s)} |",
+        f"| target | {result.target_s:g} s ({result.target_s / 60:g} min) |",
+        f"| within target | {'yes' if result.within_target else 'no' if result.within_target is False else '—'} |",
+        "",
+        "| moment | time (UTC) |",
+        "|---|---|",
+    ]
+    for name in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at", "completed_at"):
+        lines.append(f"| {name} | {iso(getattr(ts, name)) or '—'} |")
+    if result.evidence:
+        lines += ["", "## Evidence behind the decision", "",
+                  "| metric | verdict | canary | baseline | limit | samples (min) |", "|---|---|---|---|---|---|"]
+        for e in result.evidence:
+            lines.append(f"| {e.metric} | {e.verdict} | {e.canary_value} | {e.baseline_value} | {e.threshold} | "
+                         f"{e.samples} ({e.min_samples}) |")
+    if result.steps:
+        lines += ["", "## Runbook steps", "", "| step | action | status | duration | attempts | detail |",
+                  "|---|---|---|---|---|---|"]
+        for s in result.steps:
+            detail = (s.error or s.detail).replace("|", "\\|")
+            lines.append(f"| {s.name} | `{s.action}` | {s.status.value} | {_fmt(s.duration_s)} | {s.attempts} | {detail} |")
+    if result.traffic:
+        t = result.traffic
+        lines += ["", "## Traffic (client-side truth)", "",
+                  f"- requests: {t.requests}, failed: {t.failed}, failed during rollback: {t.failed_during_rollback}",
+                  f"- bad responses served by the candidate: {t.bad_responses_served}",
+                  f"- error rate at baseline: {t.baseline_error_rate:.2%}, after: "
+                  + ("—" if t.after_error_rate is None else f"{t.after_error_rate:.2%}"),
+                  f"- by version: {', '.join(f'{k}: {v}' for k, v in sorted(t.by_version.items()))}"]
+    lines += ["", "## Phases", "", "| phase | duration | status |", "|---|---|---|"]
+    lines += [f"| {p.name} | {_fmt(p.duration_s)} | {p.status} |" for p in result.phases]
+    return "\n".join(lines) + "\n"
+
+
+def write(result: DrillResult, directory: Path) -> Path:
+    path = directory / "report.md"
+    path.write_text(render(result), encoding="utf-8")
+    return path

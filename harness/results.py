@@ -1,0 +1,191 @@
+"""Typed results of a drill run (frozen dataclasses), and their JSON form for report.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class RunStatus(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    ABORTED = "aborted"
+
+
+class StepStatus(str, Enum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    action: str
+    status: StepStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    attempts: int
+    detail: str = ""
+    error: str | None = None
+    manual: bool = False
+    verify: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    status: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an analysis saw when it judged: the numbers behind a decision."""
+
+    metric: str
+    query: str
+    verdict: str  # pass | fail | inconclusive
+    canary_value: float | None
+    threshold: float
+    samples: float | None
+    min_samples: int
+    baseline_value: float | None = None
+    effect_size: float | None = None
+    confidence: float | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Timestamps:
+    started_at: datetime
+    deployed_at: datetime | None = None
+    first_breach_at: datetime | None = None
+    decision_at: datetime | None = None
+    rollback_started_at: datetime | None = None
+    completed_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    requests: int
+    failed: int
+    failed_during_rollback: int
+    bad_responses_served: int
+    baseline_error_rate: float
+    after_error_rate: float | None
+    by_version: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """One second of client-side traffic: requests and failures per serving version, and the canary weight."""
+
+    t: float  # seconds since the run started
+    requests: dict[str, int]
+    failed: dict[str, int]
+    canary_weight: int
+
+
+def _span(a: datetime | None, b: datetime | None) -> float | None:
+    return round((b - a).total_seconds(), 3) if a is not None and b is not None else None
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    run_id: str
+    drill: str
+    profile: str
+    status: RunStatus
+    reason: str
+    trigger: str | None
+    decision: str | None  # rollback | hold | promote
+    root_cause: str
+    model: str
+    stable_version: str
+    candidate_version: str
+    rolled_back: bool
+    timestamps: Timestamps
+    target_s: float
+    steps: tuple[StepResult, ...]
+    phases: tuple[PhaseResult, ...]
+    traffic: TrafficSummary | None
+    serving_version_after: str | None
+    evidence: tuple[Evidence, ...] = ()
+    images_source: str | None = None
+    report_dir: str | None = None
+    timeline: tuple[TimelinePoint, ...] = ()
+
+    @property
+    def detect_s(self) -> float | None:
+        return _span(self.timestamps.deployed_at, self.timestamps.decision_at)
+
+    @property
+    def decision_to_completion_s(self) -> float | None:
+        return _span(self.timestamps.decision_at, self.timestamps.completed_at)
+
+    @property
+    def deploy_to_recovery_s(self) -> float | None:
+        return _span(self.timestamps.deployed_at, self.timestamps.completed_at)
+
+    @property
+    def wall_s(self) -> float | None:
+        return _span(self.timestamps.started_at, self.timestamps.ended_at)
+
+    @property
+    def within_target(self) -> bool | None:
+        d = self.decision_to_completion_s
+        return None if d is None else d <= self.target_s
+
+    @property
+    def passed(self) -> bool:
+        return self.status is RunStatus.PASSED
+
+    def to_json(self) -> dict[str, Any]:
+        ts = self.timestamps
+        return {
+            "run_id": self.run_id,
+            "drill": self.drill,
+            "profile": self.profile,
+            "status": self.status.value,
+            "reason": self.reason,
+            "trigger": self.trigger,
+            "decision": self.decision,
+            "root_cause": self.root_cause,
+            "model": self.model,
+            "versions": {"stable": self.stable_version, "candidate": self.candidate_version},
+            "rolled_back": self.rolled_back,
+            "timestamps": {k: iso(getattr(ts, k)) for k in (
+                "started_at", "deployed_at", "first_breach_at", "decision_at", "rollback_started_at",
+                "completed_at", "ended_at")},
+            "durations": {
+                "detect_s": self.detect_s,
+                "decision_to_completion_s": self.decision_to_completion_s,
+                "deploy_to_recovery_s": self.deploy_to_recovery_s,
+                "wall_s": self.wall_s,
+            },
+            "target_s": self.target_s,
+            "within_target": self.within_target,
+            "steps": [
+                {**asdict(s), "status": s.status.value, "started_at": iso(s.started_at), "ended_at": iso(s.ended_at)}
+                for s in self.steps
+            ],
+            "phases": [{**asdict(p), "started_at": iso(p.started_at), "ended_at": iso(p.ended_at)} for p in self.phases],
+            "traffic": asdict(self.traffic) if self.traffic else None,
+            "serving_version_after": self.serving_version_after,
+            "evidence": [{**asdict(e), "at": iso(e.at)} for e in self.evidence],
+            "images_source": self.images_source,
+            "report_dir": self.report_dir,
+            "timeline": [asdict(p) for p in self.timeline],
+        }
