@@ -29,10 +29,11 @@ def roots() -> list[Path]:
     return unique
 
 
-def _find(kind: str, name: str) -> Path | None:
+def _find(kind: str, name: str, near: Path | None = None) -> Path | None:
+    """A file by path, or by name under <root>/<kind>/; ``near`` (a drill's own project) is searched first."""
     if name.endswith((".yaml", ".yml")) and Path(name).exists():
         return Path(name)
-    for root in roots():
+    for root in ([near] if near else []) + roots():
         for ext in (".yaml", ".yml"):
             path = root / kind / f"{name}{ext}"
             if path.exists():
@@ -99,7 +100,7 @@ def load_drill(name_or_path: str) -> LoadedDrill:
         known = ", ".join(drill_names()) or "none"
         raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r} (known: {known}) in {_where()}"))
     spec = parse_model(path, DrillSpec)
-    rb_path = _find("runbooks", spec.runbook)
+    rb_path = _find("runbooks", spec.runbook, near=path.resolve().parent.parent)
     if rb_path is None:
         _, text = load_yaml(path)
         raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r} in {_where()}", _line_of(text, ("runbook",))))

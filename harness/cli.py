@@ -205,3 +205,7 @@ def main() -> None:
 
 
 __all__ = ["app", "main", "render_markdown"]
+
+
+if __name__ == "__main__":
+    main()

@@ -193,8 +193,9 @@ def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, 
                         pname, pmin = protected
                         if body["prediction"] == 1 and float(features.get(pname, 0.0)) > pmin:
                             metrics.protected_positive += 1
-            self._send(status, json.dumps(body).encode())
+            # Counted before the answer leaves, so a client that reads /metrics next sees its own request.
             metrics.observe(status, time.perf_counter() - started)
+            self._send(status, json.dumps(body).encode())
 
     return Handler
 

@@ -1,0 +1,119 @@
+"""The real thing: drills against real containers, through the CLI as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, harness_resources
+
+pytestmark = pytest.mark.docker
+DRILL = [sys.executable, "-m", "harness.cli"]
+
+
+def _run(args: list[str], env_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{env_dir}/drill.db", "DRILL_PATH": str(ROOT)}
+    return subprocess.run([*DRILL, *args], capture_output=True, text=True, env=env, timeout=300, cwd=env_dir, **kw)  # type: ignore[call-overload]
+
+
+def _assert_nothing_left(client: object) -> None:
+    containers, networks, volumes = harness_resources(client)
+    assert (containers, networks, volumes) == ([], [], []), "the harness left resources behind"
+
+
+def test_canary_fail_end_to_end(tmp_path: Path, docker_client: object) -> None:
+    proc = _run(["run", "canary-fail", "--json", "--report-dir", str(tmp_path / "reports")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+
+    assert result["status"] == "passed" and result["trigger"] == "automated" and result["root_cause"] == "performance"
+    assert [p["name"] for p in result["phases"]] == ["prepare", "baseline", "deploy", "detect", "rollback", "teardown"]
+    ts = result["timestamps"]
+    order = [ts[k] for k in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at", "completed_at")]
+    assert all(order) and order == sorted(order), ts
+    assert result["serving_version_after"] == result["versions"]["stable"] == "v2"
+    assert result["within_target"] is True and result["target_s"] == 900
+    d = result["durations"]
+    assert 0 < d["detect_s"] and 0 < d["decision_to_completion_s"] <= d["deploy_to_recovery_s"]
+    steps = {s["name"]: s for s in result["steps"]}
+    assert steps["drain-candidate"]["action"] == "router.drain"
+    assert all(s["status"] == "ok" and s["attempts"] >= 1 and s["duration_s"] is not None for s in result["steps"])
+    traffic = result["traffic"]
+    assert traffic["failed_during_rollback"] == 0
+    assert traffic["bad_responses_served"] > 0  # the canary really did serve errors before the decision
+    assert traffic["by_version"].get("v3", 0) > 0 and traffic["requests"] > 300
+    evidence = result["evidence"][0]
+    assert evidence["verdict"] == "fail" and evidence["canary_value"] > evidence["threshold"]
+    assert evidence["samples"] >= evidence["min_samples"]
+
+    report = tmp_path / "reports" / result["run_id"]
+    assert json.loads((report / "report.json").read_text())["run_id"] == result["run_id"]
+    assert "rolled back to v2" in (report / "report.md").read_text()
+
+    from harness.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path}/drill.db") as store:
+        runs = store.list_drill_runs()
+    assert [(r.run_id, r.status, r.rolled_back, r.to_version) for r in runs] == [(result["run_id"], "passed", True, "v2")]
+    assert len(runs[0].steps) == len(result["steps"])
+    _assert_nothing_left(docker_client)
+
+
+def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> None:
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
+    proc = subprocess.Popen([*DRILL, "run", "canary-fail", "--json", "--report-dir", str(tmp_path)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "phase deploy" not in seen and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    containers, _, _ = harness_resources(docker_client)
+    assert containers, "the stack should be up when we interrupt"
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + rest
+    reports = list(tmp_path.glob("*/report.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["status"] == "aborted"
+    _assert_nothing_left(docker_client)
+
+
+def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_client: object) -> None:
+    from harness.registry import Registry
+    from harness.seed import seed_registry
+    from harness.specs import FaultSpec
+    from harness.stack.images import ensure_images
+    from harness.stack.stack import Stack
+
+    registry = Registry(tmp_path / "registry", "fraud")
+    versions = seed_registry(registry, FaultSpec(kind="none"))
+    stack = Stack(docker_client, ensure_images(docker_client, lambda _m: None), "orphan-test", "fraud")  # type: ignore[arg-type]
+    stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
+    containers, networks, volumes = harness_resources(docker_client)
+    assert len(containers) == 4 and len(networks) == 1 and len(volumes) == 1
+    proc = _run(["clean"], tmp_path)
+    assert proc.returncode == 0 and "removed 4 container(s), 1 network(s), 1 volume(s)" in proc.stdout
+    _assert_nothing_left(docker_client)
+
+
+def test_bad_input_exits_2_and_starts_nothing(tmp_path: Path, docker_client: object) -> None:
+    proc = _run(["run", "no-such-drill"], tmp_path)
+    assert proc.returncode == 2 and "no-such-drill" in proc.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((ROOT / "drills" / "canary-fail.yaml").read_text().replace("weight: 10", "weight: ten"))
+    proc = _run(["run", str(broken)], tmp_path)
+    assert proc.returncode == 2 and str(broken) in proc.stderr and "strategy.weight" in proc.stderr
+    proc = _run(["run", "canary-fail", "--profile", "weekly"], tmp_path)
+    assert proc.returncode == 2 and "weekly" in proc.stderr
+    _assert_nothing_left(docker_client)
+    assert not list(tmp_path.glob('reports/*'))
