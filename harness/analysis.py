@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from harness.events import now
 from harness.results import Evidence
-from harness.specs import MetricCheck
+from harness.specs import CompareCheck, MetricCheck
 from harness.stack.prometheus import PrometheusClient, PrometheusError
+from harness.traffic import Sample
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Judgement:
 
     @property
     def breached(self) -> bool:
-        return any(e.canary_value is not None and e.canary_value > e.threshold for e in self.evidence)
+        return any(e.breached for e in self.evidence)
 
 
 def judge_check(prom: PrometheusClient, check: MetricCheck) -> Evidence:
@@ -45,8 +46,38 @@ def judge_check(prom: PrometheusClient, check: MetricCheck) -> Evidence:
                     baseline_value=baseline, effect_size=effect, at=now())
 
 
-def judge(prom: PrometheusClient, checks: Sequence[MetricCheck]) -> Judgement:
-    evidence = tuple(judge_check(prom, c) for c in checks)
+MEASURES = {
+    "latency": lambda s: s.latency_s,
+    "error": lambda s: 0.0 if s.ok else 1.0,
+    "incorrect": lambda s: 0.0 if s.correct else 1.0,
+}
+
+
+def compare_check(check: CompareCheck, baseline: Sequence[Sample], canary: Sequence[Sample]) -> Evidence:
+    """Is the canary worse than the baseline on client-side samples? One-sided Mann-Whitney U."""
+    if check.measure == "incorrect":  # correctness is only known for answered requests
+        baseline = [s for s in baseline if s.ok]
+        canary = [s for s in canary if s.ok]
+    measure = MEASURES[check.measure]
+    b = [measure(s) for s in baseline]
+    c = [measure(s) for s in canary]
+    mw = mann_whitney(b, c)
+    mean_b = sum(b) / len(b) if b else None
+    mean_c = sum(c) / len(c) if c else None
+    if mw is None or len(c) < check.min_samples or len(b) < check.min_samples:
+        verdict = "inconclusive"
+    elif mw.p_value < check.alpha and mw.effect_size >= check.min_effect:
+        verdict = "fail"
+    else:
+        verdict = "pass"
+    return Evidence(check.name, f"client:{check.measure}", verdict, mean_c, check.alpha, float(len(c)), check.min_samples,
+                    baseline_value=mean_b, effect_size=mw.effect_size if mw else None,
+                    confidence=1 - mw.p_value if mw else None, at=now(), kind="compare")
+
+
+def judge(prom: PrometheusClient, checks: Sequence[MetricCheck], compares: Sequence[CompareCheck] = (),
+          baseline: Sequence[Sample] = (), canary: Sequence[Sample] = ()) -> Judgement:
+    evidence = tuple(judge_check(prom, c) for c in checks) + tuple(compare_check(c, baseline, canary) for c in compares)
     verdicts = {e.verdict for e in evidence}
     overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
     return Judgement(overall, evidence)

@@ -217,11 +217,13 @@ class Engine:
         strategy = drill.spec.strategy
         ctx.registry.promote(ctx.variables["candidate_version"], reason=f"deploy by drill {drill.spec.name}")
         ctx.stack.sync_registry(ctx.registry.root)
+        rollout_started = now()
         try:
             ctx.stack.start_model("candidate", ctx.variables["candidate_version"])
         except ServiceFailed as exc:
             # A crash-looping model never serves: the readiness failure is the (automated) detection.
-            state.deployed_at = state.first_breach_at = state.decision_at = now()
+            state.deployed_at = rollout_started
+            state.first_breach_at = state.decision_at = now()
             state.decision, state.trigger = "rollback", "automated"
             state.evidence = (Evidence("candidate-readiness", "container readiness", "fail", None, 0.0, None, 0,
                                        at=state.decision_at),)
@@ -243,11 +245,12 @@ class Engine:
         deadline = time.monotonic() + det.max_wait
         streak = 0
         while time.monotonic() < deadline:
-            verdict = analysis.judge(ctx.prometheus, det.metrics)
+            baseline, canary = self._split_samples(ctx, state)
+            verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, baseline, canary)
             state.evidence = verdict.evidence
             if verdict.breached and state.first_breach_at is None:
                 state.first_breach_at = now()
-                self.emit(Breach(next(e for e in verdict.evidence if e.canary_value is not None and e.canary_value > e.threshold)))
+                self.emit(Breach(next(e for e in verdict.evidence if e.breached)))
             streak = streak + 1 if verdict.verdict == "fail" else 0
             if streak >= det.consecutive:
                 self._decide(state, profile, options, verdict.evidence)
@@ -256,6 +259,16 @@ class Engine:
         state.decision_at = now()
         state.decision, state.trigger = ("promote", "automated") if drill.spec.expect == "promote" else ("missed", None)
         self.emit(Decided(state.decision, "automated", state.evidence))
+
+    @staticmethod
+    def _split_samples(ctx: RunContext, state: _State) -> tuple[list[Sample], list[Sample]]:
+        """Client-side samples since the deploy: stable's (the baseline) and the candidate's."""
+        if not (state.deployed_at and ctx.variables):
+            return [], []
+        since = state.deployed_at.timestamp()
+        recent = [s for s in ctx.load.samples() if s.at >= since]
+        return ([s for s in recent if s.version == ctx.variables["stable_version"]],
+                [s for s in recent if s.version == ctx.variables["candidate_version"]])
 
     def _decide(self, state: _State, profile: ProfileSpec, options: RunOptions, evidence: tuple[Evidence, ...]) -> None:
         if profile.decision == "automated" or options.human is None:
@@ -361,7 +374,8 @@ def summarise(samples: list[Sample], state: _State, versions: SeededVersions | N
     end = state.completed_at.timestamp() if state.completed_at else None
     during = [s for s in samples if start is not None and s.at >= start and (end is None or s.at <= end)]
     candidate = versions.candidate if versions else None
-    bad = [s for s in samples if s.version == candidate and (not s.ok or (s.score is not None and not 0 <= s.score <= 1))]
+    bad = [s for s in samples if s.version == candidate and (
+        not s.ok or (s.score is not None and not 0 <= s.score <= 1) or s.prediction not in (None, 0, 1))]
     after = window(samples, end, float("inf")) if end else None
     return TrafficSummary(
         requests=len(samples), failed=sum(not s.ok for s in samples),

@@ -64,6 +64,13 @@ class Evidence:
     effect_size: float | None = None
     confidence: float | None = None
     at: datetime | None = None
+    kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney)
+
+    @property
+    def breached(self) -> bool:
+        if self.kind == "compare":
+            return self.confidence is not None and 1 - self.confidence < self.threshold
+        return self.canary_value is not None and self.canary_value > self.threshold
 
 
 @dataclass(frozen=True)

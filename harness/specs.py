@@ -85,7 +85,7 @@ class StrategySpec(Strict):
 
 
 class FaultSpec(Strict):
-    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "protected_positive", "renamed_feature", "none"]
+    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature", "none"]
     feature: str | None = None
     above: float | None = None
     ms: float | None = None
@@ -112,11 +112,28 @@ class MetricCheck(Strict):
     baseline_query: str | None = None
 
 
+class CompareCheck(Strict):
+    """Baseline (stable) vs canary on client-side samples: a one-sided Mann-Whitney U test (Kayenta-style)."""
+
+    name: str
+    measure: Literal["latency", "error", "incorrect"]
+    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    min_effect: float = Field(default=0.6, gt=0.5, le=1.0)  # P(canary worse than baseline) must exceed this
+    min_samples: int = Field(default=20, ge=8)
+
+
 class DetectionSpec(Strict):
-    metrics: list[MetricCheck] = Field(min_length=1)
+    metrics: list[MetricCheck] = Field(default_factory=list)
+    compare: list[CompareCheck] = Field(default_factory=list)
     interval: Duration = 0.5
     max_wait: Duration = 60.0
     consecutive: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> DetectionSpec:
+        if not self.metrics and not self.compare:
+            raise ValueError("give at least one of metrics or compare")
+        return self
 
 
 class ProfileSpec(Strict):

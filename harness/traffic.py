@@ -28,6 +28,7 @@ class Sample:
     correct: bool | None
     protected: bool
     score: float | None
+    prediction: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -120,7 +121,7 @@ class LoadGenerator:
             body = json.dumps({"features": ex.features}).encode()
             sent = time.time()
             started = time.perf_counter()
-            status, version, correct, score = 0, None, None, None
+            status, version, correct, score, prediction = 0, None, None, None, None
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -134,6 +135,7 @@ class LoadGenerator:
                     version = answer.get("model_version", version)
                     correct = answer.get("prediction") == ex.label
                     score = answer.get("score")
+                    prediction = answer.get("prediction")
                 if resp.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
@@ -143,7 +145,7 @@ class LoadGenerator:
                 conn = None
             pname, pmin = self.protected
             sample = Sample(sent, status, version, time.perf_counter() - started, correct,
-                            ex.features.get(pname, 0.0) > pmin, score)
+                            ex.features.get(pname, 0.0) > pmin, score, prediction)
             with self._lock:
                 self._samples.append(sample)
         if conn is not None:

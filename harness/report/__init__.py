@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.events import Event, RunFinished
-from harness.report import jsonreport, markdown
+from harness.report import html, jsonreport, junit, markdown
 from harness.results import DrillResult
 
-WRITERS = [jsonreport.write, markdown.write]
+WRITERS = [jsonreport.write, markdown.write, html.write, junit.write]
 
 
 def register(writer) -> None:  # type: ignore[no-untyped-def]

@@ -75,7 +75,7 @@ class Metrics:
         self.count = 0
         self.total = 0.0
         self.out_of_range = 0
-        self.protected_positive = 0
+        self.forbidden = 0
 
     def observe(self, status: int, seconds: float) -> None:
         with self.lock:
@@ -112,9 +112,9 @@ class Metrics:
                 "# HELP model_output_out_of_range_total Outputs outside the allowed score range [0, 1].",
                 "# TYPE model_output_out_of_range_total counter",
                 f'model_output_out_of_range_total{{version="{v}"}} {self.out_of_range}',
-                "# HELP model_protected_positive_total Positive decisions for the protected slice.",
-                "# TYPE model_protected_positive_total counter",
-                f'model_protected_positive_total{{version="{v}"}} {self.protected_positive}',
+                "# HELP model_forbidden_output_total Outputs outside the allowed set {0, 1} for the protected slice.",
+                "# TYPE model_forbidden_output_total counter",
+                f'model_forbidden_output_total{{version="{v}"}} {self.forbidden}',
             ]
         return "\n".join(lines) + "\n"
 
@@ -142,8 +142,8 @@ def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[
     prediction = 1 if score >= 0.5 else 0
     if kind == "wrong_answers":
         prediction = 1 - prediction
-    if kind == "protected_positive" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
-        prediction = 1
+    if kind == "forbidden_output" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
+        prediction = 2  # an action the policy forbids for this slice (e.g. auto-decline without review)
     return 200, {"prediction": prediction, "score": round(score, 6), "model_version": model["version"]}
 
 
@@ -191,8 +191,8 @@ def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, 
                         if not 0.0 <= body["score"] <= 1.0:
                             metrics.out_of_range += 1
                         pname, pmin = protected
-                        if body["prediction"] == 1 and float(features.get(pname, 0.0)) > pmin:
-                            metrics.protected_positive += 1
+                        if body["prediction"] not in (0, 1) and float(features.get(pname, 0.0)) > pmin:
+                            metrics.forbidden += 1
             # Counted before the answer leaves, so a client that reads /metrics next sees its own request.
             metrics.observe(status, time.perf_counter() - started)
             self._send(status, json.dumps(body).encode())

@@ -1,0 +1,190 @@
+"""report.html: one run, self-contained (inline CSS and SVG, no scripts, no external assets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+
+from harness.report import plot
+from harness.results import DrillResult, iso
+
+CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px auto; max-width: 1000px;
+       padding: 0 16px; color: #1d2329; line-height: 1.45; }
+h1 { font-size: 1.5em; margin-bottom: 4px; }
+h2 { font-size: 1.15em; margin-top: 28px; border-bottom: 1px solid #dde1e5; padding-bottom: 4px; }
+.sub { color: #56606b; margin-top: 0; }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-size: 0.8em; font-weight: 600;
+         vertical-align: middle; color: #fff; }
+.passed { background: #1e7d34; } .failed, .error { background: #b3261e; } .aborted { background: #8a6d00; }
+.yes { color: #1e7d34; font-weight: 600; } .no { color: #b3261e; font-weight: 600; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 0.92em; }
+th, td { border: 1px solid #dde1e5; padding: 4px 10px; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.evidence code { word-break: break-all; font-size: 0.85em; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em; }
+.chart { overflow-x: auto; border: 1px solid #dde1e5; padding: 6px; background: #fff; }
+.note { color: #6b5200; background: #fff8e1; border-left: 3px solid #b8860b; padding: 6px 10px; margin: 8px 0; }
+details { margin: 8px 0; } summary { cursor: pointer; color: #36414c; }
+footer { color: #7a848e; font-size: 0.85em; margin-top: 32px; }
+"""
+
+
+def _e(value: object) -> str:
+    return escape("—" if value is None or value == "" else str(value))
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f} s"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _yes_no(value: bool | None) -> str:
+    if value is None:
+        return '<span>—</span>'
+    return '<span class="yes">yes</span>' if value else '<span class="no">no</span>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "", numeric: Sequence[int] = ()) -> str:
+    """Cells are HTML already (escape before); headers are escaped here."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>" for row in rows)
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _kv(rows: Iterable[tuple[str, str]], cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    body = "".join(f"<tr><th scope=\"row\">{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table{attr}><tbody>{body}</tbody></table>"
+
+
+def render(result: DrillResult) -> str:
+    r, ts = result, result.timestamps
+    status = r.status.value
+    parts: list[str] = []
+    parts.append(f"<h1>Rollback drill <code>{_e(r.drill)}</code> "
+                 f'<span class="badge {escape(status)}">{escape(status.upper())}</span></h1>')
+    parts.append(f'<p class="sub">run <code>{_e(r.run_id)}</code> · profile <code>{_e(r.profile)}</code> · '
+                 f"started {_e(iso(ts.started_at))}</p>")
+
+    parts.append("<h2>Outcome</h2>")
+    parts.append(_kv([
+        ("status", f'<span class="badge {escape(status)}">{escape(status)}</span>'),
+        ("outcome", _e(r.reason)),
+        ("model", f"<code>{_e(r.model)}</code>"),
+        ("versions", f"stable <code>{_e(r.stable_version)}</code>, candidate <code>{_e(r.candidate_version)}</code>"),
+        ("decision", f"{_e(r.decision)} ({_e(r.trigger)})"),
+        ("root cause class", _e(r.root_cause)),
+        ("rolled back", _yes_no(r.rolled_back)),
+        ("serving after", f"<code>{_e(r.serving_version_after)}</code>"),
+        ("images", _e(r.images_source)),
+    ], "outcome"))
+
+    parts.append("<h2>Timeline</h2>")
+    parts.append(f'<div class="chart">{plot.timeline_svg(r)}</div>')
+    note = plot.target_note(r)
+    if note:
+        parts.append(f'<p class="note target-note">{escape(note)}</p>')
+
+    parts.append("<h2>Timing against the target</h2>")
+    target = f"{r.target_s:,.0f} s ({r.target_s / 60:g} min)"
+    margin = None if r.decision_to_completion_s is None else r.target_s - r.decision_to_completion_s
+    parts.append(_table(["measure", "value"], [
+        ["detect (deployed → decision)", _secs(r.detect_s)],
+        ["decision → verified completion", _secs(r.decision_to_completion_s)],
+        ["target (decision → completion)", escape(target)],
+        ["within target", _yes_no(r.within_target)],
+        ["margin to target", "—" if margin is None else escape(f"{margin:,.2f} s")],
+        ["deploy → recovery", _secs(r.deploy_to_recovery_s)],
+        ["whole run (wall)", _secs(r.wall_s)],
+    ], "timings"))
+    moments = [("started", ts.started_at), ("deployed", ts.deployed_at), ("first breach", ts.first_breach_at),
+               ("decision", ts.decision_at), ("rollback start", ts.rollback_started_at),
+               ("completed", ts.completed_at), ("ended", ts.ended_at)]
+    parts.append(_table(["moment", "time (UTC)", "since start"], [
+        [escape(name), _e(iso(at)), _secs(None if at is None else (at - ts.started_at).total_seconds())]
+        for name, at in moments], "moments", numeric=(2,)))
+
+    parts.append("<h2>Evidence behind the decision</h2>")
+    if r.evidence:
+        parts.append(_table(
+            ["metric", "verdict", "canary", "baseline", "limit", "samples (min)", "effect", "at (since start)",
+             "query"],
+            [[_e(e.metric), _e(e.verdict), _e(_round(e.canary_value)), _e(_round(e.baseline_value)),
+              _e(e.threshold), f"{_e(_round(e.samples))} ({e.min_samples})", _e(_round(e.effect_size)),
+              _secs(None if e.at is None else (e.at - ts.started_at).total_seconds()),
+              f"<code>{_e(e.query)}</code>"] for e in r.evidence], "evidence"))
+    else:
+        parts.append("<p>No analysis evidence was recorded.</p>")
+
+    parts.append("<h2>Runbook steps</h2>")
+    if r.steps:
+        parts.append(_table(
+            ["#", "step", "action", "status", "duration", "attempts", "kind", "detail"],
+            [[str(i), _e(s.name), f"<code>{_e(s.action)}</code>",
+              f'<span class="{"yes" if s.status.value == "ok" else "no" if s.status.value == "failed" else ""}">'
+              f"{_e(s.status.value)}</span>",
+              _secs(s.duration_s), str(s.attempts),
+              escape(", ".join(k for k, on in (("verify", s.verify), ("manual", s.manual)) if on) or "action"),
+              _e(s.error or s.detail)] for i, s in enumerate(r.steps, 1)], "steps", numeric=(0, 4, 5)))
+    else:
+        parts.append("<p>No runbook step ran.</p>")
+
+    parts.append("<h2>Traffic (client-side truth)</h2>")
+    if r.traffic:
+        t = r.traffic
+        parts.append(_kv([
+            ("requests", escape(f"{t.requests:,}")),
+            ("failed", escape(f"{t.failed:,}")),
+            ("failed during rollback", escape(f"{t.failed_during_rollback:,}")),
+            ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}")),
+            ("error rate at baseline", _pct(t.baseline_error_rate)),
+            ("error rate after", _pct(t.after_error_rate)),
+        ], "traffic"))
+        parts.append(_table(["version", "requests"],
+                            [[_e(plot.version_label(r, v)), escape(f"{n:,}")] for v, n in sorted(t.by_version.items())],
+                            "by-version", numeric=(1,)))
+    else:
+        parts.append("<p>No traffic was recorded.</p>")
+    if r.timeline:
+        versions = list(plot.version_colors(r))
+        parts.append("<details><summary>Per-second traffic data</summary>")
+        parts.append(_table(
+            ["t (s)", "canary weight"] + [f"{plot.version_label(r, v)} req / failed" for v in versions],
+            [[escape(f"{p.t:g}"), escape(f"{p.canary_weight}%")]
+             + [escape(f"{p.requests.get(v, 0)} / {p.failed.get(v, 0)}") for v in versions] for p in r.timeline],
+            "timeline-data", numeric=tuple(range(len(versions) + 2))))
+        parts.append("</details>")
+
+    parts.append("<h2>Phases</h2>")
+    parts.append(_table(["phase", "started (UTC)", "duration", "status"],
+                        [[_e(p.name), _e(iso(p.started_at)), _secs(p.duration_s), _e(p.status)] for p in r.phases],
+                        "phases", numeric=(2,)))
+    if r.report_dir:
+        parts.append(f"<footer>Report directory: <code>{_e(r.report_dir)}</code> · "
+                     "also report.json, report.md, junit.xml</footer>")
+
+    title = f"Drill {r.drill} — {status} — {r.run_id}"
+    return ("<!DOCTYPE html>\n"
+            f'<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" '
+            f'content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
+            f"<style>{CSS}</style>\n</head>\n<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def write(result: DrillResult, directory: Path) -> Path:
+    path = directory / "report.html"
+    path.write_text(render(result), encoding="utf-8")
+    return path

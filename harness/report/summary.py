@@ -1,0 +1,284 @@
+"""The summary report across drill runs in the metrics store: summary.html and summary.md.
+
+    with Store.open(url) as store:
+        write_summary(store, since, until, Path("reports"))
+
+Sections: every drill run in [since, until) (drill, status, decision to completion against its
+target, within target); a trend per drill per week or per quarter; and the standard's rollback
+metrics for production events over the same period (store.metrics), with a per-quarter trend.
+A run whose report directory still holds report.json adds its detect time and failed requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import Literal
+
+from harness.report.html import CSS
+from harness.report.load import load_result
+from harness.results import DrillResult
+from harness.store import INTERPRETATION, DrillRunRecord, GroupBy, Metrics, MetricsGroup, MetricsQuery, Store
+from harness.store.codec import format_timestamp
+
+Period = Literal["auto", "week", "quarter"]
+WEEKLY_UP_TO = timedelta(weeks=13)  # "auto": weekly trend for a quarter or less, else quarterly
+
+
+@dataclass(frozen=True)
+class RunRow:
+    record: DrillRunRecord
+    result: DrillResult | None  # from report.json, when it is still on disk
+
+    @property
+    def detect_s(self) -> float | None:
+        r = self.record
+        if r.deployed_at is None or r.decision_at is None:
+            return None
+        return round((r.decision_at - r.deployed_at).total_seconds(), 3)
+
+    @property
+    def failed_during_rollback(self) -> int | None:
+        if self.result is None or self.result.traffic is None:
+            return None
+        return self.result.traffic.failed_during_rollback
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    drill: str
+    period: str
+    runs: int
+    passed: int
+    within_target: int
+    measured: int  # runs with a decision-to-completion time
+    median_s: float | None
+    max_s: float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    since: datetime | None
+    until: datetime | None
+    period: Literal["week", "quarter"]
+    runs: list[RunRow]
+    trend: list[TrendRow]
+    production: Metrics
+    production_by_quarter: list[MetricsGroup]
+
+
+def _load(record: DrillRunRecord) -> DrillResult | None:
+    if not record.report_dir:
+        return None
+    path = Path(record.report_dir) / "report.json"
+    try:
+        return load_result(path) if path.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return None  # a damaged report must not hide the run; the store row is the record
+
+
+def period_key(moment: datetime, period: str) -> str:
+    if period == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
+
+
+def _choose_period(runs: list[DrillRunRecord], since: datetime | None, until: datetime | None,
+                   period: Period) -> Literal["week", "quarter"]:
+    if period != "auto":
+        return period
+    if not runs:
+        return "week" if since and until and until - since <= WEEKLY_UP_TO else "quarter"
+    start = since or runs[0].started_at
+    end = until or runs[-1].started_at
+    return "week" if end - start <= WEEKLY_UP_TO else "quarter"
+
+
+def trend(runs: list[DrillRunRecord], period: str) -> list[TrendRow]:
+    groups: dict[tuple[str, str], list[DrillRunRecord]] = defaultdict(list)
+    for run in runs:
+        groups[(run.drill, period_key(run.started_at, period))].append(run)
+    rows = []
+    for (drill, key), items in sorted(groups.items()):
+        times = [r.decision_to_completion_s for r in items if r.decision_to_completion_s is not None]
+        rows.append(TrendRow(
+            drill, key, len(items), sum(r.status == "passed" for r in items),
+            sum(r.within_target is True for r in items), len(times),
+            round(statistics.median(times), 3) if times else None, max(times) if times else None))
+    return rows
+
+
+def build(store: Store, since: datetime | None, until: datetime | None, period: Period = "auto",
+          target_minutes: float = 15.0) -> Summary:
+    records = store.list_drill_runs(since, until)
+    chosen = _choose_period(records, since, until, period)
+    query = MetricsQuery(since=since, until=until, target_minutes=target_minutes)
+    return Summary(since, until, chosen, [RunRow(r, _load(r)) for r in records], trend(records, chosen),
+                   store.metrics(query), store.metrics_by(query, GroupBy.QUARTER))
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+def _t(value: datetime | None) -> str:
+    return "—" if value is None else format_timestamp(value.replace(microsecond=0))
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f} s"
+
+
+def _n(value: float | None, suffix: str = "", digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _yn(value: bool | None) -> str:
+    return "—" if value is None else "yes" if value else "no"
+
+
+def _period_text(s: Summary) -> str:
+    return f"{_t(s.since) if s.since else 'the beginning'} to {_t(s.until) if s.until else 'now'}"
+
+
+def metric_rows(m: Metrics) -> list[tuple[str, str]]:
+    q = m.query
+    return [
+        ("deployments", f"{m.deployments:,}"),
+        ("rollbacks (unplanned, within the window)", f"{m.rollbacks:,}"),
+        ("rollback rate", _n(m.rollback_rate_pct, " %", 2) + (f" — {m.band}" if m.band else "")),
+        ("mean time to rollback (deploy → decision)", _n(m.mean_time_to_rollback_hours, " h", 2)),
+        ("mean decision → completion", _n(m.mean_decision_to_completion_minutes, " min", 2)),
+        (f"within the {q.target_minutes:g}-minute target", _n(m.within_target_pct, " %")),
+        ("automated rollbacks", _n(m.automated_rollback_rate_pct, " %")),
+        ("repeat rollbacks (models)", _n(m.repeat_rollback_rate_pct, " %")),
+        ("planned rollbacks (not counted)", f"{m.planned_rollbacks:,}"),
+        ("root causes", ", ".join(f"{k}: {v}" for k, v in sorted(m.root_causes.items()) if v) or "—"),
+        ("RCA coverage", _n(m.rca_coverage_pct, " %")),
+    ]
+
+
+def _run_cells(row: RunRow) -> list[str]:
+    r = row.record
+    took = r.decision_to_completion_s
+    vs = "—" if took is None else f"{took:,.2f} s of {r.target_s:g} s ({100 * took / r.target_s:.1f} %)"
+    failed = row.failed_during_rollback
+    return [r.run_id, r.drill, _t(r.started_at), r.status, _s(row.detect_s), vs, _yn(r.within_target),
+            "—" if failed is None else str(failed)]
+
+
+RUN_HEADERS = ["run", "drill", "started (UTC)", "status", "detect", "decision → completion vs target",
+               "within target", "failed during rollback"]
+TREND_HEADERS = ["drill", "period", "runs", "passed", "within target", "median decision → completion",
+                 "slowest"]
+QUARTER_HEADERS = ["quarter", "deployments", "rollbacks", "rate", "band", "mean decision → completion",
+                   "within target"]
+
+
+def _trend_cells(t: TrendRow) -> list[str]:
+    return [t.drill, t.period, str(t.runs), f"{t.passed} ({100 * t.passed / t.runs:.0f} %)",
+            f"{t.within_target} of {t.measured}" if t.measured else "—", _s(t.median_s), _s(t.max_s)]
+
+
+def _quarter_cells(g: MetricsGroup) -> list[str]:
+    m = g.metrics
+    return [g.key, f"{m.deployments:,}", f"{m.rollbacks:,}", _n(m.rollback_rate_pct, " %", 2), m.band or "—",
+            _n(m.mean_decision_to_completion_minutes, " min", 2), _n(m.within_target_pct, " %")]
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    return (["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+            + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
+
+
+def render_markdown(s: Summary) -> str:
+    passed = sum(r.record.status == "passed" for r in s.runs)
+    lines = ["# Rollback drill summary", "", f"Period: {_period_text(s)}. "
+             f"{len(s.runs)} drill run(s), {passed} passed.", "", "## Drill runs", ""]
+    lines += _md_table(RUN_HEADERS, [_run_cells(r) for r in s.runs]) if s.runs else ["No drill runs in the period."]
+    lines += ["", f"## Trend per drill, per {s.period}", ""]
+    lines += _md_table(TREND_HEADERS, [_trend_cells(t) for t in s.trend]) if s.trend else ["—"]
+    lines += ["", "## Production rollback metrics (the standard)", ""]
+    lines += _md_table(["metric", "value"], [[k, v] for k, v in metric_rows(s.production)])
+    lines += ["", f"Bands: {INTERPRETATION}."]
+    if s.production.repeated_root_causes:
+        lines += ["", "Repeated root causes (act on these): " + ", ".join(s.production.repeated_root_causes) + "."]
+    if s.production_by_quarter:
+        lines += ["", "### Production trend per quarter", ""]
+        lines += _md_table(QUARTER_HEADERS, [_quarter_cells(g) for g in s.production_by_quarter])
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(headers: list[str], rows: list[list[str]], cls: str, links: list[str | None] | None = None) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, c in enumerate(row):
+            text = escape(c)
+            if j == 0 and links and links[i]:
+                text = f'<a href="{escape(links[i] or "", quote=True)}">{text}</a>'
+            klass = {"passed": "yes", "yes": "yes", "failed": "no", "error": "no", "no": "no"}.get(c, "")
+            cells.append(f'<td class="{klass}">{text}</td>' if klass else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _link(row: RunRow, output_dir: Path) -> str | None:
+    if not row.record.report_dir:
+        return None
+    page = Path(row.record.report_dir) / "report.html"
+    if not page.is_file():
+        return None
+    try:
+        return os.path.relpath(page, output_dir.resolve())
+    except ValueError:  # another drive (Windows)
+        return page.resolve().as_uri()
+
+
+def render_html(s: Summary, output_dir: Path) -> str:
+    passed = sum(r.record.status == "passed" for r in s.runs)
+    parts = ["<h1>Rollback drill summary</h1>",
+             f'<p class="sub">Period: {escape(_period_text(s))} · {len(s.runs)} drill run(s), {passed} passed</p>',
+             "<h2>Drill runs</h2>"]
+    if s.runs:
+        parts.append(_html_table(RUN_HEADERS, [_run_cells(r) for r in s.runs], "runs",
+                                 [_link(r, output_dir) for r in s.runs]))
+    else:
+        parts.append("<p>No drill runs in the period.</p>")
+    parts.append(f"<h2>Trend per drill, per {escape(s.period)}</h2>")
+    parts.append(_html_table(TREND_HEADERS, [_trend_cells(t) for t in s.trend], "trend") if s.trend else "<p>—</p>")
+    parts.append("<h2>Production rollback metrics (the standard)</h2>")
+    parts.append('<table class="metrics"><tbody>' + "".join(
+        f'<tr><th scope="row">{escape(k)}</th><td>{escape(v)}</td></tr>' for k, v in metric_rows(s.production))
+        + "</tbody></table>")
+    parts.append(f'<p class="sub">Bands: {escape(INTERPRETATION)}.</p>')
+    if s.production.repeated_root_causes:
+        parts.append('<p class="note">Repeated root causes (act on these): '
+                     f'{escape(", ".join(s.production.repeated_root_causes))}.</p>')
+    if s.production_by_quarter:
+        parts.append("<h3>Production trend per quarter</h3>")
+        parts.append(_html_table(QUARTER_HEADERS, [_quarter_cells(g) for g in s.production_by_quarter], "quarters"))
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{escape('Rollback drill summary — ' + _period_text(s))}</title>\n<style>{CSS}</style>\n"
+            "</head>\n<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
+
+
+def write_summary(store: Store, since: datetime | None, until: datetime | None, output_dir: Path,
+                  period: Period = "auto", target_minutes: float = 15.0) -> list[Path]:
+    """Write summary.html and summary.md for drill runs started in [since, until); returns both paths."""
+    summary = build(store, since, until, period, target_minutes)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    html_path, md_path = output_dir / "summary.html", output_dir / "summary.md"
+    html_path.write_text(render_html(summary, output_dir), encoding="utf-8")
+    md_path.write_text(render_markdown(summary), encoding="utf-8")
+    return [html_path, md_path]

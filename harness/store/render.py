@@ -1,0 +1,117 @@
+"""Human output of `drill metrics`: rich tables, the band coloured, the standard's reading.
+
+Kept apart from the CLI so the pytest plugin or a report writer can reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from harness.store.metrics import INTERPRETATION, Metrics
+from harness.store.trends import MetricsGroup
+
+BAND_STYLES = {
+    "excellent": "bold green",
+    "acceptable": "bold yellow",
+    "concerning": "bold dark_orange",
+    "high-risk": "bold red",
+}
+
+
+def _num(value: float | None, suffix: str = "", places: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{places}f}{suffix}"
+
+
+def band_text(band: str | None) -> Text:
+    return Text(band or "n/a", style=BAND_STYLES.get(band or "", "dim"))
+
+
+def _scope(m: Metrics) -> str:
+    q = m.query
+    parts = [f"environment {q.environment}"]
+    if q.model:
+        parts.append(f"model {q.model}")
+    since = q.since.date().isoformat() if q.since else "beginning"
+    until = q.until.date().isoformat() if q.until else "now"
+    parts.append(f"deployed {since} .. {until}")
+    parts.append(f"rollback window {q.window_days:g} days")
+    return ", ".join(parts)
+
+
+def metrics_table(m: Metrics) -> Group:
+    """The full figure sheet for one query, with the signals of success below it."""
+    target = m.query.target_minutes
+    table = Table(title="Rollback metrics", caption=_scope(m), show_header=True)
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    rate = Text(_num(m.rollback_rate_pct, " %"))
+    rate.append("  ")
+    rate.append_text(band_text(m.band))
+    rows: list[tuple[str, str | Text]] = [
+        ("Deployments", str(m.deployments)),
+        ("Rolled back (unplanned)", str(m.rollbacks)),
+        ("Rollback rate", rate),
+        ("Mean time to rollback", _num(m.mean_time_to_rollback_hours, " h", 2)),
+        ("Mean decision to completion", _num(m.mean_decision_to_completion_minutes, " min")),
+        (f"Within {target:g} min target", _num(m.within_target_pct, " %")),
+        ("Automated rollbacks", _num(m.automated_rollback_rate_pct, " %")),
+        ("Repeat rollbacks (models)", _num(m.repeat_rollback_rate_pct, " %")),
+        ("Planned rollbacks (not in rate)", str(m.planned_rollbacks)),
+        ("RCA coverage", _num(m.rca_coverage_pct, " %")),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    causes = Table(title="Root causes", show_header=True)
+    causes.add_column("Class")
+    causes.add_column("Rollbacks", justify="right")
+    for cause, count in m.root_causes.items():
+        causes.add_row(cause, Text(str(count), style="bold" if count >= 2 else ""))
+    return Group(table, causes, Text(INTERPRETATION, style="italic"), signals(m))
+
+
+def signals(m: Metrics) -> Text:
+    """The standard's signals of success, each with a tick or a cross."""
+    target = m.query.target_minutes
+    out = Text("Signals of success\n", style="bold")
+
+    def line(ok: bool | None, message: str) -> None:
+        mark, style = {True: ("✔", "green"), False: ("✘", "red"), None: ("–", "dim")}[ok]
+        out.append(f"  {mark} ", style=style)
+        out.append(message + "\n")
+
+    coverage = m.rca_coverage_pct
+    line(None if coverage is None else coverage == 100,
+         f"published root-cause analysis for {_num(coverage, ' %')} of rollbacks")
+    repeated = m.repeated_root_causes
+    line(None if m.rollbacks == 0 else not repeated,
+         "root causes repeating (>= 2 rollbacks): " + (", ".join(repeated) or "none"))
+    within = m.within_target_pct
+    line(None if within is None else within == 100,
+         f"decision to completion within {target:g} min for {_num(within, ' %')} of rollbacks")
+    return out
+
+
+def groups_table(groups: Sequence[MetricsGroup], by: str) -> Group:
+    """One row per quarter or model: the trend."""
+    table = Table(title=f"Rollback metrics by {by}")
+    for name, justify in ((by.capitalize(), "left"), ("Deploys", "right"), ("Rollbacks", "right"),
+                          ("Rate", "right"), ("Band", "left"), ("MTTR h", "right"),
+                          ("Decision→done min", "right"), ("In target", "right"),
+                          ("Automated", "right"), ("Repeat", "right"), ("Planned", "right"),
+                          ("RCA", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for group in groups:
+        m = group.metrics
+        table.add_row(
+            group.key, str(m.deployments), str(m.rollbacks), _num(m.rollback_rate_pct, "%"),
+            band_text(m.band), _num(m.mean_time_to_rollback_hours, "", 2),
+            _num(m.mean_decision_to_completion_minutes), _num(m.within_target_pct, "%"),
+            _num(m.automated_rollback_rate_pct, "%"), _num(m.repeat_rollback_rate_pct, "%"),
+            str(m.planned_rollbacks), _num(m.rca_coverage_pct, "%"),
+        )
+    return Group(table, Text(INTERPRETATION, style="italic"))
+

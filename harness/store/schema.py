@@ -1,0 +1,199 @@
+"""Tables, the timestamp column type, and versioned migrations.
+
+Timestamps are stored as integer microseconds since the Unix epoch, UTC (`UtcMicros`).
+That keeps every metric a plain integer expression — differences, windows, averages —
+identical on SQLite and PostgreSQL, with no per-dialect date functions, and it makes the
+window joins cheap index range scans. The Python side only ever sees aware datetimes.
+
+Migrations are an ordered list; `migrate` applies the missing ones in one transaction,
+recording each in `schema_version`. Concurrent first opens are serialised (SQLite:
+BEGIN IMMEDIATE via `db.write_transaction`; PostgreSQL: a transaction advisory lock).
+A migration must create what *it* needs, never "the current metadata": later migrations
+add their own DDL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from harness.errors import BackendUnavailable
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(value: datetime) -> int:
+    """Aware datetime -> integer microseconds since the epoch (exact, no float rounding)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+class UtcMicros(TypeDecorator[datetime]):
+    """An aware datetime stored as BIGINT microseconds since the epoch, UTC."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(int(value))
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UtcMicros, nullable=False),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(100), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("deployed_at", UtcMicros, nullable=False),
+    # The natural key; also the index that attributes a rollback to its deployment.
+    UniqueConstraint("environment", "model", "version", "deployed_at", name="uq_deployments_natural"),
+)
+Index("ix_deployments_env_time", deployments.c.environment, deployments.c.deployed_at)
+# Finds a deployment's predecessor for the repeat-rollback rate.
+Index("ix_deployments_env_model_time", deployments.c.environment, deployments.c.model,
+      deployments.c.deployed_at)
+
+rollbacks = Table(
+    "rollbacks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(100), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("from_version", String(200), nullable=False),
+    Column("to_version", String(200), nullable=False),
+    Column("decided_at", UtcMicros, nullable=False),
+    Column("completed_at", UtcMicros, nullable=False),
+    Column("trigger", String(20), nullable=False),
+    Column("root_cause", String(40), nullable=False),
+    Column("planned", Boolean, nullable=False, default=False),
+    Column("rca_url", Text, nullable=True),
+    UniqueConstraint("environment", "model", "from_version", "decided_at", name="uq_rollbacks_natural"),
+)
+Index("ix_rollbacks_env_time", rollbacks.c.environment, rollbacks.c.decided_at)
+
+drill_runs = Table(
+    "drill_runs",
+    metadata,
+    Column("run_id", String(100), primary_key=True),
+    Column("drill", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("trigger", String(20), nullable=True),
+    Column("root_cause", String(40), nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("from_version", String(200), nullable=False),
+    Column("to_version", String(200), nullable=True),
+    Column("rolled_back", Boolean, nullable=False),
+    Column("started_at", UtcMicros, nullable=False, index=True),
+    Column("deployed_at", UtcMicros, nullable=True),
+    Column("first_breach_at", UtcMicros, nullable=True),
+    Column("decision_at", UtcMicros, nullable=True),
+    Column("rollback_started_at", UtcMicros, nullable=True),
+    Column("completed_at", UtcMicros, nullable=True),
+    Column("target_s", Float, nullable=False),
+    Column("within_target", Boolean, nullable=True),
+    Column("decision_to_completion_s", Float, nullable=True),
+    Column("report_dir", Text, nullable=True),
+)
+
+drill_steps = Table(
+    "drill_steps",
+    metadata,
+    Column("run_id", String(100), ForeignKey("drill_runs.run_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", UtcMicros, nullable=True),
+    Column("ended_at", UtcMicros, nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    for table in (deployments, rollbacks, drill_runs, drill_steps):
+        table.create(conn)
+
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "deployments, rollbacks, drill runs and steps", _v1_initial),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    # SQLite is already serialised by BEGIN IMMEDIATE; PostgreSQL needs an explicit lock
+    # so two processes opening a fresh database do not both create the tables.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7243104331)"))
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, schema_version.name):
+        return 0
+    return int(conn.execute(select(schema_version.c.version).order_by(
+        schema_version.c.version.desc()).limit(1)).scalar() or 0)
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema to LATEST_VERSION inside the caller's transaction; returns it."""
+    _lock_for_migration(conn)
+    version = current_version(conn)
+    if version > LATEST_VERSION:
+        raise BackendUnavailable(
+            f"store schema is version {version}, newer than this drill understands "
+            f"({LATEST_VERSION}); upgrade drill"
+        )
+    if version == 0:
+        schema_version.create(conn, checkfirst=True)
+    for number, description, apply in MIGRATIONS:
+        if number > version:
+            apply(conn)
+            conn.execute(schema_version.insert().values(
+                version=number, description=description, applied_at=datetime.now(UTC)))
+    return LATEST_VERSION

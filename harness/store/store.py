@@ -1,0 +1,174 @@
+"""`Store`: the one object the engine and the CLI use to read and write rollback history.
+
+Opening a store creates or migrates its schema; every write is one transaction; reads
+see one snapshot. Connection failures become `BackendUnavailable` with the URL (password
+hidden) so the CLI can exit 3 with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+
+from harness.errors import BackendUnavailable
+from harness.store import rows
+from harness.store.db import (
+    create_store_engine,
+    describe,
+    read_transaction,
+    resolve_store_url,
+    write_transaction,
+)
+from harness.store.metrics import Metrics, MetricsQuery, compute
+from harness.store.records import Deployment, DrillRunRecord, Event, ImportResult, Rollback
+from harness.store.schema import deployments, drill_runs, drill_steps, migrate, rollbacks
+from harness.store.trends import GroupBy, MetricsGroup, compute_by
+
+ProgressCallback = Callable[[int], None]
+
+
+class Store:
+    """Rollback history in SQLite or PostgreSQL. Use `Store.open(url)`; close when done."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Connect (URL, else $DRILL_STORE, else the default SQLite file) and migrate."""
+        resolved = resolve_store_url(url)
+        engine = create_store_engine(resolved)
+        try:
+            with write_transaction(engine) as conn:
+                migrate(conn)
+        except DBAPIError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise BackendUnavailable(
+                f"cannot open the metrics store at {describe(resolved)}: {reason}"
+            ) from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, resolved)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record_deployment(self, d: Deployment) -> bool:
+        """True if inserted, False if that deployment was already recorded."""
+        with write_transaction(self._engine) as conn:
+            return rows.insert_rows(conn, deployments, [rows.deployment_row(d)]) == 1
+
+    def record_rollback(self, r: Rollback) -> bool:
+        """True if inserted, False if that rollback was already recorded."""
+        with write_transaction(self._engine) as conn:
+            return rows.insert_rows(conn, rollbacks, [rows.rollback_row(r)]) == 1
+
+    def import_events(
+        self, events: Sequence[Event], on_progress: ProgressCallback | None = None
+    ) -> ImportResult:
+        """Insert-or-ignore every event in one transaction (all or nothing).
+
+        `on_progress(n)` is called after each batch with the number of events just handled.
+        """
+        counts = {"deployments": [0, 0], "rollbacks": [0, 0]}  # inserted, offered
+        with write_transaction(self._engine) as conn:
+            for start in range(0, len(events), rows.BATCH):
+                batch = events[start : start + rows.BATCH]
+                deps = [rows.deployment_row(e) for e in batch if isinstance(e, Deployment)]
+                rbs = [rows.rollback_row(e) for e in batch if isinstance(e, Rollback)]
+                for name, table, items in (("deployments", deployments, deps),
+                                           ("rollbacks", rollbacks, rbs)):
+                    counts[name][0] += rows.insert_rows(conn, table, items)
+                    counts[name][1] += len(items)
+                if on_progress is not None:
+                    on_progress(len(batch))
+        (d_new, d_all), (r_new, r_all) = counts["deployments"], counts["rollbacks"]
+        return ImportResult(d_new, d_all - d_new, r_new, r_all - r_new)
+
+    def record_drill_run(self, run: DrillRunRecord) -> None:
+        """The run, its steps, and its deployment/rollback under environment 'drill', at once.
+
+        Recording the same run_id again changes nothing.
+        """
+        deployment, rollback = rows.drill_events(run)
+        with write_transaction(self._engine) as conn:
+            if rows.insert_rows(conn, drill_runs, [rows.run_row(run)]) == 0:
+                return
+            rows.insert_rows(conn, drill_steps, rows.step_rows(run))
+            rows.insert_rows(conn, deployments, [rows.deployment_row(deployment)])
+            if rollback is not None:
+                rows.insert_rows(conn, rollbacks, [rows.rollback_row(rollback)])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def export_events(self) -> Iterator[Event]:
+        """Every deployment and rollback, all environments, in time order."""
+        with read_transaction(self._engine) as conn:
+            deps = conn.execute(
+                select(deployments).order_by(deployments.c.deployed_at, deployments.c.id),
+                execution_options={"yield_per": rows.BATCH},
+            )
+            dep_events: Iterator[tuple[datetime, int, Event]] = (
+                (row.deployed_at, 0, rows.deployment_from_row(row)) for row in deps)
+            rbs = conn.execute(
+                select(rollbacks).order_by(rollbacks.c.decided_at, rollbacks.c.id),
+                execution_options={"yield_per": rows.BATCH},
+            )
+            rb_events: Iterator[tuple[datetime, int, Event]] = (
+                (row.decided_at, 1, rows.rollback_from_row(row)) for row in rbs)
+            merged = heapq.merge(dep_events, rb_events, key=lambda item: (item[0], item[1]))
+            for _, _, event in merged:
+                yield event
+
+    def list_drill_runs(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[DrillRunRecord]:
+        """Drill runs started in [since, until), oldest first, with their steps."""
+        started = drill_runs.c.started_at
+        where = []
+        if since is not None:
+            where.append(started >= since)
+        if until is not None:
+            where.append(started < until)
+        with read_transaction(self._engine) as conn:
+            run_rows = conn.execute(
+                select(drill_runs).where(*where).order_by(started, drill_runs.c.run_id)).all()
+            steps: dict[str, list[object]] = {row.run_id: [] for row in run_rows}
+            step_query = (
+                select(drill_steps)
+                .join(drill_runs, drill_runs.c.run_id == drill_steps.c.run_id)
+                .where(*where)
+                .order_by(drill_steps.c.run_id, drill_steps.c.seq)
+            )
+            for step in conn.execute(step_query):
+                steps[step.run_id].append(step)
+        return [rows.run_from_rows(row, steps[row.run_id]) for row in run_rows]
+
+    def metrics(self, query: MetricsQuery) -> Metrics:
+        with read_transaction(self._engine) as conn:
+            return compute(conn, query)
+
+    def metrics_by(self, query: MetricsQuery, by: GroupBy) -> list[MetricsGroup]:
+        """One Metrics per quarter or per model (see `trends`)."""
+        with read_transaction(self._engine) as conn:
+            return compute_by(conn, query, by)
+
