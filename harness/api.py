@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness import catalogue
 from harness.catalogue import LoadedDrill
-from harness.engine import Engine, RunOptions
+from harness.engine import Engine, RunOptions, resolve_profile
 from harness.errors import SpecError, SpecIssue
 from harness.events import Listener
 from harness.recording import StoreListener
@@ -24,6 +24,7 @@ def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence
               store_url: str | None = None, record: bool = True) -> DrillResult:
     """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
     drill = catalogue.load_drill(name)
+    resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
     extra: list[Listener] = [ReportListener()]
     store = Store.open(store_url) if record else None
     try:

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from harness import api, catalogue
 from harness.console import LiveConsole, PlainConsole
-from harness.engine import RunOptions
+from harness.engine import RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
 from harness.events import Listener
 from harness.exit_codes import ExitStatus
@@ -33,7 +33,7 @@ runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
 STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
                RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
 
@@ -82,6 +82,8 @@ def run(
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
+        for drill in loaded:
+            resolve_profile(drill, profile, manual)
         if dry_run:
             for drill in loaded:
                 typer.echo(plan(drill, profile))
@@ -141,7 +143,7 @@ def _summary_table(results: list[DrillResult]) -> None:
                       f"{r.detect_s}s" if r.detect_s is not None else "—",
                       f"{r.decision_to_completion_s}s" if r.decision_to_completion_s is not None else "—",
                       "yes" if r.within_target else "no" if r.within_target is False else "—", r.reason)
-    err.print(table)
+    Console(stderr=True, width=None if sys.stderr.isatty() else 200).print(table)
 
 
 @app.command()
@@ -178,7 +180,7 @@ def list_drills() -> None:
         s = d.spec
         table.add_row(s.name, s.strategy.kind + (f" {s.strategy.weight}%" if s.strategy.kind == "canary" else ""),
                       s.fault.kind, s.root_cause, s.expect, s.runbook)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 @runbook_app.command("show")

@@ -23,7 +23,7 @@ import docker
 from harness import analysis, runbook
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
-from harness.errors import BackendUnavailable, DrillError
+from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
                             RunFinished, RunStarted, TrafficTick, now)
 from harness.human import HumanInput
@@ -46,6 +46,14 @@ class RunOptions:
     manual: bool = False
     human: HumanInput | None = None
     run_id: str | None = None
+
+
+def resolve_profile(drill: LoadedDrill, name: str, manual: bool = False) -> ProfileSpec:
+    """The drill's profile by name (SpecError if it has none such); --manual makes the decision a person's."""
+    profiles = drill.spec.profiles
+    if name not in profiles:
+        raise SpecError(SpecIssue(str(drill.drill_path), "profiles", f"no profile {name!r}; known: {', '.join(profiles)}"))
+    return profiles[name].model_copy(update={"decision": "manual"}) if manual else profiles[name]
 
 
 def new_run_id(drill: str) -> str:
@@ -99,7 +107,7 @@ class Engine:
     # ---- the run --------------------------------------------------------------------------
     def run(self, drill: LoadedDrill, options: RunOptions = RunOptions()) -> DrillResult:
         spec = drill.spec
-        profile = self._profile(drill, options)
+        profile = resolve_profile(drill, options.profile, options.manual)
         run_id = options.run_id or new_run_id(spec.name)
         state = _State(started_at=now())
         self.emit(RunStarted(run_id, spec.name, options.profile))
@@ -184,16 +192,6 @@ class Engine:
         return result
 
     # ---- phases -----------------------------------------------------------------------------
-    @staticmethod
-    def _profile(drill: LoadedDrill, options: RunOptions) -> ProfileSpec:
-        profiles = drill.spec.profiles
-        if options.profile not in profiles:
-            from harness.errors import SpecError, SpecIssue
-
-            raise SpecError(SpecIssue(str(drill.drill_path), "profiles", f"no profile {options.profile!r}; known: {', '.join(profiles)}"))
-        profile = profiles[options.profile]
-        return replace(profile, decision="manual") if options.manual else profile
-
     def _attach(self, stack: Stack, slot: str, weight: int) -> None:
         """Point the router's slot at the running model container and put it in service."""
         assert stack.router is not None

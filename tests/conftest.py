@@ -64,9 +64,9 @@ def docker_client() -> Iterator[object]:
     client.close()
 
 
-def harness_resources(client: object) -> tuple[list[object], list[object], list[object]]:
-    """Everything labelled by the harness that is still there."""
-    selector = {"label": "io.drill.harness=true"}
+def harness_resources(client: object, run_id: str) -> tuple[list[object], list[object], list[object]]:
+    """Everything labelled with this run's id that is still there (other runs may share the engine)."""
+    selector = {"label": f"io.drill.run-id={run_id}"}
     return (client.containers.list(all=True, filters=selector),  # type: ignore[attr-defined]
             client.networks.list(filters=selector),  # type: ignore[attr-defined]
             client.volumes.list(filters=selector))  # type: ignore[attr-defined]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,8 @@ def _run(args: list[str], env_dir: Path, **kw: object) -> subprocess.CompletedPr
     return subprocess.run([*DRILL, *args], capture_output=True, text=True, env=env, timeout=300, cwd=env_dir, **kw)  # type: ignore[call-overload]
 
 
-def _assert_nothing_left(client: object) -> None:
-    containers, networks, volumes = harness_resources(client)
+def _assert_nothing_left(client: object, run_id: str) -> None:
+    containers, networks, volumes = harness_resources(client, run_id)
     assert (containers, networks, volumes) == ([], [], []), "the harness left resources behind"
 
 
@@ -63,7 +65,7 @@ def test_canary_fail_end_to_end(tmp_path: Path, docker_client: object) -> None:
         runs = store.list_drill_runs()
     assert [(r.run_id, r.status, r.rolled_back, r.to_version) for r in runs] == [(result["run_id"], "passed", True, "v2")]
     assert len(runs[0].steps) == len(result["steps"])
-    _assert_nothing_left(docker_client)
+    _assert_nothing_left(docker_client, result["run_id"])
 
 
 def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> None:
@@ -71,21 +73,22 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> 
     proc = subprocess.Popen([*DRILL, "run", "canary-fail", "--json", "--report-dir", str(tmp_path)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
-    seen = ""
+    seen = proc.stderr.readline()
+    run_id = seen.strip().rsplit("run ", 1)[-1]
     deadline = time.monotonic() + 120
     while "phase deploy" not in seen and time.monotonic() < deadline:
         line = proc.stderr.readline()
         if not line:
             break
         seen += line
-    containers, _, _ = harness_resources(docker_client)
+    containers, _, _ = harness_resources(docker_client, run_id)
     assert containers, "the stack should be up when we interrupt"
     proc.send_signal(signal.SIGINT)
     _, rest = proc.communicate(timeout=60)
     assert proc.returncode == 130, seen + rest
     reports = list(tmp_path.glob("*/report.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["status"] == "aborted"
-    _assert_nothing_left(docker_client)
+    _assert_nothing_left(docker_client, run_id)
 
 
 def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_client: object) -> None:
@@ -97,23 +100,43 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
 
     registry = Registry(tmp_path / "registry", "fraud")
     versions = seed_registry(registry, FaultSpec(kind="none"))
-    stack = Stack(docker_client, ensure_images(docker_client, lambda _m: None), "orphan-test", "fraud")  # type: ignore[arg-type]
-    stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
-    containers, networks, volumes = harness_resources(docker_client)
-    assert len(containers) == 4 and len(networks) == 1 and len(volumes) == 1
-    proc = _run(["clean"], tmp_path)
-    assert proc.returncode == 0 and "removed 4 container(s), 1 network(s), 1 volume(s)" in proc.stdout
-    _assert_nothing_left(docker_client)
+    run_id = f"orphan-{uuid.uuid4().hex[:8]}"
+    stack = Stack(docker_client, ensure_images(docker_client, lambda _m: None), run_id, "fraud")  # type: ignore[arg-type]
+    try:
+        stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
+        containers, networks, volumes = harness_resources(docker_client, run_id)
+        assert len(containers) == 4 and len(networks) == 1 and len(volumes) == 1  # 3 services + the registry loader
+        # Scoped to this run so a test never sweeps another run sharing the engine; plain `drill clean` sweeps all.
+        proc = _run(["clean", "--run-id", run_id], tmp_path)
+        assert proc.returncode == 0 and "removed 4 container(s), 1 network(s), 1 volume(s)" in proc.stdout, proc.stdout
+        _assert_nothing_left(docker_client, run_id)
+    finally:
+        stack.close()
 
 
 def test_bad_input_exits_2_and_starts_nothing(tmp_path: Path, docker_client: object) -> None:
+    # A uniquely named copy of the catalogue, so any container it started would be recognisable by name.
+    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
+    (tmp_path / "drills").mkdir()
+    probe = (ROOT / "drills" / "canary-fail.yaml").read_text().replace("name: canary-fail", "name: bad-input-probe")
+    (tmp_path / "drills" / "bad-input-probe.yaml").write_text(probe)
+    broken = tmp_path / "drills" / "bad-input-probe-broken.yaml"
+    broken.write_text(probe.replace("weight: 10", "weight: ten"))
+    since = int(time.time()) - 1
+
     proc = _run(["run", "no-such-drill"], tmp_path)
     assert proc.returncode == 2 and "no-such-drill" in proc.stderr
-    broken = tmp_path / "broken.yaml"
-    broken.write_text((ROOT / "drills" / "canary-fail.yaml").read_text().replace("weight: 10", "weight: ten"))
     proc = _run(["run", str(broken)], tmp_path)
     assert proc.returncode == 2 and str(broken) in proc.stderr and "strategy.weight" in proc.stderr
-    proc = _run(["run", "canary-fail", "--profile", "weekly"], tmp_path)
+    proc = _run(["run", "bad-input-probe", "--profile", "weekly"], tmp_path)
     assert proc.returncode == 2 and "weekly" in proc.stderr
-    _assert_nothing_left(docker_client)
-    assert not list(tmp_path.glob('reports/*'))
+    proc = _run(["run", "bad-input-probe", "--manual", "--answers", str(tmp_path / "missing.txt")], tmp_path)
+    assert proc.returncode == 2 and "missing.txt" in proc.stderr
+    proc = _run(["run", "bad-input-probe", "--no-such-flag"], tmp_path)
+    assert proc.returncode == 2 and "no-such-flag" in proc.stderr
+
+    events = docker_client.events(since=since, until=int(time.time()) + 1, decode=True,  # type: ignore[attr-defined]
+                                  filters={"type": "container", "event": "create", "label": "io.drill.harness=true"})
+    started = [e["Actor"]["Attributes"].get("name", "") for e in events]
+    assert [n for n in started if "bad-input-probe" in n] == [], "bad input must start nothing"
+    assert not list(tmp_path.glob("reports/*")) and not (tmp_path / "drill.db").exists()
