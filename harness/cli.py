@@ -193,13 +193,14 @@ def runbook_show(name: str) -> None:
     typer.echo(render(runbook, path))
 
 
-def _register_store_commands() -> None:
-    from harness import store_cli
+def _register_subcommands() -> None:
+    from harness import report_cli, store_cli
 
     store_cli.register(app)
+    report_cli.register(app)
 
 
-_register_store_commands()
+_register_subcommands()
 
 
 def main() -> None:

@@ -207,7 +207,7 @@ def timeline_svg(result: DrillResult, width: int = WIDTH) -> str:
     traffic_top, traffic_bottom = top, top + TRAFFIC_H
     error_top = traffic_bottom + PANEL_GAP
     error_bottom = error_top + ERROR_H
-    legend_y = error_bottom + 44
+    legend_y = error_bottom + 54
     height = legend_y + 22
 
     colors = version_colors(result)

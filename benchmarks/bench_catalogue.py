@@ -1,0 +1,52 @@
+"""Detection quality over repeated runs: false rollbacks of the control, missed rollbacks of the bad canary.
+
+    python benchmarks/bench_catalogue.py --runs 10
+
+Prints JSON: per drill, runs, false rollbacks (good-canary rolled back), missed rollbacks (canary-fail
+not rolled back), median and worst detect time (deployed -> decision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from harness import api
+from harness.engine import RunOptions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("good-canary", "canary-fail"):
+            detect: list[float] = []
+            false_rollbacks = missed = 0
+            statuses: list[str] = []
+            for _ in range(args.runs):
+                r = api.run_drill(name, RunOptions(report_root=Path(tmp) / "reports"), store_url=f"sqlite:///{tmp}/b.db")
+                statuses.append(r.status.value)
+                if r.detect_s is not None:
+                    detect.append(r.detect_s)
+                if name == "good-canary" and r.decision == "rollback":
+                    false_rollbacks += 1
+                if name == "canary-fail" and not r.rolled_back:
+                    missed += 1
+            out[name] = {
+                "runs": args.runs,
+                "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+                "false_rollbacks": false_rollbacks if name == "good-canary" else None,
+                "missed_rollbacks": missed if name == "canary-fail" else None,
+                "detect_s_median": round(statistics.median(detect), 3) if detect else None,
+                "detect_s_worst": round(max(detect), 3) if detect else None,
+            }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
