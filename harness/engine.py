@@ -23,7 +23,7 @@ import docker
 from harness import analysis, runbook
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
-from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
+from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
                             RunFinished, RunStarted, TrafficTick, now)
 from harness.human import HumanInput
@@ -171,7 +171,7 @@ class Engine:
             status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C)"
         except BackendUnavailable:
             raise
-        except (DrillError, docker.errors.DockerException, OSError) as exc:
+        except Exception as exc:  # the run is recorded as an error, not lost; teardown follows either way
             status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             ticker_stop.set()
