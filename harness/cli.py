@@ -122,11 +122,11 @@ def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
     prof = s.profiles.get(profile)
     lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
-             f"  prepare: images, network, registry volume, stable model server, router, Prometheus",
+             "  prepare: images, network, registry volume, stable model server, router, Prometheus",
              f"  baseline: {s.traffic.rate:g} req/s through the router",
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",
-             f"  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
+             "  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
              + f", up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")

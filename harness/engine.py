@@ -36,7 +36,7 @@ from harness.stack.docker_api import connect as docker_connect
 from harness.stack.docker_api import container_ip
 from harness.stack.images import ensure_images
 from harness.stack.stack import MODEL_PORT, ServiceFailed, Stack
-from harness.traffic import LoadGenerator, Sample, window
+from harness.traffic import LoadGenerator, Sample, probe, window
 
 
 @dataclass(frozen=True)
@@ -299,24 +299,16 @@ class Engine:
         else:
             state.completed_at = now()
 
-    def _serving_version(self, stack: Stack | None) -> str | None:
+    @staticmethod
+    def _serving_version(stack: Stack | None) -> str | None:
+        """Which version(s) answer through the router now, comma-joined."""
         if stack is None or not stack.router_port:
             return None
-        import http.client
-        import json
-
-        seen: Counter[str] = Counter()
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", stack.router_port, timeout=3)
-            for _ in range(10):
-                conn.request("POST", "/v1/predict", json.dumps({"features": {"x0": 0, "x1": 0, "x2": 0, "x3": 0}}))
-                resp = conn.getresponse()
-                resp.read()
-                seen[resp.getheader("X-Model-Version") or "?"] += 1
-            conn.close()
+            answers = probe("127.0.0.1", stack.router_port, 10, timeout=3)
         except OSError:
             return None
-        return ",".join(sorted(seen))
+        return ",".join(sorted({a.version or "?" for a in answers}))
 
     def _tick(self, ctx: RunContext, stop: threading.Event) -> None:
         while not stop.wait(0.5):

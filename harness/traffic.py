@@ -59,6 +59,27 @@ def ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    version: str | None
+    body: bytes
+
+
+def probe(host: str, port: int, n: int, timeout: float = 5.0) -> list[Answer]:
+    """N labelled requests in sequence on one connection, outside the load: for verification."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    answers = []
+    try:
+        for ex in make_examples(n, seed=random.randrange(1 << 30)):
+            conn.request("POST", "/v1/predict", json.dumps({"features": ex.features}), {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            answers.append(Answer(resp.status, resp.getheader("X-Model-Version"), resp.read()))
+    finally:
+        conn.close()
+    return answers
+
+
 class LoadGenerator:
     """Sends labelled requests to host:port at ``rate`` per second until stopped."""
 

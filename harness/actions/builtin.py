@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import shlex
 import subprocess
 import time
@@ -14,11 +12,9 @@ from harness.actions import Params, action
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.events import Notified
-from harness.model import make_examples
 from harness.specs import Duration
-from harness.stack.docker_api import container_ip
 from harness.stack.stack import MODEL_PORT
-from harness.traffic import window
+from harness.traffic import probe, window
 
 MODEL_SLOTS = ("stable", "candidate")
 
@@ -50,23 +46,13 @@ def drain(ctx: RunContext, p: DrainParams) -> str:
     deadline = time.monotonic() + p.settle
     sessions = -1
     while time.monotonic() < deadline:
-        sessions = _current_sessions(ctx, p.server)
+        state = ctx.router.servers().get(p.server)
+        sessions = state.sessions if state else 0
         if sessions == 0:
             break
         time.sleep(0.02)
     ctx.router.set_state(p.server, "maint")
     return f"{p.server} drained ({max(sessions, 0)} sessions left)"
-
-
-def _current_sessions(ctx: RunContext, server: str) -> int:
-    import csv
-    import io
-
-    text = ctx.router.command("show stat")
-    for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
-        if row.get("pxname") == "models" and row.get("svname") == server:
-            return int(row.get("scur") or 0)
-    return 0
 
 
 # ---- registry -------------------------------------------------------------------------------
@@ -162,21 +148,12 @@ class HttpVerifyParams(Params):
 
 @action("verify.http", HttpVerifyParams, "Send N requests through the router: status and serving version")
 def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
-    examples = make_examples(p.requests, seed=int(time.time()))
-    conn = http.client.HTTPConnection("127.0.0.1", ctx.stack.router_port, timeout=5)
     bad: list[str] = []
-    try:
-        for ex in examples:
-            conn.request("POST", "/v1/predict", json.dumps({"features": ex.features}), {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            body = resp.read()
-            version = resp.getheader("X-Model-Version")
-            if resp.status != p.expect_status:
-                bad.append(f"status {resp.status}: {body[:80]!r}")
-            elif p.expect_version and version != p.expect_version:
-                bad.append(f"version {version} (expected {p.expect_version})")
-    finally:
-        conn.close()
+    for answer in probe("127.0.0.1", ctx.stack.router_port, p.requests):
+        if answer.status != p.expect_status:
+            bad.append(f"status {answer.status}: {answer.body[:80]!r}")
+        elif p.expect_version and answer.version != p.expect_version:
+            bad.append(f"version {answer.version} (expected {p.expect_version})")
     if bad:
         raise StepFailed(f"{len(bad)}/{p.requests} requests wrong: {bad[0]}")
     return f"{p.requests}/{p.requests} answered {p.expect_status}" + (f" by {p.expect_version}" if p.expect_version else "")

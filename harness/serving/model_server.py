@@ -177,6 +177,7 @@ def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, 
                 self._send(404, b'{"error": "not found"}')
                 return
             length = int(self.headers.get("Content-Length") or 0)
+            body: dict[str, Any]
             try:
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 features = payload["features"]

@@ -157,8 +157,9 @@ def _ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool
         raise BackendUnavailable(
             "cannot make the stack images: no registry answered and a Debian base cannot be bootstrapped: "
             + "; ".join(problems)
-            + ". Fix one of these, or load images named drill-model/drill-router/drill-prometheus yourself."
+            + ". Fix one of these, or run `drill images build` where a registry answers."
         )
+    assert debootstrap is not None
     mirror = os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR)
     with tempfile.TemporaryDirectory(prefix="drill-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"

@@ -22,6 +22,7 @@ class ServerState:
     status: str  # UP, DOWN, MAINT, no check ...
     weight: int
     address: str
+    sessions: int  # current sessions (scur): requests the server is still answering
 
 
 class RouterClient:
@@ -62,5 +63,5 @@ class RouterClient:
         for row in reader:
             if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", "FRONTEND"):
                 out[row["svname"]] = ServerState(row["svname"], row.get("status", ""), int(row.get("weight") or 0),
-                                                 row.get("addr", ""))
+                                                 row.get("addr", ""), int(row.get("scur") or 0))
         return out

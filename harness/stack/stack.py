@@ -11,7 +11,7 @@ import io
 import tarfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +109,13 @@ class Stack:
         )
         self.sync_registry(registry_root)
         with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = [
+            starts: list[Future[object]] = [
                 pool.submit(self.start_model, "stable", stable_ref),
                 pool.submit(self._start_router),
                 pool.submit(self._start_prometheus),
             ]
-            for f in futures:
-                f.result()
+            for started in starts:
+                started.result()
 
     def close(self) -> None:
         """Remove every resource of this run (by label), whatever happened before."""
