@@ -106,3 +106,30 @@ def test_shell_step_needs_the_drill_to_allow_it(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         catalogue.load_drill(str(tmp_path / "drills" / "d.yaml"))
     assert "allow_shell" in str(exc.value)
+
+
+def test_cli_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    rb = tmp_path / "rb.yaml"
+    rb.write_text("name: rb\nsteps:\n  - name: a\n    action: router.teleport\n")
+    result = CliRunner().invoke(app, ["validate", str(rb)])
+    assert result.exit_code == 2
+    assert f"{rb}:4: steps.0.action: unknown action 'router.teleport'" in result.output
+    ok = CliRunner().invoke(app, ["validate", str(ROOT / "runbooks" / "canary-rollback.yaml")])
+    assert ok.exit_code == 0 and "ok  runbook  canary-rollback" in ok.output
+
+
+def test_cli_dry_run_prints_the_plan_and_list_shows_the_catalogue() -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    plan = CliRunner().invoke(app, ["run", "canary-fail", "--dry-run"])
+    assert plan.exit_code == 0 and "drain-candidate: router.drain" in plan.output and "canary of the candidate at 10%" in plan.output
+    listing = CliRunner().invoke(app, ["list"])
+    assert listing.exit_code == 0 and "broken-rollback-path" in listing.output and "blue-green" in listing.output
+    md = CliRunner().invoke(app, ["runbook", "show", "canary-rollback"])
+    assert md.exit_code == 0 and md.output.startswith("# Runbook: canary-rollback") and "| 2 | **drain-candidate**" in md.output
