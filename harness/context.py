@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from string import Template
@@ -9,6 +10,8 @@ from typing import Any
 
 from harness.events import Event
 from harness.registry import Registry
+from harness.stack.prometheus import PrometheusClient
+from harness.stack.router import RouterClient
 from harness.stack.stack import Stack
 from harness.traffic import LoadGenerator
 
@@ -28,17 +31,15 @@ class RunContext:
     def set_weights(self, **weights: int) -> None:
         """Record a weight change the router has already made (for the live view and the timeline)."""
         self.weights.update(weights)
-        import time
-
         self.weight_log.append((time.time(), self.weights.get("candidate", 0)))
 
     @property
-    def router(self):  # type: ignore[no-untyped-def]
+    def router(self) -> RouterClient:
         assert self.stack.router is not None, "router not started"
         return self.stack.router
 
     @property
-    def prometheus(self):  # type: ignore[no-untyped-def]
+    def prometheus(self) -> PrometheusClient:
         assert self.stack.prometheus is not None, "prometheus not started"
         return self.stack.prometheus
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.events import Event, RunFinished
 from harness.report import html, jsonreport, junit, markdown
 from harness.results import DrillResult
 
-WRITERS = [jsonreport.write, markdown.write, html.write, junit.write]
+Writer = Callable[[DrillResult, Path], Path]
+WRITERS: list[Writer] = [jsonreport.write, markdown.write, html.write, junit.write]
 
 
-def register(writer) -> None:  # type: ignore[no-untyped-def]
-    """Add a writer ``(result, directory) -> Path`` (the HTML and JUnit writers register here)."""
+def register(writer: Writer) -> None:
+    """Add a writer ``(result, directory) -> Path`` for every later run."""
     WRITERS.append(writer)
 
 
