@@ -28,8 +28,10 @@ class RunContext:
     weights: dict[str, int] = field(default_factory=lambda: {"stable": 100, "candidate": 0})
     weight_log: list[tuple[float, int]] = field(default_factory=list)  # (epoch, canary weight)
 
-    def set_weights(self, **weights: int) -> None:
-        """Record a weight change the router has already made (for the live view and the timeline)."""
+    def route(self, **weights: int) -> None:
+        """Set router weights (runtime API, no reload) and record them for the live view and the timeline."""
+        for server, weight in weights.items():
+            self.router.set_weight(server, weight)
         self.weights.update(weights)
         self.weight_log.append((time.time(), self.weights.get("candidate", 0)))
 

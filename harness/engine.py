@@ -130,7 +130,7 @@ class Engine:
                 versions = seed_registry(registry, spec.fault)
                 stack = Stack(client, images, run_id, spec.model)
                 stack.start(registry.root, versions.stable)
-                self._attach(stack, "stable", weight=100)
+                self._attach(stack, "stable")  # haproxy.cfg starts it at weight 100
             with self._phase(state, "baseline"):
                 load = LoadGenerator("127.0.0.1", stack.router_port, spec.traffic.rate, spec.traffic.workers,
                                      spec.traffic.timeout)
@@ -192,12 +192,12 @@ class Engine:
         return result
 
     # ---- phases -----------------------------------------------------------------------------
-    def _attach(self, stack: Stack, slot: str, weight: int) -> None:
-        """Point the router's slot at the running model container and put it in service."""
+    @staticmethod
+    def _attach(stack: Stack, slot: str) -> None:
+        """Point the router's slot at the running model container and put it in service (at its current weight)."""
         assert stack.router is not None
         ip = container_ip(stack.models[slot].get_wrapped_container(), stack.network.name)
         stack.router.set_address(slot, ip, MODEL_PORT)
-        stack.router.set_weight(slot, weight)
         stack.router.set_state(slot, "ready")
         stack.wait_router_up(slot)
 
@@ -230,10 +230,8 @@ class Engine:
             return False
         canary = strategy.weight if strategy.kind == "canary" else 100
         stable = 100 - canary
-        self._attach(ctx.stack, "candidate", weight=canary)
-        assert ctx.stack.router is not None
-        ctx.stack.router.set_weight("stable", stable)
-        ctx.set_weights(stable=stable, candidate=canary)
+        self._attach(ctx.stack, "candidate")  # at weight 0 until the health check passes
+        ctx.route(candidate=canary, stable=stable)
         state.deployed_at = now()
         self.emit(Progress(f"{strategy.kind}: candidate {ctx.variables['candidate_version']} at {canary}%"))
         return True
@@ -285,10 +283,7 @@ class Engine:
         self.emit(Decided(state.decision or "", state.trigger or "", evidence))
 
     def _promote(self, ctx: RunContext, versions: SeededVersions, state: _State) -> None:
-        router = ctx.router
-        router.set_weight("candidate", 100)
-        router.set_weight("stable", 0)
-        ctx.set_weights(stable=0, candidate=100)
+        ctx.route(candidate=100, stable=0)
         ctx.stack.stop_model("stable")
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()

@@ -27,8 +27,7 @@ class WeightParams(Params):
 
 @action("router.set_weight", WeightParams, "Set a router server's weight (runtime API, no reload)", services=("server",))
 def set_weight(ctx: RunContext, p: WeightParams) -> str:
-    ctx.router.set_weight(p.server, p.weight)
-    ctx.set_weights(**{p.server: p.weight})
+    ctx.route(**{p.server: p.weight})
     return f"{p.server} weight {p.weight}"
 
 
@@ -40,8 +39,7 @@ class DrainParams(Params):
 @action("router.drain", DrainParams, "Drain a server: weight 0, wait for its sessions to finish, then maintenance",
         services=("server",))
 def drain(ctx: RunContext, p: DrainParams) -> str:
-    ctx.router.set_weight(p.server, 0)
-    ctx.set_weights(**{p.server: 0})
+    ctx.route(**{p.server: 0})
     ctx.router.set_state(p.server, "drain")
     deadline = time.monotonic() + p.settle
     sessions = -1
@@ -109,8 +107,7 @@ def service_start(ctx: RunContext, p: StartParams) -> str:
     ip = ctx.stack.start_model(p.service, p.ref)
     ctx.router.set_address(p.service, ip, MODEL_PORT)
     if p.weight is not None:
-        ctx.router.set_weight(p.service, p.weight)
-        ctx.set_weights(**{p.service: p.weight})
+        ctx.route(**{p.service: p.weight})
     ctx.router.set_state(p.service, "ready")
     ctx.stack.wait_router_up(p.service)
     return f"{p.service} serving {version}"

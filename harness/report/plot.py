@@ -13,6 +13,7 @@ otherwise named in a note saying where it would be.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -248,22 +249,20 @@ def timeline_svg(result: DrillResult, width: int = WIDTH) -> str:
     for ptop, pbottom, name in ((traffic_top, traffic_bottom, "requests / s"), (error_top, error_bottom, "error rate")):
         out.append(f'<rect x="{LEFT}" y="{ptop}" width="{plot_w}" height="{pbottom - ptop}" fill="#fafbfc" '
                    'stroke="#c8ccd0"/>')
-    step = nice_step(req_max, 4)
-    v = 0.0
-    while v <= req_max + 1e-9:
-        yy = y_req(v)
-        out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e6e9"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#444">{_num(v)}</text>')
-        v += step
+    def grid(top: float, to_y: Callable[[float], float], unit: str) -> None:
+        """Horizontal grid lines with left-axis labels at a nice step up to ``top``."""
+        step = nice_step(top, 4)
+        v = 0.0
+        while v <= top + 1e-9:
+            yy = to_y(v)
+            out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e6e9"/>')
+            out.append(f'<text x="{LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#444">{_num(v)}{unit}</text>')
+            v += step
+
+    grid(req_max, y_req, "")
     for w in (0, 25, 50, 75, 100):
         out.append(f'<text x="{width - RIGHT + 6}" y="{y_weight(w) + 4:.1f}" fill="{WEIGHT_COLOR}">{w}%</text>')
-    rstep = nice_step(rate_max, 4)
-    v = 0.0
-    while v <= rate_max + 1e-9:
-        yy = y_rate(v)
-        out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e6e9"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#444">{_num(v)}%</text>')
-        v += rstep
+    grid(rate_max, y_rate, "%")
     mid_t = (traffic_top + traffic_bottom) / 2
     mid_e = (error_top + error_bottom) / 2
     out.append(f'<text transform="translate(16 {mid_t:.0f}) rotate(-90)" text-anchor="middle" fill="#333">'
