@@ -359,12 +359,18 @@ def summarise(samples: list[Sample], state: _State, versions: SeededVersions | N
     end = state.completed_at.timestamp() if state.completed_at else None
     during = [s for s in samples if start is not None and s.at >= start and (end is None or s.at <= end)]
     candidate = versions.candidate if versions else None
-    bad = [s for s in samples if s.version == candidate and (
-        not s.ok or (s.score is not None and not 0 <= s.score <= 1) or s.prediction not in (None, 0, 1))]
+
+    def bad_answer(s: Sample) -> bool:
+        return s.version == candidate and (
+            not s.ok or (s.score is not None and not 0 <= s.score <= 1) or s.prediction not in (None, 0, 1))
+
     after = window(samples, end, float("inf")) if end else None
     return TrafficSummary(
         requests=len(samples), failed=sum(not s.ok for s in samples),
-        failed_during_rollback=sum(not s.ok for s in during), bad_responses_served=len(bad),
+        # A request the bad version answered badly before the drain took effect is the fault, not the rollback.
+        failed_during_rollback=sum(not s.ok and not bad_answer(s) for s in during),
+        bad_responses_during_rollback=sum(bad_answer(s) for s in during),
+        bad_responses_served=sum(bad_answer(s) for s in samples),
         baseline_error_rate=round(state.baseline_error_rate, 4),
         after_error_rate=round(after.error_rate, 4) if after and after.requests else None,
         by_version=dict(Counter(s.version or "none" for s in samples)),

@@ -86,6 +86,10 @@ class Timestamps:
 
 @dataclass(frozen=True)
 class TrafficSummary:
+    """Client-side truth. ``failed_during_rollback`` counts requests the rollback itself failed (router or
+    transport errors, or errors from any version but the bad one) between rollback start and verified
+    completion; the bad version's own answers in that window are ``bad_responses_during_rollback``."""
+
     requests: int
     failed: int
     failed_during_rollback: int
@@ -93,6 +97,7 @@ class TrafficSummary:
     baseline_error_rate: float
     after_error_rate: float | None
     by_version: dict[str, int] = field(default_factory=dict)
+    bad_responses_during_rollback: int = 0
 
 
 @dataclass(frozen=True)

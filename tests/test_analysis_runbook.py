@@ -155,3 +155,33 @@ def test_load_generator_keeps_its_rate_and_records_truth() -> None:
     # x0 ~ N(0,1): about 16 % above 1.0
     assert 0.05 < stats.error_rate < 0.30
     assert all(s.correct is not None for s in samples if s.ok)
+
+
+def test_traffic_summary_tells_rollback_failures_from_the_bad_versions_answers() -> None:
+    from datetime import UTC, datetime
+
+    from harness.engine import _State, summarise
+    from harness.seed import SeededVersions
+    from harness.traffic import Sample
+
+    t0 = 1_000.0
+    state = _State(started_at=datetime.fromtimestamp(t0, UTC))
+    state.rollback_started_at = datetime.fromtimestamp(t0 + 10, UTC)
+    state.completed_at = datetime.fromtimestamp(t0 + 12, UTC)
+
+    def s(at: float, status: int, version: str | None) -> Sample:
+        return Sample(t0 + at, status, version, 0.01, True if status == 200 else None, False, 0.5 if status == 200 else None)
+
+    samples = [
+        s(5, 500, "v3"),      # the fault, before the decision
+        s(10.001, 500, "v3"),  # the fault again, racing the drain
+        s(10.5, 503, None),   # the router had no server: the rollback failed this one
+        s(11, 0, None),       # a transport failure during the rollback
+        s(11.5, 200, "v2"),
+        s(13, 500, "v2"),     # after completion: not "during"
+    ]
+    t = summarise(samples, state, SeededVersions("v1", "v2", "v3"))
+    assert (t.requests, t.failed) == (6, 5)
+    assert t.failed_during_rollback == 2
+    assert t.bad_responses_during_rollback == 1 and t.bad_responses_served == 2
+    assert t.after_error_rate == 1.0

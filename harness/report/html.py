@@ -145,8 +145,9 @@ def render(result: DrillResult) -> str:
         parts.append(_kv([
             ("requests", escape(f"{t.requests:,}")),
             ("failed", escape(f"{t.failed:,}")),
-            ("failed during rollback", escape(f"{t.failed_during_rollback:,}")),
+            ("failed during rollback (router, transport, stable)", escape(f"{t.failed_during_rollback:,}")),
             ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}")),
+            ("… of them after the rollback started", escape(f"{t.bad_responses_during_rollback:,}")),
             ("error rate at baseline", _pct(t.baseline_error_rate)),
             ("error rate after", _pct(t.after_error_rate)),
         ], "traffic"))

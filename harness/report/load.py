@@ -72,6 +72,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
             requests=int(traffic["requests"]), failed=int(traffic["failed"]),
             failed_during_rollback=int(traffic["failed_during_rollback"]),
             bad_responses_served=int(traffic["bad_responses_served"]),
+            bad_responses_during_rollback=int(traffic.get("bad_responses_during_rollback", 0)),
             baseline_error_rate=float(traffic["baseline_error_rate"]),
             after_error_rate=traffic.get("after_error_rate"),
             by_version=dict(traffic.get("by_version") or {}),

@@ -54,7 +54,8 @@ def render(result: DrillResult) -> str:
         t = result.traffic
         lines += ["", "## Traffic (client-side truth)", "",
                   f"- requests: {t.requests}, failed: {t.failed}, failed during rollback: {t.failed_during_rollback}",
-                  f"- bad responses served by the candidate: {t.bad_responses_served}",
+                  f"- bad responses served by the candidate: {t.bad_responses_served} "
+                  f"({t.bad_responses_during_rollback} of them after the rollback started, before the drain took effect)",
                   f"- error rate at baseline: {t.baseline_error_rate:.2%}, after: "
                   + ("—" if t.after_error_rate is None else f"{t.after_error_rate:.2%}"),
                   f"- by version: {', '.join(f'{k}: {v}' for k, v in sorted(t.by_version.items()))}"]
