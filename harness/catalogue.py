@@ -1,7 +1,7 @@
 """Finding and loading drills and runbooks, with cross-checks (actions, params, services).
 
 Search path: $DRILL_PATH (colon-separated project roots), the current directory, then the
-project this package was installed from. A root holds ``drills/`` and ``runbooks/``.
+catalogue shipped inside this package (``harness/data``). A root holds ``drills/`` and ``runbooks/``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from harness.errors import SpecError, SpecIssue
 from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model, validation_issues, _line_of
 
 SERVICES = ("stable", "candidate", "router", "prometheus")
+# The built-in catalogue ships with the package, so a wheel or pipx install has its drills too.
+BUILTIN_ROOT = Path(__file__).resolve().parent / "data"
 
 
 def roots() -> list[Path]:
     found = [Path(p) for p in os.environ.get("DRILL_PATH", "").split(":") if p]
-    found += [Path.cwd(), Path(__file__).resolve().parent.parent]
+    found += [Path.cwd(), BUILTIN_ROOT]
     unique: list[Path] = []
     for root in found:
         if root not in unique and ((root / "drills").is_dir() or (root / "runbooks").is_dir()):

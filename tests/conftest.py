@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "harness" / "data"  # the drills and runbooks shipped with the package
 
 
 def in_ci() -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, harness_resources
+from tests.conftest import CATALOGUE, ROOT, harness_resources
 
 pytestmark = pytest.mark.docker
 DRILL = [sys.executable, "-m", "harness.cli"]
@@ -116,9 +116,9 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
 
 def test_bad_input_exits_2_and_starts_nothing(tmp_path: Path, docker_client: object) -> None:
     # A uniquely named copy of the catalogue, so any container it started would be recognisable by name.
-    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
+    shutil.copytree(CATALOGUE / "runbooks", tmp_path / "runbooks")
     (tmp_path / "drills").mkdir()
-    probe = (ROOT / "drills" / "canary-fail.yaml").read_text().replace("name: canary-fail", "name: bad-input-probe")
+    probe = (CATALOGUE / "drills" / "canary-fail.yaml").read_text().replace("name: canary-fail", "name: bad-input-probe")
     (tmp_path / "drills" / "bad-input-probe.yaml").write_text(probe)
     broken = tmp_path / "drills" / "bad-input-probe-broken.yaml"
     broken.write_text(probe.replace("weight: 10", "weight: ten"))

@@ -11,6 +11,7 @@ from harness.errors import SpecError
 from harness.specs import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "harness" / "data"  # the drills and runbooks shipped with the package
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("250ms", 0.25), ("5s", 5.0), ("15m", 900.0), ("1h", 3600.0), (3, 3.0)])
@@ -25,7 +26,7 @@ def test_bad_durations(bad: object) -> None:
 
 
 def test_the_catalogue_validates() -> None:
-    found = api.validate(sorted((ROOT / "drills").glob("*.yaml")) + sorted((ROOT / "runbooks").glob("*.yaml")))
+    found = api.validate(sorted((CATALOGUE / "drills").glob("*.yaml")) + sorted((CATALOGUE / "runbooks").glob("*.yaml")))
     assert {v.name for v in found if v.kind == "drill"} >= {"canary-fail"}
 
 
@@ -101,7 +102,7 @@ def test_shell_step_needs_the_drill_to_allow_it(tmp_path: Path) -> None:
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "drills").mkdir()
     (tmp_path / "runbooks" / "sh.yaml").write_text("name: sh\nsteps:\n  - name: s\n    action: shell\n    params: {command: 'true'}\n")
-    drill = (ROOT / "drills" / "canary-fail.yaml").read_text().replace("runbook: canary-rollback", "runbook: sh")
+    drill = (CATALOGUE / "drills" / "canary-fail.yaml").read_text().replace("runbook: canary-rollback", "runbook: sh")
     (tmp_path / "drills" / "d.yaml").write_text(drill)
     with pytest.raises(SpecError) as exc:
         catalogue.load_drill(str(tmp_path / "drills" / "d.yaml"))
@@ -118,7 +119,7 @@ def test_cli_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["validate", str(rb)])
     assert result.exit_code == 2
     assert f"{rb}:4: steps.0.action: unknown action 'router.teleport'" in result.output
-    ok = CliRunner().invoke(app, ["validate", str(ROOT / "runbooks" / "canary-rollback.yaml")])
+    ok = CliRunner().invoke(app, ["validate", str(CATALOGUE / "runbooks" / "canary-rollback.yaml")])
     assert ok.exit_code == 0 and "ok  runbook  canary-rollback" in ok.output
 
 
