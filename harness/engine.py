@@ -37,6 +37,7 @@ from harness.stack.docker_api import container_ip
 from harness.stack.images import ensure_images
 from harness.stack.stack import MODEL_PORT, ServiceFailed, Stack
 from harness.traffic import LoadGenerator, Sample, probe, window
+from harness.verdict import summarise, timeline
 
 
 @dataclass(frozen=True)
@@ -348,50 +349,11 @@ class Engine:
             stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
             rolled_back=state.decision == "rollback" and state.completed_at is not None,
             timestamps=stamps, target_s=spec.target, steps=state.steps, phases=tuple(state.phases),
-            traffic=summarise(samples, state, versions) if samples else None,
+            traffic=summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
+                              completed=state.completed_at.timestamp() if state.completed_at else None,
+                              baseline_error_rate=state.baseline_error_rate,
+                              candidate=versions.candidate if versions else None) if samples else None,
             serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
             report_dir=str(options.report_root / run_id),
         )
 
-
-def summarise(samples: list[Sample], state: _State, versions: SeededVersions | None) -> TrafficSummary:
-    start = state.rollback_started_at.timestamp() if state.rollback_started_at else None
-    end = state.completed_at.timestamp() if state.completed_at else None
-    during = [s for s in samples if start is not None and s.at >= start and (end is None or s.at <= end)]
-    candidate = versions.candidate if versions else None
-
-    def bad_answer(s: Sample) -> bool:
-        return s.version == candidate and (
-            not s.ok or (s.score is not None and not 0 <= s.score <= 1) or s.prediction not in (None, 0, 1))
-
-    after = window(samples, end, float("inf")) if end else None
-    return TrafficSummary(
-        requests=len(samples), failed=sum(not s.ok for s in samples),
-        # A request the bad version answered badly before the drain took effect is the fault, not the rollback.
-        failed_during_rollback=sum(not s.ok and not bad_answer(s) for s in during),
-        bad_responses_during_rollback=sum(bad_answer(s) for s in during),
-        bad_responses_served=sum(bad_answer(s) for s in samples),
-        baseline_error_rate=round(state.baseline_error_rate, 4),
-        after_error_rate=round(after.error_rate, 4) if after and after.requests else None,
-        by_version=dict(Counter(s.version or "none" for s in samples)),
-    )
-
-
-def timeline(samples: list[Sample], weights: list[tuple[float, int]], t0: float) -> tuple[TimelinePoint, ...]:
-    """Per-second buckets of client-side traffic, with the canary weight in force in each second."""
-    if not samples:
-        return ()
-    buckets: dict[int, tuple[Counter[str], Counter[str]]] = {}
-    for s in samples:
-        req, fail = buckets.setdefault(int(s.at - t0), (Counter(), Counter()))
-        version = s.version or "none"
-        req[version] += 1
-        if not s.ok:
-            fail[version] += 1
-    points = []
-    for second in sorted(buckets):
-        at = t0 + second + 1
-        weight = next((w for when, w in reversed(weights) if when <= at), 0)
-        req, fail = buckets[second]
-        points.append(TimelinePoint(float(second), dict(req), dict(fail), weight))
-    return tuple(points)

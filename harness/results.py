@@ -108,6 +108,21 @@ class TimelinePoint:
     requests: dict[str, int]
     failed: dict[str, int]
     canary_weight: int
+    latency_p90_ms: dict[str, float] = field(default_factory=dict)  # per version, answered requests only
+    incorrect: dict[str, int] = field(default_factory=dict)  # wrong answers per version, where labels exist
+
+
+@dataclass(frozen=True)
+class EvidencePoint:
+    """One look of the detection loop at one check: its statistic over time, for reports."""
+
+    t_s: float  # seconds since the deploy
+    check: str
+    statistic: float  # the check's own statistic (an e-value, a p-value, a ratio)
+    threshold: float  # the level at which the check fails
+    effect: float | None = None  # estimated effect (candidate minus baseline)
+    lower: float | None = None  # confidence sequence of the effect, where the judge gives one
+    upper: float | None = None
 
 
 def _span(a: datetime | None, b: datetime | None) -> float | None:
@@ -138,6 +153,11 @@ class DrillResult:
     images_source: str | None = None
     report_dir: str | None = None
     timeline: tuple[TimelinePoint, ...] = ()
+    evidence_trace: tuple[EvidencePoint, ...] = ()
+    expect: str = "rollback"  # what the drill expected: rollback | promote | fail
+    target: str = "builtin"  # which target ran it (builtin, image, mlflow, ...)
+    backend: str = "docker"  # docker | swarm
+    replicas: dict[str, int] | None = None
 
     @property
     def detect_s(self) -> float | None:
@@ -200,4 +220,9 @@ class DrillResult:
             "images_source": self.images_source,
             "report_dir": self.report_dir,
             "timeline": [asdict(p) for p in self.timeline],
+            "evidence_trace": [asdict(p) for p in self.evidence_trace],
+            "expect": self.expect,
+            "target": self.target,
+            "backend": self.backend,
+            "replicas": self.replicas,
         }

@@ -158,16 +158,11 @@ def test_load_generator_keeps_its_rate_and_records_truth() -> None:
 
 
 def test_traffic_summary_tells_rollback_failures_from_the_bad_versions_answers() -> None:
-    from datetime import UTC, datetime
 
-    from harness.engine import _State, summarise
-    from harness.seed import SeededVersions
+    from harness.verdict import summarise
     from harness.traffic import Sample
 
     t0 = 1_000.0
-    state = _State(started_at=datetime.fromtimestamp(t0, UTC))
-    state.rollback_started_at = datetime.fromtimestamp(t0 + 10, UTC)
-    state.completed_at = datetime.fromtimestamp(t0 + 12, UTC)
 
     def s(at: float, status: int, version: str | None) -> Sample:
         return Sample(t0 + at, status, version, 0.01, True if status == 200 else None, False, 0.5 if status == 200 else None)
@@ -180,7 +175,7 @@ def test_traffic_summary_tells_rollback_failures_from_the_bad_versions_answers()
         s(11.5, 200, "v2"),
         s(13, 500, "v2"),     # after completion: not "during"
     ]
-    t = summarise(samples, state, SeededVersions("v1", "v2", "v3"))
+    t = summarise(samples, rollback_started=t0 + 10, completed=t0 + 12, baseline_error_rate=0.0, candidate="v3")
     assert (t.requests, t.failed) == (6, 5)
     assert t.failed_during_rollback == 2
     assert t.bad_responses_during_rollback == 1 and t.bad_responses_served == 2

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint,
+from harness.results import (DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint,
                              Timestamps, TrafficSummary)
 
 
@@ -91,9 +91,19 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         report_dir=data.get("report_dir"),
         timeline=tuple(
             TimelinePoint(float(p["t"]), dict(p.get("requests") or {}), dict(p.get("failed") or {}),
-                          int(p.get("canary_weight", 0)))
+                          int(p.get("canary_weight", 0)), dict(p.get("latency_p90_ms") or {}),
+                          dict(p.get("incorrect") or {}))
             for p in data.get("timeline") or ()
         ),
+        evidence_trace=tuple(
+            EvidencePoint(float(p["t_s"]), str(p["check"]), float(p["statistic"]), float(p["threshold"]),
+                          p.get("effect"), p.get("lower"), p.get("upper"))
+            for p in data.get("evidence_trace") or ()
+        ),
+        expect=str(data.get("expect", "rollback")),
+        target=str(data.get("target", "builtin")),
+        backend=str(data.get("backend", "docker")),
+        replicas=data.get("replicas"),
     )
 
 
