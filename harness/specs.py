@@ -84,14 +84,32 @@ class StrategySpec(Strict):
     weight: int = Field(default=10, ge=1, le=100)
 
 
+# Faults a proxy in front of the candidate injects at the network level, for any HTTP server
+# (``inject: true``): 5xx on a share, added latency, dropped connections, a wrong body with status 200.
+NETWORK_FAULTS = ("error", "latency", "drop", "wrong_body", "none")
+
+
 class FaultSpec(Strict):
-    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature", "none"]
+    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature",
+                  "error", "drop", "wrong_body", "none"]
     feature: str | None = None
     above: float | None = None
     ms: float | None = None
     scale: float | None = None
     rename_to: str | None = None
     message: str | None = None
+    inject: bool = False  # made by a fault proxy in front of the candidate, not by the model itself
+    rate: float | None = Field(default=None, ge=0, le=1)  # share of predict requests faulted (injected)
+    status: int | None = Field(default=None, ge=400, le=599)  # error: the status answered (503)
+    body: Any = None  # wrong_body: the JSON answered with status 200
+
+    @model_validator(mode="after")
+    def _network_kinds_are_injected(self) -> FaultSpec:
+        if self.inject and self.kind not in NETWORK_FAULTS:
+            raise ValueError(f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
+        if not self.inject and self.kind in ("error", "drop", "wrong_body"):
+            raise ValueError(f"{self.kind!r} is a network fault: set inject: true")
+        return self
 
 
 class TrafficSpec(Strict):
@@ -212,6 +230,7 @@ def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecI
 def parse_model(path: Path, model: type[M]) -> M:
     data, text = load_yaml(path)
     try:
-        return model.model_validate(data)
+        # Paths inside a spec (a build context, a request file) are relative to the spec's own file.
+        return model.model_validate(data, context={"spec_dir": path.resolve().parent})
     except ValidationError as exc:
         raise SpecError(validation_issues(path, text, exc)) from exc
