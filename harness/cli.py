@@ -148,7 +148,7 @@ def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
-    lines.append(f"  target: decision -> completion within {s.target:g}s")
+    lines.append(f"  target: decision -> completion within {s.time_target:g}s")
     return "\n".join(lines)
 
 

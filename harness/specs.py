@@ -161,6 +161,18 @@ class ProfileSpec(Strict):
     observe: Duration = 0.0
 
 
+class BuiltinTargetSpec(Strict):
+    """The built-in demo stack (stdlib model server, file registry); the default."""
+
+    kind: Literal["builtin"] = "builtin"
+
+
+# Target kinds' specs live with their targets; they build on Strict and Duration above.
+from harness.targets.image.spec import ImageTargetSpec  # noqa: E402
+
+TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec, Field(discriminator="kind")]
+
+
 class DrillSpec(Strict):
     name: str
     description: str = ""
@@ -171,12 +183,28 @@ class DrillSpec(Strict):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     detection: DetectionSpec
     runbook: str
-    target: Duration = 900.0
+    target: TargetSpec = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against
+    time_target: Duration = 900.0  # decision -> verified completion must take at most this
     expect: Literal["rollback", "promote"] = "rollback"
     allow_shell: bool = False
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_target_is_the_time_target(cls, data: Any) -> Any:
+        # Drills written before targets had kinds say ``target: 15m``: that is the time target.
+        if isinstance(data, dict) and "target" in data and not isinstance(data["target"], dict):
+            data = {**data, "target": {"kind": "builtin"}, "time_target": data["target"]}
+        return data
+
+    @model_validator(mode="after")
+    def _fault_fits_the_target(self) -> DrillSpec:
+        if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
+            raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
+                             "or a fault injected in front of it (inject: true)")
+        return self
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
