@@ -66,7 +66,7 @@ class ImageBuilder:
     """Finds or builds each version's image; remembers whether a registry answers (asked once)."""
 
     def __init__(self, client: docker.DockerClient, model: str, drill_path: Path, progress: Progress,
-                 fallback_base: "FallbackBase | None" = None) -> None:
+                 fallback_base: FallbackBase | None = None) -> None:
         self.client = client
         self.model = model
         self.drill_path = drill_path
@@ -91,10 +91,8 @@ class ImageBuilder:
         fallback = None
         default_base = self._default_base(build)
         if default_base is not None and BASE_ARG not in args and not self.fallback_base.available(default_base):
-            fallback = self.fallback_base.tag()
+            fallback = self.fallback_base.stand_in(default_base)
             args[BASE_ARG] = fallback
-            self.progress(f"{name}: base {default_base} is not local and no registry answered; "
-                          f"building FROM {fallback} (Debian bookworm, python3 3.11, no pip) instead")
         digest = context_digest(build, args)
         tag = f"{repo_name(self.model)}:{digest}"
         try:
@@ -141,6 +139,7 @@ class FallbackBase:
         self.progress = progress
         self._answers: dict[str, bool] = {}
         self._tag: str | None = None
+        self._announced: set[str] = set()
 
     def available(self, image: str) -> bool:
         if image not in self._answers:
@@ -156,9 +155,14 @@ class FallbackBase:
                     self._answers[image] = False
         return self._answers[image]
 
-    def tag(self) -> str:
+    def stand_in(self, wanted: str) -> str:
+        """The bootstrapped Debian base, made if needed; says once per base image that it stands in."""
         if self._tag is None:
             from harness.stack.images import _ensure_base  # the same base the stack's role images stand on
 
             self._tag = _ensure_base(self.client, self.progress, force=False)
+        if wanted not in self._announced:
+            self._announced.add(wanted)
+            self.progress(f"base {wanted} is not local and no registry answered; building FROM {self._tag} "
+                          f"(Debian bookworm, python3 3.11, no pip) as {BASE_ARG} instead")
         return self._tag

@@ -15,12 +15,12 @@ from typing import Any
 from harness.ports import Example, Reading
 from harness.targets.image.spec import ImageTargetSpec, RequestLine, load_requests
 
-_MISSING = object()
+MISSING = object()
 
 
 def dotted(data: Any, path: str) -> Any:
     """``result.diagnosis`` in ``{"result": {"diagnosis": ...}}``; list indices are numbers (``items.0``).
-    A missing step gives ``_MISSING``."""
+    A missing step gives ``MISSING``."""
     node = data
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
@@ -28,7 +28,7 @@ def dotted(data: Any, path: str) -> Any:
         elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
             node = node[int(part)]
         else:
-            return _MISSING
+            return MISSING
     return node
 
 
@@ -64,11 +64,11 @@ class JsonlProtocol:
                 return Reading(version, None, None, False if example.expected is not None else None)
         if self.version_field is not None:
             found = dotted(answer, self.version_field)
-            version = None if found is _MISSING or found is None else str(found)
+            version = None if found is MISSING or found is None else str(found)
         if self.prediction_field is None:
             return Reading(version)
         prediction = dotted(answer, self.prediction_field)
-        if prediction is _MISSING:
+        if prediction is MISSING:
             prediction = None
         correct = None if example.expected is None else prediction == example.expected
         return Reading(version, prediction, None, correct)
