@@ -75,7 +75,7 @@ class BackendChoice(str, Enum):
 @app.command()
 def run(
     name: Annotated[Optional[str], typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
-    all_drills: Annotated[bool, typer.Option("--all", help="Run every drill in sequence")] = False,
+    all_drills: Annotated[bool, typer.Option("--all", help="Run every drill of the project ($DRILL_PATH, ./drills) in sequence; the built-in catalogue where there is no project")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout")] = False,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
     store: StoreOpt = None,
@@ -90,7 +90,7 @@ def run(
     with mapped_errors():
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
-        names = catalogue.drill_names() if all_drills else [name or ""]
+        names = catalogue.project_drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)

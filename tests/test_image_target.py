@@ -245,3 +245,14 @@ def test_the_build_digest_follows_the_context_and_respects_dockerignore(tmp_path
 def test_load_requests_reads_the_example() -> None:
     lines = load_requests(EXAMPLE / "requests.jsonl")
     assert len(lines) == 171 and {line.expect for line in lines} == {"malignant", "benign"}
+
+
+# ---- which drills --all runs -----------------------------------------------------------------------
+def test_run_all_runs_the_projects_drills_and_the_catalogue_only_without_a_project(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no drills/ here
+    monkeypatch.setenv("DRILL_PATH", str(EXAMPLE))
+    assert catalogue.project_drill_names() == sorted(p.stem for p in (EXAMPLE / "drills").glob("*.yaml"))
+    assert "canary-fail" in catalogue.drill_names()  # the catalogue is still listed and loadable by name
+    monkeypatch.setenv("DRILL_PATH", "")
+    assert "canary-fail" in catalogue.project_drill_names()
