@@ -10,7 +10,7 @@ Bad flags exit 2 naming the flag; existing files are kept unless --force. Wire i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,8 +26,8 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="The port it serves on")] = 8080,
         health_path: Annotated[str, typer.Option("--health-path", help="GET this answers 200 when ready")] = "/healthz",
         predict_path: Annotated[str, typer.Option("--predict-path", help="Where predictions are asked for")] = "/predict",
-        requests: Annotated[Optional[Path], typer.Option(help="A JSONL file of sample requests (one {\"body\": ..., \"expect\": ...} a line)")] = None,
-        name: Annotated[Optional[str], typer.Option(help="The model's name (default: from the image)")] = None,
+        requests: Annotated[Path | None, typer.Option(help="A JSONL file of sample requests (one {\"body\": ..., \"expect\": ...} a line)")] = None,
+        name: Annotated[str | None, typer.Option(help="The model's name (default: from the image)")] = None,
         directory: Annotated[Path, typer.Option("--dir", help="The project root: drills/ and runbooks/ go here")] = Path("."),
         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing drill or runbook")] = False,
     ) -> None:

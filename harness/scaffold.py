@@ -116,9 +116,9 @@ def scaffold(root: Path, image: str, *, port: int = 8080, health_path: str = "/h
     issues = []
     if not 1 <= port <= 65535:
         issues.append(SpecIssue("--port", "port", f"expected 1-65535, got {port}"))
-    for flag, path in (("--health-path", health_path), ("--predict-path", predict_path)):
-        if not path.startswith("/") or any(c.isspace() for c in path):
-            issues.append(SpecIssue(flag, flag.lstrip("-"), f"expected an absolute URL path such as /predict, got {path!r}"))
+    for flag, url_path in (("--health-path", health_path), ("--predict-path", predict_path)):
+        if not url_path.startswith("/") or any(c.isspace() for c in url_path):
+            issues.append(SpecIssue(flag, flag.lstrip("-"), f"expected an absolute URL path such as /predict, got {url_path!r}"))
     if not image.strip() or any(c.isspace() for c in image):
         issues.append(SpecIssue("--image", "image", f"expected an image reference such as team/model:1.4, got {image!r}"))
     chosen = _NAME.sub("-", (name or model_name(image)).lower()).strip("-")
@@ -142,7 +142,8 @@ def scaffold(root: Path, image: str, *, port: int = 8080, health_path: str = "/h
               "predict_path": predict_path, "requests": source}
     drill.write_text(DRILL.format(**values))
     runbook.write_text(RUNBOOK.format(**values))
-    written, kept = [drill, runbook], []
+    written: list[Path] = [drill, runbook]
+    kept: list[Path] = []
     if request_file.exists():
         kept.append(request_file)
     else:

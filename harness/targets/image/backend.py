@@ -15,16 +15,23 @@ from collections.abc import Callable
 from typing import Any
 
 import docker
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from harness.ports import Endpoint, ServiceFailed
 from harness.specs import FaultSpec
 from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.stack import StackContainer, _hardening
 from harness.targets.image.spec import ImageTargetSpec
-from harness.targets.image.stack import (FAULT_PROXY_ALIAS, FAULT_PROXY_METRICS_PORT, FAULT_PROXY_PORT, logs, running,
-                                         stop, wait_serving)
-from testcontainers.core.network import Network
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+from harness.targets.image.stack import (
+    FAULT_PROXY_ALIAS,
+    FAULT_PROXY_METRICS_PORT,
+    FAULT_PROXY_PORT,
+    logs,
+    running,
+    stop,
+    wait_serving,
+)
 
 SLOTS = ("stable", "candidate")
 

@@ -23,8 +23,7 @@ from harness.stack.docker_api import run_labels
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
 from harness.stack.router import RouterClient
-from harness.stack.stack import (PROMETHEUS_PORT, ROUTER_ADMIN_PORT, ROUTER_METRICS_PORT, ROUTER_PORT, StackContainer,
-                                 _hardening)
+from harness.stack.stack import PROMETHEUS_PORT, ROUTER_ADMIN_PORT, ROUTER_METRICS_PORT, ROUTER_PORT, StackContainer, _hardening
 
 FAULT_PROXY_ALIAS = "candidate-fault"
 FAULT_PROXY_PORT = 8080
@@ -125,7 +124,7 @@ class ServiceStack:
 def logs(container: StackContainer) -> str:
     try:
         out, err = container.get_logs()
-    except Exception:  # the container may be gone already; logs are only a courtesy here
+    except Exception:  # noqa: BLE001 - the container may be gone already; logs are only a courtesy here
         return ""
     return (out + err).decode(errors="replace").strip()[-800:]
 
