@@ -140,3 +140,57 @@ def test_bad_input_exits_2_and_starts_nothing(tmp_path: Path, docker_client: obj
     started = [e["Actor"]["Attributes"].get("name", "") for e in events]
     assert [n for n in started if "bad-input-probe" in n] == [], "bad input must start nothing"
     assert not list(tmp_path.glob("reports/*")) and not (tmp_path / "drill.db").exists()
+
+
+def test_sigterm_with_json_prints_the_aborted_result_and_records_it(tmp_path: Path, docker_client: object) -> None:
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
+    proc = subprocess.Popen([*DRILL, "run", "canary-fail", "--json", "--report-dir", str(tmp_path / "r")], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "phase baseline" not in seen and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    proc.send_signal(signal.SIGTERM)
+    out, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + rest
+    result = json.loads(out)
+    assert result["status"] == "aborted" and "torn down" in rest
+    from harness.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path}/drill.db") as store:
+        assert [r.status for r in store.list_drill_runs()] == ["aborted"]
+    _assert_nothing_left(docker_client, result["run_id"])
+
+
+def test_a_console_that_loses_its_pipe_loses_no_run(tmp_path: Path, docker_client: object) -> None:
+    # `drill run canary-fail 2>&1 | head -3`: the console's pipe closes early; the row, reports and teardown stay.
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
+    cmd = " ".join([*DRILL, "run", "canary-fail", "--report-dir", str(tmp_path / "r")]) + " 2>&1 | head -3"
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert len(proc.stdout.splitlines()) == 3
+    from harness.store import Store
+
+    deadline = time.monotonic() + 60  # the drill goes on after head exits
+    runs: list[object] = []
+    while time.monotonic() < deadline:
+        with Store.open(f"sqlite:///{tmp_path}/drill.db") as store:
+            runs = store.list_drill_runs()
+        if runs:
+            break
+        time.sleep(1)
+    assert [r.status for r in runs] == ["passed"]  # type: ignore[attr-defined]
+    run_id = runs[0].run_id  # type: ignore[attr-defined]
+    assert (tmp_path / "r" / run_id / "report.json").exists()
+    _assert_nothing_left(docker_client, run_id)
+
+
+def test_a_report_dir_under_a_regular_file_is_bad_input_and_starts_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = _run(["run", "canary-fail", "--report-dir", str(blocker / "reports")], tmp_path)
+    assert proc.returncode == 2 and "--report-dir" in proc.stderr and "not a directory" in proc.stderr
+    assert not (tmp_path / "drill.db").exists()
