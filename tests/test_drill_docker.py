@@ -105,13 +105,39 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
     try:
         stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
         containers, networks, volumes = harness_resources(docker_client, run_id)
-        assert len(containers) == 4 and len(networks) == 1 and len(volumes) == 1  # 3 services + the registry loader
+        assert len(containers) == 4 and len(networks) == 2 and len(volumes) == 1  # 3 services + the registry loader
+        _assert_the_model_cannot_reach_the_runtime_api_or_the_outside(stack)
         # Scoped to this run so a test never sweeps another run sharing the engine; plain `drill clean` sweeps all.
         proc = _run(["clean", "--run-id", run_id], tmp_path)
-        assert proc.returncode == 0 and "removed 4 container(s), 1 network(s), 1 volume(s)" in proc.stdout, proc.stdout
+        assert proc.returncode == 0 and "removed 4 container(s), 2 network(s), 1 volume(s)" in proc.stdout, proc.stdout
         _assert_nothing_left(docker_client, run_id)
     finally:
         stack.close()
+
+
+PROBE = """
+import socket, sys
+def talk(host, port, line):
+    try:
+        with socket.create_connection((host, port), timeout=3) as s:
+            s.sendall(line)
+            return s.recv(4096)
+    except OSError as exc:
+        return repr(exc).encode()
+print(talk("router", 9999, b"show stat\\n")[:60])
+print(talk("deb.debian.org", 80, b"HEAD / HTTP/1.0\\r\\n\\r\\n")[:60])
+"""
+
+
+def _assert_the_model_cannot_reach_the_runtime_api_or_the_outside(stack: object) -> None:
+    # The bad model runs on the run network: the router's admin API and the internet must be out of its reach,
+    # while the harness (through the published port) still drives the router.
+    model = stack.models["stable"].get_wrapped_container()  # type: ignore[attr-defined]
+    code, out = model.exec_run(["python3", "-c", PROBE])
+    api_answer, egress = out.decode().splitlines()[:2]
+    assert "pxname" not in api_answer and ("Error" in api_answer or api_answer in ("b''", "")), api_answer
+    assert "HTTP" not in egress, egress
+    assert "stable" in stack.router.servers()  # type: ignore[attr-defined]
 
 
 def test_bad_input_exits_2_and_starts_nothing(tmp_path: Path, docker_client: object) -> None:
