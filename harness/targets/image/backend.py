@@ -4,7 +4,7 @@ in front of the candidate (``ports.Fault``).
 A team container: the version's image (by its run tag), on the run's network under the slot's name,
 no capabilities, no new privileges, memory and pids limits, a read-only root with a tmpfs on /tmp
 (unless the drill says ``read_only: false``), the image's own user unless the drill names one, the
-run's labels, its port published on 127.0.0.1 only for the readiness check.
+run's labels. The run network is internal (no egress); the readiness check reaches the server there.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ class ImageBackend:
             container.start()
         except docker.errors.DockerException as exc:
             raise ServiceFailed(f"{slot} ({version}) did not start: {exc}") from exc
-        wait_serving(container, self.spec.port, self.spec.health_path, self.spec.startup_timeout,
-                     f"model server {slot} ({version}, {self.image_of(version)})")
         endpoint = Endpoint(container_ip(container.get_wrapped_container(), self.network.name), self.spec.port)
+        wait_serving(container, endpoint.host, endpoint.port, self.spec.health_path, self.spec.startup_timeout,
+                     f"model server {slot} ({version}, {self.image_of(version)})")
         with self._lock:
             self._addresses[slot] = endpoint
         return endpoint
@@ -83,7 +83,6 @@ class ImageBackend:
             kwargs["user"] = self.spec.user
         container = (StackContainer(self.image_of(version), name=f"drill-{self.run_id}-{slot}")
                      .with_network(self.network).with_network_aliases(slot)
-                     .publish_local(self.spec.port)
                      .with_tmpfs("/tmp", "rw,size=64m,mode=1777")
                      .with_kwargs(**kwargs))
         if command is not None:

@@ -68,7 +68,10 @@ class ServiceStack:
         self.images = images
         self.run_id = run_id
         self.startup_timeout = startup_timeout
-        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network")})
+        # As the built-in stack: the run network is internal (the team's servers get no egress and reach
+        # nothing but the stack); the edge network only carries the router's and Prometheus's published ports.
+        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network"), "internal": True})
+        self.edge = Network(docker_network_kw={"labels": run_labels(run_id, "edge-network")})
         self.router_container: StackContainer | None = None
         self.prometheus_container: StackContainer | None = None
         self.router: RouterClient | None = None
@@ -77,20 +80,27 @@ class ServiceStack:
 
     def create_network(self) -> None:
         self.network.create()
+        self.edge.create()
+
+    def _edge_gateway(self) -> str:
+        attrs = self.client.networks.get(self.edge.id).attrs
+        return str(attrs["IPAM"]["Config"][0]["Gateway"])
 
     def start_router(self, health_path: str) -> None:
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
-            .with_network(self.network).with_network_aliases("router")
+            .with_network(self.edge)
             .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
             .with_env("DRILL_CONFIG", haproxy_config(health_path))
-            .with_tmpfs("/tmp", "rw,size=16m,mode=1777")
+            .with_env("ADMIN_FROM", self._edge_gateway())  # the runtime API answers the harness alone
+            .with_tmpfs("/tmp", "rw,size=16m,mode=1777").with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", "haproxy -db -f /tmp/haproxy.cfg"),
                          labels=run_labels(self.run_id, "router"), **_hardening("128m", 256))
             .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
         )
         self.router_container = container
         self._start(container, "router")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
@@ -99,7 +109,7 @@ class ServiceStack:
                    "--web.listen-address=:9090 --storage.tsdb.retention.time=2h")
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
-            .with_network(self.network).with_network_aliases("prometheus")
+            .with_network(self.edge)
             .publish_local(PROMETHEUS_PORT)
             .with_env("DRILL_CONFIG", prometheus_config(port, metrics_path))
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777").with_tmpfs("/tmp", "rw,size=1m,mode=1777")
@@ -109,6 +119,7 @@ class ServiceStack:
         )
         self.prometheus_container = container
         self._start(container, "prometheus")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
         self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
 
     def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:
@@ -152,8 +163,9 @@ def stop(container: StackContainer | None, timeout: int = 5) -> None:
         pass
 
 
-def wait_serving(container: StackContainer, port: int, path: str, timeout: float, what: str) -> None:
-    """Until GET path answers 2xx/3xx on the published port; ServiceFailed with the logs if it exits or times out."""
+def wait_serving(container: StackContainer, host: str, port: int, path: str, timeout: float, what: str) -> None:
+    """Until GET path answers 2xx/3xx at host:port (the container's address on the run network, which a
+    Linux engine's host reaches); ServiceFailed with the server's logs if it exits or times out."""
     import http.client
 
     deadline = time.monotonic() + timeout
@@ -165,7 +177,7 @@ def wait_serving(container: StackContainer, port: int, path: str, timeout: float
             code = wrapped.attrs.get("State", {}).get("ExitCode")
             raise ServiceFailed(f"{what} exited (code {code}) before serving: {logs(container) or 'no output'}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", container.local_port(port), timeout=2)
+            conn = http.client.HTTPConnection(host, port, timeout=2)
             conn.request("GET", path)
             status = conn.getresponse().status
             conn.close()
