@@ -6,39 +6,19 @@ that a bad input never starts a container. Inside the harness the specs are type
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from harness.errors import SpecError, SpecIssue
+from harness.spec_types import Duration, Strict, parse_duration  # noqa: F401 - parse_duration re-exported
+from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
 
 M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """'250ms', '5s', '15m', '1h' or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 5s, 250ms or 15m")
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration such as 5s, 250ms or 15m, got {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RetrySpec(Strict):
@@ -166,9 +146,6 @@ class BuiltinTargetSpec(Strict):
 
     kind: Literal["builtin"] = "builtin"
 
-
-# Target kinds' specs live with their targets; they build on Strict and Duration above.
-from harness.targets.image.spec import ImageTargetSpec  # noqa: E402
 
 TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec, Field(discriminator="kind")]
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.specs import Duration, Strict
+from harness.spec_types import Duration, Strict
 
 _PATH = re.compile(r"^/[^\s]*$")
 _MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
