@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from harness.errors import SpecError, SpecIssue
 from harness.spec_types import Duration, Strict, parse_duration  # noqa: F401 - parse_duration re-exported
-from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
+from harness.targets.image.spec import (
+    ImageTargetSpec,  # a target kind's block lives with its target
+)
 
 M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
