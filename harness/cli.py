@@ -25,6 +25,8 @@ from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
 from harness.report.markdown import render as render_markdown
 from harness.results import DrillResult, RunStatus
+from harness.specs import FaultSpec
+from harness.targets.image.spec import ImageTargetSpec
 from harness.store import DEFAULT_STORE_ENV
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
@@ -146,10 +148,23 @@ def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
              "  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
              + f", up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
+    if s.target.kind == "image":
+        lines[2:3] = _image_plan(s.target, s.fault)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
     lines.append(f"  target: decision -> completion within {s.time_target:g}s")
     return "\n".join(lines)
+
+
+def _image_plan(target: ImageTargetSpec, fault: FaultSpec) -> list[str]:
+    def source(name: str) -> str:
+        v = target.versions[name]
+        return f"image {v.image}" if v.image else f"built from {v.build.context}" if v.build else "?"
+
+    roles = [("stable", target.stable), ("candidate", target.candidate)] + ([("previous", target.previous)] if target.previous else [])
+    injected = f"{fault.kind} on {fault.rate if fault.rate is not None else 1.0:.0%} in front of the candidate" if fault.inject else "none injected"
+    return ["  prepare: " + "; ".join(f"{role} {name} ({source(name)})" for role, name in roles),
+            f"           serving :{target.port}{target.predict_path}, health {target.health_path}; router, Prometheus; fault: {injected}"]
 
 
 def _summary_table(results: list[DrillResult]) -> None:

@@ -256,3 +256,20 @@ def test_run_all_runs_the_projects_drills_and_the_catalogue_only_without_a_proje
     assert "canary-fail" in catalogue.drill_names()  # the catalogue is still listed and loadable by name
     monkeypatch.setenv("DRILL_PATH", "")
     assert "canary-fail" in catalogue.project_drill_names()
+
+
+# ---- the fault proxy's configuration from a drill's fault ------------------------------------------
+def test_proxy_env_carries_the_drills_fault() -> None:
+    from harness.ports import Endpoint
+    from harness.serving.fault_proxy import FaultConfig
+    from harness.specs import FaultSpec
+    from harness.targets.image.backend import describe, proxy_env
+
+    fault = FaultSpec(kind="wrong_body", inject=True, rate=0.5, body={"result": {"diagnosis": "benign"}})
+    env = proxy_env(fault, Endpoint("172.30.0.5", 8080), "/predict")
+    config = FaultConfig.from_env(env)  # what the proxy in the container will read
+    assert (config.upstream_host, config.upstream_port, config.kind, config.rate) == ("172.30.0.5", 8080, "wrong_body", 0.5)
+    assert json.loads(config.body) == {"result": {"diagnosis": "benign"}} and config.paths == ("/predict",)
+    assert "50% of predict requests answered 200 with a wrong body" in describe(fault)
+    assert "503" in describe(FaultSpec(kind="error", inject=True, rate=0.3))
+    assert "no injected fault" in describe(FaultSpec(kind="none"))
