@@ -2,6 +2,13 @@
 
 A third party adds an action with an entry point in the ``harness.actions`` group that points at a
 module (imported for its ``@action`` registrations) or at an ``Action`` object.
+
+An action is ``run(ctx, params) -> str``. Each attempt runs under a deadline (the step's
+``timeout``): ``current_attempt()`` gives it, and an action that loops, sleeps or starts a
+subprocess should use ``attempt.sleep()``, ``attempt.check()``, ``attempt.bound(timeout)`` and
+``attempt.on_cancel(kill)`` so it really stops at the deadline. An action that ignores the
+deadline still works: at the deadline it is abandoned (its thread never holds the process open)
+and the step is not retried, so attempts never overlap.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from harness.context import RunContext
+from harness.retry import Attempt, StepTimeout, current_attempt
 
 ENTRY_POINT_GROUP = "harness.actions"
+__all__ = ["Action", "Attempt", "Params", "StepTimeout", "action", "current_attempt", "get", "registry"]
 
 
 class Params(BaseModel):

@@ -1,14 +1,20 @@
-"""Built-in runbook actions: router, registry, services, verification, waiting, notification, shell."""
+"""Built-in runbook actions: router, registry, services, verification, waiting, notification, shell.
+
+Every loop here is bounded by the attempt's deadline (``current_attempt()``): sleeps wake on cancel,
+timeouts handed to lower layers are capped by what is left, and ``shell`` kills its process group.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import time
 
 from pydantic import Field
 
-from harness.actions import Params, action
+from harness.actions import Params, action, current_attempt
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.events import Notified
@@ -17,6 +23,7 @@ from harness.stack.stack import MODEL_PORT
 from harness.traffic import probe, window
 
 MODEL_SLOTS = ("stable", "candidate")
+PROBE_BATCH = 5
 
 
 # ---- router ---------------------------------------------------------------------------------
@@ -41,14 +48,15 @@ class DrainParams(Params):
 def drain(ctx: RunContext, p: DrainParams) -> str:
     ctx.route(**{p.server: 0})
     ctx.router.set_state(p.server, "drain")
-    deadline = time.monotonic() + p.settle
+    attempt = current_attempt()
+    deadline = time.monotonic() + attempt.bound(p.settle)
     sessions = -1
     while time.monotonic() < deadline:
         state = ctx.router.servers().get(p.server)
         sessions = state.sessions if state else 0
         if sessions == 0:
             break
-        time.sleep(0.02)
+        attempt.sleep(0.02)
     ctx.router.set_state(p.server, "maint")
     return f"{p.server} drained ({max(sessions, 0)} sessions left)"
 
@@ -109,7 +117,7 @@ def service_start(ctx: RunContext, p: StartParams) -> str:
     if p.weight is not None:
         ctx.route(**{p.service: p.weight})
     ctx.router.set_state(p.service, "ready")
-    ctx.stack.wait_router_up(p.service)
+    ctx.stack.wait_router_up(p.service, current_attempt().bound(10.0))
     return f"{p.service} serving {version}"
 
 
@@ -127,7 +135,7 @@ class HealthyParams(Params):
 @action("service.wait_healthy", HealthyParams, "Wait until the router's health check sees a server UP",
         services=("service",))
 def wait_healthy(ctx: RunContext, p: HealthyParams) -> str:
-    ctx.stack.wait_router_up(p.service, p.timeout)
+    ctx.stack.wait_router_up(p.service, current_attempt().bound(p.timeout))
     return f"{p.service} UP"
 
 
@@ -145,8 +153,14 @@ class HttpVerifyParams(Params):
 
 @action("verify.http", HttpVerifyParams, "Send N requests through the router: status and serving version")
 def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
+    attempt = current_attempt()
     bad: list[str] = []
-    for answer in probe("127.0.0.1", ctx.stack.router_port, p.requests):
+    answers = []
+    for first in range(0, p.requests, PROBE_BATCH):  # a deadline check between small batches
+        attempt.check()
+        answers += probe("127.0.0.1", ctx.stack.router_port, min(PROBE_BATCH, p.requests - first),
+                         timeout=max(0.1, attempt.bound(5.0)))
+    for answer in answers:
         if answer.status != p.expect_status:
             bad.append(f"status {answer.status}: {answer.body[:80]!r}")
         elif p.expect_version and answer.version != p.expect_version:
@@ -164,12 +178,17 @@ class ErrorRateParams(Params):
 
 @action("verify.error_rate", ErrorRateParams, "Client-side error rate of live traffic back at baseline")
 def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
+    attempt = current_attempt()
     start = time.time()
+    samples = []
     while True:
-        samples = [s for s in ctx.load.samples() if s.at >= start]
+        samples = [s for s in ctx.load.samples() if s.at >= start] if ctx.load is not None else []
         if len(samples) >= p.min_requests:
             break
-        time.sleep(0.05)
+        if attempt.remaining() <= 0.05:
+            raise StepFailed(f"only {len(samples)} of {p.min_requests} requests seen before the step's "
+                             f"timeout ({attempt.timeout_s:g}s): is traffic running?")
+        attempt.sleep(0.05)
     stats = window(samples, start, float("inf"))
     limit = ctx.baseline_error_rate + p.tolerance
     if stats.error_rate > limit:
@@ -208,8 +227,9 @@ class WaitParams(Params):
 
 @action("wait", WaitParams, "Wait a duration, or until a PromQL condition holds")
 def wait(ctx: RunContext, p: WaitParams) -> str:
+    attempt = current_attempt()
     if p.until is None:
-        time.sleep(p.duration or 0.0)
+        attempt.sleep(p.duration or 0.0)
         return f"waited {p.duration or 0:g}s"
     started = time.monotonic()
     while True:
@@ -218,7 +238,7 @@ def wait(ctx: RunContext, p: WaitParams) -> str:
             return f"condition held after {time.monotonic() - started:.1f}s"
         if p.duration is not None and time.monotonic() - started > p.duration:
             raise StepFailed(f"condition {p.until!r} did not hold within {p.duration:g}s")
-        time.sleep(p.poll)
+        attempt.sleep(p.poll)
 
 
 class NotifyParams(Params):
@@ -234,13 +254,39 @@ def notify(ctx: RunContext, p: NotifyParams) -> str:
 
 class ShellParams(Params):
     command: str
+    timeout: Duration | None = None  # the command's own limit; the step's timeout always applies too
 
 
 @action("shell", ShellParams, "Run a command on the harness host (only where the drill sets allow_shell)")
 def shell(ctx: RunContext, p: ShellParams) -> str:
     if not ctx.allow_shell:
         raise StepFailed("shell steps are off; the drill must set allow_shell: true")
-    proc = subprocess.run(shlex.split(p.command), capture_output=True, text=True, env={**ctx.variables, "PATH": "/usr/bin:/bin"})
+    attempt = current_attempt()
+    limit = attempt.bound(p.timeout if p.timeout is not None else float("inf"))
+    # Its own session, so the whole process group (a shell and its children) can be killed at the deadline.
+    proc = subprocess.Popen(shlex.split(p.command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**ctx.variables, "PATH": "/usr/bin:/bin"}, start_new_session=True)
+    forget = attempt.on_cancel(lambda: _kill_group(proc))
+    try:
+        out, err = proc.communicate(timeout=limit if limit != float("inf") else None)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        raise StepFailed(f"command still running after {limit:.3g}s; killed") from None
+    finally:
+        forget()
+        if proc.poll() is None:  # an exception (or cancel) in between: never leave it running
+            _kill_group(proc)
+            proc.wait()
     if proc.returncode != 0:
-        raise StepFailed(f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}")
-    return proc.stdout.strip()[:200]
+        if attempt.cancelled:
+            raise StepFailed(f"killed at the step's timeout ({attempt.timeout_s:g}s)")
+        raise StepFailed(f"exit {proc.returncode}: {(err or out).strip()[:200]}")
+    return out.strip()[:200]
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
