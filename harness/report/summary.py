@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
+from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
 from harness.results import DrillResult
@@ -193,7 +194,7 @@ def _quarter_cells(g: MetricsGroup) -> list[str]:
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+        return md(text)
 
     return (["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
