@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Optional
@@ -15,16 +13,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import api, catalogue
+from harness import __version__, api, catalogue
+from harness.cli_common import StoreOpt, err, mapped_errors
 from harness.console import LiveConsole, PlainConsole
 from harness.engine import RunOptions, resolve_profile
-from harness.errors import BackendUnavailable, SpecError
+from harness.errors import SpecError
 from harness.events import Listener
 from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
 from harness.report.markdown import render as render_markdown
 from harness.results import DrillResult, RunStatus
-from harness.store import DEFAULT_STORE_ENV
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -33,34 +31,24 @@ runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
 STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
                RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
 
 
-@contextmanager
-def mapped_errors() -> Iterator[None]:
-    """Bad input -> 2, environment -> 3, Ctrl-C -> 130. typer's own Exit passes through untouched."""
-    try:
-        yield
-    except SpecError as exc:
-        for issue in exc.issues:
-            err.print(f"error: {issue}", markup=False)
-        raise typer.Exit(ExitStatus.BAD_INPUT) from None
-    except BackendUnavailable as exc:
-        err.print(f"environment: {exc}", markup=False)
-        raise typer.Exit(ExitStatus.ENVIRONMENT) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; the stack was torn down", markup=False)
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Rollback runbook drill harness: prove your model rollback path works."""
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
-
-
-StoreOpt = Annotated[Optional[str], typer.Option("--store", envvar=DEFAULT_STORE_ENV,
-                                                 help="Store URL or SQLite path (default ~/.local/share/drill/drill.db)")]
 
 
 @app.command()
@@ -77,7 +65,7 @@ def run(
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
-    with mapped_errors():
+    with mapped_errors("interrupted; the stack was torn down"):
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.drill_names() if all_drills else [name or ""]
@@ -194,10 +182,11 @@ def runbook_show(name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from harness import report_cli, store_cli
+    from harness import docs_cli, report_cli, store_cli
 
     store_cli.register(app)
     report_cli.register(app)
+    docs_cli.register(app)
 
 
 _register_subcommands()

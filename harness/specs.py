@@ -95,14 +95,41 @@ class StrategySpec(Strict):
     weight: int = Field(default=10, ge=1, le=100)
 
 
+# Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
+FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "error_slice": ("answer 500 when a feature is above a value (a slice of inputs fails)", ("feature", "above"), ()),
+    "latency": ("add a fixed delay to every answer", ("ms",), ()),
+    "wrong_answers": ("flip every prediction (accuracy collapses, status stays 200)", (), ()),
+    "crash": ("fail to load: the server never becomes ready (a crash loop)", (), ("message",)),
+    "out_of_range": ("multiply scores out of their [0, 1] range (a business rule breaks)", (), ("scale",)),
+    "forbidden_output": ("answer a forbidden prediction (2) when a feature is above a value (a safety rule breaks)",
+                         ("feature", "above"), ()),
+    "renamed_feature": ("expect a renamed input feature (an upstream schema change): requests answer 422",
+                        ("feature",), ("rename_to",)),
+    "none": ("no fault: a good candidate, for drills that expect a promotion", (), ()),
+}
+
+
 class FaultSpec(Strict):
     kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature", "none"]
-    feature: str | None = None
-    above: float | None = None
-    ms: float | None = None
-    scale: float | None = None
-    rename_to: str | None = None
-    message: str | None = None
+    feature: str | None = Field(default=None, description="input feature the fault keys on (x0..x3)")
+    above: float | None = Field(default=None, description="the fault applies where the feature exceeds this")
+    ms: float | None = Field(default=None, gt=0, description="added latency in milliseconds")
+    scale: float | None = Field(default=None, gt=0, description="factor the scores are multiplied by (default 3)")
+    rename_to: str | None = Field(default=None, description="the feature's new name (default <feature>_v2)")
+    message: str | None = Field(default=None, description="the crash's error message")
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> FaultSpec:
+        _, required, optional = FAULT_KINDS[self.kind]
+        missing = [f for f in required if getattr(self, f) is None]
+        extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message")
+                 if getattr(self, f) is not None and f not in required + optional]
+        if missing:
+            raise ValueError(f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
+        if extra:
+            raise ValueError(f"fault kind {self.kind} takes no {', '.join(extra)} (see `drill faults`)")
+        return self
 
 
 class TrafficSpec(Strict):

@@ -28,7 +28,9 @@ __all__ = ["Action", "Attempt", "Params", "StepTimeout", "action", "current_atte
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every action's parameters: unknown keys and non-finite numbers are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 P = TypeVar("P", bound=Params)

@@ -18,7 +18,7 @@ from harness.actions import Params, action, current_attempt
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.events import Notified
-from harness.specs import Duration
+from harness.specs import Duration, PositiveDuration
 from harness.stack.stack import MODEL_PORT
 from harness.traffic import probe, window
 
@@ -222,7 +222,7 @@ def verify_promql(ctx: RunContext, p: PromqlParams) -> str:
 class WaitParams(Params):
     duration: Duration | None = None
     until: str | None = None  # a PromQL expression that must become > 0
-    poll: Duration = 0.25
+    poll: PositiveDuration = 0.25
 
 
 @action("wait", WaitParams, "Wait a duration, or until a PromQL condition holds")
