@@ -6,7 +6,7 @@ baseline and canary samples (as Kayenta's judge) for client-side evidence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.events import now
@@ -46,7 +46,7 @@ def judge_check(prom: PrometheusClient, check: MetricCheck) -> Evidence:
                     baseline_value=baseline, effect_size=effect, at=now())
 
 
-MEASURES = {
+MEASURES: dict[str, Callable[[Sample], float]] = {
     "latency": lambda s: s.latency_s,
     "error": lambda s: 0.0 if s.ok else 1.0,
     "incorrect": lambda s: 0.0 if s.correct else 1.0,

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from harness import actions
 from harness.errors import SpecError, SpecIssue
-from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model, validation_issues, _line_of
+from harness.specs import DrillSpec, RunbookSpec, _line_of, load_yaml, parse_model, validation_issues
 
 SERVICES = ("stable", "candidate", "router", "prometheus")
 # The built-in catalogue ships with the package, so a wheel or pipx install has its drills too.
@@ -93,7 +93,10 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
         where = ("steps", i)
         found = registry.get(step.action)
         if found is None:
-            issues.append(SpecIssue(str(path), f"steps.{i}.action", f"unknown action {step.action!r}{did_you_mean(step.action, sorted(registry))}; known: {', '.join(sorted(registry))}", _line_of(text, (*where, "action"))))
+            known = sorted(registry)
+            issues.append(SpecIssue(str(path), f"steps.{i}.action",
+                                    f"unknown action {step.action!r}{did_you_mean(step.action, known)}; known: {', '.join(known)}",
+                                    _line_of(text, (*where, "action"))))
             continue
         try:
             params = found.params.model_validate(step.params)
@@ -105,7 +108,9 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
         for name in found.services:
             value = getattr(params, name)
             if isinstance(value, str) and "$" not in value and value not in SERVICES:
-                issues.append(SpecIssue(str(path), f"steps.{i}.params.{name}", f"no service {value!r} in the stack; known: {', '.join(SERVICES)}", _line_of(text, (*where, "params", name))))
+                issues.append(SpecIssue(str(path), f"steps.{i}.params.{name}",
+                                        f"no service {value!r} in the stack; known: {', '.join(SERVICES)}",
+                                        _line_of(text, (*where, "params", name))))
         if step.action == "shell" and allow_shell is False:
             issues.append(SpecIssue(str(path), f"steps.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
     return issues
@@ -126,7 +131,8 @@ def load_drill(name_or_path: str) -> LoadedDrill:
     path = _find("drills", name_or_path)
     if path is None:
         known = ", ".join(drill_names()) or "none"
-        raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r}{did_you_mean(name_or_path, drill_names())} (known: {known}) in {_where()}"))
+        hint = did_you_mean(name_or_path, drill_names())
+        raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r}{hint} (known: {known}) in {_where()}"))
     spec = parse_model(path, DrillSpec)
     project = path.resolve().parent.parent
     if spec.allow_shell:
@@ -139,7 +145,9 @@ def load_drill(name_or_path: str) -> LoadedDrill:
         where = _where()
     if rb_path is None:
         _, text = load_yaml(path)
-        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r}{did_you_mean(spec.runbook, runbook_names())} in {where}", _line_of(text, ("runbook",))))
+        hint = did_you_mean(spec.runbook, runbook_names())
+        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r}{hint} in {where}",
+                                  _line_of(text, ("runbook",))))
     runbook = parse_model(rb_path, RunbookSpec)
     issues = check_runbook(rb_path, runbook, spec.allow_shell)
     if issues:

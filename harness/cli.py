@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -53,14 +53,14 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 
 @app.command()
 def run(
-    name: Annotated[Optional[str], typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
+    name: Annotated[str | None, typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
     all_drills: Annotated[bool, typer.Option("--all", help="Run every drill in sequence")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout")] = False,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
     store: StoreOpt = None,
     profile: Annotated[str, typer.Option(help="Drill profile: ci (fast, automated) or quarterly (human decision)")] = "ci",
     manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
-    answers: Annotated[Optional[Path], typer.Option(help="Answers file for the human prompts, one a line")] = None,
+    answers: Annotated[Path | None, typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
 ) -> None:
     """Run a rollback drill against a real container stack."""
@@ -135,7 +135,7 @@ def _summary_table(results: list[DrillResult]) -> None:
 
 
 @app.command()
-def clean(run_id: Annotated[Optional[str], typer.Option(help="Only this run's resources")] = None) -> None:
+def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resources")] = None) -> None:
     """Remove every container, network and volume a drill left behind (found by label)."""
     with mapped_errors():
         swept = api.clean(run_id)

@@ -11,8 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.events import (Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished,
-                            RunStarted, StepEnded, StepStarted, TrafficTick)
+from harness.events import Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, StepEnded, StepStarted, TrafficTick
 from harness.results import DrillResult, StepStatus
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,11 +40,11 @@ def _date(text: str) -> datetime:
 
 
 def report(
-    since: Annotated[Optional[datetime], typer.Option(
+    since: Annotated[datetime | None, typer.Option(
         "--since", parser=_date, metavar="DATE", help="First day of the period (UTC date or ISO-8601 with offset).")] = None,
-    until: Annotated[Optional[datetime], typer.Option(
+    until: Annotated[datetime | None, typer.Option(
         "--until", parser=_date, metavar="DATE", help="End of the period, exclusive.")] = None,
-    quarter: Annotated[Optional[str], typer.Option(
+    quarter: Annotated[str | None, typer.Option(
         "--quarter", metavar="YYYYQn", help="A calendar quarter, e.g. 2026Q4 (instead of --until).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for summary.html and summary.md.")]
     = Path("reports"),

@@ -159,8 +159,8 @@ def test_load_generator_keeps_its_rate_and_records_truth() -> None:
 
 def test_traffic_summary_tells_rollback_failures_from_the_bad_versions_answers() -> None:
 
-    from harness.verdict import summarise
     from harness.traffic import Sample
+    from harness.verdict import summarise
 
     t0 = 1_000.0
 

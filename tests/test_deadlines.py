@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_attempts_never_overlap() -> None:
     out = run(slow, RetryPolicy(attempts=3, backoff_s=0.0, timeout_s=0.3))
     assert out.attempts == 3 and isinstance(out.error, StepTimeout)
     assert len(spans) == 3
-    for (_, ended), (began, _) in zip(spans, spans[1:]):
+    for (_, ended), (began, _) in itertools.pairwise(spans):
         assert began >= ended
 
 

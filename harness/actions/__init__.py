@@ -49,7 +49,10 @@ _ACTIONS: dict[str, Action] = {}
 _loaded = False
 
 
-def action(name: str, params: type[P], summary: str, services: tuple[str, ...] = ()) -> Callable[[Callable[[RunContext, P], str]], Callable[[RunContext, P], str]]:
+ActionFn = Callable[[RunContext, P], str]
+
+
+def action(name: str, params: type[P], summary: str, services: tuple[str, ...] = ()) -> Callable[[ActionFn[P]], ActionFn[P]]:
     def register(fn: Callable[[RunContext, P], str]) -> Callable[[RunContext, P], str]:
         _ACTIONS[name] = Action(name, params, fn, summary, services)
         return fn

@@ -110,7 +110,7 @@ def nice_step(span: float, count: int = 6) -> float:
     if span <= 0:
         return 1.0
     raw = span / count
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     for mult in (1, 2, 2.5, 5, 10):
         if raw <= mult * power:
             return mult * power
@@ -246,7 +246,7 @@ def timeline_svg(result: DrillResult, width: int = WIDTH) -> str:
                    '</text>')
 
     # Panels: frame, grid, axes.
-    for ptop, pbottom, name in ((traffic_top, traffic_bottom, "requests / s"), (error_top, error_bottom, "error rate")):
+    for ptop, pbottom, _name in ((traffic_top, traffic_bottom, "requests / s"), (error_top, error_bottom, "error rate")):
         out.append(f'<rect x="{LEFT}" y="{ptop}" width="{plot_w}" height="{pbottom - ptop}" fill="#fafbfc" '
                    'stroke="#c8ccd0"/>')
     def grid(top: float, to_y: Callable[[float], float], unit: str) -> None:

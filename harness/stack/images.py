@@ -220,7 +220,7 @@ def _ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool
             for line in proc.stdout:
                 log.write(line)
                 line = line.strip()
-                tail = (tail + [line])[-15:]
+                tail = [*tail, line][-15:]
                 status.line(line)
         if proc.wait() != 0:
             raise BackendUnavailable(

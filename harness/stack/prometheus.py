@@ -51,6 +51,6 @@ class PrometheusClient:
     def ready(self) -> bool:
         try:
             with _DIRECT.open(f"{self.base_url}/-/ready", timeout=self.timeout) as resp:
-                return resp.status == 200
+                return bool(resp.status == 200)
         except OSError:
             return False
