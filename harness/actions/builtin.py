@@ -28,8 +28,8 @@ PROBE_BATCH = 5
 
 # ---- router ---------------------------------------------------------------------------------
 class WeightParams(Params):
-    server: str
-    weight: int = Field(ge=0, le=256)
+    server: str = Field(description="router server: stable or candidate")
+    weight: int = Field(ge=0, le=256, description="HAProxy weight (share of traffic)")
 
 
 @action("router.set_weight", WeightParams, "Set a router server's weight (runtime API, no reload)", services=("server",))
@@ -39,8 +39,8 @@ def set_weight(ctx: RunContext, p: WeightParams) -> str:
 
 
 class DrainParams(Params):
-    server: str
-    settle: Duration = 5.0
+    server: str = Field(description="router server: stable or candidate")
+    settle: Duration = Field(default=5.0, description="longest wait for open sessions to finish")
 
 
 @action("router.drain", DrainParams, "Drain a server: weight 0, wait for its sessions to finish, then maintenance",
@@ -63,8 +63,8 @@ def drain(ctx: RunContext, p: DrainParams) -> str:
 
 # ---- registry -------------------------------------------------------------------------------
 class AliasParams(Params):
-    alias: str
-    version: str
+    alias: str = Field(description="registry alias, e.g. champion")
+    version: str = Field(description="version the alias points at")
 
 
 @action("registry.set_alias", AliasParams, "Point a registry alias at a version")
@@ -89,13 +89,13 @@ def restore_previous(ctx: RunContext, p: NoParams) -> str:
 
 # ---- services -------------------------------------------------------------------------------
 class ServiceParams(Params):
-    service: str
+    service: str = Field(description="model slot: stable or candidate")
 
 
 class StartParams(Params):
-    service: str
-    ref: str = "champion"
-    weight: int | None = Field(default=None, ge=0, le=256)
+    service: str = Field(description="model slot: stable or candidate")
+    ref: str = Field(default="champion", description="version or alias to serve")
+    weight: int | None = Field(default=None, ge=0, le=256, description="router weight once healthy (unchanged if null)")
 
 
 @action("service.stop", ServiceParams, "Stop a model server gracefully and remove it", services=("service",))
@@ -128,8 +128,8 @@ def service_restart(ctx: RunContext, p: StartParams) -> str:
 
 
 class HealthyParams(Params):
-    service: str
-    timeout: Duration = 10.0
+    service: str = Field(description="model slot: stable or candidate")
+    timeout: Duration = Field(default=10.0, description="longest wait (the step's deadline also applies)")
 
 
 @action("service.wait_healthy", HealthyParams, "Wait until the router's health check sees a server UP",
@@ -146,9 +146,9 @@ def _require_model(service: str) -> None:
 
 # ---- verification ---------------------------------------------------------------------------
 class HttpVerifyParams(Params):
-    requests: int = Field(default=25, ge=1, le=10_000)
-    expect_status: int = 200
-    expect_version: str | None = None
+    requests: int = Field(default=25, ge=1, le=10_000, description="requests sent through the router")
+    expect_status: int = Field(default=200, description="HTTP status every answer must have")
+    expect_version: str | None = Field(default=None, description="version every answer must come from")
 
 
 @action("verify.http", HttpVerifyParams, "Send N requests through the router: status and serving version")
@@ -171,9 +171,9 @@ def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
 
 
 class ErrorRateParams(Params):
-    min_requests: int = Field(default=40, ge=1)
-    tolerance: float = Field(default=0.01, ge=0)
-    expect_version: str | None = None
+    min_requests: int = Field(default=40, ge=1, description="live requests to judge, counted from the step's start")
+    tolerance: float = Field(default=0.01, ge=0, description="allowed error rate above the baseline")
+    expect_version: str | None = Field(default=None, description="only this version may have answered")
 
 
 @action("verify.error_rate", ErrorRateParams, "Client-side error rate of live traffic back at baseline")
@@ -201,9 +201,9 @@ def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
 
 
 class PromqlParams(Params):
-    query: str
-    max: float | None = None
-    min: float | None = None
+    query: str = Field(description="PromQL instant query with a scalar result")
+    max: float | None = Field(default=None, description="fail above this")
+    min: float | None = Field(default=None, description="fail below this")
 
 
 @action("verify.promql", PromqlParams, "Check a PromQL expression against a threshold")
@@ -220,9 +220,9 @@ def verify_promql(ctx: RunContext, p: PromqlParams) -> str:
 
 # ---- waiting, notification, shell -----------------------------------------------------------
 class WaitParams(Params):
-    duration: Duration | None = None
-    until: str | None = None  # a PromQL expression that must become > 0
-    poll: PositiveDuration = 0.25
+    duration: Duration | None = Field(default=None, description="how long to wait, or the limit for until")
+    until: str | None = Field(default=None, description="PromQL expression that must become > 0")
+    poll: PositiveDuration = Field(default=0.25, description="how often until is queried")
 
 
 @action("wait", WaitParams, "Wait a duration, or until a PromQL condition holds")
@@ -242,8 +242,8 @@ def wait(ctx: RunContext, p: WaitParams) -> str:
 
 
 class NotifyParams(Params):
-    message: str
-    channel: str = "console"
+    message: str = Field(description="what to tell people (${stable_version} etc. filled in)")
+    channel: str = Field(default="console", description="where: an incident channel name, or console")
 
 
 @action("notify", NotifyParams, "Tell people: an incident channel, the console")
@@ -253,8 +253,8 @@ def notify(ctx: RunContext, p: NotifyParams) -> str:
 
 
 class ShellParams(Params):
-    command: str
-    timeout: Duration | None = None  # the command's own limit; the step's timeout always applies too
+    command: str = Field(description="command line (no shell; split like a shell would)")
+    timeout: Duration | None = Field(default=None, description="the command's own limit; the step's timeout applies too")
 
 
 @action("shell", ShellParams, "Run a command on the harness host (only where the drill sets allow_shell)")
