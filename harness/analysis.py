@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.events import now
+from harness.ports import MetricsSource
 from harness.results import Evidence
 from harness.specs import CompareCheck, MetricCheck
-from harness.stack.prometheus import PrometheusClient, PrometheusError
+from harness.stack.prometheus import PrometheusError
 from harness.traffic import Sample
 
 
@@ -26,7 +27,7 @@ class Judgement:
         return any(e.breached for e in self.evidence)
 
 
-def judge_check(prom: PrometheusClient, check: MetricCheck) -> Evidence:
+def judge_check(prom: MetricsSource, check: MetricCheck) -> Evidence:
     try:
         value = prom.query(check.query)
         samples = prom.query(check.samples_query) if check.samples_query else None
@@ -75,7 +76,7 @@ def compare_check(check: CompareCheck, baseline: Sequence[Sample], canary: Seque
                     confidence=1 - mw.p_value if mw else None, at=now(), kind="compare")
 
 
-def judge(prom: PrometheusClient, checks: Sequence[MetricCheck], compares: Sequence[CompareCheck] = (),
+def judge(prom: MetricsSource, checks: Sequence[MetricCheck], compares: Sequence[CompareCheck] = (),
           baseline: Sequence[Sample] = (), canary: Sequence[Sample] = ()) -> Judgement:
     evidence = tuple(judge_check(prom, c) for c in checks) + tuple(compare_check(c, baseline, canary) for c in compares)
     verdicts = {e.verdict for e in evidence}

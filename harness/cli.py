@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,8 +17,8 @@ from rich.table import Table
 from harness import __version__, api, catalogue
 from harness.cli_common import StoreOpt, err, mapped_errors
 from harness.console import LiveConsole, PlainConsole
-from harness.engine import RunOptions, resolve_profile
-from harness.errors import SpecError
+from harness.engine import RunInterrupted, RunOptions, resolve_profile
+from harness.errors import BackendUnavailable, SpecError
 from harness.events import Listener
 from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
@@ -51,6 +52,11 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
 
 
+class BackendChoice(str, Enum):
+    DOCKER = "docker"
+    SWARM = "swarm"
+
+
 @app.command()
 def run(
     name: Annotated[str | None, typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
@@ -62,10 +68,11 @@ def run(
     manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
     answers: Annotated[Path | None, typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
+    backend: Annotated[BackendChoice | None, typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
-    with mapped_errors("interrupted; the stack was torn down"):
+    with mapped_errors():
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.drill_names() if all_drills else [name or ""]
@@ -83,7 +90,8 @@ def run(
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
         results: list[DrillResult] = []
         for drill in loaded:
-            options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human)
+            options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
+                                 backend=backend.value if backend else None)
             listeners: list[Listener] = []
             live = None
             if as_json or not sys.stderr.isatty() or needs_human:
@@ -93,6 +101,12 @@ def run(
                 listeners.append(live)
             try:
                 results.append(api.run_drill(str(drill.drill_path), options, listeners, store_url=store))
+            except (RunInterrupted, BackendUnavailable) as exc:
+                # --json prints a result on every outcome that has one, aborted and environment errors included.
+                if as_json and exc.result is not None:
+                    typer.echo(json.dumps([*(r.to_json() for r in results), exc.result.to_json()] if all_drills
+                                          else exc.result.to_json(), indent=2))
+                raise
             finally:
                 if live is not None:
                     live.stop()

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from harness.console import SafeConsole
 from harness.errors import BackendUnavailable, SpecError
 from harness.exit_codes import ExitStatus
 from harness.store.db import DEFAULT_STORE_ENV
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
 
 StoreOpt = Annotated[
     str | None,
@@ -30,8 +30,11 @@ StoreOpt = Annotated[
 
 
 @contextmanager
-def mapped_errors(interrupted: str = "interrupted") -> Iterator[None]:
-    """Bad input -> 2 (every issue on stderr), environment -> 3, Ctrl-C -> 130."""
+def mapped_errors() -> Iterator[None]:
+    """Bad input -> 2 (every issue on stderr), environment -> 3, Ctrl-C -> 130.
+
+    A run interrupted after it was recorded (the engine's ``RunInterrupted``, a KeyboardInterrupt
+    carrying ``result``) says how it was recorded."""
     try:
         yield
     except SpecError as exc:
@@ -41,6 +44,9 @@ def mapped_errors(interrupted: str = "interrupted") -> Iterator[None]:
     except BackendUnavailable as exc:
         err.print(f"environment: {exc}", markup=False)
         raise typer.Exit(ExitStatus.ENVIRONMENT) from None
-    except KeyboardInterrupt:
-        err.print(interrupted, markup=False)
+    except KeyboardInterrupt as exc:
+        result = getattr(exc, "result", None)
+        status = getattr(getattr(result, "status", None), "value", None)
+        err.print("interrupted" if status is None else
+                  f"interrupted; the stack was torn down and the run recorded as {status}", markup=False)
         raise typer.Exit(ExitStatus.INTERRUPTED) from None

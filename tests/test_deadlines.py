@@ -15,10 +15,12 @@ import pytest
 from harness import runbook
 from harness.context import RunContext
 from harness.events import Event
+from harness.ports import Endpoint
 from harness.results import StepStatus
 from harness.retry import AttemptAbandoned, RetryPolicy, StepTimeout, current_attempt, run
 from harness.specs import RunbookSpec
-from harness.traffic import Sample
+from harness.traffic import LoadGenerator
+from tests.fakes import FakeTarget
 
 
 def _alive(pid: int) -> bool:
@@ -31,10 +33,11 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def _context(allow_shell: bool = False, load: object = None) -> RunContext:
+def _context(allow_shell: bool = False) -> RunContext:
     events: list[Event] = []
-    return RunContext(stack=None, registry=None, load=load, emit=events.append,  # type: ignore[arg-type]
-                      variables={}, allow_shell=allow_shell)
+    target = FakeTarget()
+    load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started: no traffic
+    return RunContext(target=target, load=load, emit=events.append, variables={}, allow_shell=allow_shell)
 
 
 def _one_step(step: dict[str, object]) -> RunbookSpec:
@@ -50,7 +53,7 @@ def test_a_shell_step_is_killed_at_its_timeout_and_the_process_exits(tmp_path: P
         spec = RunbookSpec.model_validate({{"name": "t", "steps": [{{"name": "slow", "action": "shell",
             "params": {{"command": "sh -c 'echo $$$$ >> {pids}; sleep 120'"}}, "timeout": "1s",
             "retry": {{"attempts": 2, "backoff": "1ms"}}}}]}})
-        ctx = RunContext(stack=None, registry=None, load=None, emit=lambda e: None, variables={{}}, allow_shell=True)
+        ctx = RunContext(target=None, load=None, emit=lambda e: None, variables={{}}, allow_shell=True)
         out = runbook.execute(spec, ctx, lambda e: None)
         print(out.steps[0].status.value, out.steps[0].attempts, out.steps[0].error)
     """)
@@ -95,13 +98,9 @@ def test_an_attempt_that_ignores_its_deadline_is_abandoned_and_not_retried() -> 
 
 
 def test_error_rate_without_traffic_fails_at_the_deadline() -> None:
-    class NoTraffic:
-        def samples(self) -> list[Sample]:
-            return []
-
     spec = _one_step({"action": "verify.error_rate", "timeout": "500ms", "retry": {"attempts": 1}})
     t0 = time.monotonic()
-    out = runbook.execute(spec, _context(load=NoTraffic()), lambda e: None)
+    out = runbook.execute(spec, _context(), lambda e: None)
     assert out.steps[0].status is StepStatus.FAILED
     assert "0 of 40 requests" in (out.steps[0].error or "")
     assert time.monotonic() - t0 < 5
