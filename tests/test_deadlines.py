@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -135,3 +136,27 @@ def test_attempt_sleep_raises_only_when_the_deadline_cuts_it(seconds: float) -> 
         return "slept"
 
     assert run(fn, RetryPolicy(attempts=1, timeout_s=2)).value == "slept"
+
+
+def test_ctrl_c_during_an_attempt_kills_its_subprocess(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = textwrap.dedent(f"""
+        from harness import runbook
+        from harness.context import RunContext
+        from harness.specs import RunbookSpec
+        spec = RunbookSpec.model_validate({{"name": "t", "steps": [{{"name": "slow", "action": "shell",
+            "params": {{"command": "sh -c 'echo $$$$ >> {pids}; sleep 120'"}}, "timeout": "60s"}}]}})
+        ctx = RunContext(target=None, load=None, emit=lambda e: None, variables={{}}, allow_shell=True)
+        try:
+            runbook.execute(spec, ctx, lambda e: None)
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "interrupted" in out
+    assert not _alive(int(pids.read_text().split()[0]))
