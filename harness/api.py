@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import catalogue
+from harness import catalogue, variables
 from harness.catalogue import LoadedDrill
 from harness.engine import Engine, RunOptions, resolve_profile
 from harness.errors import SpecError, SpecIssue
@@ -18,6 +18,7 @@ from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
 from harness.stack import docker_api
 from harness.stack.images import StackImages, ensure_images
 from harness.store import Store
+from harness.webhook import WebhookListener
 
 
 def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
@@ -25,7 +26,12 @@ def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence
     """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
     drill = catalogue.load_drill(name)
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
+    variables.check_drill(drill, options.variables)
     extra: list[Listener] = [ReportListener()]
+    if drill.spec.notify is not None:
+        hook = drill.spec.notify
+        url = variables.substitute(hook.webhook, {**options.variables, "model": drill.spec.model})
+        extra.append(WebhookListener(url, drill.spec.name, tuple(hook.events), hook.timeout))
     store = Store.open(store_url) if record else None
     try:
         if store is not None:

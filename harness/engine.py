@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -47,6 +47,7 @@ class RunOptions:
     manual: bool = False
     human: HumanInput | None = None
     run_id: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)  # --var KEY=VALUE, next to the built-ins
 
 
 def resolve_profile(drill: LoadedDrill, name: str, manual: bool = False) -> ProfileSpec:
@@ -136,7 +137,7 @@ class Engine:
                 load = LoadGenerator("127.0.0.1", stack.router_port, spec.traffic.rate, spec.traffic.workers,
                                      spec.traffic.timeout)
                 ctx = RunContext(stack, registry, load, self.emit,
-                                 {"stable_version": versions.stable, "candidate_version": versions.candidate,
+                                 {**options.variables, "stable_version": versions.stable, "candidate_version": versions.candidate,
                                   "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
                                  allow_shell=spec.allow_shell)
                 load.start()
