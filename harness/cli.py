@@ -199,10 +199,11 @@ def runbook_show(name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from harness import report_cli, store_cli
+    from harness import report_cli, runs_cli, store_cli
 
     store_cli.register(app)
     report_cli.register(app)
+    runs_cli.register(app)
 
 
 _register_subcommands()
