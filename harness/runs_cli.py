@@ -6,7 +6,8 @@
 RUN is a run id or a unique prefix of one. `--render` rewrites report.html, report.md and junit.xml
 from the run's report.json (after a harness upgrade, or to fix a report by hand); report.json itself
 is the record and is left alone. An unknown or ambiguous RUN exits 2; an unreachable store exits 3.
-Wire it with `runs_cli.register(app)` in harness/cli.py (it reuses the app's --store and error map).
+Wire it with `runs_cli.register(app)` in harness/cli.py. It reuses store_cli's --store option and error
+map (importing harness.cli here would be circular under `python -m harness.cli`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cli import StoreOpt, mapped_errors
+from harness.store_cli import StoreOpt
+from harness.store_cli import _mapped_errors as mapped_errors
 from harness.errors import SpecError, SpecIssue
 from harness.report import html, junit, markdown
 from harness.report.load import load_result

@@ -82,7 +82,8 @@ def test_summary_covers_every_run(store: Store, tmp_path: Path) -> None:
     # Production metrics from the store: 1 rollback out of 10 deployments.
     assert "| rollback rate | 10.00 % — acceptable |" in md
     # The run with its report on disk links to it and shows its failed-during-rollback figure.
-    assert parser.links == ["../reports/run-1/report.html"]
+    # (once in the runs table, once on its point in the decision-to-completion chart).
+    assert parser.links == ["../reports/run-1/report.html"] * 2
 
 
 def test_summary_window_and_quarter_trend(store: Store, tmp_path: Path) -> None:

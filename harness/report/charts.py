@@ -205,7 +205,8 @@ def rate_bands_svg(groups: list[tuple[str, float | None, int, int]], width: int 
                        f'y="{y(rate):.1f}" width="{bw:.1f}" height="{y(0) - y(rate):.1f}" fill="{color}">'
                        f"<title>{escape(f'{key}: {rate:.1f} % ({rollbacks} of {deployments} deployments)')}</title></rect>")
             out.append(text(cx, y(rate) - 5, f"{rate:.1f}%", anchor="middle", fill="#222", size=11, weight="600"))
-        out.append(text(cx, top + h + 16, key, anchor="middle", fill="#444", size=11))
+        short = key.split("-", 1)[1] if len(key) * 7.4 > slot - 6 and "-" in key else key
+        out.append(text(cx, top + h + 16, short, anchor="middle", fill="#444", size=11))
         out.append(text(cx, top + h + 30, f"{rollbacks}/{deployments}", anchor="middle", fill="#888", size=10))
     if not groups:
         out.append(text(left + plot_w / 2, top + h / 2, "no deployments in the period", anchor="middle", fill="#888"))
@@ -286,9 +287,14 @@ def completion_svg(points: list[CompletionPoint], target_s: float, width: int = 
     if not points:
         out.append(text(left + plot_w / 2, top + h / 2, "no rollbacks in the period", anchor="middle", fill="#888"))
     else:
-        first, last = min(p.at for p in points), max(p.at for p in points)
-        out.append(text(left, top + h + 16, first.strftime("%Y-%m-%d"), fill="#444", size=11))
-        out.append(text(width - right, top + h + 16, last.strftime("%Y-%m-%d"), anchor="end", fill="#444", size=11))
+        ticks_t = [t0 + (t1 - t0) * i / 6 for i in range(7)] if t1 - t0 > 86400 else [t0, t1]
+        for i, tt in enumerate(ticks_t):
+            at = datetime.fromtimestamp(tt, tz=points[0].at.tzinfo)
+            xx = x(at)
+            out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top + h}" y2="{top + h + 4}" stroke="#888"/>')
+            fmt = "%Y-%m-%d" if i in (0, len(ticks_t) - 1) else "%b %d"
+            out.append(text(xx, top + h + 16, at.strftime(fmt if t1 - t0 > 86400 else "%Y-%m-%d %H:%M"),
+                            anchor="middle", fill="#444", size=11))
     ly = top + h + 36
     out.append(f'<circle cx="{left + 6}" cy="{ly - 4}" r="4" fill="{NEUTRAL}"/>')
     out.append(text(left + 16, ly, "production rollback", size=11))
@@ -334,10 +340,10 @@ def share_svg(rows: list[tuple[str, int, int]], width: int = WIDTH) -> str:
 
 def causes_svg(counts: list[tuple[str, int, int]], width: int = WIDTH) -> str:
     """Horizontal bars per root cause: (cause, production rollbacks, drill runs)."""
-    left, right, top, row_h = 150, 90, 30, 22
+    left, right, top, row_h = 150, 170, 30, 22
     plot_w = width - left - right
     top_n = max([p + d for _, p, d in counts] + [1])
-    out: list[str] = [text(12, 18, "Rollbacks per root cause (production; drill runs hatched apart)", size=13,
+    out: list[str] = [text(12, 18, "Rollbacks per root cause (production solid, drill runs dashed)", size=13,
                            weight="600", fill="#222")]
     for i, (cause, prod, drill) in enumerate(counts):
         y = top + i * (row_h + 6)

@@ -35,7 +35,7 @@ TRAFFIC_H, ERROR_H, SIGNAL_H, EVIDENCE_H, PANEL_GAP = 170, 90, 110, 120, 30
 OVERVIEW_H = 64
 LABEL_ROW_H = 15
 BASELINE_TAIL_S = 4.0  # at least this much of the steady state before the deploy stays in view
-ZOOM_IF_UNDER = 0.85  # zoom only when the action spans less than this share of the run
+ZOOM_IF_UNDER = 0.7  # zoom only when the action spans less than this share of the run
 
 STABLE_COLOR, CANDIDATE_COLOR = "#1f6fb4", "#e8710a"
 OTHER_COLORS = ("#7b3fa0", "#2a9d4b", "#8c564b", "#555555")
