@@ -130,3 +130,21 @@ def test_quarter_and_until_conflict(tmp_path: Path) -> None:
 ])
 def test_parse_quarter(text: str, start: datetime, end: datetime) -> None:
     assert report_cli.parse_quarter(text) == (start, end)
+
+
+def test_summary_charts_rate_per_week_and_every_rollback(store: Store, tmp_path: Path) -> None:
+    from harness.report.summary import build, cause_rows, completion_points, share_rows
+
+    s = build(store, None, None)
+    assert s.period == "week"
+    # Deployments on days 0..9 from Monday T0; p3 was rolled back: 1 of 7 in the first week, 0 of 3 after.
+    rates = [(g.key, g.metrics.deployments, g.metrics.rollbacks) for g in s.rate_by_period]
+    assert rates == [(period_key(T0, "week"), 7, 1), (period_key(T0 + timedelta(days=7), "week"), 3, 0)]
+    points = completion_points(s, tmp_path)
+    # The production rollback (9 min) and the two drill runs that completed (1.6 s and 1000 s).
+    assert sorted((p.kind, p.seconds) for p in points) == [("drill", 1.6), ("drill", 1000.0), ("production", 540.0)]
+    assert share_rows(s) == [("production", 1, 0), ("drill runs", 2, 0)]
+    assert cause_rows(s) == [("performance", 1, 2)]
+    page = write_summary(store, None, None, tmp_path / "out")[0].read_text()
+    for cls in ("rate-bands", "completion", "share", "causes"):
+        assert f'class="{cls}"' in page

@@ -80,7 +80,7 @@ def target_bar_svg(result: DrillResult, width: int = WIDTH) -> str | None:
     if took is not None:
         share = 100 * took / target
         verdict = (f"{_duration(took)} — {share:.2g} % of the {_duration(target)} target, "
-                   f"{_duration(target - took)} to spare") if ok else \
+                   f"{_spare(target - took)} to spare") if ok else \
             f"{_duration(took)} — over the {_duration(target)} target by {_duration(took - target)}"
     else:
         failed = next((s for s in result.steps if s.status.value == "failed"), None)
@@ -149,6 +149,11 @@ def target_bar_svg(result: DrillResult, width: int = WIDTH) -> str | None:
     return open_svg(width, height, "target-bar", title, desc, "tb") + "".join(out) + "</svg>"
 
 
+def _spare(seconds: float) -> str:
+    """Margins stay in seconds up to two hours: '898.4 s', not a rounded '15 min'."""
+    return f"{seconds:,.1f} s" if seconds < 7200 else _duration(seconds)
+
+
 def _nice_time_step(span: float, divides: float | None = None) -> float:
     """A round step giving at most 10 ticks; one that divides ``divides`` (the target) when there is one."""
     steps = (0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200)
@@ -200,7 +205,7 @@ def rate_bands_svg(groups: list[tuple[str, float | None, int, int]], width: int 
         if rate is None:
             out.append(text(cx, y(0) - 6, "no deploys", anchor="middle", fill="#888", size=10))
         else:
-            color = next(_band_ink(name) for lo, hi, name, _ in BANDS if lo <= rate < hi or (hi == math.inf and rate >= lo))
+            color = _band_ink(band_of(rate))
             out.append(f'<rect class="rate" data-period="{escape(key, quote=True)}" x="{cx - bw / 2:.1f}" '
                        f'y="{y(rate):.1f}" width="{bw:.1f}" height="{y(0) - y(rate):.1f}" fill="{color}">'
                        f"<title>{escape(f'{key}: {rate:.1f} % ({rollbacks} of {deployments} deployments)')}</title></rect>")
@@ -214,6 +219,14 @@ def rate_bands_svg(groups: list[tuple[str, float | None, int, int]], width: int 
     height = top + h + 40
     desc = "; ".join(f"{k}: {'—' if r is None else f'{r:.1f} %'}" for k, r, _, _ in groups)
     return open_svg(width, height, "rate-bands", "Rollback rate per period", desc or "no data", "rb") + "".join(out) + "</svg>"
+
+
+def band_of(rate_pct: float) -> str:
+    """The standard's band, with the store's edges (harness.store.metrics.band_for): 5 % is acceptable,
+    10 % still acceptable, 20 % still concerning."""
+    if rate_pct < 5:
+        return "excellent"
+    return "acceptable" if rate_pct <= 10 else "concerning" if rate_pct <= 20 else "high risk"
 
 
 def _band_range(lo: float, hi: float) -> str:
