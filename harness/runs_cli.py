@@ -17,14 +17,12 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.store_cli import StoreOpt
-from harness.store_cli import _mapped_errors as mapped_errors
 from harness.errors import SpecError, SpecIssue
 from harness.report import html, junit, markdown
 from harness.report.load import load_result
@@ -32,6 +30,8 @@ from harness.report.outcome import outcome
 from harness.results import DrillResult
 from harness.store import DrillRunRecord, Store
 from harness.store.codec import format_timestamp
+from harness.store_cli import StoreOpt
+from harness.store_cli import _mapped_errors as mapped_errors
 
 RENDERERS = (html.write, markdown.write, junit.write)  # report.json is the source, never rewritten
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}
@@ -73,7 +73,7 @@ def report_of(record: DrillRunRecord, report_dir: Path | None = None) -> DrillRe
 
 def runs(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="How many runs, newest first.")] = 20,
-    drill: Annotated[Optional[str], typer.Option("--drill", help="Only runs of this drill.")] = None,
+    drill: Annotated[str | None, typer.Option("--drill", help="Only runs of this drill.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout (one object per run).")] = False,
     store: StoreOpt = None,
 ) -> None:
@@ -112,7 +112,7 @@ def show(
     run: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix).")],
     render: Annotated[bool, typer.Option("--render", help="Rewrite report.html, report.md and junit.xml "
                                                           "from report.json.")] = False,
-    report_dir: Annotated[Optional[Path], typer.Option("--report-dir", help="Where the run's report.json is, "
+    report_dir: Annotated[Path | None, typer.Option("--report-dir", help="Where the run's report.json is, "
                                                        "if it moved since the run.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The store row (and report.json, if present) as JSON.")]
     = False,
@@ -141,6 +141,7 @@ def _print_summary(r: DrillRunRecord, result: DrillResult | None, directory: Pat
     style = STATUS_STYLE.get(r.status, "")
     head = f"[bold]{r.run_id}[/]  drill {r.drill}  [{style}]{r.status.upper()}[/]" if style else r.run_id
     console.print(head)
+    within = "—" if r.within_target is None else "yes" if r.within_target else "no"
     rows: list[tuple[str, str]] = []
     if result is not None:
         o = outcome(result)
@@ -151,13 +152,12 @@ def _print_summary(r: DrillRunRecord, result: DrillResult | None, directory: Pat
         ("started", _t(r.started_at)), ("deployed", _t(r.deployed_at)), ("first breach", _t(r.first_breach_at)),
         ("decision at", _t(r.decision_at)), ("rollback started", _t(r.rollback_started_at)),
         ("completed", _t(r.completed_at)),
-        ("decision → completion", _s(r.decision_to_completion_s) + f" (target {r.target_s:g} s, within: "
-         + ("—" if r.within_target is None else "yes" if r.within_target else "no") + ")"),
+        ("decision → completion", f"{_s(r.decision_to_completion_s)} (target {r.target_s:g} s, within: {within})"),
     ]
     if result is not None and result.traffic is not None:
         t = result.traffic
-        rows.append(("traffic", f"{t.requests:,} requests, {t.failed:,} failed, "
-                                f"{t.failed_during_rollback:,} failed during the rollback"))
+        rows.append(("traffic", (f"{t.requests:,} requests, {t.failed:,} failed, "
+                                 f"{t.failed_during_rollback:,} failed during the rollback")))
     rows.append(("reports", str(directory) if directory else "—"))
     if result is None and directory is not None:
         rows.append(("", "report.json is not there any more; the store row above is the record"))

@@ -147,8 +147,8 @@ class NotifySpec(Strict):
     """Where a run's start, decision and result are posted (a chat incoming webhook); failures are logged only."""
 
     webhook: str  # http(s) URL, may use ${KEY} from --var
-    events: list[Literal["start", "decision", "result"]] = Field(
-        default_factory=lambda: ["start", "decision", "result"], min_length=1)
+    events: tuple[Literal["start", "decision", "result"], ...] = Field(
+        default=("start", "decision", "result"), min_length=1)
     timeout: Duration = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")

@@ -12,7 +12,15 @@ import pytest
 
 from harness.report import charts, html, plot
 from harness.report.outcome import outcome, rolled_back_css
-from harness.results import Evidence, EvidencePoint, PhaseResult, RunStatus, StepStatus, TimelinePoint, Timestamps
+from harness.results import (
+    Evidence,
+    EvidencePoint,
+    PhaseResult,
+    RunStatus,
+    StepStatus,
+    TimelinePoint,
+    Timestamps,
+)
 from tests.test_reports import T0, at, make_result, parse_html, step
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -88,7 +96,7 @@ def test_latency_drill_plots_latency_p90_per_version() -> None:
     lines = {e.get("data-version"): e for e in root.iter(f"{SVG}polyline") if e.get("class") == "series-latency"}
     assert set(lines) == {"v2", "v3"}
     # The candidate's 305 ms sits high in its panel, the stable 2 ms near the bottom.
-    y = lambda e: [float(p.split(",")[1]) for p in e.get("points", "").split()]  # noqa: E731
+    y = lambda e: [float(p.split(",")[1]) for p in e.get("points", "").split()]
     assert max(y(lines["v3"])) < min(y(lines["v2"])) - 50
 
 

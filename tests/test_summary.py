@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 from harness import report_cli
 from harness.report import write_all
 from harness.report.summary import period_key, write_summary
-from harness.store import Deployment, DrillRunRecord, Rollback, RootCause, Store, Trigger
+from harness.store import (
+    Deployment,
+    DrillRunRecord,
+    Rollback,
+    RootCause,
+    Store,
+    Trigger,
+)
 from tests.test_reports import make_result
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)

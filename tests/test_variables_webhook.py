@@ -40,7 +40,7 @@ def receiver() -> Iterator[Receiver]:
     state.release.set()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             state.bodies.append(json.loads(self.rfile.read(length)))
             state.paths.append(self.path)

@@ -26,7 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
-from harness.report.svg import CHAR_W, decade, log_range, nice_max, nice_step, num, open_svg, polyline, text
+from harness.report.svg import (
+    CHAR_W,
+    decade,
+    log_range,
+    nice_max,
+    nice_step,
+    num,
+    open_svg,
+    polyline,
+    text,
+)
 from harness.results import DrillResult
 
 WIDTH = 960
@@ -120,7 +130,7 @@ def zoom_window(result: DrillResult) -> Window:
     done = _since(result, result.timestamps.completed_at)
     if done is None:  # missed, held, failed rollback: show until teardown began (or the end)
         teardown = next((p for p in result.phases if p.name == "teardown"), None)
-        done = _since(result, teardown.started_at) if teardown else full
+        done = (_since(result, teardown.started_at) if teardown else None) or full
     target = target_at(result)
     if target is not None and done < target <= done + max(2.0, 0.25 * (done - deployed)):
         done = target  # a short target just past completion stays in view

@@ -30,8 +30,17 @@ from harness.report.html import CSS
 from harness.report.load import load_result
 from harness.report.outcome import outcome
 from harness.results import DrillResult
-from harness.store import (INTERPRETATION, PRODUCTION, DrillRunRecord, GroupBy, Metrics, MetricsGroup, MetricsQuery,
-                           Rollback, Store)
+from harness.store import (
+    INTERPRETATION,
+    PRODUCTION,
+    DrillRunRecord,
+    GroupBy,
+    Metrics,
+    MetricsGroup,
+    MetricsQuery,
+    Rollback,
+    Store,
+)
 from harness.store.codec import format_timestamp
 
 Period = Literal["auto", "week", "quarter"]
@@ -149,7 +158,7 @@ def _weekly(store: Store, records: list[DrillRunRecord], rollbacks: list[Rollbac
     if start is None or end is None:
         return []
     monday = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    groups = []
+    groups: list[MetricsGroup] = []
     while monday < end and len(groups) < MAX_WEEKS:
         nxt = monday + timedelta(weeks=1)
         q = MetricsQuery(since=max(monday, start), until=min(nxt, end), target_minutes=target_minutes)

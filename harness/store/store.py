@@ -11,7 +11,6 @@ import heapq
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
-
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
@@ -27,8 +26,20 @@ from harness.store.db import (
     write_transaction,
 )
 from harness.store.metrics import Metrics, MetricsQuery, compute
-from harness.store.records import Deployment, DrillRunRecord, Event, ImportResult, Rollback
-from harness.store.schema import deployments, drill_runs, drill_steps, migrate, rollbacks
+from harness.store.records import (
+    Deployment,
+    DrillRunRecord,
+    Event,
+    ImportResult,
+    Rollback,
+)
+from harness.store.schema import (
+    deployments,
+    drill_runs,
+    drill_steps,
+    migrate,
+    rollbacks,
+)
 from harness.store.trends import GroupBy, MetricsGroup, compute_by
 
 ProgressCallback = Callable[[int], None]
