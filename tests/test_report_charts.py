@@ -181,11 +181,13 @@ def test_promote_drill_has_no_target_bar_and_reads_green() -> None:
     ("promote", "good-canary", RunStatus.FAILED, True, "false rollback", "bad"),
     ("fail", "broken-rollback-path", RunStatus.PASSED, True, "passed, but the drill expected a failure", "bad"),
     ("rollback", "broken-rollback-path", RunStatus.FAILED, False, "failed as expected", "good"),  # older report.json
+    ("rollback", "good-canary", RunStatus.PASSED, False, "promoted as expected", "good"),  # decision: promote
     ("rollback", "canary-fail", RunStatus.ERROR, False, "error", "bad"),
 ])
 def test_outcome_against_expectation(expect: str, drill: str, status: RunStatus, rolled: bool, label: str,
                                      css: str) -> None:
-    o = outcome(make_result(expect=expect, drill=drill, status=status, rolled_back=rolled))
+    decision = "promote" if drill == "good-canary" and not rolled else "rollback"
+    o = outcome(make_result(expect=expect, drill=drill, status=status, rolled_back=rolled, decision=decision))
     assert (o.label, o.css) == (label, css)
 
 

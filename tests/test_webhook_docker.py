@@ -88,19 +88,23 @@ def test_runbook_pages_through_a_webhook_given_by_var(tmp_path: Path, docker_cli
     assert (containers, networks, volumes) == ([], [], [])
 
 
-def test_unreachable_webhook_fails_the_step_but_not_the_run(tmp_path: Path, docker_client: object) -> None:
-    """The page step is on_failure: continue; the drill's own listener only logs. The rollback still passes."""
+def test_a_page_that_reaches_no_one_fails_the_drill_not_the_rollback(tmp_path: Path, docker_client: object) -> None:
+    """Nobody was paged: the drill fails naming that step, yet the rollback ran to the end (the step is
+    on_failure: continue) and the drill's own listener only logged its failures."""
     _project(tmp_path)
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "paging-drill", "--json", "--report-dir", str(tmp_path / "r"),
          "--var", "webhook=http://127.0.0.1:9/hook"],
         check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     result = json.loads(proc.stdout)
+    assert result["status"] == "failed" and "page-model-owner failed" in result["reason"]
     page = next(s for s in result["steps"] if s["name"] == "page-model-owner")
     assert page["status"] == "failed" and "webhook http://127.0.0.1:9/… unreachable" in page["error"]
-    assert "drill notify (not fatal)" in proc.stderr
-    assert result["status"] == "passed"
+    assert all(s["status"] == "ok" for s in result["steps"] if s["name"] != "page-model-owner")
+    assert result["serving_version_after"] == "v2"
+    assert proc.stderr.count("drill notify (not fatal)") == 3  # start, decision, result: logged, not raised
+    assert (tmp_path / "r" / result["run_id"] / "report.html").is_file()
     containers, networks, volumes = harness_resources(docker_client, result["run_id"])
     assert (containers, networks, volumes) == ([], [], [])

@@ -238,11 +238,12 @@ class NotifyParams(Params):
 
 @action("notify", NotifyParams, "Tell people: the console, and a chat webhook when url: is given")
 def notify(ctx: RunContext, p: NotifyParams) -> str:
-    ctx.emit(Notified(p.channel, p.message))
     if p.url is None:
+        ctx.emit(Notified(p.channel, p.message))
         return f"#{p.channel}: {p.message}"
     text = p.message if p.channel == "console" else f"[#{p.channel}] {p.message}"
     status = webhook.post_text(p.url, text, p.timeout)  # StepFailed on non-2xx, no answer, unreachable
+    ctx.emit(Notified(p.channel, p.message))  # once, when delivered (a failed attempt is retried by policy)
     return f"#{p.channel}: {p.message} (posted to {webhook.redact(p.url)}: {status})"
 
 

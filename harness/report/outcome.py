@@ -19,8 +19,15 @@ class Outcome:
 
 
 def expectation(result: DrillResult) -> str:
-    """rollback | promote | fail; a drill named *broken* expects to fail even where report.json predates ``expect``."""
-    return "fail" if "broken" in result.drill and result.expect == "rollback" else result.expect
+    """rollback | promote | fail. Where ``expect`` is still its default (a report.json from before the engine
+    filled it): a drill named *broken* expects to fail, and a decision to promote means the drill expected one
+    (the engine promotes only when the drill's ``expect:`` says so)."""
+    if result.expect == "rollback":
+        if "broken" in result.drill:
+            return "fail"
+        if result.decision == "promote":
+            return "promote"
+    return result.expect
 
 
 def outcome(result: DrillResult) -> Outcome:
