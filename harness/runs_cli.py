@@ -26,7 +26,7 @@ from rich.table import Table
 from harness.errors import SpecError, SpecIssue
 from harness.report import html, junit, markdown
 from harness.report.load import load_result
-from harness.report.outcome import outcome
+from harness.report.outcome import expectation, outcome
 from harness.results import DrillResult
 from harness.store import DrillRunRecord, Store
 from harness.store.codec import format_timestamp
@@ -145,7 +145,7 @@ def _print_summary(r: DrillRunRecord, result: DrillResult | None, directory: Pat
     rows: list[tuple[str, str]] = []
     if result is not None:
         o = outcome(result)
-        rows += [("outcome", f"{o.label} — {result.reason}"), ("expected", result.expect)]
+        rows += [("outcome", f"{o.label} — {result.reason}"), ("expected", expectation(result))]
     rows += [
         ("model", f"{r.model}: {r.from_version} deployed" + (f", back to {r.to_version}" if r.to_version else "")),
         ("decision", f"{r.trigger or '—'} ({r.root_cause or '—'})"),

@@ -233,7 +233,8 @@ class Line:
     points: list[tuple[float, float | None]]  # (t since start, value); None breaks the line
     cls: str
     dots: bool = False
-    partial_ends: bool = False  # the run's first and last seconds are partial: dashed, not a dip
+    partial_start: bool = False  # the run's first second is partial (load starting): dashed, not a dip
+    partial_end: bool = False  # the run's last second is partial (load stopping)
 
 
 @dataclass
@@ -275,7 +276,8 @@ def panels(result: DrillResult, compact: bool = False) -> list[Panel]:
         first, last = present[0], present[-1]
         points: list[tuple[float, float | None]] = [(p.t + 0.5, float(p.requests.get(version, 0)))
                                                     for p in pts[first:last + 1]]
-        traffic.lines.append(Line(version, color, points, "series-requests", partial_ends=True))
+        traffic.lines.append(Line(version, color, points, "series-requests", partial_start=first == 0,
+                                  partial_end=last == len(pts) - 1))
     if compact:
         return [traffic]
     out = [traffic]
@@ -519,13 +521,15 @@ def _line(line: Line, x: Callable[[float], float], yv: Callable[[float], float])
         else:
             segments[-1].append((x(t), yv(v)))
     segments = [s for s in segments if s]
-    for seg in segments:
-        if line.partial_ends and len(seg) > 2:
-            out.append(polyline(seg[1:-1], line.color, cls=line.cls, data=data))
+    for i, seg in enumerate(segments):
+        lo = 1 if line.partial_start and i == 0 and len(seg) > 1 else 0
+        hi = len(seg) - 1 if line.partial_end and i == len(segments) - 1 and len(seg) - 1 > lo else len(seg)
+        if hi - lo > 1:
+            out.append(polyline(seg[lo:hi], line.color, cls=line.cls, data=data))
+        if lo:
             out.append(polyline(seg[:2], line.color, cls=line.cls + " partial", data=data, dashed=True))
+        if hi < len(seg):
             out.append(polyline(seg[-2:], line.color, cls=line.cls + " partial", data=data, dashed=True))
-        elif len(seg) > 1:
-            out.append(polyline(seg, line.color, cls=line.cls, data=data))
         if line.dots or len(seg) == 1:
             out.extend(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.2" fill="{line.color}"/>' for a, b in seg)
     return out
