@@ -155,3 +155,19 @@ def test_summary_charts_rate_per_week_and_every_rollback(store: Store, tmp_path:
     page = write_summary(store, None, None, tmp_path / "out")[0].read_text()
     for cls in ("rate-bands", "completion", "share", "causes"):
         assert f'class="{cls}"' in page
+
+
+def test_a_promoted_control_is_not_a_rollback_in_the_charts(tmp_path: Path) -> None:
+    from harness.recording import to_record
+    from harness.report.summary import build, completion_points, share_rows
+
+    with Store.open(f"sqlite:///{tmp_path}/drill.db") as st:
+        control_dir = tmp_path / "reports" / "control"
+        control = make_result(run_id="control", drill="good-canary", decision="promote", rolled_back=False,
+                              expect="promote", report_dir=str(control_dir))
+        write_all(control, control_dir)
+        st.record_drill_run(to_record(control))
+        assert st.list_drill_runs()[0].decision_to_completion_s is not None  # the promotion was timed too
+        s = build(st, None, None)
+    assert completion_points(s, tmp_path) == []
+    assert share_rows(s) == [("production", 0, 0), ("drill runs", 0, 0)]

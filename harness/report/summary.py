@@ -312,15 +312,22 @@ def completion_points(s: Summary, output_dir: Path) -> list[charts.CompletionPoi
               for r in s.production_rollbacks]
     for row in s.runs:
         rec = row.record
-        if rec.decision_at is not None and rec.decision_to_completion_s is not None:
+        if rec.rolled_back and rec.decision_at is not None and rec.decision_to_completion_s is not None:
             points.append(charts.CompletionPoint(rec.decision_at, rec.decision_to_completion_s, "drill",
                                                  f"drill {rec.drill}, run {rec.run_id}", _link(row, output_dir)))
     return sorted(points, key=lambda p: p.at)
 
 
+def _decided_rollback(row: RunRow) -> bool:
+    """A rollback was decided (whether or not it completed); a promoted control is not one."""
+    if row.result is not None:
+        return row.result.decision == "rollback"
+    return row.record.rolled_back or (row.record.decision_at is not None and row.record.to_version is not None)
+
+
 def share_rows(s: Summary) -> list[tuple[str, int, int]]:
     prod_auto = sum(r.trigger == "automated" for r in s.production_rollbacks)
-    drills = [row.record for row in s.runs if row.record.decision_at is not None and row.record.trigger]
+    drills = [row.record for row in s.runs if _decided_rollback(row) and row.record.trigger]
     drill_auto = sum(r.trigger == "automated" for r in drills)
     return [("production", prod_auto, len(s.production_rollbacks) - prod_auto),
             ("drill runs", drill_auto, len(drills) - drill_auto)]
@@ -332,7 +339,7 @@ def cause_rows(s: Summary) -> list[tuple[str, int, int]]:
     for r in s.production_rollbacks:
         prod[str(r.root_cause)] += 1
     for row in s.runs:
-        if row.record.rolled_back and row.record.root_cause:
+        if _decided_rollback(row) and row.record.root_cause:
             drill[row.record.root_cause] += 1
     causes = sorted(set(prod) | set(drill), key=lambda c: (-prod.get(c, 0), -drill.get(c, 0), c))
     return [(c, prod.get(c, 0), drill.get(c, 0)) for c in causes]
