@@ -141,9 +141,7 @@ def build(store: Store, since: datetime | None, until: datetime | None, period: 
     chosen = _choose_period(records, since, until, period)
     query = MetricsQuery(since=since, until=until, target_minutes=target_minutes)
     by_quarter = store.metrics_by(query, GroupBy.QUARTER)
-    rollbacks = [e for e in store.export_events()
-                 if isinstance(e, Rollback) and e.environment == PRODUCTION and not e.planned
-                 and (since is None or e.decided_at >= since) and (until is None or e.decided_at < until)]
+    rollbacks = store.list_rollbacks(since, until, PRODUCTION)
     rate = by_quarter if chosen == "quarter" else _weekly(store, records, rollbacks, since, until, target_minutes)
     return Summary(since, until, chosen, [RunRow(r, _load(r)) for r in records], trend(records, chosen),
                    store.metrics(query), by_quarter, rate, rollbacks, target_minutes)
@@ -254,8 +252,8 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def render_markdown(s: Summary) -> str:
     passed = sum(r.record.status == "passed" for r in s.runs)
-    lines = ["# Rollback drill summary", "", f"Period: {_period_text(s)}. "
-             f"{len(s.runs)} drill run(s), {passed} passed.", "", "## Drill runs", ""]
+    lines = ["# Rollback drill summary", "", (f"Period: {_period_text(s)}. "
+             f"{len(s.runs)} drill run(s), {passed} passed."), "", "## Drill runs", ""]
     lines += _md_table(RUN_HEADERS, [_run_cells(r) for r in s.runs]) if s.runs else ["No drill runs in the period."]
     lines += ["", f"## Production rollback rate per {s.period}", ""]
     lines += _md_table([s.period, "deployments", "rollbacks", "rate", "band"],
@@ -350,8 +348,8 @@ def _charts_html(s: Summary, output_dir: Path) -> list[str]:
               for g in s.rate_by_period]
     return [
         "<h2>Charts</h2>",
-        f'<p class="sub">Rate: production deployments per {escape(s.period)} and the unplanned rollbacks within '
-        "their window (as the metrics below). The other charts: rollbacks decided in the period.</p>",
+        (f'<p class="sub">Rate: production deployments per {escape(s.period)} and the unplanned rollbacks within '
+        "their window (as the metrics below). The other charts: rollbacks decided in the period.</p>"),
         f'<div class="chart">{charts.rate_bands_svg(groups)}</div>',
         f'<div class="chart">{charts.completion_svg(completion_points(s, output_dir), s.target_minutes * 60)}</div>',
         f'<div class="chart">{charts.share_svg(share_rows(s))}</div>',

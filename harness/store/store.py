@@ -27,6 +27,7 @@ from harness.store.db import (
 )
 from harness.store.metrics import Metrics, MetricsQuery, compute
 from harness.store.records import (
+    PRODUCTION,
     Deployment,
     DrillRunRecord,
     Event,
@@ -175,6 +176,20 @@ class Store:
             for step in conn.execute(step_query):
                 steps[step.run_id].append(step)
         return [rows.run_from_rows(row, steps[row.run_id]) for row in run_rows]
+
+    def list_rollbacks(self, since: datetime | None = None, until: datetime | None = None,
+                       environment: str = PRODUCTION, planned: bool = False) -> list[Rollback]:
+        """Rollbacks decided in [since, until) in one environment, oldest first; planned ones only if asked."""
+        where = [rollbacks.c.environment == environment]
+        if not planned:
+            where.append(rollbacks.c.planned.is_(False))
+        if since is not None:
+            where.append(rollbacks.c.decided_at >= since)
+        if until is not None:
+            where.append(rollbacks.c.decided_at < until)
+        query = select(rollbacks).where(*where).order_by(rollbacks.c.decided_at, rollbacks.c.id)
+        with read_transaction(self._engine) as conn:
+            return [rows.rollback_from_row(row) for row in conn.execute(query)]
 
     def recent_drill_runs(self, limit: int = 20, drill: str | None = None) -> list[DrillRunRecord]:
         """The newest drill runs (by start), newest first, with their steps; ``drill`` filters by name."""

@@ -130,3 +130,14 @@ def test_show_json_has_the_row_and_the_report(app: typer.Typer, store_url: str, 
 def test_unreachable_store_exits_3(app: typer.Typer) -> None:
     r = RUNNER.invoke(app, ["runs", "--store", "postgresql+psycopg://nobody@127.0.0.1:9/none"])
     assert r.exit_code == 3
+
+
+def test_list_rollbacks_by_decision_time(store: Store, scenario: list) -> None:
+    store.import_events(scenario)
+    october = store.list_rollbacks(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+    # Production, unplanned, decided in October: the planned fraud/4 and churn/3 (Nov 2) and the drill are out.
+    assert [(r.model, r.from_version) for r in october] == [
+        ("fraud", "1"), ("fraud", "2"), ("fraud", "2"), ("fraud", "3"), ("ranker", "1"), ("ranker", "3"),
+        ("churn", "1")]
+    assert [r.from_version for r in store.list_rollbacks(environment="drill")] == ["9"]
+    assert len(store.list_rollbacks(planned=True)) == len(store.list_rollbacks()) + 1
