@@ -171,6 +171,19 @@ def test_label_rows_never_let_a_line_cross_a_label() -> None:
                 assert b <= c or d <= a
 
 
+def test_a_label_flips_sides_rather_than_be_crossed() -> None:
+    # A promoted control (a real run): decision at 812.5 px, completion at 855.9 px of a 960 px chart. The
+    # completion's label must sit left of its line, over the decision's line: one crossing, unless the
+    # decision's label goes left too and below the completion's.
+    xs, texts = [428.9, 812.5, 855.9], ["deployed 9.9 s", "decision 20.3 s", "completed 21.5 s"]
+    natural = [plot.label_box(x, t, 960) for x, t in zip(xs, texts)]
+    spans = [(a, b) for a, b, _ in natural]
+    assert plot.crossings(xs, spans, plot._label_rows(xs, spans)) == 1
+    boxes, rows = plot.place_labels(xs, texts, 960)
+    assert plot.crossings(xs, [(a, b) for a, b, _ in boxes], rows) == 0
+    assert [b[2] for b in boxes] == ["start", "end", "end"] and rows[1] < rows[2]
+
+
 def junit_cases(text: str) -> dict[str, ET.Element]:
     root = ET.fromstring(text)
     suite = root.find("testsuite")

@@ -201,7 +201,8 @@ def label_box(px: float, text_: str, width: int) -> tuple[float, float, str]:
     return px + 3, px + 3 + w, "start"
 
 
-def _label_rows(xs: list[float], boxes: list[tuple[float, float]], gap: float = 6) -> list[int]:
+def _label_rows(xs: list[float], boxes: list[tuple[float, float]], gap: float = 6,
+                right_to_left: bool = True) -> list[int]:
     """A row per label (0 = just above the plot) so labels neither overlap nor get crossed by a mark's line.
 
     A mark's line rises to its own label's row, so it crosses a label on that row or a lower one.
@@ -210,7 +211,7 @@ def _label_rows(xs: list[float], boxes: list[tuple[float, float]], gap: float = 
     """
     n = len(xs)
     rows: dict[int, int] = {}
-    for i in sorted(range(n), key=lambda k: -xs[k]):
+    for i in sorted(range(n), key=lambda k: -xs[k] if right_to_left else xs[k]):
         start, end = boxes[i]
         above = max((rows[k] for k in rows if start - 1 <= xs[k] <= end + 1), default=-1)
         below = min((rows[k] for k in rows if boxes[k][0] - 1 <= xs[i] <= boxes[k][1] + 1), default=n + 1)
@@ -222,6 +223,37 @@ def _label_rows(xs: list[float], boxes: list[tuple[float, float]], gap: float = 
             row = max(rows.values(), default=-1) + 1
         rows[i] = row
     return [rows[i] for i in range(n)]
+
+
+def crossings(xs: list[float], boxes: list[tuple[float, float]], rows: list[int]) -> int:
+    """How many (line, label) pairs cross: a mark's line rises to its own row, through lower labels' boxes."""
+    return sum(1 for i, x in enumerate(xs) for j, (a, b) in enumerate(boxes)
+               if i != j and rows[j] < rows[i] and a - 1 <= x <= b + 1)
+
+
+def place_labels(xs: list[float], texts: list[str], width: int) -> tuple[list[tuple[float, float, str]], list[int]]:
+    """Boxes and rows for the mark labels, with the fewest lines crossing labels (then the fewest rows).
+
+    Tried: every label on its natural side and each one flipped to the other side, rows assigned right
+    to left and left to right.
+    """
+    natural = [label_box(x, t, width) for x, t in zip(xs, texts)]
+    candidates = [natural]
+    for i, (x, t) in enumerate(zip(xs, texts)):
+        w = len(t) * CHAR_W
+        flipped = (x - 3 - w, x - 3, "end") if natural[i][2] == "start" else (x + 3, x + 3 + w, "start")
+        if flipped[0] >= 4 and flipped[1] <= width - 4:
+            candidates.append([*natural[:i], flipped, *natural[i + 1:]])
+    best: tuple[tuple[int, int, int], list[tuple[float, float, str]], list[int]] | None = None
+    for n, boxes in enumerate(candidates):
+        spans = [(a, b) for a, b, _ in boxes]
+        for right_to_left in (True, False):
+            rows = _label_rows(xs, spans, right_to_left=right_to_left)
+            score = (crossings(xs, spans, rows), max(rows, default=-1), n)
+            if best is None or score < best[0]:
+                best = (score, boxes, rows)
+    assert best is not None
+    return best[1], best[2]
 
 
 # ---- panels ----------------------------------------------------------------------------------
@@ -358,8 +390,7 @@ def _chart(result: DrillResult, width: int, win: Window, stack: list[Panel], com
     labelled = sorted(((x(m.t), f"{m.label} {num(round(m.t, 1))} s", m) for m in all_marks), key=lambda i: i[0])
     if compact:
         labelled = []
-    boxes = [label_box(px, t, width) for px, t, _ in labelled]
-    rows = _label_rows([px for px, _, _ in labelled], [(a, b) for a, b, _ in boxes])
+    boxes, rows = place_labels([px for px, _, _ in labelled], [t for _, t, _ in labelled], width)
     n_rows = max(rows, default=-1) + 1
     header = 22 if compact else 28
     top = header + (0 if compact else max(n_rows, 1) * LABEL_ROW_H) + 18  # + the first panel's title row
