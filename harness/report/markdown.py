@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.report.escape import md, md_code
+from harness.report.outcome import expectation, outcome
 from harness.results import DrillResult, iso
 
 
@@ -15,10 +16,11 @@ def _fmt(value: float | None, unit: str = "s") -> str:
 def render(result: DrillResult) -> str:
     ts = result.timestamps
     mark = "PASSED" if result.passed else result.status.value.upper()
+    verdict = outcome(result)
     lines = [
-        f"# Rollback drill {md_code(result.drill)} — {mark}",
+        f"# Rollback drill {md_code(result.drill)} — {mark} ({md(verdict.label)})",
         "",
-        f"- run: {md_code(result.run_id)} (profile {md_code(result.profile)})",
+        f"- run: {md_code(result.run_id)} (profile {md_code(result.profile)}); the drill expected: {md(expectation(result))}",
         f"- outcome: {md(result.reason)}",
         f"- model: {md_code(result.model)}, stable {md_code(result.stable_version)}, "
         f"candidate {md_code(result.candidate_version)}",
