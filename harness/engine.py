@@ -28,7 +28,7 @@ from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnd
                             RunFinished, RunStarted, TrafficTick, now)
 from harness.human import HumanInput
 from harness.registry import Registry
-from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, TimelinePoint, Timestamps,
+from harness.results import (DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, TimelinePoint, Timestamps,
                              TrafficSummary)
 from harness.seed import SeededVersions, seed_registry
 from harness.specs import ProfileSpec
@@ -75,6 +75,7 @@ class _State:
     decision: str | None = None
     trigger: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    trace: list[EvidencePoint] = field(default_factory=list)  # every look at every check, for reports
     steps: tuple[StepResult, ...] = ()
     serving_after: str | None = None
     images_source: str | None = None
@@ -129,7 +130,7 @@ class Engine:
                 state.images_source = images.source
                 registry = Registry(workdir / "registry", spec.model)
                 versions = seed_registry(registry, spec.fault)
-                stack = Stack(client, images, run_id, spec.model)
+                stack = Stack(client, images, run_id, spec.model, model_env=spec.noise.env())
                 stack.start(registry.root, versions.stable)
                 self._attach(stack, "stable")  # haproxy.cfg starts it at weight 100
             with self._phase(state, "baseline"):
@@ -242,9 +243,10 @@ class Engine:
         deadline = time.monotonic() + det.max_wait
         streak = 0
         while time.monotonic() < deadline:
-            baseline, canary = self._split_samples(ctx, state)
-            verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, baseline, canary)
+            verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, self._split_samples(ctx, state), det.alpha)
             state.evidence = verdict.evidence
+            assert state.deployed_at is not None
+            state.trace.extend(analysis.trace_points(verdict.evidence, (now() - state.deployed_at).total_seconds()))
             if verdict.breached and state.first_breach_at is None:
                 state.first_breach_at = now()
                 self.emit(Breach(next(e for e in verdict.evidence if e.breached)))
@@ -258,14 +260,11 @@ class Engine:
         self.emit(Decided(state.decision, "automated", state.evidence))
 
     @staticmethod
-    def _split_samples(ctx: RunContext, state: _State) -> tuple[list[Sample], list[Sample]]:
-        """Client-side samples since the deploy: stable's (the baseline) and the candidate's."""
-        if not (state.deployed_at and ctx.variables):
-            return [], []
-        since = state.deployed_at.timestamp()
-        recent = [s for s in ctx.load.samples() if s.at >= since]
-        return ([s for s in recent if s.version == ctx.variables["stable_version"]],
-                [s for s in recent if s.version == ctx.variables["candidate_version"]])
+    def _split_samples(ctx: RunContext, state: _State) -> analysis.SampleSplit:
+        """Client-side samples: the candidate's, and its baseline (stable beside a canary, the pre-deploy window after a 100 % switch)."""
+        return analysis.split_samples(ctx.load.samples(), state.deployed_at.timestamp() if state.deployed_at else None,
+                                      ctx.variables["stable_version"], ctx.variables["candidate_version"],
+                                      ctx.weights.get("candidate", 0))
 
     def _decide(self, state: _State, profile: ProfileSpec, options: RunOptions, evidence: tuple[Evidence, ...]) -> None:
         if profile.decision == "automated" or options.human is None:
@@ -290,7 +289,8 @@ class Engine:
         since = time.time()
         time.sleep(1.0)
         after = window(ctx.load.samples(), since + 0.2, time.time())
-        if set(after.by_version) != {versions.candidate} or after.error_rate > ctx.baseline_error_rate + 0.01:
+        held = analysis.error_rate_held(after.failed, after.requests, self._split_samples(ctx, state).reference)
+        if set(after.by_version) != {versions.candidate} or not held:
             state.failure = f"steady state not held after promotion: {after}"
         else:
             state.completed_at = now()
@@ -354,6 +354,7 @@ class Engine:
                               baseline_error_rate=state.baseline_error_rate,
                               candidate=versions.candidate if versions else None) if samples else None,
             serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
+            evidence_trace=tuple(state.trace),
             report_dir=str(options.report_root / run_id),
         )
 

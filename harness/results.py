@@ -64,10 +64,18 @@ class Evidence:
     effect_size: float | None = None
     confidence: float | None = None
     at: datetime | None = None
-    kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney)
+    kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney) | sequential (anytime-valid)
+    # sequential: the e-value (threshold is 1/alpha), the effect's confidence sequence, and what the
+    # candidate was compared with ("stable since deploy" or "pre-deploy window" after a 100 % switch)
+    e_value: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    baseline_source: str | None = None
 
     @property
     def breached(self) -> bool:
+        if self.kind == "sequential":
+            return self.e_value is not None and self.e_value >= self.threshold
         if self.kind == "compare":
             return self.confidence is not None and 1 - self.confidence < self.threshold
         return self.canary_value is not None and self.canary_value > self.threshold
