@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 _EPS = 1e-15
+_LOG_CAP = math.log(1e300)
 
 
 def log_beta(a: float, b: float) -> float:
@@ -103,7 +104,8 @@ def one_sided_e_value(x: int, n: int, p0: float, priors: tuple[tuple[float, floa
     top = max(logs)
     if top == -math.inf:
         return 0.0
-    return min(math.exp(top) * sum(math.exp(v - top) for v in logs) / len(logs), 1e300)
+    log_e = top + math.log(sum(math.exp(v - top) for v in logs) / len(logs))
+    return math.exp(min(log_e, _LOG_CAP))  # capped so reports stay finite JSON
 
 
 def share_e_value(candidate_events: int, events: int, share: float) -> float:
