@@ -185,7 +185,7 @@ def _median(times: list[float | None]) -> float | None:
 
 
 def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
-        seed: int) -> dict[str, object]:
+        seed: int, detect_seconds: float | None = None) -> dict[str, object]:
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
@@ -199,7 +199,7 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
     for name in ("error_slice", "latency", "accuracy"):
         detect["threshold"][name], detect["sequential"][name] = [], []
         for _ in range(bad_canaries):
-            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, seconds)
+            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, detect_seconds or seconds)
             detect["threshold"][name].append(threshold_detect(stable, cand))
             detect["sequential"][name].append(sequential_detect(stable, cand, share, alpha))
     return {
@@ -207,13 +207,14 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
         "good_canaries": good_canaries,
         "judges": {
             judge: {
-                "false_rollback_rate": false[judge] / good_canaries,
+                "false_rollback_rate": false[judge] / good_canaries if good_canaries else None,
                 "detect_s": {k: _median(v) for k, v in detect[judge].items()},
                 "detected": {k: round(sum(t is not None for t in v) / len(v), 3) for k, v in detect[judge].items()},
             }
             for judge in ("threshold", "sequential")
         },
-        "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "alpha": alpha,
+        "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "detect_window_s": detect_seconds or seconds,
+                  "alpha": alpha,
                   "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed},
     }
 
@@ -222,14 +223,19 @@ def table(out: dict[str, object]) -> str:
     judges = out["judges"]
     assert isinstance(judges, dict)
 
+    setup = out["setup"]
+    assert isinstance(setup, dict)
+
     def cell(judge: dict[str, dict[str, float | None]], k: str) -> str:
         t, share = judge["detect_s"][k], judge["detected"][k]
-        return f"{t:.1f} s ({share:.0%})" if t is not None else f"not within 60 s ({share:.0%})"
+        return f"{t:.1f} s ({share:.0%})" if t is not None else f"not within {setup['detect_window_s']:g} s ({share:.0%})"
 
-    rows = ["| judge | false rollbacks (good canaries) | error slice 30 % | +300 ms | accuracy -5 points |",
+    rows = ["| judge | false rollbacks of good canaries | median detect (share caught): error slice 30 % | +300 ms "
+            "| accuracy -5 points |",
             "|---|---|---|---|---|"]
     for name, j in judges.items():
-        rows.append(f"| {name} | {j['false_rollback_rate']:.2%} | {cell(j, 'error_slice')} | {cell(j, 'latency')} | "
+        rate = j["false_rollback_rate"]
+        rows.append(f"| {name} | {'-' if rate is None else f'{rate:.2%}'} | {cell(j, 'error_slice')} | {cell(j, 'latency')} | "
                     f"{cell(j, 'accuracy')} |")
     return "\n".join(rows)
 
@@ -241,12 +247,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--weight", type=float, default=10.0, help="canary weight in percent")
     parser.add_argument("--window", type=float, default=60.0, help="seconds the judge watches")
+    parser.add_argument("--detect-window", type=float, default=None,
+                        help="seconds a bad canary is watched (default: --window, as the drills' max_wait)")
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
-    out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed)
+    out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
