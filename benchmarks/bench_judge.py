@@ -141,7 +141,7 @@ def threshold_detect(stable: Arm, cand: Arm, window_s: float = 10.0, scrape_s: f
         if scraped >= 2 * per_scrape and requests >= 15:  # increase() needs two scrapes in the window
             if sum(cand.errors[lo:scraped]) / requests > 0.05:
                 return look * BIN_S
-            hist = [sum(col) for col in zip(*cand.buckets[lo:scraped])]
+            hist = [sum(col) for col in zip(*cand.buckets[lo:scraped], strict=True)]
             p90 = histogram_quantile(0.9, hist)
             if p90 is not None and p90 > 0.2:
                 return look * BIN_S

@@ -8,7 +8,7 @@ beside a canary, or the pre-deploy window after a 100 % switch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from harness import sequential
@@ -164,7 +164,7 @@ def sequential_check(check: CompareCheck, split: SampleSplit, alpha: float, with
                     baseline_source=split.source)
 
 
-MEASURES = {
+MEASURES: dict[str, Callable[[Sample], float]] = {
     "latency": lambda s: s.latency_s,
     "error": lambda s: 0.0 if s.ok else 1.0,
     "incorrect": lambda s: 0.0 if s.correct else 1.0,

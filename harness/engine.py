@@ -271,7 +271,7 @@ class Engine:
             state.decision_at, state.decision, state.trigger = now(), "rollback", "automated"
         else:
             lines = [f"ALERT: canary analysis failed at {now():%H:%M:%S}"] + [
-                f"  {e.metric}: canary {e.canary_value} (limit {e.threshold}), baseline {e.baseline_value}, samples {e.samples}"
+                f"  {e.headline}, samples {e.samples}"
                 for e in evidence]
             answer = options.human.decide("\n".join(lines), profile.decision_timeout)
             state.decision_at = now()

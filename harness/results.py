@@ -80,6 +80,20 @@ class Evidence:
             return self.confidence is not None and 1 - self.confidence < self.threshold
         return self.canary_value is not None and self.canary_value > self.threshold
 
+    @property
+    def headline(self) -> str:
+        """One line for a person: what crossed which limit."""
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1%}"
+        if self.kind == "sequential":
+            return (f"{self.metric}: e-value {self.e_value or 0:.3g} vs {self.threshold:g} (1/alpha); candidate "
+                    f"{pct(self.canary_value)} vs {self.baseline_source or 'baseline'} {pct(self.baseline_value)}")
+        if self.kind == "compare":
+            p = None if self.confidence is None else 1 - self.confidence
+            return f"{self.metric}: p = {'-' if p is None else f'{p:.2g}'} vs alpha {self.threshold:g}"
+        value = "-" if self.canary_value is None else f"{self.canary_value:.3g}"
+        return f"{self.metric} = {value} > {self.threshold:g}"
+
 
 @dataclass(frozen=True)
 class Timestamps:

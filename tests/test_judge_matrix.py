@@ -173,3 +173,12 @@ def test_sequential_evidence_and_trace_round_trip_through_report_json() -> None:
     assert back == result
     assert back.evidence[0].kind == "sequential" and back.evidence[0].baseline_source == analysis.PRE_DEPLOY
     assert back.evidence[0].breached
+
+
+def test_headline_says_what_crossed_which_limit() -> None:
+    j = analysis.judge(FakeProm({"q": 0.3}), [MetricCheck(name="ratio", query="q", failure_above=0.05)],  # type: ignore[arg-type]
+                       [CompareCheck(name="seq", measure="error")], split(traffic(5, 100, "error"), 100))
+    ratio, seq = j.evidence
+    assert ratio.headline == "ratio = 0.3 > 0.05"
+    assert seq.headline.startswith("seq: e-value ") and "vs 100 (1/alpha)" in seq.headline
+    assert "pre-deploy window" in seq.headline

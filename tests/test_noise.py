@@ -59,10 +59,11 @@ def test_bad_noise_is_refused_naming_file_and_field(tmp_path: Path, noise: str, 
     assert exc.value.issues[0].line == 4
 
 
-@pytest.mark.parametrize("bad", [dict(error_rate=float("nan")), dict(jitter_s=-1.0), dict(wrong_rate=1.5)])
-def test_model_server_refuses_bad_noise(bad: dict[str, float]) -> None:
+@pytest.mark.parametrize(("error_rate", "jitter_s", "wrong_rate"), [(float("nan"), 0.0, 0.0), (0.0, -1.0, 0.0),
+                                                                   (0.0, 0.0, 1.5), (0.0, float("inf"), 0.0)])
+def test_model_server_refuses_bad_noise(error_rate: float, jitter_s: float, wrong_rate: float) -> None:
     with pytest.raises(ValueError):
-        Noise(**bad)
+        Noise(error_rate, jitter_s, wrong_rate)
 
 
 MODEL = {**artifact(train(seed=2)), "version": "v2"}
