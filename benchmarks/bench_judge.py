@@ -16,8 +16,9 @@ own 4 %). The judge looks every 0.5 s for 60 s.
 
 false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
 seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
-a 5-point accuracy drop); a run not detected within the window counts as never, so the median is null
-when fewer than half were caught (``detected`` gives the share caught).
+a 5-point accuracy drop); a run not detected within the window (``--detect-window``, default the 60 s
+of the drills' max_wait) counts as never, so the median is null when fewer than half were caught
+(``detected`` gives the share caught). Prometheus is simulated: a 10 s window over 1 s scrapes.
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
             judge: {
                 "false_rollback_rate": false[judge] / good_canaries if good_canaries else None,
                 "detect_s": {k: _median(v) for k, v in detect[judge].items()},
-                "detected": {k: round(sum(t is not None for t in v) / len(v), 3) for k, v in detect[judge].items()},
+                "detected": {k: round(sum(t is not None for t in v) / len(v), 3) if v else None
+                             for k, v in detect[judge].items()},
             }
             for judge in ("threshold", "sequential")
         },
@@ -228,6 +230,8 @@ def table(out: dict[str, object]) -> str:
 
     def cell(judge: dict[str, dict[str, float | None]], k: str) -> str:
         t, share = judge["detect_s"][k], judge["detected"][k]
+        if share is None:
+            return "-"
         return f"{t:.1f} s ({share:.0%})" if t is not None else f"not within {setup['detect_window_s']:g} s ({share:.0%})"
 
     rows = ["| judge | false rollbacks of good canaries | median detect (share caught): error slice 30 % | +300 ms "
