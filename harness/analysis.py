@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from harness import sequential
 from harness.events import now
+from harness.ports import MetricsSource
 from harness.results import Evidence, EvidencePoint
 from harness.specs import CompareCheck, MetricCheck
-from harness.stack.prometheus import PrometheusClient, PrometheusError
+from harness.stack.prometheus import PrometheusError
 from harness.traffic import Sample
 
 
@@ -29,7 +30,7 @@ class Judgement:
         return any(e.breached for e in self.evidence)
 
 
-def judge_check(prom: PrometheusClient, check: MetricCheck) -> Evidence:
+def judge_check(prom: MetricsSource, check: MetricCheck) -> Evidence:
     try:
         value = prom.query(check.query)
         samples = prom.query(check.samples_query) if check.samples_query else None
@@ -199,7 +200,7 @@ def compare_check(check: CompareCheck, baseline: Sequence[Sample], canary: Seque
 _NO_SAMPLES = SampleSplit((), (), (), 0.0, CONCURRENT)
 
 
-def judge(prom: PrometheusClient, checks: Sequence[MetricCheck], compares: Sequence[CompareCheck] = (),
+def judge(prom: MetricsSource, checks: Sequence[MetricCheck], compares: Sequence[CompareCheck] = (),
           split: SampleSplit = _NO_SAMPLES, alpha: float = 0.01) -> Judgement:
     """One look: every PromQL threshold check and every client-side comparison; fail if any fails."""
     evidence = tuple(judge_check(prom, c) for c in checks) + tuple(

@@ -82,8 +82,8 @@ def test_nothing_to_split_before_the_deploy() -> None:
 @pytest.mark.parametrize("measure", MEASURES)
 @pytest.mark.parametrize(("strategy", "weight"), [("canary", 10), ("blue-green", 100)])
 def test_every_kind_catches_a_bad_version_under_every_strategy(measure: str, strategy: str, weight: int) -> None:
-    check = CompareCheck(name=f"client-{measure}", measure=measure)  # type: ignore[arg-type]
-    j = analysis.judge(FakeProm({}), [], [check], split(traffic(2, weight, measure), weight), alpha=0.01)  # type: ignore[arg-type]
+    check = CompareCheck.model_validate({"name": f"client-{measure}", "measure": measure})
+    j = analysis.judge(FakeProm({}), [], [check], split(traffic(2, weight, measure), weight), alpha=0.01)
     e = j.evidence[0]
     assert j.verdict == "fail" and j.breached, e
     assert e.kind == "sequential" and e.e_value is not None and e.e_value >= e.threshold == pytest.approx(100.0)
@@ -94,9 +94,9 @@ def test_every_kind_catches_a_bad_version_under_every_strategy(measure: str, str
 
 @pytest.mark.parametrize(("strategy", "weight"), [("canary", 10), ("blue-green", 100)])
 def test_a_good_noisy_version_is_let_through_under_every_strategy(strategy: str, weight: int) -> None:
-    checks = [CompareCheck(name=m, measure=m) for m in MEASURES]  # type: ignore[arg-type]
+    checks = [CompareCheck.model_validate({"name": m, "measure": m}) for m in MEASURES]
     for seed in range(20):
-        j = analysis.judge(FakeProm({}), [], checks, split(traffic(100 + seed, weight, None, after_s=30), weight),  # type: ignore[arg-type]
+        j = analysis.judge(FakeProm({}), [], checks, split(traffic(100 + seed, weight, None, after_s=30), weight),
                            alpha=0.01)
         assert j.verdict != "fail", [e for e in j.evidence if e.breached]
         assert all(e.threshold == pytest.approx(len(MEASURES) / 0.01) for e in j.evidence)  # alpha split evenly
@@ -106,13 +106,13 @@ def test_a_good_noisy_version_is_let_through_under_every_strategy(strategy: str,
 def test_guard_counters_via_promql_under_every_strategy(strategy: str, weight: int) -> None:
     guard = MetricCheck(name="candidate-forbidden-outputs", query="forbidden", failure_above=0)
     s = split(traffic(3, weight, None), weight)
-    assert analysis.judge(FakeProm({"forbidden": 2.0}), [guard], [], s).verdict == "fail"  # type: ignore[arg-type]
-    assert analysis.judge(FakeProm({"forbidden": 0.0}), [guard], [], s).verdict == "pass"  # type: ignore[arg-type]
+    assert analysis.judge(FakeProm({"forbidden": 2.0}), [guard], [], s).verdict == "fail"
+    assert analysis.judge(FakeProm({"forbidden": 0.0}), [guard], [], s).verdict == "pass"
 
 
 def test_mann_whitney_still_available_and_has_a_baseline_after_a_full_switch() -> None:
     check = CompareCheck(name="mw", measure="incorrect", method="mann-whitney", min_effect=0.6)
-    j = analysis.judge(FakeProm({}), [], [check], split(traffic(4, 100, "incorrect"), 100))  # type: ignore[arg-type]
+    j = analysis.judge(FakeProm({}), [], [check], split(traffic(4, 100, "incorrect"), 100))
     e = j.evidence[0]
     assert e.kind == "compare" and e.threshold == 0.001 and e.baseline_source == analysis.PRE_DEPLOY
     assert j.verdict == "fail"
@@ -140,7 +140,7 @@ def test_latency_threshold_is_the_reference_order_statistic() -> None:
 
 def test_trace_points_per_check_kind() -> None:
     samples = traffic(5, 10, "error")
-    j = analysis.judge(FakeProm({"q": 0.3}), [MetricCheck(name="ratio", query="q", failure_above=0.05)],  # type: ignore[arg-type]
+    j = analysis.judge(FakeProm({"q": 0.3}), [MetricCheck(name="ratio", query="q", failure_above=0.05)],
                        [CompareCheck(name="seq", measure="error"),
                         CompareCheck(name="mw", measure="error", method="mann-whitney")], split(samples, 10))
     points = {p.check: p for p in analysis.trace_points(j.evidence, 2.5)}
@@ -164,7 +164,7 @@ def test_steady_state_after_promotion_is_judged_against_the_noise() -> None:
 def test_sequential_evidence_and_trace_round_trip_through_report_json() -> None:
     from tests.test_reports import make_result
 
-    e = analysis.judge(FakeProm({}), [], [CompareCheck(name="seq", measure="error")],  # type: ignore[arg-type]
+    e = analysis.judge(FakeProm({}), [], [CompareCheck(name="seq", measure="error")],
                        split(traffic(9, 100, "error"), 100)).evidence[0]
     result = replace(make_result(), evidence=(e, Evidence("m", "q", "pass", 0.01, 0.05, 20.0, 15)),
                      evidence_trace=(EvidencePoint(0.5, "seq", 3.2, 100.0, 0.1, -0.05, 0.3),
@@ -176,7 +176,7 @@ def test_sequential_evidence_and_trace_round_trip_through_report_json() -> None:
 
 
 def test_headline_says_what_crossed_which_limit() -> None:
-    j = analysis.judge(FakeProm({"q": 0.3}), [MetricCheck(name="ratio", query="q", failure_above=0.05)],  # type: ignore[arg-type]
+    j = analysis.judge(FakeProm({"q": 0.3}), [MetricCheck(name="ratio", query="q", failure_above=0.05)],
                        [CompareCheck(name="seq", measure="error")], split(traffic(5, 100, "error"), 100))
     ratio, seq = j.evidence
     assert ratio.headline == "ratio = 0.3 > 0.05"

@@ -22,7 +22,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from harness.errors import DrillError
+from harness.ports import ServiceFailed
+from harness.ports import SLOTS
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
@@ -34,7 +35,6 @@ ROUTER_ADMIN_PORT = 9999
 ROUTER_METRICS_PORT = 8405
 PROMETHEUS_PORT = 9090
 REGISTRY_MOUNT = "/registry"
-SLOTS = ("stable", "candidate")
 
 ROLE_COMMANDS: dict[str, list[str]] = {
     "model": ["python3", "-u", "/opt/drill/model_server.py"],
@@ -42,10 +42,6 @@ ROLE_COMMANDS: dict[str, list[str]] = {
     "prometheus": ["prometheus", "--config.file=/opt/drill/prometheus.yml", "--storage.tsdb.path=/prometheus",
                    "--web.listen-address=:9090", "--storage.tsdb.retention.time=2h"],
 }
-
-
-class ServiceFailed(DrillError):
-    """A service of the stack did not become ready (or exited)."""
 
 
 def _hardening(memory: str, pids: int) -> dict[str, Any]:
@@ -88,7 +84,10 @@ class Stack:
         self.run_id = run_id
         self.model = model
         self.startup_timeout = startup_timeout
-        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network")})
+        # Two networks: the run network is internal (model servers get no egress and reach nothing but the
+        # stack); the edge network only carries the published ports of the router and Prometheus.
+        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network"), "internal": True})
+        self.edge = Network(docker_network_kw={"labels": run_labels(run_id, "edge-network")})
         self.volume_name = f"drill-{run_id}-registry"
         self.models: dict[str, StackContainer] = {}
         self._lock = threading.Lock()
@@ -103,6 +102,7 @@ class Stack:
     def start(self, registry_root: Path, stable_ref: str) -> None:
         """Network, registry volume, then stable server, router and Prometheus in parallel."""
         self.network.create()
+        self.edge.create()
         self.client.volumes.create(self.volume_name, labels=run_labels(self.run_id, "registry"))
         self._loader = self.client.containers.create(
             self.images.model, entrypoint=["true"], name=f"drill-{self.run_id}-registry-loader",
@@ -173,6 +173,20 @@ class Stack:
         except docker.errors.NotFound:
             pass
 
+    def model_ip(self, slot: str) -> str:
+        return container_ip(self.models[slot].get_wrapped_container(), self.network.name)
+
+    @staticmethod
+    def container_running(container: DockerContainer | None) -> bool:
+        if container is None:
+            return False
+        try:
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+        except docker.errors.DockerException:
+            return False
+        return bool(wrapped.status == "running")
+
     def model_running(self, slot: str) -> bool:
         container = self.models.get(slot)
         if container is None:
@@ -184,26 +198,31 @@ class Stack:
             return False
         return bool(wrapped.status == "running")
 
+    def _edge_gateway(self) -> str:
+        attrs = self.client.networks.get(self.edge.id).attrs
+        return str(attrs["IPAM"]["Config"][0]["Gateway"])
+
     def _start_router(self) -> None:
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
-            .with_network(self.network)
-            .with_network_aliases("router")
+            .with_network(self.edge)
             .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
+            .with_env("ADMIN_FROM", self._edge_gateway())
+            .with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["router"], labels=run_labels(self.run_id, "router"),
                          **_hardening("128m", 256))
             .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
         )
         self.router_container = container
         self._start(container, "router")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
     def _start_prometheus(self) -> None:
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
-            .with_network(self.network)
-            .with_network_aliases("prometheus")
+            .with_network(self.edge)
             .publish_local(PROMETHEUS_PORT)
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["prometheus"], labels=run_labels(self.run_id, "prometheus"),
@@ -212,6 +231,7 @@ class Stack:
         )
         self.prometheus_container = container
         self._start(container, "prometheus")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
         self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
 
     def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:
@@ -230,15 +250,3 @@ class Stack:
         except Exception:  # the container may be gone already; logs are only a courtesy here
             return ""
         return (out + err).decode(errors="replace").strip()[-800:]
-
-    def wait_router_up(self, slot: str, timeout: float = 10.0) -> None:
-        """Wait until HAProxy's health check marks the slot UP."""
-        assert self.router is not None
-        deadline = time.monotonic() + timeout
-        state = None
-        while time.monotonic() < deadline:
-            state = self.router.servers().get(slot)
-            if state is not None and state.status.startswith("UP"):
-                return
-            time.sleep(0.05)
-        raise ServiceFailed(f"router never saw {slot} healthy (last status: {state.status if state else 'absent'})")

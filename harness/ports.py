@@ -1,0 +1,254 @@
+"""The seams between the engine and a target: typed protocols over plain values, nothing else.
+
+A *target* is what a drill runs against: a backend that runs model versions in slots, a router in
+front of them, a model registry, the serving protocol spoken by the model servers, the way the bad
+version is made (the fault) and a metrics source. The engine and the runbook actions only see these
+protocols; the built-in demo stack (``harness.targets.builtin``), a team's own image
+(``harness.targets.image``), MLflow (``harness.targets.mlflow``) and Docker Swarm
+(``harness.targets.swarm``) implement them. A fake target for a unit test implements them too,
+without Docker (see tests/fakes.py), the way ``httpx.MockTransport`` plugs into ``BaseTransport``.
+
+Slots are named ``stable`` and ``candidate``. Every method raises a :class:`harness.errors.DrillError`
+subclass on failure (``ServiceFailed``, ``RouterError``, ``RegistryError``), never a library's own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from harness.errors import DrillError
+
+SLOTS = ("stable", "candidate")
+Progress = Callable[[str], None]
+
+
+class ServiceFailed(DrillError):
+    """A service of the stack did not become ready, or exited."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where something listens: a host (an IP or a DNS name on the run network, or 127.0.0.1) and a port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The versions a drill plays with: the one before the stable one, the stable one, the bad candidate."""
+
+    previous: str
+    stable: str
+    candidate: str
+
+
+# ---- backend: runs a version in a slot --------------------------------------------------------
+class Backend(Protocol):
+    """Runs model versions in slots. Docker containers today; Swarm services (replicas) next."""
+
+    kind: str  # "docker" | "swarm" | ...
+
+    def start(self, slot: str, version: str) -> Endpoint:
+        """Start ``version`` in ``slot`` (replacing what ran there); the router-side address once it serves.
+        Raises ServiceFailed (with the server's last log lines) when it never becomes ready."""
+        ...
+
+    def stop(self, slot: str) -> None:
+        """Stop the slot gracefully (in-flight requests finish) and remove it. A missing slot is not an error."""
+        ...
+
+    def running(self, slot: str) -> bool: ...
+
+    def address(self, slot: str) -> Endpoint | None: ...
+
+    def replicas(self) -> dict[str, int] | None:
+        """Replicas per slot where the backend has replicas (an orchestrator); None otherwise."""
+        ...
+
+
+# ---- router: weights, drain, server states ----------------------------------------------------
+@dataclass(frozen=True)
+class ServerState:
+    name: str
+    status: str  # UP, DOWN, MAINT, DRAIN, no check ...
+    weight: int
+    address: str
+    sessions: int  # requests the server is still answering
+
+
+class Router(Protocol):
+    """The traffic switch in front of the slots (HAProxy's runtime API today)."""
+
+    def attach(self, slot: str, endpoint: Endpoint, timeout: float = 10.0) -> None:
+        """Point ``slot`` at ``endpoint``, put it in service at its current weight, wait until its health check passes."""
+        ...
+
+    def set_weight(self, slot: str, weight: int) -> None: ...
+
+    def set_state(self, slot: str, state: str) -> None:
+        """``ready``, ``drain`` (no new requests, in-flight ones finish) or ``maint`` (out of service)."""
+        ...
+
+    def servers(self) -> Mapping[str, ServerState]: ...
+
+    def wait_up(self, slot: str, timeout: float = 10.0) -> None:
+        """Until the router's health check sees the slot UP; ServiceFailed otherwise."""
+        ...
+
+
+# ---- model registry ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AliasMove:
+    at: datetime
+    alias: str
+    from_version: str | None
+    to_version: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RollbackEvent:
+    """What a registry is told when a version was rolled back (the standard: tag it in the registry)."""
+
+    run_id: str
+    from_version: str
+    to_version: str
+    decided_at: datetime | None
+    completed_at: datetime | None
+    trigger: str | None  # automated | manual
+    root_cause: str
+
+
+class ModelRegistry(Protocol):
+    """Versions and aliases (``champion``, ``previous``), with the history of alias moves."""
+
+    model: str
+
+    def versions(self) -> list[str]: ...
+
+    def aliases(self) -> dict[str, str]: ...
+
+    def resolve(self, ref: str) -> str:
+        """An alias or a version -> a version."""
+        ...
+
+    def set_alias(self, alias: str, version: str, reason: str) -> AliasMove: ...
+
+    def promote(self, version: str, reason: str) -> None:
+        """champion -> version; previous -> the old champion (a deploy pipeline's move)."""
+        ...
+
+    def restore_previous(self, reason: str) -> str:
+        """champion -> previous after checking it is deployable; returns the restored version."""
+        ...
+
+    def check_deployable(self, version: str) -> None:
+        """Raise RegistryError naming the version and the artifact when it cannot be deployed."""
+        ...
+
+    def record_rollback(self, event: RollbackEvent) -> None:
+        """Tag the rolled-back version with the rollback event (timestamps, trigger, root cause, run id)."""
+        ...
+
+    def history(self) -> list[dict[str, Any]]: ...
+
+
+# ---- serving protocol -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Example:
+    """One request the load generator can send, with its ground truth where known."""
+
+    body: bytes
+    expected: Any = None  # the right prediction, where labels exist
+    protected: bool = False  # in the slice a safety guard protects
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What an answer says: which version answered, its prediction and score, and whether it was right."""
+
+    version: str | None
+    prediction: Any = None
+    score: float | None = None
+    correct: bool | None = None
+
+
+class ServingProtocol(Protocol):
+    """How to talk to the model servers of a target: requests, and how to read answers."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+
+    def examples(self, n: int, seed: int) -> Sequence[Example]:
+        """N requests to send (labelled where the target has labels)."""
+        ...
+
+    def read(self, example: Example, status: int, headers: Mapping[str, str], body: bytes) -> Reading:
+        """Read an answer. ``headers`` keys are lower-case. The router adds ``x-drill-backend`` (the slot that
+        answered), so a server that reports no version still gets one."""
+        ...
+
+
+# ---- fault: how the bad version is made ------------------------------------------------------
+class Fault(Protocol):
+    """Makes the candidate bad. Built into the artifact (built-in target), a real bad version the team supplies
+    (nothing to do), or a fault proxy in front of the candidate that works with any HTTP server."""
+
+    description: str
+
+    def wrap(self, slot: str, endpoint: Endpoint) -> Endpoint:
+        """The address the router should use for ``slot``: ``endpoint`` itself, or a fault proxy in front of it."""
+        ...
+
+    def unwrap(self, slot: str) -> None:
+        """Remove whatever ``wrap`` started for the slot (after a rollback or at teardown)."""
+        ...
+
+
+# ---- metrics ----------------------------------------------------------------------------------
+class MetricsSource(Protocol):
+    def query(self, promql: str) -> float | None:
+        """An instant PromQL query reduced to one number (None: no data). PrometheusError when unreachable."""
+        ...
+
+
+# ---- the target: everything one run drives ------------------------------------------------------
+@runtime_checkable
+class Target(Protocol):
+    """One run's stack. ``prepare`` brings it up with the stable version serving at 100 %; ``close`` removes
+    everything it started (by label), whatever happened before, and is safe to call twice."""
+
+    name: str  # builtin | image | mlflow | ...
+    backend: Backend
+    router: Router
+    registry: ModelRegistry
+    protocol: ServingProtocol
+    fault: Fault
+    metrics: MetricsSource
+    versions: Versions
+
+    @property
+    def traffic_endpoint(self) -> Endpoint:
+        """Where clients send requests (the router, published on 127.0.0.1)."""
+        ...
+
+    def prepare(self, progress: Progress) -> None: ...
+
+    def sabotage(self, how: str) -> None:
+        """Break the way back on purpose (``corrupt-previous``, ``missing-previous``) to prove a drill notices."""
+        ...
+
+    def services(self) -> dict[str, bool]:
+        """Is each of the stack's own services (router, metrics, stable) alive? Used to blame the right thing."""
+        ...
+
+    def close(self) -> None: ...
