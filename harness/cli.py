@@ -24,6 +24,7 @@ from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
 from harness.report.markdown import render as render_markdown
 from harness.results import DrillResult, RunStatus
+from harness.specs import NoiseSpec
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -129,11 +130,14 @@ def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
     lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus",
-             f"  baseline: {s.traffic.rate:g} req/s through the router",
+             f"  baseline: {s.traffic.rate:g} req/s through the router"
+             + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
+                f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",
-             "  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
-             + f", up to {s.detection.max_wait:g}s; expect {s.expect}",
+             "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
+                                      + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
+             + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]

@@ -132,6 +132,22 @@ class FaultSpec(Strict):
         return self
 
 
+class NoiseSpec(Strict):
+    """Background noise every model version serves with (the stable one too): a realistic service is never
+    spotless. Passed to the model containers as environment variables (``env``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    error_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of requests answered 503
+    latency_jitter: Duration = Field(default=0.0, le=2.0)  # mean of an exponential extra delay
+    wrong_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of answers with the prediction flipped
+
+    def env(self) -> dict[str, str]:
+        """The model server's environment: NOISE_ERROR_RATE, NOISE_LATENCY_JITTER_MS, NOISE_WRONG_RATE."""
+        return {"NOISE_ERROR_RATE": repr(self.error_rate), "NOISE_LATENCY_JITTER_MS": repr(self.latency_jitter * 1000.0),
+                "NOISE_WRONG_RATE": repr(self.wrong_rate)}
+
+
 class TrafficSpec(Strict):
     rate: float = Field(default=50.0, gt=0, le=500)
     workers: int = Field(default=4, ge=1, le=32)
@@ -151,11 +167,18 @@ class MetricCheck(Strict):
 
 
 class CompareCheck(Strict):
-    """Baseline (stable) vs canary on client-side samples: a one-sided Mann-Whitney U test (Kayenta-style)."""
+    """Baseline vs candidate on client-side samples. ``sequential`` (the default): an anytime-valid
+    count-process test (harness.sequential), valid however often the loop looks; ``mann-whitney``: a
+    one-sided Mann-Whitney U test at each look (Kayenta-style; not valid under continuous monitoring).
+    The baseline is the stable version since the deploy, or the pre-deploy window after a 100 % switch."""
 
     name: str
-    measure: Literal["latency", "error", "incorrect"]
-    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden"]
+    method: Literal["sequential", "mann-whitney"] = "sequential"
+    # sequential: this check's share of the drill's alpha (default: the drill's alpha split evenly);
+    # mann-whitney: the per-look level (default 0.001).
+    alpha: float | None = Field(default=None, gt=0, lt=0.5)
+    quantile: float = Field(default=0.9, gt=0.5, lt=1.0)  # latency: events are answers slower than this baseline quantile
     min_effect: float = Field(default=0.6, gt=0.5, le=1.0)  # P(canary worse than baseline) must exceed this
     min_samples: int = Field(default=20, ge=8)
 
@@ -163,6 +186,8 @@ class CompareCheck(Strict):
 class DetectionSpec(Strict):
     metrics: list[MetricCheck] = Field(default_factory=list)
     compare: list[CompareCheck] = Field(default_factory=list)
+    # Bounds the probability that the sequential checks roll back a good version over the whole window.
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
     interval: PositiveDuration = 0.5
     max_wait: Duration = 60.0
     consecutive: int = Field(default=1, ge=1)
@@ -207,6 +232,7 @@ class DrillSpec(Strict):
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
+    noise: NoiseSpec = Field(default_factory=NoiseSpec)
     detection: DetectionSpec
     runbook: str
     target: PositiveDuration = 900.0

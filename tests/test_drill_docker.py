@@ -51,9 +51,16 @@ def test_canary_fail_end_to_end(tmp_path: Path, docker_client: object) -> None:
     assert traffic["failed_during_rollback"] == 0
     assert traffic["bad_responses_served"] > 0  # the canary really did serve errors before the decision
     assert traffic["by_version"].get("v3", 0) > 0 and traffic["requests"] > 300
-    evidence = result["evidence"][0]
-    assert evidence["verdict"] == "fail" and evidence["canary_value"] > evidence["threshold"]
-    assert evidence["samples"] >= evidence["min_samples"]
+    failing = [e for e in result["evidence"] if e["verdict"] == "fail"]
+    assert failing, result["evidence"]
+    for e in failing:  # whichever check decided: the sequential error check or the PromQL 5xx ratio
+        if e["kind"] == "sequential":
+            assert e["e_value"] >= e["threshold"] and e["baseline_source"] == "stable since deploy"
+            assert e["lower"] <= e["effect_size"] <= e["upper"]
+        else:
+            assert e["canary_value"] > e["threshold"] and e["samples"] >= e["min_samples"]
+    looks = [p for p in result["evidence_trace"] if p["check"] == "client-errors-vs-baseline"]
+    assert looks and looks[-1]["statistic"] >= looks[-1]["threshold"] and looks == sorted(looks, key=lambda p: p["t_s"])
 
     report = tmp_path / "reports" / result["run_id"]
     assert json.loads((report / "report.json").read_text())["run_id"] == result["run_id"]

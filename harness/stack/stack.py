@@ -77,7 +77,8 @@ class StackContainer(DockerContainer):
 
 class Stack:
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 30.0, model_env: dict[str, str] | None = None) -> None:
+        self.model_env = dict(model_env or {})  # extra environment for every model server (the drill's noise)
         self.client = client
         self.images = images
         self.run_id = run_id
@@ -147,7 +148,7 @@ class Stack:
             StackContainer(self.images.model, name=f"drill-{self.run_id}-{slot}")
             .with_network(self.network)
             .with_network_aliases(slot)
-            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT))
+            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT), **self.model_env)
             .with_volume_mapping(self.volume_name, REGISTRY_MOUNT, "ro")
             .with_kwargs(entrypoint=ROLE_COMMANDS["model"], labels=run_labels(self.run_id, f"model-{slot}"),
                          **_hardening("128m", 64))
