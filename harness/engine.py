@@ -25,11 +25,10 @@ from harness import analysis, runbook, targets
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
-from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
-                            RunFinished, RunStarted, TrafficTick, now)
+from harness.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.human import HumanInput
 from harness.ports import RollbackEvent, ServiceFailed, Target, Versions
-from harness.results import (DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, Timestamps)
+from harness.results import DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, Timestamps
 from harness.specs import ProfileSpec
 from harness.traffic import LoadGenerator, Sample, probe, window
 from harness.verdict import summarise, timeline

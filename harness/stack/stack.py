@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from harness.ports import ServiceFailed
-from harness.ports import SLOTS
+from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
