@@ -32,8 +32,11 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tumor-classifie
 DRILLS = ("tumor-canary-5xx", "tumor-biased-retrain", "tumor-good-canary", "tumor-broken-rollback")
 
 
+def quiet(_message: str) -> None:
+    return None
+
+
 def builds(client: docker.DockerClient, cold: bool) -> dict[str, object]:
-    quiet = lambda _m: None
     builder = ImageBuilder(client, "tumor-classifier", EXAMPLE / "drills" / "bench.yaml", quiet)
     out: dict[str, object] = {}
     if cold:
