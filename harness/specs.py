@@ -14,7 +14,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.spec_types import IDENTIFIER, Duration, Name, PositiveDuration, Strict, parse_duration  # noqa: F401 - re-exported
+
+# Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
+from harness.spec_types import IDENTIFIER as IDENTIFIER
+from harness.spec_types import Duration as Duration
+from harness.spec_types import Name as Name
+from harness.spec_types import PositiveDuration as PositiveDuration
+from harness.spec_types import Strict as Strict
+from harness.spec_types import parse_duration as parse_duration
 from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
 
 M = TypeVar("M", bound=BaseModel)
