@@ -208,3 +208,29 @@ def test_configuration_from_the_environment() -> None:
                                    "FAULT_STATUS": "502", "FAULT_PATHS": "/predict,/v2/predict", "FAULT_SEED": "3"})
     assert (config.upstream_host, config.upstream_port, config.rate, config.status) == ("candidate", 8080, 0.25, 502)
     assert config.paths == ("/predict", "/v2/predict") and config.seed == 3 and b"injected" in config.body
+
+
+def test_lower_case_request_headers_are_forwarded_once(upstream: Upstream, proxies: list[FaultProxy]) -> None:
+    # HAProxy sends header names in lower case; the upstream must see one Content-Length, not two.
+    seen: list[list[str]] = []
+    original = upstream.server.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
+
+    def recording(handler: BaseHTTPRequestHandler) -> None:
+        seen.append([k for k in handler.headers.keys() if k.lower() == "content-length"])
+        original(handler)
+
+    upstream.server.RequestHandlerClass.do_POST = recording  # type: ignore[attr-defined]
+    proxy = start_proxy(upstream, kind="latency", rate=1.0, ms=1)
+    proxies.append(proxy)
+    body = b'{"x": 2}'
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\n"
+                     b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200") and b'"echo": {"x": 2}' in reply
+    assert seen == [["Content-Length"]]

@@ -203,7 +203,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return None
 
         def _forward(self, body: bytes, *, wrong_body: bool, faulted: bool) -> None:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            # Header names compare case-insensitively: HAProxy sends them lower-case, and a second
+            # Content-Length next to ours makes the upstream refuse the request (400).
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {"content-length"}}
             headers["Content-Length"] = str(len(body))
             try:
                 status, reply_headers, reply = self._send_upstream(body, headers)
