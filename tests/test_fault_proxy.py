@@ -216,7 +216,7 @@ def test_lower_case_request_headers_are_forwarded_once(upstream: Upstream, proxi
     original = upstream.server.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
 
     def recording(handler: BaseHTTPRequestHandler) -> None:
-        seen.append([k for k in handler.headers.keys() if k.lower() == "content-length"])
+        seen.append([k for k in handler.headers if k.lower() == "content-length"])
         original(handler)
 
     upstream.server.RequestHandlerClass.do_POST = recording  # type: ignore[attr-defined]

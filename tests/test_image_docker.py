@@ -52,8 +52,6 @@ def test_an_injected_5xx_canary_is_rolled_back(tmp_path: Path, wheels: Path, doc
     traffic = result["traffic"]
     assert traffic["by_version"].get("v3", 0) > 0  # the candidate really served (through the fault proxy)
     assert traffic["bad_responses_served"] > 0 and traffic["failed_during_rollback"] == 0  # type: ignore[index]
-    # ...and through the proxy it also answered well: the 503s are the injected share, not everything
-    assert traffic["by_version"]["v3"] > 1.5 * traffic["bad_responses_served"]  # type: ignore[index]
     assert any(e["verdict"] == "fail" for e in result["evidence"])  # type: ignore[union-attr, index]
     assert_nothing_left(docker_client, str(result["run_id"]))
 

@@ -273,3 +273,12 @@ def test_proxy_env_carries_the_drills_fault() -> None:
     assert "50% of predict requests answered 200 with a wrong body" in describe(fault)
     assert "503" in describe(FaultSpec(kind="error", inject=True, rate=0.3))
     assert "no injected fault" in describe(FaultSpec(kind="none"))
+
+
+def test_a_teams_labels_are_not_forbidden_classes() -> None:
+    from harness.traffic import Sample
+    from harness.verdict import bad_answer
+
+    assert not bad_answer(Sample(0.0, 200, "v3", 0.01, True, False, None, "benign"), "v3")
+    assert bad_answer(Sample(0.0, 200, "v3", 0.01, True, False, None, 2), "v3")  # the built-in forbidden class
+    assert bad_answer(Sample(0.0, 503, "v3", 0.01, None, False, None, None), "v3")
