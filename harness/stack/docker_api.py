@@ -17,7 +17,8 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.services import Service
 
-from harness.errors import BackendUnavailable, DrillError
+from harness.errors import BackendUnavailable
+from harness.ports import ServiceFailed
 
 LABEL_HARNESS = "io.drill.harness"
 LABEL_RUN = "io.drill.run-id"
@@ -112,8 +113,8 @@ def container_ip(container: Container, network_name: str) -> str:
 SWARM_NETWORKS = ("docker_gwbridge", "ingress")  # what `docker swarm init` creates and `leave` may leave behind
 
 
-class SwarmError(DrillError):
-    """The engine refused a Swarm operation (init, leave, a service create/update/rollback)."""
+class SwarmError(ServiceFailed):
+    """The engine refused a Swarm operation (leave, a service create/update/rollback, an overlay network)."""
 
 
 @dataclass(frozen=True)
