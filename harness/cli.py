@@ -165,10 +165,12 @@ def _summary_table(results: list[DrillResult]) -> None:
 
 @app.command()
 def clean(run_id: Annotated[Optional[str], typer.Option(help="Only this run's resources")] = None) -> None:
-    """Remove every container, network and volume a drill left behind (found by label)."""
+    """Remove every container, network, volume and Swarm service/config a drill left behind (found by label)."""
     with mapped_errors():
         swept = api.clean(run_id)
-    typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s)")
+    typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s), "
+               f"{swept.services} Swarm service(s), {swept.configs} Swarm config(s)"
+               + ("; left the swarm a drill had made" if swept.left_swarm else ""))
 
 
 @images_app.command("build")

@@ -52,6 +52,7 @@ class SweepResult:
     volumes: int
     services: int = 0
     configs: int = 0
+    left_swarm: bool = False  # a swarm the harness made for a run, left once nothing of the harness used it
 
     @property
     def total(self) -> int:
@@ -176,14 +177,14 @@ def swarm_leave(client: docker.DockerClient) -> list[str]:
     return removed
 
 
-def harness_swarm_resources(client: docker.DockerClient, run_id: str | None = None) -> int:
-    """How many services and overlay networks labelled by the harness (one run's, or any run's) exist."""
+def harness_swarm_runs(client: docker.DockerClient) -> set[str]:
+    """The runs that have services or overlay networks on the swarm (a removed network may linger a moment)."""
     if not swarm_info(client).active:
-        return 0
-    selector = f"{LABEL_RUN}={run_id}" if run_id else f"{LABEL_HARNESS}=true"
-    services = client.services.list(filters={"label": selector})
-    networks = [n for n in client.networks.list(filters={"label": selector, "driver": "overlay"})]
-    return len(services) + len(networks)
+        return set()
+    selector = {"label": f"{LABEL_HARNESS}=true"}
+    labelled = [s.attrs["Spec"].get("Labels") or {} for s in client.services.list(filters=selector)]
+    labelled += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={**selector, "driver": "overlay"})]
+    return {labels.get(LABEL_RUN, "?") for labels in labelled}
 
 
 def create_overlay(client: docker.DockerClient, name: str, labels: dict[str, str]) -> str:
@@ -399,8 +400,12 @@ def service_logs(client: docker.DockerClient, name: str, tail: int = 20) -> str:
         return ""  # logs are a courtesy in an error message
 
 
-def containers_of(client: docker.DockerClient, selector: str) -> int:
-    return len(client.containers.list(all=True, filters={"label": selector}))
+def containers_of(client: docker.DockerClient, selector: str, running: bool = False) -> int:
+    """Containers with a label (``running``: only those still running)."""
+    filters: dict[str, str] = {"label": selector}
+    if running:
+        filters["status"] = "running"
+    return len(client.containers.list(all=not running, filters=filters))
 
 
 def _sweep_swarm(client: docker.DockerClient, selector: str) -> tuple[int, int]:

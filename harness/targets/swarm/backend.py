@@ -92,7 +92,7 @@ class SwarmBackend:
         self._started.discard(slot)
         deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline:
-            if docker_api.containers_of(self.client, f"com.docker.swarm.service.name={name}") == 0:
+            if docker_api.containers_of(self.client, f"com.docker.swarm.service.name={name}", running=True) == 0:
                 return
             time.sleep(0.1)
         raise ServiceFailed(f"the tasks of {name} did not stop within 20s")

@@ -94,25 +94,26 @@ class SwarmSession:
 
     def _leave_if_idle(self) -> None:
         t0 = time.perf_counter()
-        removed = leave_if_idle(self.client)
+        removed = leave_if_idle(self.client, swept={self.run_id})
         if removed is not None:
             self.report.left = True
             self.report.leave_s = round(time.perf_counter() - t0, 3)
             self.report.removed_networks = removed
 
 
-def leave_if_idle(client: docker.DockerClient) -> list[str] | None:
+def leave_if_idle(client: docker.DockerClient, swept: set[str] | None = None) -> list[str] | None:
     """Leave a harness-made swarm that no run uses any more; the networks removed, or None if it stays.
+    ``swept``: runs whose resources were just removed (Swarm may still list them a moment); None: every run's.
     A swarm the harness did not make is never left. Call it under :func:`swarm_lock`."""
     info = docker_api.swarm_info(client)
     if not (info.active and info.harness_made):
         return None
-    if docker_api.harness_swarm_resources(client) > 0:
+    if swept is not None and docker_api.harness_swarm_runs(client) - swept:
         return None  # another run still has services or networks on it
     return docker_api.swarm_leave(client)
 
 
-def clean(client: docker.DockerClient) -> list[str] | None:
+def clean(client: docker.DockerClient, run_id: str | None = None) -> list[str] | None:
     """For ``drill clean``: after the sweep, leave a harness-made swarm nobody uses (a killed run's)."""
     with swarm_lock():
-        return leave_if_idle(client)
+        return leave_if_idle(client, {run_id} if run_id else None)
