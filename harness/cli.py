@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import api, catalogue
-from harness.console import LiveConsole, PlainConsole
+from harness.console import LiveConsole, PlainConsole, SafeConsole
 from harness.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
 from harness.events import Listener
@@ -34,7 +34,7 @@ runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
 STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
                RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
 

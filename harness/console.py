@@ -16,6 +16,17 @@ from harness.events import (Breach, Decided, Event, Notified, PhaseEnded, PhaseS
 from harness.results import DrillResult, StepStatus
 
 
+class SafeConsole(Console):
+    """A rich Console whose lost pipe is an ordinary error for the engine to log, not an exit.
+
+    rich's default answer to a broken pipe is to point *stdout* at /dev/null and raise SystemExit, which
+    would end the run mid-way and swallow ``--json``; here the console goes quiet and says so once."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(32, "console output closed")
+
+
 def _fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}s"
 
@@ -30,7 +41,7 @@ class PlainConsole:
     """One line per meaningful event, for logs, CI and ``--json`` (on stderr)."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        self.console = SafeConsole(file=stream, highlight=False, soft_wrap=True)
         self.t0 = time.monotonic()
 
     def _line(self, text: str) -> None:

@@ -186,7 +186,9 @@ class _Networks:
             found = [n for n in found if n.driver == filters["driver"]]
         return found
 
-    def create(self, name: str, driver: str, attachable: bool, labels: dict[str, str], check_duplicate: bool) -> _Network:
+    def create(self, name: str, driver: str, attachable: bool, internal: bool, labels: dict[str, str],
+               check_duplicate: bool) -> _Network:
+        assert internal, "model tasks get no egress"
         network = _Network(self.engine, name, labels, driver)
         self.engine.networks_.append(network)
         return network

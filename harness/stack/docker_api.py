@@ -188,9 +188,11 @@ def harness_swarm_runs(client: docker.DockerClient) -> set[str]:
 
 
 def create_overlay(client: docker.DockerClient, name: str, labels: dict[str, str]) -> str:
-    """An attachable overlay network (plain containers such as the router can join it). Returns its id."""
+    """An attachable, internal overlay network: plain containers such as the router can join it, and the model
+    tasks on it get no egress (like the docker backend's internal run network). Returns its id."""
     try:
-        network = client.networks.create(name, driver="overlay", attachable=True, labels=labels, check_duplicate=True)
+        network = client.networks.create(name, driver="overlay", attachable=True, internal=True, labels=labels,
+                                         check_duplicate=True)
     except docker.errors.APIError as exc:
         raise SwarmError(f"could not create overlay network {name}: {_explain(exc)}") from exc
     return str(network.id)

@@ -84,7 +84,10 @@ class Stack:
         self.run_id = run_id
         self.model = model
         self.startup_timeout = startup_timeout
-        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network")})
+        # Two networks: the run network is internal (model servers get no egress and reach nothing but the
+        # stack); the edge network only carries the published ports of the router and Prometheus.
+        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network"), "internal": True})
+        self.edge = Network(docker_network_kw={"labels": run_labels(run_id, "edge-network")})
         self.volume_name = f"drill-{run_id}-registry"
         self.models: dict[str, StackContainer] = {}
         self._lock = threading.Lock()
@@ -100,6 +103,7 @@ class Stack:
         """Network, registry volume, then stable server, router and Prometheus in parallel.
         Without ``stable_ref`` no model container starts (another backend runs the model versions)."""
         self.network.create()
+        self.edge.create()
         self.client.volumes.create(self.volume_name, labels=run_labels(self.run_id, "registry"))
         self._loader = self.client.containers.create(
             self.images.model, entrypoint=["true"], name=f"drill-{self.run_id}-registry-loader",
@@ -193,12 +197,17 @@ class Stack:
             return False
         return bool(wrapped.status == "running")
 
+    def _edge_gateway(self) -> str:
+        attrs = self.client.networks.get(self.edge.id).attrs
+        return str(attrs["IPAM"]["Config"][0]["Gateway"])
+
     def _start_router(self) -> None:
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
-            .with_network(self.network)
-            .with_network_aliases("router")
+            .with_network(self.edge)
             .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
+            .with_env("ADMIN_FROM", self._edge_gateway())
+            .with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["router"] + [a for f in self.router_configs for a in ("-f", f"/opt/drill/{f}")],
                          labels=run_labels(self.run_id, "router"),
                          **_hardening("128m", 256))
@@ -206,14 +215,14 @@ class Stack:
         )
         self.router_container = container
         self._start(container, "router")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
     def _start_prometheus(self) -> None:
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
-            .with_network(self.network)
-            .with_network_aliases("prometheus")
+            .with_network(self.edge)
             .publish_local(PROMETHEUS_PORT)
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["prometheus"], labels=run_labels(self.run_id, "prometheus"),
@@ -222,6 +231,7 @@ class Stack:
         )
         self.prometheus_container = container
         self._start(container, "prometheus")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
         self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
 
     def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:
