@@ -223,7 +223,8 @@ class ServiceDef:
     memory_bytes: int = 128 * 1024 * 1024
     stop_grace_s: float = 5.0
     health_interval_s: float = 0.5
-    health_retries: int = 2
+    health_timeout_s: float = 3.0  # a python3 check on a busy 2-core machine can take over a second
+    health_retries: int = 3
     health_start_s: float = 10.0
 
 
@@ -282,11 +283,13 @@ def service_create(client: docker.DockerClient, spec: ServiceDef, update: Update
             networks=[NetworkAttachmentConfig(spec.network, aliases=spec.aliases)],
             # DNS round robin: the router resolves tasks.<alias> itself (no IPVS virtual IP needed on the node).
             endpoint_spec=EndpointSpec(mode="dnsrr"),
-            healthcheck=Healthcheck(test=spec.health_cmd, interval=int(spec.health_interval_s * _NS), timeout=_NS,
+            healthcheck=Healthcheck(test=spec.health_cmd, interval=int(spec.health_interval_s * _NS),
+                                    timeout=int(spec.health_timeout_s * _NS),
                                     retries=spec.health_retries, start_period=int(spec.health_start_s * _NS)),
             mounts=mounts, user="65534:65534", read_only=True, cap_drop=["ALL"],
             resources=Resources(mem_limit=spec.memory_bytes),
-            restart_policy=RestartPolicy(condition="on-failure", delay=_NS, max_attempts=0),
+            # Docker's default: a task that ends for any reason is replaced, so the replica count holds.
+            restart_policy=RestartPolicy(condition="any", delay=_NS, max_attempts=0),
             stop_grace_period=int(spec.stop_grace_s * _NS),
             update_config=_update_config(update), rollback_config=_update_config(rollback, rollback=True),
         )

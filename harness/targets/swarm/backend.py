@@ -56,9 +56,11 @@ class SwarmBackend:
             raise DrillError(f"replicas {self.configured}: stable needs 2 or more, candidate 1 or more")
         self.startup_timeout = startup_timeout
         self.rolling = rolling
-        # Rolling back: every task at once, new ones started before old ones stop (no capacity dip).
-        self.rollback_policy = rollback_policy or UpdatePolicy(parallelism=0, delay_s=0.0, failure_action="pause",
-                                                              monitor_s=2.0, order="start-first")
+        # Rolling back: one task at a time, each new one started before its old one stops (no capacity dip).
+        # Not parallelism 0: with start-first, Swarm then replaced the healthy tasks too and once left a
+        # replica short (moby/moby#34111, #43081).
+        self.rollback_policy = rollback_policy or UpdatePolicy(parallelism=1, delay_s=0.0, failure_action="pause",
+                                                              monitor_s=1.0, order="start-first")
         self._started: set[str] = set()
 
     def service(self, slot: str) -> str:
