@@ -13,7 +13,7 @@ from harness.catalogue import LoadedDrill
 from harness.context import RunContext
 from harness.engine import Engine, RunOptions
 from harness.errors import BackendUnavailable, SpecError, StepFailed
-from harness.ports import Endpoint, Rollout, RollingBackend, ServiceFailed
+from harness.ports import Endpoint, RollingBackend, Rollout, ServiceFailed
 from harness.results import RunStatus
 from harness.specs import DrillSpec, parse_model
 from harness.targets import create
@@ -139,7 +139,7 @@ def test_a_version_the_orchestrator_cannot_see_is_missed_without_our_detection(t
 # ---- the swarm.* actions ------------------------------------------------------------------------
 def _ctx(target: FakeTarget) -> RunContext:
     load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started
-    return RunContext(target=target, load=load, emit=lambda e: None, variables={})
+    return RunContext(target=target, load=load, emit=lambda e: None, variables={})  # type: ignore[arg-type]
 
 
 def test_swarm_actions_need_an_orchestrator() -> None:
@@ -237,7 +237,7 @@ def _names(engine: FakeEngine) -> set[str]:
 def test_a_swarm_made_for_the_run_is_left_with_its_networks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRILL_SWARM_LOCK", str(tmp_path / "lock"))
     engine = FakeEngine()
-    session = swarm_session.SwarmSession(engine, "r1")  # type: ignore[arg-type]
+    session = swarm_session.SwarmSession(engine, "r1")
     session.open(lambda m: None)
     assert engine.state == "active" and engine.swarm_labels == {"io.drill.harness": "true"}
     assert "drill-r1-overlay" in _names(engine)
@@ -249,7 +249,7 @@ def test_a_swarm_made_for_the_run_is_left_with_its_networks(tmp_path: Path, monk
 def test_a_swarm_found_is_never_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRILL_SWARM_LOCK", str(tmp_path / "lock"))
     engine = FakeEngine("active", manager=True)  # a team's own swarm: no harness label
-    session = swarm_session.SwarmSession(engine, "r1")  # type: ignore[arg-type]
+    session = swarm_session.SwarmSession(engine, "r1")
     session.open(lambda m: None)
     report = session.close()
     assert engine.state == "active" and not report.initialised and not report.left
@@ -259,8 +259,8 @@ def test_a_swarm_found_is_never_left(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_a_harness_swarm_another_run_uses_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRILL_SWARM_LOCK", str(tmp_path / "lock"))
     engine = FakeEngine()
-    first = swarm_session.SwarmSession(engine, "r1")  # type: ignore[arg-type]
-    second = swarm_session.SwarmSession(engine, "r2")  # type: ignore[arg-type]
+    first = swarm_session.SwarmSession(engine, "r1")
+    second = swarm_session.SwarmSession(engine, "r2")
     first.open(lambda m: None)
     second.open(lambda m: None)
     assert not first.close().left and engine.state == "active"  # r2's overlay network is still there
@@ -271,5 +271,5 @@ def test_a_worker_node_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DRILL_SWARM_LOCK", str(tmp_path / "lock"))
     engine = FakeEngine("active", manager=False)
     with pytest.raises(BackendUnavailable, match="worker"):
-        swarm_session.SwarmSession(engine, "r1").open(lambda m: None)  # type: ignore[arg-type]
+        swarm_session.SwarmSession(engine, "r1").open(lambda m: None)
     assert _names(engine) == set()  # nothing was created

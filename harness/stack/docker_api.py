@@ -265,7 +265,7 @@ class ServiceInfo:
 _NS = 1_000_000_000
 
 
-def _update_config(policy: UpdatePolicy, rollback: bool = False) -> dict[str, object]:
+def _update_config(policy: UpdatePolicy, rollback: bool = False) -> docker.types.UpdateConfig:
     cls = docker.types.RollbackConfig if rollback else docker.types.UpdateConfig
     failure = "pause" if rollback and policy.failure_action == "rollback" else policy.failure_action
     return cls(parallelism=policy.parallelism, delay=int(policy.delay_s * _NS), failure_action=failure,

@@ -42,7 +42,7 @@ class SwarmBackend:
     def __init__(self, client: docker.DockerClient, run_id: str, image: str, model: str, network: str,
                  volume: str, registry_mount: str, sync: Callable[[], None],
                  replicas: Mapping[str, int] = DEFAULT_REPLICAS, startup_timeout: float = 60.0,
-                 rolling: UpdatePolicy = UpdatePolicy(), rollback_policy: UpdatePolicy | None = None) -> None:
+                 rolling: UpdatePolicy | None = None, rollback_policy: UpdatePolicy | None = None) -> None:
         self.client = client
         self.run_id = run_id
         self.image = image
@@ -55,7 +55,7 @@ class SwarmBackend:
         if self.configured["stable"] < 2 or self.configured["candidate"] < 1:
             raise DrillError(f"replicas {self.configured}: stable needs 2 or more, candidate 1 or more")
         self.startup_timeout = startup_timeout
-        self.rolling = rolling
+        self.rolling = rolling or UpdatePolicy()
         # Rolling back: one task at a time, each new one started before its old one stops (no capacity dip).
         # Not parallelism 0: with start-first, Swarm then replaced the healthy tasks too and once left a
         # replica short (moby/moby#34111, #43081).
