@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import api, catalogue
+from harness import api, catalogue, variables
 from harness.console import LiveConsole, PlainConsole, SafeConsole
 from harness.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
@@ -84,16 +84,20 @@ def run(
     answers: Annotated[Optional[Path], typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
     backend: Annotated[Optional[BackendChoice], typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
+    var: Annotated[Optional[list[str]], typer.Option(
+        "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
     with mapped_errors():
+        run_vars = variables.parse_vars(var or [])
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
+            variables.check_drill(drill, run_vars)
         if dry_run:
             for drill in loaded:
                 typer.echo(plan(drill, profile))
@@ -106,7 +110,7 @@ def run(
         results: list[DrillResult] = []
         for drill in loaded:
             options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
-                                 backend=backend.value if backend else None)
+                                 backend=backend.value if backend else None, variables=run_vars)
             listeners: list[Listener] = []
             live = None
             if as_json or not sys.stderr.isatty() or needs_human:
@@ -213,10 +217,11 @@ def runbook_show(name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from harness import report_cli, store_cli
+    from harness import report_cli, runs_cli, store_cli
 
     store_cli.register(app)
     report_cli.register(app)
+    runs_cli.register(app)
 
 
 _register_subcommands()

@@ -418,7 +418,9 @@ class Engine:
                 return RunStatus.FAILED, state.failure
             return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
         if state.decision == "missed":
-            return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s"
+            last = "; ".join(f"{e.metric} {e.verdict} (value {e.canary_value if e.canary_value is None else round(e.canary_value, 4)}, "
+                             f"samples {e.samples if e.samples is None else round(e.samples, 1)})" for e in state.evidence)
+            return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s (last look: {last or 'no evidence'})"
         if state.decision == "hold":
             return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
         if state.failure:

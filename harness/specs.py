@@ -160,6 +160,24 @@ class ProfileSpec(Strict):
     observe: Duration = 0.0
 
 
+class NotifySpec(Strict):
+    """Where a run's start, decision and result are posted (a chat incoming webhook); failures are logged only."""
+
+    webhook: str  # http(s) URL, may use ${KEY} from --var
+    events: tuple[Literal["start", "decision", "result"], ...] = Field(
+        default=("start", "decision", "result"), min_length=1)
+    timeout: Duration = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _url(self) -> NotifySpec:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.webhook)
+        if "$" not in self.webhook and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"webhook must be an http(s) URL or use a ${{KEY}} variable, got {self.webhook!r}")
+        return self
+
+
 class DrillSpec(Strict):
     name: str
     description: str = ""
@@ -178,6 +196,7 @@ class DrillSpec(Strict):
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
+    notify: NotifySpec | None = None  # post the run's start, decision and result to a webhook
 
     @model_validator(mode="after")
     def _rolling_needs_an_orchestrator(self) -> DrillSpec:

@@ -6,8 +6,9 @@ import shlex
 import subprocess
 import time
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from harness import webhook
 from harness.actions import Params, action
 from harness.context import RunContext
 from harness.errors import StepFailed
@@ -214,12 +215,26 @@ def wait(ctx: RunContext, p: WaitParams) -> str:
 class NotifyParams(Params):
     message: str
     channel: str = "console"
+    url: str | None = None  # a chat incoming webhook: POST {"text": ...}; may use ${KEY} from --var
+    timeout: Duration = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and "$" not in value and not webhook.valid_url(value):
+            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {value!r}")
+        return value
 
 
-@action("notify", NotifyParams, "Tell people: an incident channel, the console")
+@action("notify", NotifyParams, "Tell people: the console, and a chat webhook when url: is given")
 def notify(ctx: RunContext, p: NotifyParams) -> str:
-    ctx.emit(Notified(p.channel, p.message))
-    return f"#{p.channel}: {p.message}"
+    if p.url is None:
+        ctx.emit(Notified(p.channel, p.message))
+        return f"#{p.channel}: {p.message}"
+    text = p.message if p.channel == "console" else f"[#{p.channel}] {p.message}"
+    status = webhook.post_text(p.url, text, p.timeout)  # StepFailed on non-2xx, no answer, unreachable
+    ctx.emit(Notified(p.channel, p.message))  # once, when delivered (a failed attempt is retried by policy)
+    return f"#{p.channel}: {p.message} (posted to {webhook.redact(p.url)}: {status})"
 
 
 class ShellParams(Params):

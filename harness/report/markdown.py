@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.report.outcome import expectation, outcome
 from harness.results import DrillResult, iso
 
 
@@ -14,10 +15,11 @@ def _fmt(value: float | None, unit: str = "s") -> str:
 def render(result: DrillResult) -> str:
     ts = result.timestamps
     mark = "PASSED" if result.passed else result.status.value.upper()
+    verdict = outcome(result)
     lines = [
-        f"# Rollback drill `{result.drill}` — {mark}",
+        f"# Rollback drill `{result.drill}` — {mark} ({verdict.label})",
         "",
-        f"- run: `{result.run_id}` (profile `{result.profile}`)",
+        f"- run: `{result.run_id}` (profile `{result.profile}`); the drill expected: {expectation(result)}",
         f"- outcome: {result.reason}",
         f"- model: `{result.model}`, stable `{result.stable_version}`, candidate `{result.candidate_version}`",
         f"- decision: {result.decision or '—'} ({result.trigger or '—'}), root cause class: {result.root_cause}",
