@@ -182,8 +182,11 @@ def harness_swarm_runs(client: docker.DockerClient) -> set[str]:
     if not swarm_info(client).active:
         return set()
     selector = {"label": f"{LABEL_HARNESS}=true"}
-    labelled = [s.attrs["Spec"].get("Labels") or {} for s in client.services.list(filters=selector)]
-    labelled += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={**selector, "driver": "overlay"})]
+    try:
+        labelled = [s.attrs["Spec"].get("Labels") or {} for s in client.services.list(filters=selector)]
+        labelled += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={**selector, "driver": "overlay"})]
+    except docker.errors.APIError as exc:
+        raise SwarmError(f"cannot list the harness's services and networks: {_explain(exc)}") from exc
     return {labels.get(LABEL_RUN, "?") for labels in labelled}
 
 
@@ -410,7 +413,10 @@ def containers_of(client: docker.DockerClient, selector: str, running: bool = Fa
     filters: dict[str, str] = {"label": selector}
     if running:
         filters["status"] = "running"
-    return len(client.containers.list(all=not running, filters=filters))
+    try:
+        return len(client.containers.list(all=not running, filters=filters))
+    except docker.errors.APIError as exc:
+        raise SwarmError(f"cannot list containers labelled {selector}: {_explain(exc)}") from exc
 
 
 def _sweep_swarm(client: docker.DockerClient, selector: str) -> tuple[int, int]:

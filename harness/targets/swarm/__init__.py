@@ -23,9 +23,8 @@ def open_backend(stack: Stack, registry: Registry, spec: DrillSpec, progress: Pr
     """The run's swarm session and backend; the stack's router and Prometheus joined to the overlay network."""
     from harness.stack import docker_api
     from harness.stack.stack import REGISTRY_MOUNT
-    from harness.targets.swarm.backend import SwarmBackend
+    from harness.targets.swarm.backend import SwarmBackend, policy_of
     from harness.targets.swarm.session import SwarmSession
-    from harness.targets.swarm.strategy import policy_of
 
     session = SwarmSession(stack.client, stack.run_id)
     session.open(progress)

@@ -21,6 +21,7 @@ import docker
 
 from harness.errors import DrillError
 from harness.ports import SLOTS, Endpoint, Rollout, ServiceFailed
+from harness.specs import StrategySpec
 from harness.stack import docker_api
 from harness.stack.docker_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePolicy, run_labels
 
@@ -178,6 +179,12 @@ class SwarmBackend:
             if time.monotonic() > deadline:
                 raise ServiceFailed(f"{name} did not converge within {timeout:g}s: {last}")
             time.sleep(0.2)
+
+
+def policy_of(strategy: StrategySpec) -> UpdatePolicy:
+    """A drill's ``swarm-update`` strategy as Swarm's update_config (``--update-failure-action rollback`` ...)."""
+    return UpdatePolicy(parallelism=strategy.parallelism, delay_s=strategy.delay, failure_action=strategy.failure_action,
+                        monitor_s=strategy.monitor, max_failure_ratio=0.0, order=strategy.order)
 
 
 def _check_slot(slot: str) -> None:
