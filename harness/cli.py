@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import api, catalogue, variables
+from harness import api, catalogue, targets, variables
 from harness.console import LiveConsole, PlainConsole, SafeConsole
 from harness.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
@@ -97,10 +97,11 @@ def run(
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
+            targets.check_backend(drill, backend.value if backend else None)
             variables.check_drill(drill, run_vars)
         if dry_run:
             for drill in loaded:
-                typer.echo(plan(drill, profile))
+                typer.echo(plan(drill, profile, backend.value if backend else None))
             return
         if answers is not None and not answers.is_file():
             raise SpecError(f"--answers: no such file {answers}")
@@ -138,12 +139,15 @@ def run(
         raise typer.Exit(int(worst))
 
 
-def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
+def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None) -> str:
     s = drill.spec
     prof = s.profiles.get(profile)
+    where = backend or s.backend
     lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
-             "  prepare: images, network, registry volume, stable model server, router, Prometheus",
+             "  prepare: images, network, registry volume, stable model server, router, Prometheus"
+             + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
+                " for the run if the engine is in none)" if where == "swarm" else ""),
              f"  baseline: {s.traffic.rate:g} req/s through the router",
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",

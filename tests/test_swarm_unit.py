@@ -273,3 +273,16 @@ def test_a_worker_node_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(BackendUnavailable, match="worker"):
         swarm_session.SwarmSession(engine, "r1").open(lambda m: None)
     assert _names(engine) == set()  # nothing was created
+
+
+def test_the_cli_refuses_a_swarm_update_on_docker_before_starting_anything(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db"}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "swarm-auto-rollback", "--backend", "docker"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "swarm-auto-rollback.yaml: strategy.kind:" in proc.stderr and "'docker'" in proc.stderr
+    assert not (tmp_path / "drill.db").exists() and not (tmp_path / "reports").exists()  # nothing written

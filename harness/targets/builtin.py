@@ -201,13 +201,9 @@ class BuiltinTarget:
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> BuiltinTarget:
-    from harness.targets import backend_error
+    from harness.targets import backend_error, check_backend
 
     if backend not in ("docker", "swarm"):
         raise backend_error(drill, backend)
-    if drill.spec.strategy.kind == "swarm-update" and backend != "swarm":
-        from harness.errors import SpecError, SpecIssue
-
-        raise SpecError(SpecIssue(str(drill.drill_path), "strategy.kind",
-                                  f"swarm-update is Swarm's own rolling update; it cannot run on backend {backend!r}"))
+    check_backend(drill, backend)  # swarm-update needs Swarm
     return BuiltinTarget(drill, run_id, workdir, backend_kind=backend)
