@@ -190,10 +190,12 @@ class BuiltinTarget:
                 "stable": self._backend.running("stable") if self._backend is not None else False}
 
     def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-        if self._session is not None:
-            self._session.close()  # the run's Swarm resources; leaves a swarm the run made
+        try:
+            if self._stack is not None:
+                self._stack.close()
+        finally:
+            if self._session is not None:
+                self._session.close()  # the run's Swarm resources; leaves a swarm the run made
 
     @property
     def swarm_session(self) -> SwarmSession | None:

@@ -28,13 +28,16 @@ def open_backend(stack: Stack, registry: Registry, spec: DrillSpec, progress: Pr
 
     session = SwarmSession(stack.client, stack.run_id)
     session.open(progress)
-    for role, container in (("router", stack.router_container), ("prometheus", stack.prometheus_container)):
-        if container is not None:
-            docker_api.connect_container(stack.client, session.network, container.get_wrapped_container().id, [role])
-    replicas = getattr(spec, "replicas", None)
-    backend = SwarmBackend(
-        stack.client, stack.run_id, stack.images.model, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
-        sync=lambda: stack.sync_registry(registry.root),
-        replicas={"stable": replicas.stable, "candidate": replicas.candidate} if replicas is not None else {"stable": 2, "candidate": 1},
-        rolling=policy_of(spec.strategy))
+    try:
+        for role, container in (("router", stack.router_container), ("prometheus", stack.prometheus_container)):
+            if container is not None:
+                docker_api.connect_container(stack.client, session.network, container.get_wrapped_container().id, [role])
+        backend = SwarmBackend(
+            stack.client, stack.run_id, stack.images.model, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
+            sync=lambda: stack.sync_registry(registry.root),
+            replicas={"stable": spec.replicas.stable, "candidate": spec.replicas.candidate},
+            rolling=policy_of(spec.strategy))
+    except BaseException:
+        session.close()  # the caller never sees this session: leave the engine as found here
+        raise
     return session, backend
