@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One install command: the system tool the image bootstrap needs, then this package (with test extras)
+# One install command: the system tool the image bootstrap needs, then this package (with test and dev extras)
 # into the active Python environment. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,5 +11,5 @@ if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; t
     echo "note: debootstrap is missing; without a registry, run: sudo apt-get install -y debootstrap" >&2
   fi
 fi
-python3 -m pip install -q -e '.[test]'
+python3 -m pip install -q -e '.[test,dev]'
 echo "installed: $(command -v drill || echo 'drill (activate your environment to get it on PATH)')"

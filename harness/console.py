@@ -11,8 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.events import (Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished,
-                            RunStarted, StepEnded, StepStarted, TrafficTick)
+from harness.events import Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, StepEnded, StepStarted, TrafficTick
 from harness.results import DrillResult, StepStatus
 
 
@@ -58,7 +57,7 @@ class PlainConsole:
             case Progress(message=message):
                 self._line(f"  {message}")
             case Breach(evidence=e):
-                self._line(f"  first breach: {e.metric} = {e.canary_value:.3g} > {e.threshold:g}")
+                self._line(f"  first breach: {e.headline}")
             case Decided(decision=decision, trigger=trigger):
                 self._line(f"  decision: {decision} ({trigger})")
             case StepEnded(result=r):
@@ -113,7 +112,7 @@ class LiveConsole:
             case TrafficTick():
                 self.tick = event
             case Breach(evidence=e):
-                self.message = f"first breach: {e.metric} = {e.canary_value:.3g} > {e.threshold:g}"
+                self.message = f"first breach: {e.headline}"
             case Decided(decision=decision, trigger=trigger):
                 self.decision = f"{decision} ({trigger})"
             case StepStarted(name=name):

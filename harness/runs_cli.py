@@ -5,9 +5,9 @@
 
 RUN is a run id or a unique prefix of one. `--render` rewrites report.html, report.md and junit.xml
 from the run's report.json (after a harness upgrade, or to fix a report by hand); report.json itself
-is the record and is left alone. An unknown or ambiguous RUN exits 2; an unreachable store exits 3.
-Wire it with `runs_cli.register(app)` in harness/cli.py. It reuses store_cli's --store option and error
-map (importing harness.cli here would be circular under `python -m harness.cli`).
+is the record and is left alone. An unknown or ambiguous RUN exits 2; an unreachable or missing store
+exits 3 (reading never creates a store). Wire it with `runs_cli.register(app)` in harness/cli.py. The
+--store option and the error map are the shared ones of harness.cli_common.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harness.cli_common import StoreOpt, mapped_errors
 from harness.errors import SpecError, SpecIssue
 from harness.report import html, junit, markdown
 from harness.report.load import load_result
@@ -30,8 +31,6 @@ from harness.report.outcome import expectation, outcome
 from harness.results import DrillResult
 from harness.store import DrillRunRecord, Store
 from harness.store.codec import format_timestamp
-from harness.store_cli import StoreOpt
-from harness.store_cli import _mapped_errors as mapped_errors
 
 RENDERERS = (html.write, markdown.write, junit.write)  # report.json is the source, never rewritten
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}
@@ -78,7 +77,7 @@ def runs(
     store: StoreOpt = None,
 ) -> None:
     """Recent drill runs from the store: id, drill, status, times."""
-    with mapped_errors(), Store.open(store) as st:
+    with mapped_errors(), Store.open(store, read_only=True) as st:
         found = st.recent_drill_runs(limit, drill)
     if as_json:
         typer.echo(json.dumps([record_json(r) for r in found], indent=2))
@@ -120,7 +119,7 @@ def show(
 ) -> None:
     """One run's summary from the store (and its report.json), optionally re-rendering its reports."""
     with mapped_errors():
-        with Store.open(store) as st:
+        with Store.open(store, read_only=True) as st:
             record = _find(st, run)
         directory = report_dir or (Path(record.report_dir) if record.report_dir else None)
         result = report_of(record, directory)

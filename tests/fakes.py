@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalogue import LoadedDrill
-from harness.ports import (AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions)
+from harness.ports import AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions
 from harness.registry import RegistryError
 from harness.targets.builtin import ArtifactFault, FeatureProtocol
 

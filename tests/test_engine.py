@@ -65,7 +65,7 @@ def run(target: FakeTarget, d: LoadedDrill, *listeners: Listener, tmp_path: Path
 
 def test_a_bad_canary_is_rolled_back_through_the_seams(tmp_path: Path) -> None:
     target = FakeTarget()
-    result, rec = run(target, drill(), tmp_path=tmp_path)
+    result, _rec = run(target, drill(), tmp_path=tmp_path)
     assert result.status is RunStatus.PASSED, result.reason
     assert result.serving_version_after == "v2" and result.rolled_back
     assert target.registry.aliases()["champion"] == "v2"

@@ -96,7 +96,8 @@ def test_latency_drill_plots_latency_p90_per_version() -> None:
     lines = {e.get("data-version"): e for e in root.iter(f"{SVG}polyline") if e.get("class") == "series-latency"}
     assert set(lines) == {"v2", "v3"}
     # The candidate's 305 ms sits high in its panel, the stable 2 ms near the bottom.
-    y = lambda e: [float(p.split(",")[1]) for p in e.get("points", "").split()]
+    def y(e: ET.Element) -> list[float]:
+        return [float(p.split(",")[1]) for p in e.get("points", "").split()]
     assert max(y(lines["v3"])) < min(y(lines["v2"])) - 50
 
 

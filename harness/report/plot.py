@@ -319,7 +319,7 @@ def panels(result: DrillResult, compact: bool = False) -> list[Panel]:
                      min(nice_max(top, 10), 100.0), errors))
     for kind in signals(result):
         if kind == "latency":
-            lat = _per_version(result, lambda n, f, l, _i: l, "series-latency", colors)
+            lat = _per_version(result, lambda _n, _f, lat, _i: lat, "series-latency", colors)
             top = max((v for line in lat for _, v in line.points if v is not None), default=0.0)
             out.append(Panel("panel-latency", "Latency p90 per version (answered requests, ms) — the fault's signal",
                              SIGNAL_H, " ms", nice_max(top, 10), lat))

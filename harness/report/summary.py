@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.report import charts
+from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
 from harness.report.outcome import outcome
@@ -244,7 +245,7 @@ def _quarter_cells(g: MetricsGroup) -> list[str]:
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+        return md(text)
 
     return (["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from harness.ports import ServiceFailed
-from harness.ports import SLOTS
+from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
@@ -77,7 +75,9 @@ class StackContainer(DockerContainer):
 
 class Stack:
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 30.0, router_configs: tuple[str, ...] = ()) -> None:
+                 startup_timeout: float = 30.0, model_env: dict[str, str] | None = None,
+                 router_configs: tuple[str, ...] = ()) -> None:
+        self.model_env = dict(model_env or {})  # extra environment for every model server (the drill's noise)
         self.client = client
         self.router_configs = router_configs  # more HAProxy files (under /opt/drill) loaded after haproxy.cfg
         self.images = images
@@ -147,7 +147,7 @@ class Stack:
             StackContainer(self.images.model, name=f"drill-{self.run_id}-{slot}")
             .with_network(self.network)
             .with_network_aliases(slot)
-            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT))
+            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT), **self.model_env)
             .with_volume_mapping(self.volume_name, REGISTRY_MOUNT, "ro")
             .with_kwargs(entrypoint=ROLE_COMMANDS["model"], labels=run_labels(self.run_id, f"model-{slot}"),
                          **_hardening("128m", 64))

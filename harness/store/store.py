@@ -54,10 +54,14 @@ class Store:
         self.url = url
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Connect (URL, else $DRILL_STORE, else the default SQLite file) and migrate."""
+    def open(cls, url: str | None = None, read_only: bool = False) -> Store:
+        """Connect (URL, else $DRILL_STORE, else the default SQLite file) and migrate.
+
+        ``read_only`` (metrics, export, report): a SQLite file that does not exist is never created;
+        ``StoreMissing`` (exit 3) says so instead.
+        """
         resolved = resolve_store_url(url)
-        engine = create_store_engine(resolved)
+        engine = create_store_engine(resolved, create=not read_only)
         try:
             with write_transaction(engine) as conn:
                 migrate(conn)

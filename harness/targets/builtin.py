@@ -161,13 +161,14 @@ class BuiltinTarget:
             from harness.targets.swarm import open_backend
             from harness.targets.swarm.backend import ROUTER_CONFIG
 
-            self._stack = Stack(client, images, self.run_id, self.spec.model, router_configs=(ROUTER_CONFIG,))
+            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
+                                router_configs=(ROUTER_CONFIG,))
             self._stack.start(self.registry.root, None)  # network, volume, router, Prometheus; no model container
             self._session, swarm = open_backend(self._stack, self.registry, self.spec, progress)
             self._backend = swarm
             stable = swarm.start("stable", self.versions.stable)
         else:
-            self._stack = Stack(client, images, self.run_id, self.spec.model)
+            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env())
             containers = self._backend = ContainerBackend(self._stack, self.registry)
             self._stack.start(self.registry.root, self.versions.stable)
             stable = containers._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)

@@ -68,6 +68,9 @@ def test_runs_newest_first_with_limit_and_filter(app: typer.Typer, store_url: st
 
 def test_runs_bad_limit_and_empty_store(app: typer.Typer, store_url: str) -> None:
     assert RUNNER.invoke(app, ["runs", "--limit", "0", "--store", store_url]).exit_code == 2
+    if store_url.startswith("sqlite"):  # reading never creates a store: a missing file is exit 3
+        assert RUNNER.invoke(app, ["runs", "--json", "--store", store_url]).exit_code == 3
+    Store.open(store_url).close()
     empty = RUNNER.invoke(app, ["runs", "--json", "--store", store_url])
     assert empty.exit_code == 0 and json.loads(empty.stdout) == []
 

@@ -36,7 +36,7 @@ def open_backend(stack: Stack, registry: Registry, spec: DrillSpec, progress: Pr
             stack.client, stack.run_id, stack.images.model, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
             sync=lambda: stack.sync_registry(registry.root),
             replicas={"stable": spec.replicas.stable, "candidate": spec.replicas.candidate},
-            rolling=policy_of(spec.strategy))
+            rolling=policy_of(spec.strategy), extra_env=stack.model_env)
     except BaseException:
         session.close()  # the caller never sees this session: leave the engine as found here
         raise

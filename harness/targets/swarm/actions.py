@@ -12,7 +12,7 @@ import time
 
 from pydantic import Field
 
-from harness.actions import Params, action
+from harness.actions import Params, action, current_attempt
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.ports import RollingBackend
@@ -58,5 +58,6 @@ class ConvergedParams(Params):
         services=("service",))
 def wait_converged(ctx: RunContext, p: ConvergedParams) -> str:
     started = time.monotonic()
-    _orchestrator(ctx).wait_converged(p.service, p.timeout, version=p.version)
+    # Bounded by the step's deadline too, so a retry never overlaps a wait still running.
+    _orchestrator(ctx).wait_converged(p.service, current_attempt().bound(p.timeout), version=p.version)
     return f"{p.service} converged" + (f" on {p.version}" if p.version else "") + f" in {time.monotonic() - started:.1f}s"

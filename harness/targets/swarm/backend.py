@@ -43,7 +43,8 @@ class SwarmBackend:
     def __init__(self, client: docker.DockerClient, run_id: str, image: str, model: str, network: str,
                  volume: str, registry_mount: str, sync: Callable[[], None],
                  replicas: Mapping[str, int] = DEFAULT_REPLICAS, startup_timeout: float = 60.0,
-                 rolling: UpdatePolicy | None = None, rollback_policy: UpdatePolicy | None = None) -> None:
+                 rolling: UpdatePolicy | None = None, rollback_policy: UpdatePolicy | None = None,
+                 extra_env: Mapping[str, str] | None = None) -> None:
         self.client = client
         self.run_id = run_id
         self.image = image
@@ -52,6 +53,7 @@ class SwarmBackend:
         self.volume = volume
         self.registry_mount = registry_mount
         self.sync = sync  # copies the host-side registry into the volume the tasks read
+        self.extra_env = dict(extra_env or {})  # for every model server (the drill's background noise)
         self.configured = {slot: int(replicas.get(slot, DEFAULT_REPLICAS[slot])) for slot in SLOTS}
         if self.configured["stable"] < 2 or self.configured["candidate"] < 1:
             raise DrillError(f"replicas {self.configured}: stable needs 2 or more, candidate 1 or more")
@@ -79,7 +81,7 @@ class SwarmBackend:
             spec = ServiceDef(
                 name=name, image=self.image, command=MODEL_COMMAND,
                 env={"MODEL_NAME": self.model, "MODEL_REF": version, "REGISTRY_DIR": self.registry_mount,
-                     "PORT": str(MODEL_PORT)},
+                     "PORT": str(MODEL_PORT), **self.extra_env},
                 labels=run_labels(self.run_id, f"model-{slot}"), network=self.network, aliases=[slot],
                 replicas=self.configured[slot], health_cmd=HEALTH_CMD, volume=self.volume,
                 volume_target=self.registry_mount)
