@@ -126,6 +126,10 @@ def test_clean_sweeps_swarm_resources_and_leaves_the_swarm(tmp_path: Path, docke
         labels=run_labels(run_id, "model-stable"), network=session.network, aliases=["stable"], replicas=1,
         health_cmd=["NONE"]), UpdatePolicy(), UpdatePolicy())
     assert len(_services(docker_client, run_id)) == 1
+    deadline = time.monotonic() + 30
+    while not docker_client.containers.list(filters={"label": f"io.drill.run-id={run_id}", "status": "running"}):
+        assert time.monotonic() < deadline, "the killed run's task never started"
+        time.sleep(0.2)
     proc = _run(["clean", "--run-id", run_id], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "1 Swarm service(s)" in proc.stdout

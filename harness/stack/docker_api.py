@@ -436,7 +436,22 @@ def _sweep_swarm(client: docker.DockerClient, selector: str) -> tuple[int, int]:
             config.remove()
         except docker.errors.NotFound:
             pass
+    _await_tasks_gone(client, [str(s.id) for s in services])
     return len(services), len(configs)
+
+
+def _await_tasks_gone(client: docker.DockerClient, service_ids: list[str], settle: float = 15.0) -> None:
+    """A removed service's task containers go away on Swarm's own time (a task still starting may even appear
+    after the removal): remove what shows up until none is left, or ``settle`` seconds passed."""
+    deadline = time.monotonic() + settle
+    while service_ids and time.monotonic() < deadline:
+        left = [c for sid in service_ids
+                for c in client.containers.list(all=True, filters={"label": f"com.docker.swarm.service.id={sid}"})]
+        if not left:
+            return
+        for container in left:
+            _remove_container(container)
+        time.sleep(0.2)
 
 
 def _explain(exc: docker.errors.APIError | Exception) -> str:
