@@ -29,10 +29,10 @@ MODEL_PORT = 8080
 POOL_PORTS = {"stable": 8101, "candidate": 8102}  # the router's pool per slot (haproxy-swarm.cfg)
 ROUTER_CONFIG = "haproxy-swarm.cfg"
 HEALTH_CMD = ["CMD", "python3", "-c",
-              f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{MODEL_PORT}/healthz', timeout=1)"]
+              f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{MODEL_PORT}/healthz', timeout=2)"]
 MODEL_COMMAND = ["python3", "-u", "/opt/drill/model_server.py"]
 DEFAULT_REPLICAS = {"stable": 2, "candidate": 1}
-# A task that died is not coming back as this version: Swarm's own words for it.
+# Task states (Swarm's words) in which a task will never serve.
 _FAILED = ("failed", "rejected")
 _TERMINAL_UPDATE = ("completed", "rollback_completed")
 
