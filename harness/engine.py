@@ -366,8 +366,12 @@ class Engine:
         self.emit(Decided(state.decision or "", state.trigger or "", evidence))
 
     def _promote(self, ctx: RunContext, versions: Versions, state: _State) -> None:
-        ctx.route(candidate=100, stable=0)
-        ctx.stop_slot("stable")
+        if isinstance(ctx.backend, RollingBackend) and ctx.backend.rollout("stable").state is not None:
+            # A rolling update promotes by finishing: the stable slot itself runs the new version.
+            ctx.backend.wait_converged("stable", 120.0, version=versions.candidate)
+        else:
+            ctx.route(candidate=100, stable=0)
+            ctx.stop_slot("stable")
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
         time.sleep(1.0)

@@ -286,3 +286,16 @@ def test_the_cli_refuses_a_swarm_update_on_docker_before_starting_anything(tmp_p
     assert proc.returncode == 2
     assert "swarm-auto-rollback.yaml: strategy.kind:" in proc.stderr and "'docker'" in proc.stderr
     assert not (tmp_path / "drill.db").exists() and not (tmp_path / "reports").exists()  # nothing written
+
+
+def test_a_good_rolling_update_is_promoted_in_place(tmp_path: Path) -> None:
+    """A swarm-update of a good version: nobody rolls back, the stable slot finishes on it, nothing is stopped."""
+    drill = _swarm_drill("swarm-update-fail", tmp_path, detect_by="orchestrator")
+    spec = drill.spec.model_copy(update={"expect": "promote"})
+    target = FakeTarget(bad=set())
+    target.backend = backend = FakeOrchestrator(target, set())
+    result = Engine(make_target=factory(target)).run(LoadedDrill(spec, drill.runbook, drill.drill_path, drill.runbook_path),
+                                                     RunOptions(report_root=tmp_path))
+    assert result.status is RunStatus.PASSED, result.reason
+    assert result.serving_version_after == "v3" and backend.calls == ["update stable v3"]
+    assert target.router.states["stable"] == "ready"  # the stable slot was never taken out
