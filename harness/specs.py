@@ -68,8 +68,25 @@ class RunbookSpec(Strict):
 
 
 class StrategySpec(Strict):
-    kind: Literal["canary", "blue-green"] = "canary"
+    kind: Literal["canary", "blue-green", "swarm-update"] = "canary"
     weight: int = Field(default=10, ge=1, le=100)
+    # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
+    # own health-based failure detection and automatic rollback (failure_action: rollback).
+    parallelism: int = Field(default=1, ge=0, le=100)
+    delay: Duration = 1.0
+    monitor: Duration = 5.0
+    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
+    order: Literal["start-first", "stop-first"] = "start-first"
+    # Who may decide to roll back: the orchestrator alone (the path a team without canary analysis has),
+    # or the orchestrator and the drill's own detection, whichever is first.
+    detect_by: Literal["both", "orchestrator"] = "both"
+
+
+class ReplicasSpec(Strict):
+    """Replicas per slot where the backend has replicas (an orchestrator)."""
+
+    stable: int = Field(default=2, ge=2, le=16)
+    candidate: int = Field(default=1, ge=1, le=16)
 
 
 # Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
@@ -234,6 +251,8 @@ class DrillSpec(Strict):
     model: Name = "fraud"
     root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
     strategy: StrategySpec = Field(default_factory=StrategySpec)
+    backend: Literal["docker", "swarm"] = "docker"  # where model versions run; drill run --backend overrides it
+    replicas: ReplicasSpec = Field(default_factory=ReplicasSpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     noise: NoiseSpec = Field(default_factory=NoiseSpec)
@@ -261,6 +280,12 @@ class DrillSpec(Strict):
         if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
             raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
                              "or a fault injected in front of it (inject: true)")
+        return self
+
+    @model_validator(mode="after")
+    def _rolling_needs_an_orchestrator(self) -> DrillSpec:
+        if self.strategy.kind == "swarm-update" and self.backend != "swarm":
+            raise ValueError("strategy swarm-update needs backend: swarm (Swarm rolls the service itself)")
         return self
 
 
