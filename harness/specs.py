@@ -280,6 +280,9 @@ class DrillSpec(Strict):
         if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
             raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
                              "or a fault injected in front of it (inject: true)")
+        if self.target.kind == "builtin" and self.fault.inject:
+            raise ValueError("the built-in model makes its own faults (see `drill faults`); "
+                             "inject: true is for target kind image")
         return self
 
     @model_validator(mode="after")

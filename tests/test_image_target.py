@@ -136,6 +136,13 @@ def test_injected_fault_specs(tmp_path: Path, fault: str, message: str) -> None:
     assert any(message in i.message for i in exc.value.issues), exc.value.issues
 
 
+def test_injected_faults_are_for_image_targets(tmp_path: Path) -> None:
+    drill = project(tmp_path, "", fault="{kind: error, inject: true, rate: 0.3}")
+    with pytest.raises(SpecError) as exc:
+        catalogue.load_drill(str(drill))
+    assert any("inject: true is for target kind image" in i.message for i in exc.value.issues)
+
+
 def test_a_scalar_target_is_still_the_time_target(tmp_path: Path) -> None:
     drill = project(tmp_path, "target: 2m\n")
     spec = catalogue.load_drill(str(drill)).spec
