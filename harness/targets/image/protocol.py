@@ -36,8 +36,8 @@ class JsonlProtocol:
     """``ports.ServingProtocol`` over the team's request file and answer format."""
 
     def __init__(self, spec: ImageTargetSpec, lines: Sequence[RequestLine] | None = None) -> None:
-        self.method = spec.request.method
-        self.path = spec.predict_path
+        self.method: str = spec.request.method
+        self.path: str = spec.predict_path
         self.headers: Mapping[str, str] = dict(spec.request.headers)
         self.version_header = spec.version.header.lower() if spec.version.header else None
         self.version_field = spec.version.json_field
