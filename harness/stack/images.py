@@ -43,7 +43,7 @@ OFFICIAL_BASES = {"model": "python:3.11-slim", "router": "haproxy:2.6", "prometh
 
 ROLES = ("model", "router", "prometheus")
 # Every role image holds all serving files under /opt/drill; the stack sets each container's
-# entrypoint (see stack.ROLE_COMMANDS), so a bootstrapped base needs one build, not three.
+# entrypoint (see stack/services.py and stack/stack.py), so a bootstrapped base needs one build, not three.
 BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
 
 

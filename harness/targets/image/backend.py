@@ -21,17 +21,18 @@ from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 from harness.ports import Endpoint, ServiceFailed
 from harness.specs import FaultSpec
 from harness.stack.docker_api import container_ip, run_labels
-from harness.stack.stack import StackContainer, _hardening
-from harness.targets.image.spec import ImageTargetSpec
-from harness.targets.image.stack import (
+from harness.stack.services import (
     FAULT_PROXY_ALIAS,
     FAULT_PROXY_METRICS_PORT,
     FAULT_PROXY_PORT,
+    StackContainer,
+    hardening,
     logs,
     running,
     stop,
     wait_serving,
 )
+from harness.targets.image.spec import ImageTargetSpec
 
 SLOTS = ("stable", "candidate")
 
@@ -74,13 +75,9 @@ class ImageBackend:
         command = chosen.command or self.spec.command
         kwargs: dict[str, Any] = {
             "labels": run_labels(self.run_id, f"model-{slot}") | {"io.drill.version": version},
-            **_hardening(self.spec.memory, self.spec.pids),
+            # The image's own USER unless the drill names one; a read-only root unless the drill says otherwise.
+            **hardening(self.spec.memory, self.spec.pids, user=self.spec.user, read_only=self.spec.read_only),
         }
-        kwargs["read_only"] = self.spec.read_only
-        if self.spec.user is None:
-            del kwargs["user"]  # the image's own USER
-        else:
-            kwargs["user"] = self.spec.user
         container = (StackContainer(self.image_of(version), name=f"drill-{self.run_id}-{slot}")
                      .with_network(self.network).with_network_aliases(slot)
                      .with_tmpfs("/tmp", "rw,size=64m,mode=1777")
@@ -161,7 +158,7 @@ class ProxyFault:
         container = (StackContainer(self.image, name=f"drill-{self.run_id}-{FAULT_PROXY_ALIAS}")
                      .with_network(self.network).with_network_aliases(FAULT_PROXY_ALIAS)
                      .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/fault_proxy.py"],
-                                  labels=run_labels(self.run_id, "fault-proxy"), **_hardening("64m", 64))
+                                  labels=run_labels(self.run_id, "fault-proxy"), **hardening("64m", 64))
                      .waiting_for(LogMessageWaitStrategy("fault proxy: ")
                                   .with_startup_timeout(int(self.startup_timeout)).with_poll_interval(0.1)))
         for key, value in proxy_env(self.fault, endpoint, self.predict_path).items():

@@ -24,12 +24,12 @@ from harness.stack.docker_api import connect, sweep
 from harness.stack.images import ensure_images
 from harness.stack.prometheus import PrometheusClient
 from harness.stack.router import RouterClient
+from harness.stack.services import ServiceStack, prometheus_config, running
 from harness.targets.image.backend import ImageBackend, ProxyFault
 from harness.targets.image.build import ImageBuilder, ResolvedImage, repo_name
 from harness.targets.image.protocol import JsonlProtocol
 from harness.targets.image.registry import ImageRegistry
 from harness.targets.image.spec import ImageTargetSpec
-from harness.targets.image.stack import ServiceStack, running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,7 +114,7 @@ class ImageTarget:
         with ThreadPoolExecutor(max_workers=3) as pool:
             stable = pool.submit(backend.start, "stable", self.versions.stable)
             router = pool.submit(stack.start_router, self.spec.health_path)
-            prometheus = pool.submit(stack.start_prometheus, self.spec.port, self.spec.metrics_path)
+            prometheus = pool.submit(stack.start_prometheus, prometheus_config(self.spec.port, self.spec.metrics_path))
             router.result()
             prometheus.result()
             endpoint = stable.result()

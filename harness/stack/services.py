@@ -1,9 +1,11 @@
-"""The run's network, router and Prometheus for a team's image, configured for that team's server.
+"""The services every Docker target shares: the run's two networks, the router and Prometheus.
 
-The router and Prometheus are the built-in stack's (HAProxy's runtime API, the same ``haproxy.cfg``),
-with two things set per drill: the router's health check path, and what Prometheus scrapes (the router
-always; the model servers when the drill names a ``metrics_path``; the fault proxy). Their config goes
-in through the environment into a tmpfs, so the containers keep a read-only root.
+The run network is internal (model servers get no egress and reach nothing but the stack); the edge
+network only carries the published ports of the router and Prometheus. The router is HAProxy with
+its runtime API answering the harness alone (``haproxy.cfg``); two things are set per target: the
+router's health check path, and what Prometheus scrapes. Their config goes in through the environment
+into a tmpfs, so the containers keep a read-only root. Also here: the hardened container type and the
+small container helpers (logs, running, stop, wait until serving) the backends use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import docker
 import docker.errors
+from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
@@ -23,7 +26,46 @@ from harness.stack.docker_api import run_labels
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
 from harness.stack.router import RouterClient
-from harness.stack.stack import PROMETHEUS_PORT, ROUTER_ADMIN_PORT, ROUTER_METRICS_PORT, ROUTER_PORT, StackContainer, _hardening
+
+MODEL_PORT = 8080
+ROUTER_PORT = 8000
+ROUTER_ADMIN_PORT = 9999
+ROUTER_METRICS_PORT = 8405
+PROMETHEUS_PORT = 9090
+
+
+def hardening(memory: str, pids: int, user: str | None = "65534:65534", read_only: bool = True) -> dict[str, Any]:
+    """Keyword arguments for a container with no privileges: non-root, read-only root, no capabilities."""
+    kw: dict[str, Any] = {
+        "read_only": read_only,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "mem_limit": memory,
+        "pids_limit": pids,
+    }
+    if user is not None:
+        kw["user"] = user
+    return kw
+
+
+class StackContainer(DockerContainer):
+    """A testcontainers container that publishes ports on 127.0.0.1 only."""
+
+    def publish_local(self, port: int) -> StackContainer:
+        # testcontainers' with_bind_ports binds every interface; docker-py takes (ip, None) for a random port.
+        self.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        return self
+
+    def with_tmpfs(self, path: str, options: str) -> StackContainer:
+        # testcontainers' with_tmpfs_mount passes a bare size, which this engine rejects.
+        self.tmpfs[path] = options
+        return self
+
+    def get_container_host_ip(self) -> str:
+        return "127.0.0.1"  # what we publish on; "localhost" may resolve to ::1 first
+
+    def local_port(self, port: int) -> int:
+        return int(self.get_exposed_port(port))
 
 FAULT_PROXY_ALIAS = "candidate-fault"
 FAULT_PROXY_PORT = 8080
@@ -32,10 +74,15 @@ _HEALTH_LINE = "option httpchk GET /healthz"
 
 
 def haproxy_config(health_path: str) -> str:
-    text = resources.files("harness.serving").joinpath("haproxy.cfg").read_text()
+    text = packaged("haproxy.cfg")
     if _HEALTH_LINE not in text:
         raise ServiceFailed("haproxy.cfg has no health check line to point at the team's health path")
     return text.replace(_HEALTH_LINE, f"option httpchk GET {health_path}")
+
+
+def packaged(name: str) -> str:
+    """A serving file shipped with the package (harness/serving)."""
+    return resources.files("harness.serving").joinpath(name).read_text()
 
 
 def prometheus_config(port: int, metrics_path: str | None) -> str:
@@ -86,7 +133,9 @@ class ServiceStack:
         attrs = self.client.networks.get(self.edge.id).attrs
         return str(attrs["IPAM"]["Config"][0]["Gateway"])
 
-    def start_router(self, health_path: str) -> None:
+    def start_router(self, health_path: str = "/healthz", extra_configs: tuple[str, ...] = ()) -> None:
+        """HAProxy from haproxy.cfg (health checks on ``health_path``), plus packaged files under /opt/drill."""
+        command = "haproxy -db -f /tmp/haproxy.cfg" + "".join(f" -f /opt/drill/{name}" for name in extra_configs)
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
             .with_network(self.edge)
@@ -94,8 +143,8 @@ class ServiceStack:
             .with_env("DRILL_CONFIG", haproxy_config(health_path))
             .with_env("ADMIN_FROM", self._edge_gateway())  # the runtime API answers the harness alone
             .with_tmpfs("/tmp", "rw,size=16m,mode=1777").with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
-            .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", "haproxy -db -f /tmp/haproxy.cfg"),
-                         labels=run_labels(self.run_id, "router"), **_hardening("128m", 256))
+            .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", command),
+                         labels=run_labels(self.run_id, "router"), **hardening("128m", 256))
             .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
         )
         self.router_container = container
@@ -104,17 +153,18 @@ class ServiceStack:
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
-    def start_prometheus(self, port: int, metrics_path: str | None) -> None:
+    def start_prometheus(self, config: str) -> None:
+        """Prometheus with ``config`` (YAML or JSON text): see ``prometheus_config`` and ``packaged``."""
         command = ("prometheus --config.file=/tmp/prometheus.yml --storage.tsdb.path=/prometheus "
                    "--web.listen-address=:9090 --storage.tsdb.retention.time=2h")
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
             .with_network(self.edge)
             .publish_local(PROMETHEUS_PORT)
-            .with_env("DRILL_CONFIG", prometheus_config(port, metrics_path))
+            .with_env("DRILL_CONFIG", config)
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777").with_tmpfs("/tmp", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=_from_env("/tmp/prometheus.yml", command),
-                         labels=run_labels(self.run_id, "prometheus"), **_hardening("512m", 256))
+                         labels=run_labels(self.run_id, "prometheus"), **hardening("512m", 256))
             .waiting_for(self._http_ready(PROMETHEUS_PORT, "/-/ready"))
         )
         self.prometheus_container = container
