@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import catalogue
 from harness.catalogue import LoadedDrill
@@ -15,9 +17,11 @@ from harness.recording import StoreListener
 from harness.report import ReportListener
 from harness.results import DrillResult
 from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
-from harness.stack import docker_api
-from harness.stack.images import StackImages, ensure_images
 from harness.store import Store
+
+if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
+    from harness.stack.docker_api import SweepResult
+    from harness.stack.images import StackImages
 
 
 def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
@@ -25,22 +29,44 @@ def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence
     """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
     drill = catalogue.load_drill(name)
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
-    extra: list[Listener] = [ReportListener()]
+    check_report_root(options.report_root)
+    from harness.stack.docker_api import connect
+
+    connect().close()  # Docker unreachable: exit 3 before anything is started or written
     store = Store.open(store_url) if record else None
+    # The store row first, then the report files, then the caller's listeners (a console): a listener that
+    # fails is logged by the engine and never costs the row, the reports or the teardown.
+    ordered: list[Listener] = [StoreListener(store)] if store is not None else []
+    ordered += [ReportListener(), *listeners]
     try:
-        if store is not None:
-            extra.append(StoreListener(store))
-        return Engine([*listeners, *extra]).run(drill, options)
+        return Engine(ordered).run(drill, options)
     finally:
         if store is not None:
             store.close()
 
 
+def check_report_root(root: Path) -> None:
+    """The report directory must be creatable and writable before anything starts (SpecError naming it otherwise).
+    Nothing is created here: the nearest existing ancestor is checked."""
+    existing = root.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SpecError(SpecIssue(str(root), "--report-dir", f"cannot write reports there: {existing} is not a directory"))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError(SpecIssue(str(root), "--report-dir", f"cannot write reports there: {existing} is not writable"))
+
+
 def build_images(progress: Callable[[str], None], force: bool = False) -> StackImages:
+    from harness.stack import docker_api
+    from harness.stack.images import ensure_images
+
     return ensure_images(docker_api.connect(), progress, force=force)
 
 
-def clean(run_id: str | None = None) -> docker_api.SweepResult:
+def clean(run_id: str | None = None) -> SweepResult:
+    from harness.stack import docker_api
+
     return docker_api.sweep(docker_api.connect(), run_id)
 
 

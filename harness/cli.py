@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 import signal
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from rich.table import Table
 
 from harness import api, catalogue
 from harness.console import LiveConsole, PlainConsole
-from harness.engine import RunOptions, resolve_profile
+from harness.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
 from harness.events import Listener
 from harness.exit_codes import ExitStatus
@@ -50,8 +51,11 @@ def mapped_errors() -> Iterator[None]:
     except BackendUnavailable as exc:
         err.print(f"environment: {exc}", markup=False)
         raise typer.Exit(ExitStatus.ENVIRONMENT) from None
+    except RunInterrupted as exc:
+        err.print(f"interrupted; the stack was torn down and the run recorded as {exc.result.status.value}", markup=False)
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except KeyboardInterrupt:
-        err.print("interrupted; the stack was torn down", markup=False)
+        err.print("interrupted", markup=False)
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
@@ -61,6 +65,11 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 
 StoreOpt = Annotated[Optional[str], typer.Option("--store", envvar=DEFAULT_STORE_ENV,
                                                  help="Store URL or SQLite path (default ~/.local/share/drill/drill.db)")]
+
+
+class BackendChoice(str, Enum):
+    DOCKER = "docker"
+    SWARM = "swarm"
 
 
 @app.command()
@@ -74,6 +83,7 @@ def run(
     manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
     answers: Annotated[Optional[Path], typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
+    backend: Annotated[Optional[BackendChoice], typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
@@ -95,7 +105,8 @@ def run(
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
         results: list[DrillResult] = []
         for drill in loaded:
-            options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human)
+            options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
+                                 backend=backend.value if backend else None)
             listeners: list[Listener] = []
             live = None
             if as_json or not sys.stderr.isatty() or needs_human:
@@ -105,6 +116,12 @@ def run(
                 listeners.append(live)
             try:
                 results.append(api.run_drill(str(drill.drill_path), options, listeners, store_url=store))
+            except (RunInterrupted, BackendUnavailable) as exc:
+                # --json prints a result on every outcome that has one, aborted and environment errors included.
+                if as_json and exc.result is not None:
+                    typer.echo(json.dumps([*(r.to_json() for r in results), exc.result.to_json()] if all_drills
+                                          else exc.result.to_json(), indent=2))
+                raise
             finally:
                 if live is not None:
                     live.stop()

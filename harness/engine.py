@@ -1,43 +1,41 @@
 """The drill engine: prepare -> baseline -> deploy -> detect -> rollback (or promote) -> record, teardown always.
 
-It emits events and returns a typed result; it knows no rich and no SQL. Docker comes in through
-an injected ``connect`` so a unit test can hand it a fake engine.
+It drives a target only through the seams of ``harness.ports`` (no Docker, no HAProxy, no artifact paths
+here), emits events and returns a typed result; it knows no rich and no SQL. The target comes from an
+injected factory, so a unit test hands it a fake target.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
-import docker
-
-from harness import analysis, runbook
+from harness import analysis, runbook, targets
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
-from harness.errors import BackendUnavailable, SpecError, SpecIssue
+from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
                             RunFinished, RunStarted, TrafficTick, now)
 from harness.human import HumanInput
-from harness.registry import Registry
-from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, TimelinePoint, Timestamps,
-                             TrafficSummary)
-from harness.seed import SeededVersions, seed_registry
+from harness.ports import RollbackEvent, ServiceFailed, Target, Versions
+from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, Timestamps)
 from harness.specs import ProfileSpec
-from harness.stack.docker_api import connect as docker_connect
-from harness.stack.docker_api import container_ip
-from harness.stack.images import ensure_images
-from harness.stack.stack import MODEL_PORT, ServiceFailed, Stack
 from harness.traffic import LoadGenerator, Sample, probe, window
 from harness.verdict import summarise, timeline
+
+log = logging.getLogger(__name__)
+TargetFactory = Callable[[LoadedDrill, str, Path, "str | None"], Target]
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,20 @@ class RunOptions:
     manual: bool = False
     human: HumanInput | None = None
     run_id: str | None = None
+    backend: str | None = None  # None: the drill's own choice (docker unless it says otherwise)
+    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # --var KEY=VALUE
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: raised after teardown, carrying the recorded (aborted) result."""
+
+    def __init__(self, result: DrillResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class StackDown(DrillError):
+    """One of the stack's own services (router, metrics, the stable server) died: an error, never a missed detection."""
 
 
 def resolve_profile(drill: LoadedDrill, name: str, manual: bool = False) -> ProfileSpec:
@@ -61,12 +73,40 @@ def new_run_id(drill: str) -> str:
     return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(3)}"
 
 
+def _dead_services(target: Target | None) -> list[str]:
+    if target is None:
+        return []
+    try:
+        return [name for name, alive in target.services().items() if not alive]
+    except DrillError:
+        return []
+
+
+def _check_stack(target: Target, during: str) -> None:
+    dead = _dead_services(target)
+    if dead:
+        raise StackDown(f"the stack's own {', '.join(dead)} stopped during {during}: not the candidate's doing")
+
+
+def _shielded(fn: Callable[[], None], attempts: int = 5) -> bool:
+    """Run ``fn`` to the end even if Ctrl-C arrives meanwhile (it is run again); True if it was interrupted."""
+    interrupted = False
+    for _ in range(attempts):
+        try:
+            fn()
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+    return interrupted
+
+
 @dataclass
 class _State:
     """What one run learns as it goes; frozen into a DrillResult at the end."""
 
     started_at: datetime
     phases: list[PhaseResult] = field(default_factory=list)
+    versions: Versions | None = None
     deployed_at: datetime | None = None
     first_breach_at: datetime | None = None
     decision_at: datetime | None = None
@@ -79,17 +119,23 @@ class _State:
     serving_after: str | None = None
     images_source: str | None = None
     baseline_error_rate: float = 0.0
+    baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
+    torn_down: bool = False
 
 
 class Engine:
-    def __init__(self, listeners: Sequence[Listener] = (), connect: Callable[[], docker.DockerClient] = docker_connect) -> None:
+    def __init__(self, listeners: Sequence[Listener] = (), make_target: TargetFactory = targets.create) -> None:
         self.listeners = list(listeners)
-        self.connect = connect
+        self.make_target = make_target
 
     def emit(self, event: Event) -> None:
+        """Tell every listener; one that fails is logged and skipped, never fatal to the run (or to the others)."""
         for listener in self.listeners:
-            listener.on_event(event)
+            try:
+                listener.on_event(event)
+            except Exception:  # a console that lost its terminal, a full disk: the run goes on
+                log.exception("listener %s failed on %s", type(listener).__name__, type(event).__name__)
 
     @contextmanager
     def _phase(self, state: _State, name: str) -> Iterator[None]:
@@ -114,40 +160,40 @@ class Engine:
         self.emit(RunStarted(run_id, spec.name, options.profile))
         status, reason = RunStatus.ERROR, "did not finish"
         workdir = Path(tempfile.mkdtemp(prefix=f"drill-{run_id}-"))
-        stack: Stack | None = None
+        target: Target | None = None
         load: LoadGenerator | None = None
         ctx: RunContext | None = None
         ticker_stop = threading.Event()
-        versions: SeededVersions | None = None
         interrupted = False
+        environment: BackendUnavailable | None = None
         samples: list[Sample] = []
         weight_log: list[tuple[float, int]] = []
         try:
             with self._phase(state, "prepare"):
-                client = self.connect()
-                images = ensure_images(client, lambda m: self.emit(Progress(m)))
-                state.images_source = images.source
-                registry = Registry(workdir / "registry", spec.model)
-                versions = seed_registry(registry, spec.fault)
-                stack = Stack(client, images, run_id, spec.model)
-                stack.start(registry.root, versions.stable)
-                self._attach(stack, "stable")  # haproxy.cfg starts it at weight 100
+                target = self.make_target(drill, run_id, workdir, options.backend)
+                state.versions = target.versions
+                target.prepare(lambda m: self.emit(Progress(m)))
+                state.images_source = getattr(target, "images_source", None)
+            versions = target.versions
             with self._phase(state, "baseline"):
-                load = LoadGenerator("127.0.0.1", stack.router_port, spec.traffic.rate, spec.traffic.workers,
-                                     spec.traffic.timeout)
-                ctx = RunContext(stack, registry, load, self.emit,
-                                 {"stable_version": versions.stable, "candidate_version": versions.candidate,
+                slot_versions = {"stable": versions.stable}
+                load = LoadGenerator(target.traffic_endpoint, target.protocol, spec.traffic.rate, spec.traffic.workers,
+                                     spec.traffic.timeout, slot_versions=slot_versions)
+                ctx = RunContext(target, load, self.emit,
+                                 {**options.variables,
+                                  "stable_version": versions.stable, "candidate_version": versions.candidate,
                                   "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
-                                 allow_shell=spec.allow_shell)
+                                 allow_shell=spec.allow_shell, slot_versions=slot_versions)
                 load.start()
                 threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
                 t0 = time.time()
                 time.sleep(profile.baseline)
+                state.baseline_window = (t0, time.time())
                 base = window(load.samples(), t0, time.time())
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
                 self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
             with self._phase(state, "deploy"):
-                self._sabotage(registry, spec.sabotage, versions)
+                target.sabotage(spec.sabotage)
                 deployed = self._deploy(ctx, drill, state)
             with self._phase(state, "detect"):
                 if deployed:
@@ -159,66 +205,67 @@ class Engine:
                     state.steps = outcome.steps
                     if outcome.ok:
                         state.completed_at = outcome.steps[-1].ended_at
+                        self._record_rollback(ctx, drill, state, run_id)
                     else:
                         failed = outcome.first_failure
                         state.failure = f"runbook step {failed.name} failed: {failed.error}" if failed else "runbook failed"
             elif state.decision == "promote":
                 with self._phase(state, "promote"):
                     self._promote(ctx, versions, state)
-            state.serving_after = self._serving_version(stack)
+            state.serving_after = self._serving_version(ctx)
             status, reason = self._judge(drill, state, versions)
+            dead = _dead_services(target)
+            if status is not RunStatus.PASSED and dead:
+                status, reason = RunStatus.ERROR, f"the stack's own {', '.join(dead)} stopped during the drill ({reason})"
         except KeyboardInterrupt:
             interrupted = True
-            status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C)"
-        except BackendUnavailable:
+            status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C or SIGTERM)"
+        except StackDown as exc:
+            status, reason = RunStatus.ERROR, str(exc)
+        except BackendUnavailable as exc:
+            environment = exc
+            status, reason = RunStatus.ERROR, f"environment: {exc}"
+        except SpecError:
             raise
         except Exception as exc:  # the run is recorded as an error, not lost; teardown follows either way
             status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             ticker_stop.set()
-            with self._phase(state, "teardown"):
-                if load is not None:
-                    load.stop()
-                    samples = load.samples()
-                if ctx is not None:
-                    weight_log = ctx.weight_log
-                if stack is not None:
-                    stack.close()
-                shutil.rmtree(workdir, ignore_errors=True)
-        result = self._result(drill, options, run_id, state, status, reason, versions, samples)
+            # A second Ctrl-C must not skip the teardown: it is retried until it has run to the end.
+            interrupted |= _shielded(lambda: self._teardown(state, load, target, workdir))
+        if load is not None:
+            samples = load.samples()
+        if ctx is not None:
+            weight_log = ctx.weight_log
+        result = self._result(drill, options, run_id, state, status, reason, samples, target)
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
-        self.emit(RunFinished(result))
+        interrupted |= _shielded(lambda: self.emit(RunFinished(result)))
         if interrupted:
-            raise KeyboardInterrupt
+            raise RunInterrupted(result)
+        if environment is not None:
+            environment.result = result
+            raise environment
         return result
 
+    def _teardown(self, state: _State, load: LoadGenerator | None, target: Target | None, workdir: Path) -> None:
+        with self._phase(state, "teardown"):
+            if load is not None:
+                load.stop()
+            if target is not None:
+                target.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+        state.torn_down = True
+
     # ---- phases -----------------------------------------------------------------------------
-    @staticmethod
-    def _attach(stack: Stack, slot: str) -> None:
-        """Point the router's slot at the running model container and put it in service (at its current weight)."""
-        assert stack.router is not None
-        ip = container_ip(stack.models[slot].get_wrapped_container(), stack.network.name)
-        stack.router.set_address(slot, ip, MODEL_PORT)
-        stack.router.set_state(slot, "ready")
-        stack.wait_router_up(slot)
-
-    @staticmethod
-    def _sabotage(registry: Registry, how: str, versions: SeededVersions) -> None:
-        # The stable server already holds its model in memory; what breaks is the way back to it.
-        target = registry.dir / "versions" / versions.stable / "model.json"
-        if how == "corrupt-previous":
-            target.write_bytes(target.read_bytes()[:-20] + b"garbage-bytes-here}")
-        elif how == "missing-previous":
-            target.unlink()
-
     def _deploy(self, ctx: RunContext, drill: LoadedDrill, state: _State) -> bool:
         """Roll the candidate out by the drill's strategy. False when it never became ready."""
         strategy = drill.spec.strategy
-        ctx.registry.promote(ctx.variables["candidate_version"], reason=f"deploy by drill {drill.spec.name}")
-        ctx.stack.sync_registry(ctx.registry.root)
+        candidate = ctx.variables["candidate_version"]
+        ctx.registry.promote(candidate, reason=f"deploy by drill {drill.spec.name}")
         rollout_started = now()
+        canary = strategy.weight if strategy.kind == "canary" else 100
         try:
-            ctx.stack.start_model("candidate", ctx.variables["candidate_version"])
+            ctx.start_slot("candidate", candidate)  # at weight 0 until the health check passes
         except ServiceFailed as exc:
             # A crash-looping model never serves: the readiness failure is the (automated) detection.
             state.deployed_at = rollout_started
@@ -229,12 +276,9 @@ class Engine:
             self.emit(Progress(f"candidate never became ready: {str(exc)[:200]}"))
             self.emit(Decided("rollback", "automated", state.evidence))
             return False
-        canary = strategy.weight if strategy.kind == "canary" else 100
-        stable = 100 - canary
-        self._attach(ctx.stack, "candidate")  # at weight 0 until the health check passes
-        ctx.route(candidate=canary, stable=stable)
+        ctx.route(candidate=canary, stable=100 - canary)
         state.deployed_at = now()
-        self.emit(Progress(f"{strategy.kind}: candidate {ctx.variables['candidate_version']} at {canary}%"))
+        self.emit(Progress(f"{strategy.kind}: candidate {candidate} at {canary}%"))
         return True
 
     def _detect(self, ctx: RunContext, drill: LoadedDrill, profile: ProfileSpec, state: _State, options: RunOptions) -> None:
@@ -242,6 +286,7 @@ class Engine:
         deadline = time.monotonic() + det.max_wait
         streak = 0
         while time.monotonic() < deadline:
+            _check_stack(ctx.target, "detection")
             baseline, canary = self._split_samples(ctx, state)
             verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, baseline, canary)
             state.evidence = verdict.evidence
@@ -253,6 +298,7 @@ class Engine:
                 self._decide(state, profile, options, verdict.evidence)
                 return
             time.sleep(det.interval)
+        _check_stack(ctx.target, "detection")  # a dead router is never a missed detection
         state.decision_at = now()
         state.decision, state.trigger = ("promote", "automated") if drill.spec.expect == "promote" else ("missed", None)
         self.emit(Decided(state.decision, "automated", state.evidence))
@@ -283,9 +329,9 @@ class Engine:
                 state.decision, state.trigger = answer.value, "manual"
         self.emit(Decided(state.decision or "", state.trigger or "", evidence))
 
-    def _promote(self, ctx: RunContext, versions: SeededVersions, state: _State) -> None:
+    def _promote(self, ctx: RunContext, versions: Versions, state: _State) -> None:
         ctx.route(candidate=100, stable=0)
-        ctx.stack.stop_model("stable")
+        ctx.stop_slot("stable")
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
         time.sleep(1.0)
@@ -295,14 +341,23 @@ class Engine:
         else:
             state.completed_at = now()
 
+    def _record_rollback(self, ctx: RunContext, drill: LoadedDrill, state: _State, run_id: str) -> None:
+        """Tell the registry (the standard: tag the rolled-back version); a registry that cannot is noted, not fatal."""
+        event = RollbackEvent(run_id, ctx.variables["candidate_version"], ctx.variables["stable_version"],
+                              state.decision_at, state.completed_at, state.trigger, drill.spec.root_cause)
+        try:
+            ctx.registry.record_rollback(event)
+        except DrillError as exc:
+            self.emit(Progress(f"registry did not take the rollback event: {exc}"))
+
     @staticmethod
-    def _serving_version(stack: Stack | None) -> str | None:
+    def _serving_version(ctx: RunContext | None) -> str | None:
         """Which version(s) answer through the router now, comma-joined."""
-        if stack is None or not stack.router_port:
+        if ctx is None:
             return None
         try:
-            answers = probe("127.0.0.1", stack.router_port, 10, timeout=3)
-        except OSError:
+            answers = probe(ctx.traffic_endpoint, ctx.protocol, 10, timeout=3, slot_versions=ctx.slot_versions)
+        except (OSError, DrillError):
             return None
         return ",".join(sorted({a.version or "?" for a in answers}))
 
@@ -316,7 +371,7 @@ class Engine:
 
     # ---- judging and the result -------------------------------------------------------------
     @staticmethod
-    def _judge(drill: LoadedDrill, state: _State, versions: SeededVersions) -> tuple[RunStatus, str]:
+    def _judge(drill: LoadedDrill, state: _State, versions: Versions) -> tuple[RunStatus, str]:
         spec = drill.spec
         if spec.expect == "promote":
             if state.decision == "rollback":
@@ -339,8 +394,9 @@ class Engine:
         return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
 
     def _result(self, drill: LoadedDrill, options: RunOptions, run_id: str, state: _State, status: RunStatus,
-                reason: str, versions: SeededVersions | None, samples: list[Sample]) -> DrillResult:
+                reason: str, samples: list[Sample], target: Target | None) -> DrillResult:
         spec = drill.spec
+        versions = state.versions
         stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
                             state.rollback_started_at, state.completed_at, now())
         return DrillResult(
@@ -355,5 +411,17 @@ class Engine:
                               candidate=versions.candidate if versions else None) if samples else None,
             serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
             report_dir=str(options.report_root / run_id),
+            expect="fail" if spec.sabotage != "none" or "broken" in spec.name else spec.expect,
+            target=target.name if target is not None else targets.target_kind(drill),
+            backend=target.backend.kind if target is not None and _started(target) else (options.backend or "docker"),
+            replicas=target.backend.replicas() if target is not None and _started(target) else None,
         )
+
+
+def _started(target: Target) -> bool:
+    try:
+        target.backend  # noqa: B018 - a target's parts exist once it is prepared
+    except DrillError:
+        return False
+    return True
 

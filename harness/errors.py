@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class DrillError(Exception):
@@ -42,7 +43,11 @@ class SpecError(DrillError):
 
 
 class BackendUnavailable(DrillError):
-    """The environment cannot provide what the drill needs (Docker, images, a database)."""
+    """The environment cannot provide what the drill needs (Docker, images, a database).
+
+    Raised past the engine after the run was recorded; ``result`` then holds that (error) result."""
+
+    result: Any = None
 
 
 class StepFailed(DrillError):

@@ -13,25 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import DrillError
+from harness.ports import AliasMove, RollbackEvent
 
 
 class RegistryError(DrillError):
     """A version or alias is missing, or an artifact does not match its checksum."""
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    at: datetime
-    alias: str
-    from_version: str | None
-    to_version: str
-    reason: str
 
 
 class Registry:
@@ -112,6 +103,15 @@ class Registry:
         if older:
             self.set_alias("previous", older[-1], reason)
         return previous
+
+    def record_rollback(self, event: RollbackEvent) -> None:
+        """The rollback event next to the alias moves, as the standard asks of a registry."""
+        with (self.dir / "history.jsonl").open("a") as fh:
+            fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), "event": "rollback", "run_id": event.run_id,
+                                 "from": event.from_version, "to": event.to_version,
+                                 "decided_at": event.decided_at.isoformat() if event.decided_at else None,
+                                 "completed_at": event.completed_at.isoformat() if event.completed_at else None,
+                                 "trigger": event.trigger, "root_cause": event.root_cause}) + "\n")
 
     def history(self) -> list[dict[str, Any]]:
         path = self.dir / "history.jsonl"

@@ -1,22 +1,25 @@
 """Load generator with ground truth: labelled requests at a steady rate, client-side stats.
 
 Every request is recorded (time, status, serving version, latency, correctness) so the drill's
-result does not depend on Prometheus alone: this is the client's truth.
+result does not depend on Prometheus alone: this is the client's truth. What a request looks like
+and how an answer is read belong to the target's serving protocol (ports.ServingProtocol); where an
+answer names no version, the slot the router says answered (``X-Drill-Backend``) names it.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import queue
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from harness.model import make_examples
+from harness.ports import Endpoint, Example, Reading, ServingProtocol
+
+BACKEND_HEADER = "x-drill-backend"
 
 
 @dataclass(frozen=True)
@@ -66,15 +69,39 @@ class Answer:
     body: bytes
 
 
-def probe(host: str, port: int, n: int, timeout: float = 5.0) -> list[Answer]:
-    """N labelled requests in sequence on one connection, outside the load: for verification."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def read_answer(protocol: ServingProtocol, example: Example, status: int, headers: Mapping[str, str], body: bytes,
+                slot_versions: Mapping[str, str]) -> Reading:
+    """The protocol's reading of an answer; the version falls back to the slot the router says answered."""
+    try:
+        reading = protocol.read(example, status, headers, body)
+    except ValueError:  # an answer the protocol cannot parse is still an answer with a status
+        reading = Reading(None)
+    if reading.version is None and (slot := headers.get(BACKEND_HEADER)):
+        reading = Reading(slot_versions.get(slot), reading.prediction, reading.score, reading.correct)
+    return reading
+
+
+def _send(conn: http.client.HTTPConnection, protocol: ServingProtocol, example: Example
+          ) -> tuple[int, dict[str, str], bytes]:
+    conn.request(protocol.method, protocol.path, example.body, dict(protocol.headers))
+    resp = conn.getresponse()
+    body = resp.read()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+
+
+def probe(endpoint: Endpoint, protocol: ServingProtocol, n: int, timeout: float = 5.0,
+          slot_versions: Mapping[str, str] | None = None) -> list[Answer]:
+    """N requests in sequence on one connection, outside the load: for verification."""
+    conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=timeout)
     answers = []
     try:
-        for ex in make_examples(n, seed=random.randrange(1 << 30)):
-            conn.request("POST", "/v1/predict", json.dumps({"features": ex.features}), {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            answers.append(Answer(resp.status, resp.getheader("X-Model-Version"), resp.read()))
+        for ex in protocol.examples(n, seed=random.randrange(1 << 30)):
+            status, headers, body = _send(conn, protocol, ex)
+            reading = read_answer(protocol, ex, status, headers, body, slot_versions or {})
+            answers.append(Answer(status, reading.version, body))
+            if headers.get("connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=timeout)
     finally:
         conn.close()
     return answers
@@ -83,11 +110,12 @@ def probe(host: str, port: int, n: int, timeout: float = 5.0) -> list[Answer]:
 class LoadGenerator:
     """Sends labelled requests to host:port at ``rate`` per second until stopped."""
 
-    def __init__(self, host: str, port: int, rate: float, workers: int = 4, timeout: float = 5.0,
-                 protected_feature: str = "x3", protected_above: float = 1.0, seed: int = 42) -> None:
-        self.host, self.port, self.rate, self.timeout = host, port, rate, timeout
-        self.protected = (protected_feature, protected_above)
-        self._examples = make_examples(5000, seed)
+    def __init__(self, endpoint: Endpoint, protocol: ServingProtocol, rate: float, workers: int = 4,
+                 timeout: float = 5.0, seed: int = 42, slot_versions: Mapping[str, str] | None = None) -> None:
+        self.host, self.port, self.rate, self.timeout = endpoint.host, endpoint.port, rate, timeout
+        self.protocol = protocol
+        self.slot_versions = slot_versions if slot_versions is not None else {}  # live: the run updates it
+        self._examples = list(protocol.examples(5000, seed))
         self._rng = random.Random(seed)
         self._slots: queue.Queue[float | None] = queue.Queue()
         self._stop = threading.Event()
@@ -139,34 +167,25 @@ class LoadGenerator:
             if slot is None:
                 break
             ex = self._examples[self._rng.randrange(len(self._examples))]
-            body = json.dumps({"features": ex.features}).encode()
             sent = time.time()
             started = time.perf_counter()
-            status, version, correct, score, prediction = 0, None, None, None, None
+            status, reading = 0, Reading(None)
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-                conn.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                raw = resp.read()
-                status = resp.status
-                version = resp.getheader("X-Model-Version")
-                if status == 200:
-                    answer = json.loads(raw)
-                    version = answer.get("model_version", version)
-                    correct = answer.get("prediction") == ex.label
-                    score = answer.get("score")
-                    prediction = answer.get("prediction")
-                if resp.getheader("Connection", "").lower() == "close":
+                status, headers, body = _send(conn, self.protocol, ex)
+                reading = read_answer(self.protocol, ex, status, headers, body, self.slot_versions)
+                if headers.get("connection", "").lower() == "close":
                     conn.close()
                     conn = None
-            except (OSError, http.client.HTTPException, ValueError):
+            except (OSError, http.client.HTTPException):
                 if conn is not None:
                     conn.close()
                 conn = None
-            pname, pmin = self.protected
-            sample = Sample(sent, status, version, time.perf_counter() - started, correct,
-                            ex.features.get(pname, 0.0) > pmin, score, prediction)
+            sample = Sample(sent, status, reading.version, time.perf_counter() - started,
+                            reading.correct if 200 <= status < 300 else None, ex.protected,
+                            reading.score if 200 <= status < 300 else None,
+                            reading.prediction if 200 <= status < 300 else None)
             with self._lock:
                 self._samples.append(sample)
         if conn is not None:

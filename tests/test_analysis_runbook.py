@@ -18,7 +18,10 @@ from harness.human import HumanInput
 from harness.results import StepStatus
 from harness.retry import RetryPolicy, run
 from harness.specs import MetricCheck, RunbookSpec
+from harness.ports import Endpoint
 from harness.traffic import LoadGenerator, window
+from harness.targets.builtin import FeatureProtocol
+from tests.fakes import FakeTarget
 
 
 class FakeProm:
@@ -77,8 +80,9 @@ def test_retry_counts_attempts_and_gives_up() -> None:
 
 
 def _context(events: list[Event]) -> RunContext:
-    return RunContext(stack=None, registry=None, load=None, emit=events.append,  # type: ignore[arg-type]
-                      variables={"stable_version": "v2"})
+    target = FakeTarget()
+    load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started
+    return RunContext(target=target, load=load, emit=events.append, variables={"stable_version": "v2"})
 
 
 def test_runbook_times_every_step_aborts_and_skips() -> None:
@@ -144,7 +148,7 @@ def test_load_generator_keeps_its_rate_and_records_truth() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         t0 = time.time()
-        with LoadGenerator("127.0.0.1", server.server_address[1], rate=100, workers=4) as load:
+        with LoadGenerator(Endpoint("127.0.0.1", server.server_address[1]), FeatureProtocol(), rate=100, workers=4) as load:
             time.sleep(1.0)
         samples = load.samples()
     finally:

@@ -12,11 +12,9 @@ from harness.actions import Params, action
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.events import Notified
+from harness.ports import SLOTS as MODEL_SLOTS
 from harness.specs import Duration
-from harness.stack.stack import MODEL_PORT
 from harness.traffic import probe, window
-
-MODEL_SLOTS = ("stable", "candidate")
 
 
 # ---- router ---------------------------------------------------------------------------------
@@ -62,7 +60,6 @@ class AliasParams(Params):
 @action("registry.set_alias", AliasParams, "Point a registry alias at a version")
 def set_alias(ctx: RunContext, p: AliasParams) -> str:
     move = ctx.registry.set_alias(p.alias, p.version, reason="runbook")
-    ctx.stack.sync_registry(ctx.registry.root)
     return f"{p.alias}: {move.from_version} -> {move.to_version}"
 
 
@@ -74,7 +71,6 @@ class NoParams(Params):
 def restore_previous(ctx: RunContext, p: NoParams) -> str:
     before = ctx.registry.aliases().get("champion")
     restored = ctx.registry.restore_previous(reason="rollback")
-    ctx.stack.sync_registry(ctx.registry.root)
     ctx.variables["stable_version"] = restored
     return f"champion: {before} -> {restored}"
 
@@ -93,8 +89,7 @@ class StartParams(Params):
 @action("service.stop", ServiceParams, "Stop a model server gracefully and remove it", services=("service",))
 def service_stop(ctx: RunContext, p: ServiceParams) -> str:
     _require_model(p.service)
-    ctx.router.set_state(p.service, "maint")
-    ctx.stack.stop_model(p.service)
+    ctx.stop_slot(p.service)
     return f"{p.service} stopped"
 
 
@@ -104,12 +99,7 @@ def service_start(ctx: RunContext, p: StartParams) -> str:
     _require_model(p.service)
     version = ctx.registry.resolve(p.ref)
     ctx.registry.check_deployable(version)
-    ip = ctx.stack.start_model(p.service, p.ref)
-    ctx.router.set_address(p.service, ip, MODEL_PORT)
-    if p.weight is not None:
-        ctx.route(**{p.service: p.weight})
-    ctx.router.set_state(p.service, "ready")
-    ctx.stack.wait_router_up(p.service)
+    ctx.start_slot(p.service, version, p.weight)
     return f"{p.service} serving {version}"
 
 
@@ -127,7 +117,7 @@ class HealthyParams(Params):
 @action("service.wait_healthy", HealthyParams, "Wait until the router's health check sees a server UP",
         services=("service",))
 def wait_healthy(ctx: RunContext, p: HealthyParams) -> str:
-    ctx.stack.wait_router_up(p.service, p.timeout)
+    ctx.router.wait_up(p.service, p.timeout)
     return f"{p.service} UP"
 
 
@@ -146,7 +136,7 @@ class HttpVerifyParams(Params):
 @action("verify.http", HttpVerifyParams, "Send N requests through the router: status and serving version")
 def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
     bad: list[str] = []
-    for answer in probe("127.0.0.1", ctx.stack.router_port, p.requests):
+    for answer in probe(ctx.traffic_endpoint, ctx.protocol, p.requests, slot_versions=ctx.slot_versions):
         if answer.status != p.expect_status:
             bad.append(f"status {answer.status}: {answer.body[:80]!r}")
         elif p.expect_version and answer.version != p.expect_version:

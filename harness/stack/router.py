@@ -1,28 +1,20 @@
-"""HAProxy runtime API client: weights, addresses and states, changed without a reload."""
+"""HAProxy runtime API client: weights, addresses and states, changed without a reload (a ports.Router)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import socket
-from dataclasses import dataclass
+import time
 
 from harness.errors import DrillError
+from harness.ports import Endpoint, ServerState, ServiceFailed
 
 BACKEND = "models"
 
 
 class RouterError(DrillError):
     """HAProxy refused a runtime command or could not be reached."""
-
-
-@dataclass(frozen=True)
-class ServerState:
-    name: str
-    status: str  # UP, DOWN, MAINT, no check ...
-    weight: int
-    address: str
-    sessions: int  # current sessions (scur): requests the server is still answering
 
 
 class RouterClient:
@@ -44,6 +36,23 @@ class RouterClient:
         if any(word in lowered for word in ("unknown", "no such", "invalid", "require", "not found")):
             raise RouterError(f"router refused {line!r}: {answer}")
         return answer
+
+    def attach(self, slot: str, endpoint: Endpoint, timeout: float = 10.0) -> None:
+        """Point the slot at an endpoint and put it in service (at its current weight) once its check passes."""
+        self.set_address(slot, endpoint.host, endpoint.port)
+        self.set_state(slot, "ready")
+        self.wait_up(slot, timeout)
+
+    def wait_up(self, slot: str, timeout: float = 10.0) -> None:
+        """Wait until HAProxy's health check marks the slot UP."""
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.servers().get(slot)
+            if state is not None and state.status.startswith("UP"):
+                return
+            time.sleep(0.05)
+        raise ServiceFailed(f"router never saw {slot} healthy (last status: {state.status if state else 'absent'})")
 
     def set_weight(self, server: str, weight: int) -> None:
         self.command(f"set server {BACKEND}/{server} weight {int(weight)}")

@@ -22,7 +22,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from harness.errors import DrillError
+from harness.ports import ServiceFailed
+from harness.ports import SLOTS
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
@@ -34,7 +35,6 @@ ROUTER_ADMIN_PORT = 9999
 ROUTER_METRICS_PORT = 8405
 PROMETHEUS_PORT = 9090
 REGISTRY_MOUNT = "/registry"
-SLOTS = ("stable", "candidate")
 
 ROLE_COMMANDS: dict[str, list[str]] = {
     "model": ["python3", "-u", "/opt/drill/model_server.py"],
@@ -42,10 +42,6 @@ ROLE_COMMANDS: dict[str, list[str]] = {
     "prometheus": ["prometheus", "--config.file=/opt/drill/prometheus.yml", "--storage.tsdb.path=/prometheus",
                    "--web.listen-address=:9090", "--storage.tsdb.retention.time=2h"],
 }
-
-
-class ServiceFailed(DrillError):
-    """A service of the stack did not become ready (or exited)."""
 
 
 def _hardening(memory: str, pids: int) -> dict[str, Any]:
@@ -172,6 +168,20 @@ class Stack:
         except docker.errors.NotFound:
             pass
 
+    def model_ip(self, slot: str) -> str:
+        return container_ip(self.models[slot].get_wrapped_container(), self.network.name)
+
+    @staticmethod
+    def container_running(container: DockerContainer | None) -> bool:
+        if container is None:
+            return False
+        try:
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+        except docker.errors.DockerException:
+            return False
+        return bool(wrapped.status == "running")
+
     def model_running(self, slot: str) -> bool:
         container = self.models.get(slot)
         if container is None:
@@ -229,15 +239,3 @@ class Stack:
         except Exception:  # the container may be gone already; logs are only a courtesy here
             return ""
         return (out + err).decode(errors="replace").strip()[-800:]
-
-    def wait_router_up(self, slot: str, timeout: float = 10.0) -> None:
-        """Wait until HAProxy's health check marks the slot UP."""
-        assert self.router is not None
-        deadline = time.monotonic() + timeout
-        state = None
-        while time.monotonic() < deadline:
-            state = self.router.servers().get(slot)
-            if state is not None and state.status.startswith("UP"):
-                return
-            time.sleep(0.05)
-        raise ServiceFailed(f"router never saw {slot} healthy (last status: {state.status if state else 'absent'})")

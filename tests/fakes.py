@@ -1,0 +1,215 @@
+"""A fake target for unit tests: every seam of harness.ports, in process, no Docker.
+
+The "router" is a real HTTP server on 127.0.0.1 that picks a slot by weight and answers as the version
+in that slot would (a version named in ``bad`` fails ~30 % of requests with 500). Tests inject it into
+the engine through ``Engine(make_target=...)``; nothing is patched.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from harness.catalogue import LoadedDrill
+from harness.ports import (AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions)
+from harness.registry import RegistryError
+from harness.targets.builtin import ArtifactFault, FeatureProtocol
+
+
+class FakeRegistry:
+    def __init__(self, model: str, versions: Versions, broken: set[str] | None = None) -> None:
+        self.model = model
+        self._versions = [versions.previous, versions.stable, versions.candidate]
+        self._aliases = {"previous": versions.previous, "champion": versions.stable}
+        self.broken = broken or set()
+        self.moves: list[AliasMove] = []
+        self.rollbacks: list[RollbackEvent] = []
+
+    def versions(self) -> list[str]:
+        return list(self._versions)
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+    def resolve(self, ref: str) -> str:
+        return self._aliases.get(ref, ref)
+
+    def set_alias(self, alias: str, version: str, reason: str) -> AliasMove:
+        move = AliasMove(datetime.now(UTC), alias, self._aliases.get(alias), version, reason)
+        self._aliases[alias] = version
+        self.moves.append(move)
+        return move
+
+    def promote(self, version: str, reason: str) -> None:
+        old = self._aliases.get("champion")
+        if old is not None and old != version:
+            self.set_alias("previous", old, reason)
+        self.set_alias("champion", version, reason)
+
+    def restore_previous(self, reason: str) -> str:
+        previous = self._aliases["previous"]
+        self.check_deployable(previous)
+        self.set_alias("champion", previous, reason)
+        return previous
+
+    def check_deployable(self, version: str) -> None:
+        if version in self.broken:
+            raise RegistryError(f"{self.model}/{version}: artifact corrupt")
+
+    def record_rollback(self, event: RollbackEvent) -> None:
+        self.rollbacks.append(event)
+
+    def history(self) -> list[dict[str, Any]]:
+        return [{"alias": m.alias, "from": m.from_version, "to": m.to_version} for m in self.moves]
+
+
+class FakeRouter:
+    """Weights and states like HAProxy's runtime API; ``serve`` answers as the version in the chosen slot."""
+
+    def __init__(self, bad: set[str]) -> None:
+        self.bad = bad
+        self.weights = {"stable": 100, "candidate": 0}
+        self.states = {"stable": "ready", "candidate": "maint"}
+        self.slot_version: dict[str, str] = {}
+        self.alive = True
+        self._lock = threading.Lock()
+        self._rng = random.Random(7)
+
+    def attach(self, slot: str, endpoint: Endpoint, timeout: float = 10.0) -> None:
+        self.slot_version[slot] = endpoint.host  # the fake backend's endpoint host is the version it runs
+        self.states[slot] = "ready"
+
+    def set_weight(self, slot: str, weight: int) -> None:
+        self.weights[slot] = weight
+
+    def set_state(self, slot: str, state: str) -> None:
+        self.states[slot] = state
+
+    def servers(self) -> Mapping[str, ServerState]:
+        return {s: ServerState(s, "UP" if self.states[s] == "ready" else "MAINT", self.weights[s], "", 0)
+                for s in self.states}
+
+    def wait_up(self, slot: str, timeout: float = 10.0) -> None:
+        if self.states.get(slot) != "ready":
+            raise ServiceFailed(f"{slot} is not up")
+
+    def answer(self) -> tuple[int, dict[str, Any], str | None]:
+        with self._lock:
+            live = [(s, w) for s, w in self.weights.items() if self.states.get(s) == "ready" and w > 0
+                    and s in self.slot_version]
+            if not self.alive or not live:
+                return 503, {"error": "no server"}, None
+            slot = self._rng.choices([s for s, _ in live], [w for _, w in live])[0]
+            failing = self.slot_version[slot] in self.bad and self._rng.random() < 0.3
+        version = self.slot_version[slot]
+        if failing:
+            return 500, {"error": "boom"}, version
+        return 200, {"prediction": 1, "score": 0.9, "model_version": version}, version
+
+
+class FakeBackend:
+    kind = "fake"
+
+    def __init__(self, crash: set[str] | None = None) -> None:
+        self.crash = crash or set()
+        self.slots: dict[str, str] = {}
+
+    def start(self, slot: str, version: str) -> Endpoint:
+        if version in self.crash:
+            raise ServiceFailed(f"model {version} failed to initialise")
+        self.slots[slot] = version
+        return Endpoint(version, 0)
+
+    def stop(self, slot: str) -> None:
+        self.slots.pop(slot, None)
+
+    def running(self, slot: str) -> bool:
+        return slot in self.slots
+
+    def address(self, slot: str) -> Endpoint | None:
+        return Endpoint(self.slots[slot], 0) if slot in self.slots else None
+
+    def replicas(self) -> dict[str, int] | None:
+        return None
+
+
+class NoMetrics:
+    def query(self, promql: str) -> float | None:
+        return None
+
+
+class FakeTarget:
+    """A whole target in process. ``bad``: versions that fail 30 % of requests; ``broken``: undeployable ones."""
+
+    name = "fake"
+
+    def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
+                 crash: set[str] | None = None) -> None:
+        self.versions = Versions("v1", "v2", "v3")
+        self.backend = FakeBackend(crash)
+        self.router = FakeRouter(bad if bad is not None else {"v3"})
+        self.registry = FakeRegistry("fraud", self.versions, broken)
+        self.protocol = FeatureProtocol()
+        self.fault = ArtifactFault("fake")
+        self.metrics = NoMetrics()
+        self.closed = 0
+        self.sabotaged: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def traffic_endpoint(self) -> Endpoint:
+        assert self._server is not None
+        return Endpoint("127.0.0.1", self._server.server_address[1])
+
+    def prepare(self, progress: Progress) -> None:
+        router = self.router
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, body, version = router.answer()
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(raw)))
+                if version:
+                    self.send_header("X-Model-Version", version)
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.router.attach("stable", self.backend.start("stable", self.versions.stable))
+
+    def sabotage(self, how: str) -> None:
+        self.sabotaged.append(how)
+
+    def services(self) -> dict[str, bool]:
+        return {"router": self.router.alive, "stable": self.backend.running("stable")}
+
+    def close(self) -> None:
+        self.closed += 1
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def factory(target: FakeTarget) -> Any:
+    """An engine ``make_target`` that hands out ``target``."""
+
+    def make(drill: LoadedDrill, run_id: str, workdir: Path, backend: str | None) -> FakeTarget:
+        return target
+
+    return make
