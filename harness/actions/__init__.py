@@ -50,7 +50,7 @@ def registry() -> dict[str, Action]:
     global _loaded
     if not _loaded:
         _loaded = True
-        from harness.actions import builtin  # noqa: F401  (registers the built-ins)
+        from harness.actions import builtin, registry_checks  # noqa: F401  (registers the built-ins)
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             loaded = ep.load()

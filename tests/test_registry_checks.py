@@ -1,0 +1,80 @@
+"""registry.check_prior_versions through the runbook executor, over real registries (file and MLflow)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import runbook
+from harness.context import RunContext
+from harness.events import Event
+from harness.ports import Endpoint, ModelRegistry
+from harness.registry import Registry
+from harness.results import StepStatus
+from harness.seed import seed_registry
+from harness.specs import FaultSpec, RunbookSpec
+from harness.traffic import LoadGenerator
+from tests.fakes import FakeTarget
+
+FAULT = FaultSpec(kind="error_slice", feature="x0", above=0.52)
+
+
+def _check(registry: ModelRegistry, candidate: str, **params: object) -> tuple[StepStatus, str]:
+    target = FakeTarget()
+    target.registry = registry  # type: ignore[assignment]  # a real registry in the fake target's seam
+    load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started
+    ctx = RunContext(target=target, load=load, emit=lambda e: None, variables={"candidate_version": candidate})
+    spec = RunbookSpec.model_validate({"name": "preflight", "steps": [
+        {"name": "prior-versions", "action": "registry.check_prior_versions", "params": params,
+         "retry": {"attempts": 1}}]})
+    events: list[Event] = []
+    step = runbook.execute(spec, ctx, events.append).steps[0]
+    return step.status, step.error or step.detail
+
+
+@pytest.fixture
+def file_registry(tmp_path: Path) -> Registry:
+    reg = Registry(tmp_path / "registry", "fraud")
+    seed_registry(reg, FAULT)
+    return reg
+
+
+def test_two_good_prior_versions_pass(file_registry: Registry) -> None:
+    status, detail = _check(file_registry, "v3")
+    assert status is StepStatus.OK, detail
+    assert detail == "2 prior versions deployable: v2, v1"
+
+
+def test_a_corrupt_prior_version_fails_naming_it(file_registry: Registry) -> None:
+    artifact = file_registry.dir / "versions" / "v1" / "model.json"
+    artifact.write_bytes(artifact.read_bytes()[:-5] + b"junk}")
+    status, error = _check(file_registry, "v3")
+    assert status is StepStatus.FAILED
+    assert "1 prior version(s) of fraud before v3 deployable (v2), need 2" in error
+    assert "v1: fraud/v1: artifact corrupt" in error
+
+
+def test_too_few_versions_and_an_unknown_reference(file_registry: Registry) -> None:
+    status, error = _check(file_registry, "v2")
+    assert status is StepStatus.FAILED and "(v1), need 2" in error and "no earlier" in error
+    status, error = _check(file_registry, "v3", minimum=1)
+    assert status is StepStatus.OK and error == "1 prior versions deployable: v2"
+    status, error = _check(file_registry, "v9")
+    assert status is StepStatus.FAILED and "no version 'v9'" in error
+
+
+def test_mlflow_registry_missing_artifact_is_named(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    from harness.targets.mlflow.models import seed_versions
+    from harness.targets.mlflow.registry import MlflowRegistry
+
+    registry = MlflowRegistry(f"file://{tmp_path}/mlruns", "fraud")
+    seed_versions(registry, FAULT.model_dump(exclude_none=True))
+    assert _check(registry, "3") == (StepStatus.OK, "2 prior versions deployable: 2, 1")
+    source = registry.client.get_model_version("fraud", "2").source
+    shutil.rmtree(Path(source.removeprefix("file://")))
+    status, error = _check(registry, "3")
+    assert status is StepStatus.FAILED
+    assert "fraud version 2 (artifact file://" in error and "need 2" in error
