@@ -143,11 +143,18 @@ class ProfileSpec(Strict):
     observe: Duration = 0.0
 
 
+class StackSpec(Strict):
+    """What the drill runs against: a target kind (``builtin``, ``mlflow``, or one an entry point adds)."""
+
+    kind: str = Field(default="builtin", pattern=r"^[a-z][a-z0-9_-]*$")
+
+
 class DrillSpec(Strict):
     name: str
     description: str = ""
     model: str = "fraud"
     root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
+    stack: StackSpec = Field(default_factory=StackSpec)
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)

@@ -26,6 +26,7 @@ Factory = Callable[["LoadedDrill", str, Path, str], "Target"]  # (drill, run_id,
 # kind -> "module:function", imported only when a drill of that kind runs.
 BUILTIN_FACTORIES: dict[str, str] = {
     "builtin": "harness.targets.builtin:create",
+    "mlflow": "harness.targets.mlflow.target:create",
 }
 
 
@@ -53,8 +54,8 @@ def backend_error(drill: LoadedDrill, backend: str) -> SpecError:
 
 
 def target_kind(drill: LoadedDrill) -> str:
-    target = getattr(drill.spec, "target", None)
-    return str(getattr(target, "kind", "builtin")) if target is not None else "builtin"
+    stack = getattr(drill.spec, "stack", None)
+    return str(getattr(stack, "kind", "builtin")) if stack is not None else "builtin"
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str | None = None) -> Target:

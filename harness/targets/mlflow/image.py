@@ -30,7 +30,8 @@ from harness.stack.images import _ensure_base, _have, base_digest
 
 MLFLOW_VERSION = "2.22.5"
 # The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn), a PostgreSQL driver for a postgresql:// store.
-REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]>=3.1,<4", "pandas<3")
+# SQLAlchemy 2.1 removed a pool class MLflow 2.22 imports; pandas 3 is newer than MLflow 2.22 knows.
+REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]>=3.1,<4", "pandas<3", "sqlalchemy>=2,<2.1")
 IN_IMAGE = ("scoring_server.py",)
 RECIPE = """\
 FROM {base} AS install
@@ -71,12 +72,13 @@ def image_tag() -> str:
 
 def wheel_cache() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drill" / "mlflow-wheels"
-    return root / hashlib.sha256("|".join(REQUIREMENTS).encode()).hexdigest()[:12]
+    return root / MLFLOW_VERSION  # one directory per MLflow version: pip skips wheels it already has
 
 
 def download_wheels(dest: Path, progress: Progress) -> None:
     """Wheels for CPython 3.11 on manylinux (Debian bookworm's python3), fetched by pip on the host."""
-    if (dest / ".complete").exists():
+    marker = dest / f".complete-{hashlib.sha256('|'.join(REQUIREMENTS).encode()).hexdigest()[:12]}"
+    if marker.exists():
         return
     dest.mkdir(parents=True, exist_ok=True)
     progress(f"downloading MLflow {MLFLOW_VERSION} wheels on the host into {dest}")
@@ -88,7 +90,7 @@ def download_wheels(dest: Path, progress: Progress) -> None:
     if proc.returncode != 0:
         raise BackendUnavailable(f"cannot download the MLflow wheels (pip exit {proc.returncode}): "
                                  f"{(proc.stderr or proc.stdout).strip()[-600:]}")
-    (dest / ".complete").write_text("ok\n")
+    marker.write_text("ok\n")
 
 
 def ensure_image(client: docker.DockerClient, progress: Progress, *, force: bool = False) -> MlflowImage:
