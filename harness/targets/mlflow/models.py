@@ -9,11 +9,17 @@ every artifact file, so a later check names the exact file that went missing or 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import json
+import logging
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -92,8 +98,21 @@ def save_model(path: Path, estimator: Any, fault: dict[str, Any] | None) -> None
                              code_paths=[str(Path(module.__file__ or ""))], pip_requirements=REQUIREMENTS)
 
 
+@contextmanager
+def tracking(uri: str | None) -> Iterator[None]:
+    """MLflow resolves ``mlflow-artifacts:`` URIs against the process-wide tracking URI, whatever the client's;
+    this points it at ``uri`` for the duration (MLflow's own scoping helper; one drill per process)."""
+    if uri is None:
+        yield
+        return
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(uri):
+        yield
+
+
 def log_version(client: Any, model: str, seed: int, fault: dict[str, Any] | None = None,
-                experiment: str = "drill") -> LoggedVersion:
+                experiment: str = "drill", tracking_uri: str | None = None) -> LoggedVersion:
     """Train, log as a run's artifact, register as a new version of ``model`` with its checksums."""
     from mlflow.exceptions import MlflowException
 
@@ -105,7 +124,8 @@ def log_version(client: Any, model: str, seed: int, fault: dict[str, Any] | None
         local = Path(tmp) / ARTIFACT_PATH
         save_model(local, estimator, fault)
         sums = checksums(local)
-        client.log_artifacts(run.info.run_id, str(local), ARTIFACT_PATH)
+        with tracking(tracking_uri):
+            client.log_artifacts(run.info.run_id, str(local), ARTIFACT_PATH)
     client.log_metric(run.info.run_id, "holdout_accuracy", accuracy)
     client.set_terminated(run.info.run_id)
     try:
@@ -130,9 +150,26 @@ def seed_versions(registry: Any, fault: dict[str, Any]) -> tuple[LoggedVersion, 
     if kind not in SUPPORTED_FAULTS:
         raise ValueError(f"fault {kind!r} is not supported by MLflow model versions; supported: "
                          f"{', '.join(SUPPORTED_FAULTS)}")
-    v1 = log_version(registry.client, registry.model, seed=1)
-    v2 = log_version(registry.client, registry.model, seed=2)
-    v3 = log_version(registry.client, registry.model, seed=3, fault=fault)
+    uri = registry.tracking_uri
+    with quiet():
+        v1 = log_version(registry.client, registry.model, seed=1, tracking_uri=uri)
+        v2 = log_version(registry.client, registry.model, seed=2, tracking_uri=uri)
+        v3 = log_version(registry.client, registry.model, seed=3, fault=fault, tracking_uri=uri)
     registry.promote(v1.version, "seed")
     registry.promote(v2.version, "seed")
     return v1, v2, v3
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """MLflow writes run links to stdout (where `drill run --json` prints its result), logs at INFO and warns
+    about type hints; none of it is the drill's output."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from harness.ports import AliasMove, RollbackEvent
 from harness.registry import RegistryError
-from harness.targets.mlflow.models import CHECKSUM_TAG, checksums
+from harness.targets.mlflow.models import CHECKSUM_TAG, checksums, tracking
 
 # MLflow's HTTP client retries for minutes by default; a drill wants to know in seconds.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -176,8 +176,8 @@ class MlflowRegistry:
         where = f"{self.model} version {version} (artifact {mv.source})"
         with tempfile.TemporaryDirectory(prefix="drill-mlflow-check-") as tmp:
             try:
-                local = Path(mlflow.artifacts.download_artifacts(
-                    artifact_uri=mv.source, dst_path=tmp, tracking_uri=self.tracking_uri))
+                with tracking(self.tracking_uri):
+                    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=tmp))
             except Exception as exc:  # any failure to fetch means the same thing: not deployable
                 raise RegistryError(f"{where}: does not download: {_first_line(exc)}") from exc
             expected = json.loads((mv.tags or {}).get(CHECKSUM_TAG, "{}"))
@@ -190,7 +190,8 @@ class MlflowRegistry:
                 raise RegistryError(f"{where}: artifact file {changed[0]} corrupt (sha256 "
                                     f"{found[changed[0]][:12]} != {expected[changed[0]][:12]})")
             try:
-                mlflow.pyfunc.load_model(str(local))
+                with tracking(self.tracking_uri):
+                    mlflow.pyfunc.load_model(str(local))
             except Exception as exc:  # unpickling errors come in every type; all mean "does not load"
                 raise RegistryError(f"{where}: does not load: {_first_line(exc)}") from exc
 

@@ -62,7 +62,9 @@ def load(name: str, ref: str) -> tuple[str, Any, list[str]]:
 
     client = MlflowClient()
     version = ref if ref.isdigit() else str(client.get_model_version_by_alias(name, ref).version)
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=os.environ.get("MODEL_DIR", "/tmp/model"))
+    dst = os.environ.get("MODEL_DIR", "/tmp/model")
+    os.makedirs(dst, exist_ok=True)
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=dst)
     schema = model.metadata.get_input_schema()
     columns = list(schema.input_names()) if schema is not None else []
     return version, model, columns

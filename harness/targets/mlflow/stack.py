@@ -35,6 +35,7 @@ class MlflowStack(Stack):
         self.data_volume = f"drill-{run_id}-mlflow"
         self.mlflow_container: StackContainer | None = None
         self.mlflow_port = 0
+        self.mlflow_ip = ""
         self.backend_store = os.environ.get(BACKEND_STORE_ENV) or DEFAULT_BACKEND_STORE
 
     @property
@@ -63,6 +64,8 @@ class MlflowStack(Stack):
         self.mlflow_container = container
         self._start(container, "MLflow server")
         self.mlflow_port = container.local_port(MLFLOW_PORT)
+        # By address, not by the alias: this engine's embedded DNS does not answer inside containers.
+        self.mlflow_ip = container_ip(container.get_wrapped_container(), self.network.name)
 
     def start_rest(self, stable_version: str) -> None:
         """Stable scoring server, router and Prometheus, in parallel (the MLflow server is up)."""
@@ -86,7 +89,7 @@ class MlflowStack(Stack):
             .with_network(self.network)
             .with_network_aliases(slot)
             .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, PORT=str(MODEL_PORT),
-                       MLFLOW_TRACKING_URI=f"http://mlflow:{MLFLOW_PORT}", MODEL_DIR="/tmp/model")
+                       MLFLOW_TRACKING_URI=f"http://{self.mlflow_ip}:{MLFLOW_PORT}", MODEL_DIR="/tmp/model")
             .with_tmpfs("/tmp", "rw,size=128m,mode=1777")
             .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/scoring_server.py"],
                          labels=run_labels(self.run_id, f"model-{slot}"), **_hardening("512m", 128))

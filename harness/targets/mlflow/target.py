@@ -146,10 +146,12 @@ class MlflowTarget:
             return
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        from harness.targets.mlflow.models import tracking
         from harness.targets.mlflow.registry import mlflow_errors
 
         mv = self.registry.client.get_model_version(self.spec.model, self.versions.stable)
-        with mlflow_errors(f"sabotage {how} of {self.spec.model} version {self.versions.stable}"):
+        with mlflow_errors(f"sabotage {how} of {self.spec.model} version {self.versions.stable}"), \
+                tracking(self.tracking_uri):
             if how == "corrupt-previous":
                 with tempfile.TemporaryDirectory(prefix="drill-sabotage-") as tmp:
                     garbage = Path(tmp) / "model.pkl"
