@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -23,14 +23,14 @@ from tests.conftest import harness_resources
 pytestmark = pytest.mark.docker
 mlflow = pytest.importorskip("mlflow")
 
-from harness.targets.mlflow.target import MlflowTarget  # noqa: E402
+from harness.targets.mlflow.target import MlflowTarget
 
 
 class ObservedTarget(MlflowTarget):
     """The real target; before teardown it reads the registry with MlflowClient and runs `drill import`."""
 
     store_url = ""
-    seen: dict[str, Any] = {}
+    seen: ClassVar[dict[str, Any]] = {}
 
     def close(self) -> None:
         if self._stack is not None and self._stack.mlflow_port:
@@ -42,7 +42,7 @@ class ObservedTarget(MlflowTarget):
                 "import": subprocess.run(
                     [sys.executable, "-m", "harness.cli", "import", "--from", "mlflow", "--tracking-uri",
                      self.tracking_uri, "--model", model, "--environment", "drill", "--store", self.store_url],
-                    capture_output=True, text=True, timeout=120),
+                    capture_output=True, text=True, timeout=120, check=False),
             }
         super().close()
 
@@ -75,7 +75,8 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     assert imported.returncode == 0, imported.stderr
     assert "(3 deployments, 1 rollbacks)" in imported.stdout
     metrics = subprocess.run([sys.executable, "-m", "harness.cli", "metrics", "--environment", "drill", "--format",
-                              "json", "--store", ObservedTarget.store_url], capture_output=True, text=True)
+                              "json", "--store", ObservedTarget.store_url], capture_output=True, text=True,
+                             check=False)
     figures = json.loads(metrics.stdout)
     assert (figures["deployments"], figures["rollbacks"]) == (3, 1)
     assert figures["automated_rollback_rate_pct"] == 100.0

@@ -12,11 +12,11 @@ from typer.testing import CliRunner, Result
 
 mlflow = pytest.importorskip("mlflow")
 
-from harness.cli import app  # noqa: E402
-from harness.ports import RollbackEvent  # noqa: E402
-from harness.store import Store  # noqa: E402
-from harness.targets.mlflow.models import log_version  # noqa: E402
-from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
+from harness.cli import app
+from harness.ports import RollbackEvent
+from harness.store import Store
+from harness.targets.mlflow.models import log_version
+from harness.targets.mlflow.registry import MlflowRegistry
 
 RUNNER = CliRunner()
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def test_import_of_one_model(tracking_uri: str, tmp_path: Path) -> None:
     r = invoke("import", "--from", "mlflow", "--tracking-uri", tracking_uri, "--model", "churn", "--store", store)
     assert "3 new, 0 already present (2 deployments, 1 rollbacks)" in r.stdout, r.output
     with Store.open(store) as st:
-        rollback = [e for e in st.export_events() if getattr(e, "from_version", None) == "2"][0]
+        rollback = next(e for e in st.export_events() if getattr(e, "from_version", None) == "2")
     assert rollback.rca_url == "https://wiki/rca/7"  # type: ignore[union-attr]
     missing = invoke("import", "--from", "mlflow", "--tracking-uri", tracking_uri, "--model", "nosuch", "--store", store)
     assert missing.exit_code == 2 and "no registered model 'nosuch'" in missing.output

@@ -72,10 +72,11 @@ def _moves(uri: str, rm: Any, _versions: list[Any], environment: str) -> list[Ev
         where = f"{uri} models:/{rm.name}"
         try:
             move = json.loads(value)
-            if not isinstance(move, dict):
-                raise ValueError("not a JSON object")
         except ValueError as exc:
             issues.append(SpecIssue(where, f"tag {key}", f"not an alias move: {exc}"))
+            continue
+        if not isinstance(move, dict):
+            issues.append(SpecIssue(where, f"tag {key}", "not an alias move: not a JSON object"))
             continue
         if move.get("alias") != "champion" or move.get("kind") != "deploy":
             continue

@@ -164,6 +164,8 @@ def seed_versions(registry: Any, fault: dict[str, Any]) -> tuple[LoggedVersion, 
 def quiet() -> Iterator[None]:
     """MLflow writes run links to stdout (where `drill run --json` prints its result), logs at INFO and warns
     about type hints; none of it is the drill's output."""
+    import mlflow.pyfunc  # noqa: F401  (first: importing it installs warning filters of its own)
+
     logger = logging.getLogger("mlflow")
     level = logger.level
     logger.setLevel(logging.WARNING)

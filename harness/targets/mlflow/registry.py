@@ -204,8 +204,10 @@ class MlflowRegistry:
                 "trigger": event.trigger, "drill_run_id": event.run_id or None}
         for key, value in tags.items():
             if value is not None:
-                self._call(f"tag version {event.from_version}", lambda k=key, v=value: self.client.set_model_version_tag(
-                    self.model, event.from_version, f"{ROLLBACK_PREFIX}{k}", v))
+                self._tag_version(event.from_version, f"{ROLLBACK_PREFIX}{key}", value)
+
+    def _tag_version(self, version: str, key: str, value: str) -> None:
+        self._call(f"tag version {version}", lambda: self.client.set_model_version_tag(self.model, version, key, value))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -77,7 +77,7 @@ def make_handler(version: str, model: Any, columns: list[str], metrics: Metrics)
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet access log
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
@@ -121,7 +121,7 @@ def make_handler(version: str, model: Any, columns: list[str], metrics: Metrics)
                 return 400, {"error": "features must be numbers"}
             try:
                 proba = model.predict(frame)
-            except Exception as exc:  # the model's own failure: a 500, as any scoring server answers
+            except Exception as exc:  # noqa: BLE001 - the model's own failure: a 500, as any scoring server answers
                 return 500, {"error": f"model error: {str(exc)[:200]}"}
             score = float(proba[0][1])
             return 200, {"prediction": 1 if score >= 0.5 else 0, "score": round(score, 6), "model_version": version}
@@ -135,7 +135,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8080"))
     try:
         version, model, columns = load(name, ref)
-    except Exception as exc:  # any failure to load is fatal and must be readable in the container's log
+    except Exception as exc:  # noqa: BLE001 - any failure to load is fatal and must be readable in the container's log
         print(f"FATAL: cannot load models:/{name}/{ref}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(version, model, columns, Metrics(version)))

@@ -14,12 +14,12 @@ import os
 from pathlib import Path
 
 import docker
+from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.images import StackImages
 from harness.stack.stack import MODEL_PORT, Stack, StackContainer, _hardening
-from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 MLFLOW_PORT = 5000
 DATA_MOUNT = "/mlflow"
@@ -69,16 +69,17 @@ class MlflowStack(Stack):
 
     def start_rest(self, stable_version: str) -> None:
         """Stable scoring server, router and Prometheus, in parallel (the MLflow server is up)."""
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=3) as pool:
-            for started in [pool.submit(self.start_model, "stable", stable_version),
-                            pool.submit(self._start_router), pool.submit(self._start_prometheus)]:
+            starts: list[Future[object]] = [pool.submit(self.start_model, "stable", stable_version),
+                                            pool.submit(self._start_router), pool.submit(self._start_prometheus)]
+            for started in starts:
                 started.result()
 
     def sync_registry(self, registry_root: Path) -> None:
         """Nothing to copy: scoring servers read the MLflow registry."""
-        return None
+        return
 
     def start_model(self, slot: str, ref: str) -> str:
         """A scoring server for ``ref`` (a version or an alias) in ``slot``; its IP once it serves."""

@@ -144,7 +144,9 @@ class MlflowTarget:
         stable server keeps its model in memory; what breaks is the rollback to it."""
         if how == "none":
             return
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        from mlflow.store.artifact.artifact_repository_registry import (
+            get_artifact_repository,
+        )
 
         from harness.targets.mlflow.models import tracking
         from harness.targets.mlflow.registry import mlflow_errors
@@ -158,7 +160,7 @@ class MlflowTarget:
                     garbage.write_bytes(b"garbage-bytes-here, not a pickle")
                     self.registry.client.log_artifact(mv.run_id, str(garbage), ARTIFACT_PATH)
             elif how == "missing-previous":
-                get_artifact_repository(mv.source).delete_artifacts("model.pkl")
+                get_artifact_repository(mv.source).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
 
     def services(self) -> dict[str, bool]:
         stack = self._stack
