@@ -160,6 +160,9 @@ class DrillSpec(Strict):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     detection: DetectionSpec
     runbook: str
+    # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
+    # one that fails ends the drill FAILED with nothing deployed.
+    preflight: list[StepSpec] = Field(default_factory=list)
     target: Duration = 900.0
     expect: Literal["rollback", "promote"] = "rollback"
     allow_shell: bool = False

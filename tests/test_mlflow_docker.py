@@ -59,6 +59,8 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     result = _run("mlflow-canary-fail", tmp_path)
     assert result.status is RunStatus.PASSED, result.reason
     assert result.serving_version_after == "2" and result.candidate_version == "3"
+    assert [p.name for p in result.phases][:3] == ["prepare", "baseline", "preflight"]
+    assert result.steps[0].name == "check-prior-versions" and result.steps[0].status.value == "ok"
     steps = {s.name: s for s in result.steps}
     assert steps["check-prior-versions"].detail == "2 prior versions deployable: 2, 1"
     assert steps["restore-previous-champion"].detail == "champion: 3 -> 2"

@@ -78,3 +78,47 @@ def test_mlflow_registry_missing_artifact_is_named(tmp_path: Path) -> None:
     status, error = _check(registry, "3")
     assert status is StepStatus.FAILED
     assert "fraud version 2 (artifact file://" in error and "need 2" in error
+
+
+def test_preflight_failure_fails_the_drill_with_nothing_deployed(tmp_path: Path) -> None:
+    from harness import catalogue
+    from harness.engine import Engine, RunOptions
+    from harness.results import RunStatus
+    from tests.fakes import FakeTarget, factory
+
+    drill = catalogue.load_drill("registry-prior-versions")
+    assert [s.action for s in drill.spec.preflight] == ["registry.check_prior_versions"]
+    broken = FakeTarget(broken={"v1"})
+    result = Engine(make_target=factory(broken)).run(drill, RunOptions(report_root=tmp_path))
+    assert result.status is RunStatus.FAILED
+    assert result.reason.startswith("pre-flight step check-prior-versions failed: 1 prior version(s)")
+    assert "v1: fraud/v1: artifact corrupt" in result.reason
+    assert [p.name for p in result.phases] == ["prepare", "baseline", "preflight", "teardown"]
+    assert broken.registry.aliases()["champion"] == "v2" and not broken.backend.running("candidate")
+
+
+def test_preflight_steps_are_validated_with_the_drill(tmp_path: Path) -> None:
+    from harness import catalogue
+    from harness.errors import SpecError
+
+    (tmp_path / "drills").mkdir()
+    source = (catalogue.BUILTIN_ROOT / "drills" / "registry-prior-versions.yaml").read_text()
+    bad = tmp_path / "drills" / "bad.yaml"
+    bad.write_text(source.replace("{before: \"${candidate_version}\", minimum: 2}", "{minimum: 0}"))
+    with pytest.raises(SpecError) as caught:
+        catalogue.load_drill(str(bad))
+    issue = caught.value.issues[0]
+    assert issue.field == "preflight.0.params.minimum" and issue.line == 15
+
+
+def test_a_passing_preflight_lets_the_drill_go_on(tmp_path: Path) -> None:
+    from harness import catalogue
+    from harness.engine import Engine, RunOptions
+    from harness.results import RunStatus
+    from tests.fakes import FakeTarget, factory
+
+    drill = catalogue.load_drill("registry-prior-versions")
+    result = Engine(make_target=factory(FakeTarget(bad=set()))).run(drill, RunOptions(report_root=tmp_path))
+    assert result.steps[0].name == "check-prior-versions" and result.steps[0].detail == "2 prior versions deployable: v2, v1"
+    assert "preflight" in [p.name for p in result.phases] and "deploy" in [p.name for p in result.phases]
+    assert result.status is RunStatus.PASSED, result.reason
