@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One install command: the system tool the image bootstrap needs, then this package (with test extras)
+# One install command: the system tool the image bootstrap needs, then this package (with test and dev extras)
 # into the active Python environment. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,5 +12,5 @@ if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; t
   fi
 fi
 # The mlflow extra too, so the MLflow tests run (under CI=true they must not skip).
-python3 -m pip install -q -e '.[test,mlflow]'
+python3 -m pip install -q -e '.[test,dev,mlflow]'
 echo "installed: $(command -v drill || echo 'drill (activate your environment to get it on PATH)')"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import catalogue
+from harness import catalogue, variables
 from harness.catalogue import LoadedDrill
 from harness.engine import Engine, RunOptions, resolve_profile
 from harness.errors import SpecError, SpecIssue
@@ -18,6 +18,7 @@ from harness.report import ReportListener
 from harness.results import DrillResult
 from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
 from harness.store import Store
+from harness.webhook import WebhookListener
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
     from harness.stack.docker_api import SweepResult
@@ -29,6 +30,7 @@ def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence
     """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
     drill = catalogue.load_drill(name)
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
+    variables.check_drill(drill, options.variables)
     check_report_root(options.report_root)
     from harness.stack.docker_api import connect
 
@@ -38,6 +40,10 @@ def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence
     # fails is logged by the engine and never costs the row, the reports or the teardown.
     ordered: list[Listener] = [StoreListener(store)] if store is not None else []
     ordered += [ReportListener(), *listeners]
+    if drill.spec.notify is not None:  # the run's start, decision and result to a chat webhook (never fatal)
+        hook = drill.spec.notify
+        url = variables.substitute(hook.webhook, {**options.variables, "model": drill.spec.model})
+        ordered.append(WebhookListener(url, drill.spec.name, tuple(hook.events), hook.timeout))
     try:
         return Engine(ordered).run(drill, options)
     finally:

@@ -6,6 +6,7 @@ catalogue shipped inside this package (``harness/data``). A root holds ``drills/
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from harness import actions
 from harness.errors import SpecError, SpecIssue
-from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model, validation_issues, _line_of
+from harness.specs import DrillSpec, RunbookSpec, _line_of, load_yaml, parse_model, validation_issues
 
 SERVICES = ("stable", "candidate", "router", "prometheus")
 # The built-in catalogue ships with the package, so a wheel or pipx install has its drills too.
@@ -43,11 +44,36 @@ def _find(kind: str, name: str, near: Path | None = None) -> Path | None:
     return None
 
 
-def drill_names() -> list[str]:
+def _find_in_project(project: Path, name: str) -> Path | None:
+    """A runbook inside the drill's own project only (a path is read relative to the project, never the cwd)."""
+    project = project.resolve()
+    candidates = [project / name] if name.endswith((".yaml", ".yml")) else \
+        [project / "runbooks" / f"{name}{ext}" for ext in (".yaml", ".yml")]
+    for path in candidates:
+        if path.resolve().is_relative_to(project) and path.is_file():
+            return path
+    return None
+
+
+def _names(kind: str) -> list[str]:
     names: set[str] = set()
     for root in roots():
-        names.update(p.stem for p in (root / "drills").glob("*.y*ml"))
+        names.update(p.stem for p in (root / kind).glob("*.y*ml"))
     return sorted(names)
+
+
+def drill_names() -> list[str]:
+    return _names("drills")
+
+
+def runbook_names() -> list[str]:
+    return _names("runbooks")
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """' (did you mean x?)' for a near miss, else ''."""
+    close = difflib.get_close_matches(Path(name).stem, known, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -69,7 +95,10 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
         where = (key, i)
         found = registry.get(step.action)
         if found is None:
-            issues.append(SpecIssue(str(path), f"{key}.{i}.action", f"unknown action {step.action!r}; known: {', '.join(sorted(registry))}", _line_of(text, (*where, "action"))))
+            known = sorted(registry)
+            issues.append(SpecIssue(str(path), f"{key}.{i}.action",
+                                    f"unknown action {step.action!r}{did_you_mean(step.action, known)}; known: {', '.join(known)}",
+                                    _line_of(text, (*where, "action"))))
             continue
         try:
             params = found.params.model_validate(step.params)
@@ -81,7 +110,9 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
         for name in found.services:
             value = getattr(params, name)
             if isinstance(value, str) and "$" not in value and value not in SERVICES:
-                issues.append(SpecIssue(str(path), f"{key}.{i}.params.{name}", f"no service {value!r} in the stack; known: {', '.join(SERVICES)}", _line_of(text, (*where, "params", name))))
+                issues.append(SpecIssue(str(path), f"{key}.{i}.params.{name}",
+                                        f"no service {value!r} in the stack; known: {', '.join(SERVICES)}",
+                                        _line_of(text, (*where, "params", name))))
         if step.action == "shell" and allow_shell is False:
             issues.append(SpecIssue(str(path), f"{key}.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
     return issues
@@ -90,7 +121,7 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
 def load_runbook(name_or_path: str) -> tuple[RunbookSpec, Path]:
     path = _find("runbooks", name_or_path)
     if path is None:
-        raise SpecError(SpecIssue(name_or_path, "runbook", f"no runbook named {name_or_path!r} in {_where()}"))
+        raise SpecError(SpecIssue(name_or_path, "runbook", f"no runbook named {name_or_path!r}{did_you_mean(name_or_path, runbook_names())} in {_where()}"))
     runbook = parse_model(path, RunbookSpec)
     issues = check_runbook(path, runbook)
     if issues:
@@ -102,12 +133,23 @@ def load_drill(name_or_path: str) -> LoadedDrill:
     path = _find("drills", name_or_path)
     if path is None:
         known = ", ".join(drill_names()) or "none"
-        raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r} (known: {known}) in {_where()}"))
+        hint = did_you_mean(name_or_path, drill_names())
+        raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r}{hint} (known: {known}) in {_where()}"))
     spec = parse_model(path, DrillSpec)
-    rb_path = _find("runbooks", spec.runbook, near=path.resolve().parent.parent)
+    project = path.resolve().parent.parent
+    if spec.allow_shell:
+        # A drill that may run shell commands runs only its own project's runbook: a runbook of the same name
+        # elsewhere (the current directory, $DRILL_PATH) must never be able to slip commands in.
+        rb_path = _find_in_project(project, spec.runbook)
+        where = f"{project / 'runbooks'} (allow_shell: the drill's own project only)"
+    else:
+        rb_path = _find("runbooks", spec.runbook, near=project)
+        where = _where()
     if rb_path is None:
         _, text = load_yaml(path)
-        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r} in {_where()}", _line_of(text, ("runbook",))))
+        hint = did_you_mean(spec.runbook, runbook_names())
+        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r}{hint} in {where}",
+                                  _line_of(text, ("runbook",))))
     runbook = parse_model(rb_path, RunbookSpec)
     issues = check_runbook(rb_path, runbook, spec.allow_shell)
     if spec.preflight:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import api, catalogue
+from harness import __version__, api, catalogue, variables
+from harness.cli_common import StoreOpt, err, mapped_errors
 from harness.console import LiveConsole, PlainConsole
 from harness.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.errors import BackendUnavailable, SpecError
@@ -25,7 +24,7 @@ from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
 from harness.report.markdown import render as render_markdown
 from harness.results import DrillResult, RunStatus
-from harness.store import DEFAULT_STORE_ENV
+from harness.specs import NoiseSpec
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -34,37 +33,24 @@ runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages name paths: never wrap them
 STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
                RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
 
 
-@contextmanager
-def mapped_errors() -> Iterator[None]:
-    """Bad input -> 2, environment -> 3, Ctrl-C -> 130. typer's own Exit passes through untouched."""
-    try:
-        yield
-    except SpecError as exc:
-        for issue in exc.issues:
-            err.print(f"error: {issue}", markup=False)
-        raise typer.Exit(ExitStatus.BAD_INPUT) from None
-    except BackendUnavailable as exc:
-        err.print(f"environment: {exc}", markup=False)
-        raise typer.Exit(ExitStatus.ENVIRONMENT) from None
-    except RunInterrupted as exc:
-        err.print(f"interrupted; the stack was torn down and the run recorded as {exc.result.status.value}", markup=False)
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Rollback runbook drill harness: prove your model rollback path works."""
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
-
-
-StoreOpt = Annotated[Optional[str], typer.Option("--store", envvar=DEFAULT_STORE_ENV,
-                                                 help="Store URL or SQLite path (default ~/.local/share/drill/drill.db)")]
 
 
 class BackendChoice(str, Enum):
@@ -74,26 +60,30 @@ class BackendChoice(str, Enum):
 
 @app.command()
 def run(
-    name: Annotated[Optional[str], typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
+    name: Annotated[str | None, typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
     all_drills: Annotated[bool, typer.Option("--all", help="Run every drill in sequence")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout")] = False,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
     store: StoreOpt = None,
     profile: Annotated[str, typer.Option(help="Drill profile: ci (fast, automated) or quarterly (human decision)")] = "ci",
     manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
-    answers: Annotated[Optional[Path], typer.Option(help="Answers file for the human prompts, one a line")] = None,
+    answers: Annotated[Path | None, typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
-    backend: Annotated[Optional[BackendChoice], typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
+    backend: Annotated[BackendChoice | None, typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
+    var: Annotated[list[str] | None, typer.Option(
+        "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
     with mapped_errors():
+        run_vars = variables.parse_vars(var or [])
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
+            variables.check_drill(drill, run_vars)
         if dry_run:
             for drill in loaded:
                 typer.echo(plan(drill, profile))
@@ -106,7 +96,7 @@ def run(
         results: list[DrillResult] = []
         for drill in loaded:
             options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
-                                 backend=backend.value if backend else None)
+                                 backend=backend.value if backend else None, variables=run_vars)
             listeners: list[Listener] = []
             live = None
             if as_json or not sys.stderr.isatty() or needs_human:
@@ -140,11 +130,14 @@ def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
     lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus",
-             f"  baseline: {s.traffic.rate:g} req/s through the router",
+             f"  baseline: {s.traffic.rate:g} req/s through the router"
+             + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
+                f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",
-             "  detect: " + "; ".join(f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics)
-             + f", up to {s.detection.max_wait:g}s; expect {s.expect}",
+             "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
+                                      + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
+             + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
@@ -164,7 +157,7 @@ def _summary_table(results: list[DrillResult]) -> None:
 
 
 @app.command()
-def clean(run_id: Annotated[Optional[str], typer.Option(help="Only this run's resources")] = None) -> None:
+def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resources")] = None) -> None:
     """Remove every container, network and volume a drill left behind (found by label)."""
     with mapped_errors():
         swept = api.clean(run_id)
@@ -211,10 +204,12 @@ def runbook_show(name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from harness import report_cli, store_cli
+    from harness import docs_cli, report_cli, runs_cli, store_cli
 
     store_cli.register(app)
     report_cli.register(app)
+    runs_cli.register(app)
+    docs_cli.register(app)
 
 
 _register_subcommands()

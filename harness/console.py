@@ -11,9 +11,19 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.events import (Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished,
-                            RunStarted, StepEnded, StepStarted, TrafficTick)
+from harness.events import Breach, Decided, Event, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, StepEnded, StepStarted, TrafficTick
 from harness.results import DrillResult, StepStatus
+
+
+class SafeConsole(Console):
+    """A rich Console whose lost pipe is an ordinary error for the engine to log, not an exit.
+
+    rich's default answer to a broken pipe is to point *stdout* at /dev/null and raise SystemExit, which
+    would end the run mid-way and swallow ``--json``; here the console goes quiet and says so once."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(32, "console output closed")
 
 
 def _fmt_s(value: float | None) -> str:
@@ -30,7 +40,7 @@ class PlainConsole:
     """One line per meaningful event, for logs, CI and ``--json`` (on stderr)."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        self.console = SafeConsole(file=stream, highlight=False, soft_wrap=True)
         self.t0 = time.monotonic()
 
     def _line(self, text: str) -> None:
@@ -47,7 +57,7 @@ class PlainConsole:
             case Progress(message=message):
                 self._line(f"  {message}")
             case Breach(evidence=e):
-                self._line(f"  first breach: {e.metric} = {e.canary_value:.3g} > {e.threshold:g}")
+                self._line(f"  first breach: {e.headline}")
             case Decided(decision=decision, trigger=trigger):
                 self._line(f"  decision: {decision} ({trigger})")
             case StepEnded(result=r):
@@ -102,7 +112,7 @@ class LiveConsole:
             case TrafficTick():
                 self.tick = event
             case Breach(evidence=e):
-                self.message = f"first breach: {e.metric} = {e.canary_value:.3g} > {e.threshold:g}"
+                self.message = f"first breach: {e.headline}"
             case Decided(decision=decision, trigger=trigger):
                 self.decision = f"{decision} ({trigger})"
             case StepStarted(name=name):

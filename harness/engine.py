@@ -25,11 +25,10 @@ from harness import analysis, catalogue, runbook, targets
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
-from harness.events import (Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress,
-                            RunFinished, RunStarted, TrafficTick, now)
+from harness.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.human import HumanInput
 from harness.ports import RollbackEvent, ServiceFailed, Target, Versions
-from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, Timestamps)
+from harness.results import DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, Timestamps
 from harness.specs import ProfileSpec
 from harness.traffic import LoadGenerator, Sample, probe, window
 from harness.verdict import summarise, timeline
@@ -115,6 +114,7 @@ class _State:
     decision: str | None = None
     trigger: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    trace: list[EvidencePoint] = field(default_factory=list)  # every look at every check, for reports
     steps: tuple[StepResult, ...] = ()
     serving_after: str | None = None
     images_source: str | None = None
@@ -291,9 +291,10 @@ class Engine:
         streak = 0
         while time.monotonic() < deadline:
             _check_stack(ctx.target, "detection")
-            baseline, canary = self._split_samples(ctx, state)
-            verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, baseline, canary)
+            verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, self._split_samples(ctx, state), det.alpha)
             state.evidence = verdict.evidence
+            assert state.deployed_at is not None
+            state.trace.extend(analysis.trace_points(verdict.evidence, (now() - state.deployed_at).total_seconds()))
             if verdict.breached and state.first_breach_at is None:
                 state.first_breach_at = now()
                 self.emit(Breach(next(e for e in verdict.evidence if e.breached)))
@@ -308,21 +309,18 @@ class Engine:
         self.emit(Decided(state.decision, "automated", state.evidence))
 
     @staticmethod
-    def _split_samples(ctx: RunContext, state: _State) -> tuple[list[Sample], list[Sample]]:
-        """Client-side samples since the deploy: stable's (the baseline) and the candidate's."""
-        if not (state.deployed_at and ctx.variables):
-            return [], []
-        since = state.deployed_at.timestamp()
-        recent = [s for s in ctx.load.samples() if s.at >= since]
-        return ([s for s in recent if s.version == ctx.variables["stable_version"]],
-                [s for s in recent if s.version == ctx.variables["candidate_version"]])
+    def _split_samples(ctx: RunContext, state: _State) -> analysis.SampleSplit:
+        """Client-side samples: the candidate's, and its baseline (stable beside a canary, the pre-deploy window after a 100 % switch)."""
+        return analysis.split_samples(ctx.load.samples(), state.deployed_at.timestamp() if state.deployed_at else None,
+                                      ctx.variables["stable_version"], ctx.variables["candidate_version"],
+                                      ctx.weights.get("candidate", 0))
 
     def _decide(self, state: _State, profile: ProfileSpec, options: RunOptions, evidence: tuple[Evidence, ...]) -> None:
         if profile.decision == "automated" or options.human is None:
             state.decision_at, state.decision, state.trigger = now(), "rollback", "automated"
         else:
             lines = [f"ALERT: canary analysis failed at {now():%H:%M:%S}"] + [
-                f"  {e.metric}: canary {e.canary_value} (limit {e.threshold}), baseline {e.baseline_value}, samples {e.samples}"
+                f"  {e.headline}, samples {e.samples}"
                 for e in evidence]
             answer = options.human.decide("\n".join(lines), profile.decision_timeout)
             state.decision_at = now()
@@ -340,7 +338,8 @@ class Engine:
         since = time.time()
         time.sleep(1.0)
         after = window(ctx.load.samples(), since + 0.2, time.time())
-        if set(after.by_version) != {versions.candidate} or after.error_rate > ctx.baseline_error_rate + 0.01:
+        held = analysis.error_rate_held(after.failed, after.requests, self._split_samples(ctx, state).reference)
+        if set(after.by_version) != {versions.candidate} or not held:
             state.failure = f"steady state not held after promotion: {after}"
         else:
             state.completed_at = now()
@@ -392,7 +391,9 @@ class Engine:
                 return RunStatus.FAILED, state.failure
             return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
         if state.decision == "missed":
-            return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s"
+            last = "; ".join(f"{e.metric} {e.verdict} (value {e.canary_value if e.canary_value is None else round(e.canary_value, 4)}, "
+                             f"samples {e.samples if e.samples is None else round(e.samples, 1)})" for e in state.evidence)
+            return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s (last look: {last or 'no evidence'})"
         if state.decision == "hold":
             return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
         if state.failure:
@@ -422,6 +423,7 @@ class Engine:
                               baseline_error_rate=state.baseline_error_rate,
                               candidate=versions.candidate if versions else None) if samples else None,
             serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
+            evidence_trace=tuple(state.trace),
             report_dir=str(options.report_root / run_id),
             expect="fail" if spec.sabotage != "none" or "broken" in spec.name else spec.expect,
             target=target.name if target is not None else targets.target_kind(drill),

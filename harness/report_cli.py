@@ -3,7 +3,8 @@
     drill report [--since DATE] [--until DATE | --quarter 2026Q4] [--output DIR] [--store URL]
 
 `--quarter` sets the period to that calendar quarter (UTC); an explicit `--since` moves its start.
-Bad flag values exit 2 naming the option; an unreachable store exits 3. Wire it with
+Bad flag values exit 2 naming the option; an unreachable or missing store exits 3 (a report never
+creates a store). Wire it with
 `report_cli.register(app)` in harness/cli.py.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from harness.errors import BackendUnavailable
-from harness.exit_codes import ExitStatus
+from harness.cli_common import StoreOpt, mapped_errors
 
 QUARTER = re.compile(r"^\s*(\d{4})-?[Qq]([1-4])\s*$")
 
@@ -40,11 +40,11 @@ def _date(text: str) -> datetime:
 
 
 def report(
-    since: Annotated[Optional[datetime], typer.Option(
+    since: Annotated[datetime | None, typer.Option(
         "--since", parser=_date, metavar="DATE", help="First day of the period (UTC date or ISO-8601 with offset).")] = None,
-    until: Annotated[Optional[datetime], typer.Option(
+    until: Annotated[datetime | None, typer.Option(
         "--until", parser=_date, metavar="DATE", help="End of the period, exclusive.")] = None,
-    quarter: Annotated[Optional[str], typer.Option(
+    quarter: Annotated[str | None, typer.Option(
         "--quarter", metavar="YYYYQn", help="A calendar quarter, e.g. 2026Q4 (instead of --until).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for summary.html and summary.md.")]
     = Path("reports"),
@@ -52,9 +52,7 @@ def report(
         "--trend", metavar="auto|week|quarter", help="Trend rows per week or quarter (auto: by the span).")] = "auto",
     target_minutes: Annotated[float, typer.Option(
         "--target-minutes", help="Decision-to-completion target for the production metrics.")] = 15.0,
-    store: Annotated[Optional[str], typer.Option(
-        "--store", envvar="DRILL_STORE", show_envvar=True,
-        help="Store URL (postgresql://...) or SQLite path. Default: ~/.local/share/drill/drill.db")] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Summary of drill runs and the production rollback metrics, as HTML and Markdown."""
     if quarter is not None:
@@ -76,12 +74,8 @@ def report(
     from harness.report.summary import write_summary
     from harness.store import Store
 
-    try:
-        with Store.open(store) as st:
-            paths = write_summary(st, since, until, output, period, target_minutes)  # type: ignore[arg-type]
-    except BackendUnavailable as exc:
-        typer.echo(f"environment: {exc}", err=True)
-        raise typer.Exit(ExitStatus.ENVIRONMENT) from None
+    with mapped_errors(), Store.open(store, read_only=True) as st:
+        paths = write_summary(st, since, until, output, period, target_minutes)  # type: ignore[arg-type]
     for path in paths:
         typer.echo(f"wrote {path}")
 

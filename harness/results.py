@@ -64,13 +64,35 @@ class Evidence:
     effect_size: float | None = None
     confidence: float | None = None
     at: datetime | None = None
-    kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney)
+    kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney) | sequential (anytime-valid)
+    # sequential: the e-value (threshold is 1/alpha), the effect's confidence sequence, and what the
+    # candidate was compared with ("stable since deploy" or "pre-deploy window" after a 100 % switch)
+    e_value: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    baseline_source: str | None = None
 
     @property
     def breached(self) -> bool:
+        if self.kind == "sequential":
+            return self.e_value is not None and self.e_value >= self.threshold
         if self.kind == "compare":
             return self.confidence is not None and 1 - self.confidence < self.threshold
         return self.canary_value is not None and self.canary_value > self.threshold
+
+    @property
+    def headline(self) -> str:
+        """One line for a person: what crossed which limit."""
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1%}"
+        if self.kind == "sequential":
+            return (f"{self.metric}: e-value {self.e_value or 0:.3g} vs {self.threshold:g} (1/alpha); candidate "
+                    f"{pct(self.canary_value)} vs {self.baseline_source or 'baseline'} {pct(self.baseline_value)}")
+        if self.kind == "compare":
+            p = None if self.confidence is None else 1 - self.confidence
+            return f"{self.metric}: p = {'-' if p is None else f'{p:.2g}'} vs alpha {self.threshold:g}"
+        value = "-" if self.canary_value is None else f"{self.canary_value:.3g}"
+        return f"{self.metric} = {value} > {self.threshold:g}"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ that a bad input never starts a container. Inside the harness the specs are type
 
 from __future__ import annotations
 
+import math
 import re
 from enum import Enum
 from pathlib import Path
@@ -20,6 +21,9 @@ M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+MAX_DEPTH = 32  # nesting levels a drill or runbook file may use; deeper is refused, never a RecursionError
+# Names end up in paths (reports/<run-id>/, the registry) and in reports: one plain word each.
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 def parse_duration(value: Any) -> float:
@@ -27,18 +31,25 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 5s, 250ms or 15m")
     if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration such as 5s, 250ms or 15m, got {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration such as 5s, 250ms or 15m, got {value!r}")
+        seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {value!r}")
+    return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]  # where zero makes no sense
+Name = Annotated[str, Field(pattern=IDENTIFIER)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf` or `.nan` in a threshold would slip past every comparison and write invalid JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RetrySpec(Strict):
@@ -53,10 +64,10 @@ class OnFailure(str, Enum):
 
 
 class StepSpec(Strict):
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     action: str
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout: Duration = 30.0
+    timeout: PositiveDuration = 30.0
     retry: RetrySpec = Field(default_factory=RetrySpec)
     on_failure: OnFailure = OnFailure.ABORT
     manual: bool = False
@@ -65,7 +76,7 @@ class StepSpec(Strict):
 
 
 class RunbookSpec(Strict):
-    name: str
+    name: Name
     description: str = ""
     steps: list[StepSpec] = Field(min_length=1)
 
@@ -84,20 +95,63 @@ class StrategySpec(Strict):
     weight: int = Field(default=10, ge=1, le=100)
 
 
+# Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
+FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "error_slice": ("answer 500 when a feature is above a value (a slice of inputs fails)", ("feature", "above"), ()),
+    "latency": ("add a fixed delay to every answer", ("ms",), ()),
+    "wrong_answers": ("flip every prediction (accuracy collapses, status stays 200)", (), ()),
+    "crash": ("fail to load: the server never becomes ready (a crash loop)", (), ("message",)),
+    "out_of_range": ("multiply scores out of their [0, 1] range (a business rule breaks)", (), ("scale",)),
+    "forbidden_output": ("answer a forbidden prediction (2) when a feature is above a value (a safety rule breaks)",
+                         ("feature", "above"), ()),
+    "renamed_feature": ("expect a renamed input feature (an upstream schema change): requests answer 422",
+                        ("feature",), ("rename_to",)),
+    "none": ("no fault: a good candidate, for drills that expect a promotion", (), ()),
+}
+
+
 class FaultSpec(Strict):
     kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature", "none"]
-    feature: str | None = None
-    above: float | None = None
-    ms: float | None = None
-    scale: float | None = None
-    rename_to: str | None = None
-    message: str | None = None
+    feature: str | None = Field(default=None, description="input feature the fault keys on (x0..x3)")
+    above: float | None = Field(default=None, description="the fault applies where the feature exceeds this")
+    ms: float | None = Field(default=None, gt=0, description="added latency in milliseconds")
+    scale: float | None = Field(default=None, gt=0, description="factor the scores are multiplied by (default 3)")
+    rename_to: str | None = Field(default=None, description="the feature's new name (default <feature>_v2)")
+    message: str | None = Field(default=None, description="the crash's error message")
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> FaultSpec:
+        _, required, optional = FAULT_KINDS[self.kind]
+        missing = [f for f in required if getattr(self, f) is None]
+        extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message")
+                 if getattr(self, f) is not None and f not in required + optional]
+        if missing:
+            raise ValueError(f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
+        if extra:
+            raise ValueError(f"fault kind {self.kind} takes no {', '.join(extra)} (see `drill faults`)")
+        return self
+
+
+class NoiseSpec(Strict):
+    """Background noise every model version serves with (the stable one too): a realistic service is never
+    spotless. Passed to the model containers as environment variables (``env``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    error_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of requests answered 503
+    latency_jitter: Duration = Field(default=0.0, le=2.0)  # mean of an exponential extra delay
+    wrong_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of answers with the prediction flipped
+
+    def env(self) -> dict[str, str]:
+        """The model server's environment: NOISE_ERROR_RATE, NOISE_LATENCY_JITTER_MS, NOISE_WRONG_RATE."""
+        return {"NOISE_ERROR_RATE": repr(self.error_rate), "NOISE_LATENCY_JITTER_MS": repr(self.latency_jitter * 1000.0),
+                "NOISE_WRONG_RATE": repr(self.wrong_rate)}
 
 
 class TrafficSpec(Strict):
     rate: float = Field(default=50.0, gt=0, le=500)
     workers: int = Field(default=4, ge=1, le=32)
-    timeout: Duration = 5.0
+    timeout: PositiveDuration = 5.0
 
 
 class MetricCheck(Strict):
@@ -113,11 +167,18 @@ class MetricCheck(Strict):
 
 
 class CompareCheck(Strict):
-    """Baseline (stable) vs canary on client-side samples: a one-sided Mann-Whitney U test (Kayenta-style)."""
+    """Baseline vs candidate on client-side samples. ``sequential`` (the default): an anytime-valid
+    count-process test (harness.sequential), valid however often the loop looks; ``mann-whitney``: a
+    one-sided Mann-Whitney U test at each look (Kayenta-style; not valid under continuous monitoring).
+    The baseline is the stable version since the deploy, or the pre-deploy window after a 100 % switch."""
 
     name: str
-    measure: Literal["latency", "error", "incorrect"]
-    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden"]
+    method: Literal["sequential", "mann-whitney"] = "sequential"
+    # sequential: this check's share of the drill's alpha (default: the drill's alpha split evenly);
+    # mann-whitney: the per-look level (default 0.001).
+    alpha: float | None = Field(default=None, gt=0, lt=0.5)
+    quantile: float = Field(default=0.9, gt=0.5, lt=1.0)  # latency: events are answers slower than this baseline quantile
     min_effect: float = Field(default=0.6, gt=0.5, le=1.0)  # P(canary worse than baseline) must exceed this
     min_samples: int = Field(default=20, ge=8)
 
@@ -125,7 +186,9 @@ class CompareCheck(Strict):
 class DetectionSpec(Strict):
     metrics: list[MetricCheck] = Field(default_factory=list)
     compare: list[CompareCheck] = Field(default_factory=list)
-    interval: Duration = 0.5
+    # Bounds the probability that the sequential checks roll back a good version over the whole window.
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    interval: PositiveDuration = 0.5
     max_wait: Duration = 60.0
     consecutive: int = Field(default=1, ge=1)
 
@@ -149,32 +212,52 @@ class StackSpec(Strict):
     kind: str = Field(default="builtin", pattern=r"^[a-z][a-z0-9_-]*$")
 
 
+class NotifySpec(Strict):
+    """Where a run's start, decision and result are posted (a chat incoming webhook); failures are logged only."""
+
+    webhook: str  # http(s) URL, may use ${KEY} from --var
+    events: tuple[Literal["start", "decision", "result"], ...] = Field(
+        default=("start", "decision", "result"), min_length=1)
+    timeout: Duration = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _url(self) -> NotifySpec:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.webhook)
+        if "$" not in self.webhook and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"webhook must be an http(s) URL or use a ${{KEY}} variable, got {self.webhook!r}")
+        return self
+
+
 class DrillSpec(Strict):
-    name: str
+    name: Name
     description: str = ""
-    model: str = "fraud"
+    model: Name = "fraud"
     root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
     stack: StackSpec = Field(default_factory=StackSpec)
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
+    noise: NoiseSpec = Field(default_factory=NoiseSpec)
     detection: DetectionSpec
     runbook: str
     # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
     # one that fails ends the drill FAILED with nothing deployed.
     preflight: list[StepSpec] = Field(default_factory=list)
-    target: Duration = 900.0
+    target: PositiveDuration = 900.0
     expect: Literal["rollback", "promote"] = "rollback"
     allow_shell: bool = False
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
+    notify: NotifySpec | None = None  # post the run's start, decision and result to a webhook
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """Best-effort line of a pydantic error location in YAML text, via the composed node tree."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SpecLoader)
     except yaml.YAMLError:
         return None
     line = node.start_mark.line + 1 if node is not None else None
@@ -194,13 +277,61 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.problem = str(self)
+        self.problem_mark = mark
+
+
+class SpecLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and deep nesting (both silently wrong or a crash otherwise)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key; SafeLoader reports it below
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SpecError(SpecIssue(str(path), "-", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                                  line)) from None
+
+
 def load_yaml(path: Path) -> tuple[dict[str, Any], str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path, path.read_bytes())
     except OSError as exc:
         raise SpecError(SpecIssue(str(path), "-", f"cannot read: {exc.strerror}")) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SpecLoader)  # noqa: S506  (a SafeLoader subclass)
+    except RecursionError:
+        raise SpecError(SpecIssue(str(path), "-", f"nested more than {MAX_DEPTH} levels deep")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -1,17 +1,16 @@
 """`drill record`, `drill import`, `drill export`, `drill metrics`: thin commands over harness.store.
 
-Each command parses flags, calls the library, renders, and maps errors to exit codes:
-SpecError -> every issue on stderr, exit 2; BackendUnavailable -> exit 3. Bad flag values
+Each command parses flags, calls the library, renders, and maps errors to exit codes through
+`harness.cli_common.mapped_errors` (SpecError -> 2, BackendUnavailable -> 3). Bad flag values
 (a timestamp without offset, an unknown trigger or root cause) are usage errors: typer
 names the option and exits 2. `register(app)` adds the commands to the main app.
+The read-only commands (export, metrics) never create a store: a missing SQLite file exits 3 saying so.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -27,10 +26,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.errors import BackendUnavailable, SpecError
-from harness.exit_codes import ExitStatus
+from harness.cli_common import StoreOpt, mapped_errors
+from harness.errors import BackendUnavailable
 from harness.store import (
-    DEFAULT_STORE_ENV,
     PRODUCTION,
     Deployment,
     Event,
@@ -60,27 +58,7 @@ class OutputFormat(StrEnum):
     OPENMETRICS = "openmetrics"
 
 
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", envvar=DEFAULT_STORE_ENV, show_envvar=True,
-                 help="Store URL (postgresql://...) or SQLite path. Default: ~/.local/share/drill/drill.db"),
-]
 EnvOpt = Annotated[str, typer.Option("--environment", help="Environment the event belongs to.")]
-
-
-@contextmanager
-def _mapped_errors() -> Iterator[None]:
-    """Turn the library's errors into exit codes; let typer's own Exit pass untouched."""
-    err = Console(stderr=True, soft_wrap=True)  # never break a file:line across lines
-    try:
-        yield
-    except SpecError as exc:
-        for issue in exc.issues:
-            err.print(f"[red]error:[/red] {issue}", markup=True, highlight=False)
-        raise typer.Exit(ExitStatus.BAD_INPUT) from None
-    except BackendUnavailable as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(ExitStatus.ENVIRONMENT) from None
 
 
 record_app = typer.Typer(help="Record a production deployment or rollback.", no_args_is_help=True)
@@ -97,7 +75,7 @@ def record_deploy(
 ) -> None:
     """Record that a model version went live."""
     deployment = Deployment(model, version, at or datetime.now(UTC), environment)
-    with _mapped_errors(), Store.open(store) as st:
+    with mapped_errors(), Store.open(store) as st:
         new = st.record_deployment(deployment)
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: deployment {model} {version} ({environment}) "
@@ -127,7 +105,7 @@ def record_rollback(
         raise typer.BadParameter("is before --decided-at", param_hint="'--completed-at'")
     rollback = Rollback(model, from_version, to_version, decided_at, completed_at, trigger,
                         root_cause, planned, rca_url, environment)
-    with _mapped_errors(), Store.open(store) as st:
+    with mapped_errors(), Store.open(store) as st:
         new = st.record_rollback(rollback)
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: rollback {model} {from_version} -> {to_version} ({environment}) "
@@ -159,7 +137,7 @@ def import_events(
             raise typer.BadParameter("is required with --from mlflow", param_hint="'--tracking-uri'")
     elif file is None:
         raise typer.BadParameter("is required (or use --from mlflow)", param_hint="FILE.jsonl")
-    with _mapped_errors():
+    with mapped_errors():
         if source is ImportSource.MLFLOW:
             assert tracking_uri is not None
             events, label = _mlflow_events(tracking_uri, mlflow_model, environment), tracking_uri
@@ -191,7 +169,7 @@ def export_events(
     store: StoreOpt = None,
 ) -> None:
     """Write every deployment and rollback as JSONL (the import format)."""
-    with _mapped_errors(), Store.open(store) as st:
+    with mapped_errors(), Store.open(store, read_only=True) as st:
         if output is None:
             write_jsonl(st.export_events(), sys.stdout)
             return
@@ -223,7 +201,7 @@ def metrics(
     if since is not None and until is not None and until <= since:
         raise typer.BadParameter("must be after --since", param_hint="'--until'")
     query = MetricsQuery(since, until, window_days, environment, model, target_minutes)
-    with _mapped_errors(), Store.open(store) as st:
+    with mapped_errors(), Store.open(store, read_only=True) as st:
         if by is None:
             _show_metrics(st.metrics(query), fmt)
         else:

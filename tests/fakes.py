@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalogue import LoadedDrill
-from harness.ports import (AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions)
+from harness.ports import AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions
 from harness.registry import RegistryError
 from harness.targets.builtin import ArtifactFault, FeatureProtocol
 
@@ -150,7 +150,9 @@ class FakeTarget:
     name = "fake"
 
     def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
-                 crash: set[str] | None = None) -> None:
+                 crash: set[str] | None = None, close_interrupts: int = 0) -> None:
+        self.close_interrupts = close_interrupts  # this many close() calls are hit by a Ctrl-C first
+        self.close_calls = 0
         self.versions = Versions("v1", "v2", "v3")
         self.backend = FakeBackend(crash)
         self.router = FakeRouter(bad if bad is not None else {"v3"})
@@ -199,6 +201,9 @@ class FakeTarget:
         return {"router": self.router.alive, "stable": self.backend.running("stable")}
 
     def close(self) -> None:
+        self.close_calls += 1
+        if self.close_calls <= self.close_interrupts:
+            raise KeyboardInterrupt  # a second Ctrl-C landing in the middle of teardown
         self.closed += 1
         if self._server is not None:
             self._server.shutdown()

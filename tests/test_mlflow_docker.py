@@ -23,7 +23,7 @@ from tests.conftest import harness_resources
 pytestmark = pytest.mark.docker
 mlflow = pytest.importorskip("mlflow")
 
-from harness.targets.mlflow.target import MlflowTarget
+from harness.targets.mlflow.target import MlflowTarget  # noqa: E402
 
 
 class ObservedTarget(MlflowTarget):

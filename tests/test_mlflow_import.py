@@ -12,11 +12,11 @@ from typer.testing import CliRunner, Result
 
 mlflow = pytest.importorskip("mlflow")
 
-from harness.cli import app
-from harness.ports import RollbackEvent
-from harness.store import Store
-from harness.targets.mlflow.models import log_version
-from harness.targets.mlflow.registry import MlflowRegistry
+from harness.cli import app  # noqa: E402
+from harness.ports import RollbackEvent  # noqa: E402
+from harness.store import Store  # noqa: E402
+from harness.targets.mlflow.models import log_version  # noqa: E402
+from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
 
 RUNNER = CliRunner()
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)

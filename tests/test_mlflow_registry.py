@@ -11,10 +11,10 @@ import pytest
 
 mlflow = pytest.importorskip("mlflow")
 
-from harness.ports import RollbackEvent
-from harness.registry import RegistryError
-from harness.targets.mlflow.models import CHECKSUM_TAG, seed_versions
-from harness.targets.mlflow.registry import MlflowRegistry
+from harness.ports import RollbackEvent  # noqa: E402
+from harness.registry import RegistryError  # noqa: E402
+from harness.targets.mlflow.models import CHECKSUM_TAG, seed_versions  # noqa: E402
+from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
 
 FAULT = {"kind": "error_slice", "feature": "x0", "above": 0.52}
 

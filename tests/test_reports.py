@@ -13,8 +13,7 @@ import pytest
 
 from harness.report import WRITERS, html, junit, plot, write_all
 from harness.report.load import load_result, result_from_json
-from harness.results import (DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint,
-                             Timestamps, TrafficSummary)
+from harness.results import DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
 
 T0 = datetime(2026, 11, 2, 10, 0, 0, tzinfo=UTC)
 JUNIT_CASES = ["detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",
@@ -100,8 +99,8 @@ def test_html_is_well_formed_self_contained_with_svg_timeline_and_marks() -> Non
     page = html.render(make_result())
     assert page.startswith("<!DOCTYPE html>")
     doc = parse_html(page)
-    tags = [t for t, _ in doc.tags]
-    assert tags.count("svg") == 1
+    svgs = [a.get("class") for t, a in doc.tags if t == "svg"]
+    assert svgs == ["timeline", "target-bar"]  # a 12.4 s warm run: no zoom, so no whole-run overview
     assert not [a for t, a in doc.tags if t in ("script", "link", "img")]  # nothing fetched, nothing run
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
@@ -113,8 +112,9 @@ def test_html_is_well_formed_self_contained_with_svg_timeline_and_marks() -> Non
     tables = {a.get("class") for t, a in doc.tags if t == "table"}
     assert {"outcome", "timings", "evidence", "steps", "traffic"} <= tables
     text = " ".join(doc.text)
-    # 15 min after the decision at 9.7 s is far off a 12.4 s chart: a note says where it would be.
-    assert "909.7 s" in text and "off the chart" in text
+    # The 15-minute target is a bar of its own: 1.6 s of 900 s, and the rest to spare.
+    assert "1.60 s — 0.18 % of the 15 min target, 898.4 s to spare" in text
+    assert plot.target_note(make_result()) is not None and "off the chart" not in text
 
 
 def test_svg_is_valid_xml_on_its_own() -> None:
@@ -129,7 +129,6 @@ def test_target_mark_drawn_when_it_falls_on_the_chart() -> None:
     marks = {a.get("data-mark") for t, a in doc.tags if t == "g" and a.get("class") == "mark"}
     assert "target (decision + 2 s)" in marks
     assert plot.target_note(result) is None
-    assert "off the chart" not in html.render(result)
 
 
 def test_target_just_past_the_end_stretches_the_axis() -> None:
@@ -169,6 +168,19 @@ def test_label_rows_never_let_a_line_cross_a_label() -> None:
         for j, (c, d) in enumerate(boxes):
             if i != j and rows[i] == rows[j]:
                 assert b <= c or d <= a
+
+
+def test_a_label_flips_sides_rather_than_be_crossed() -> None:
+    # A promoted control (a real run): decision at 812.5 px, completion at 855.9 px of a 960 px chart. The
+    # completion's label must sit left of its line, over the decision's line: one crossing, unless the
+    # decision's label goes left too and below the completion's.
+    xs, texts = [428.9, 812.5, 855.9], ["deployed 9.9 s", "decision 20.3 s", "completed 21.5 s"]
+    natural = [plot.label_box(x, t, 960) for x, t in zip(xs, texts)]
+    spans = [(a, b) for a, b, _ in natural]
+    assert plot.crossings(xs, spans, plot._label_rows(xs, spans)) == 1
+    boxes, rows = plot.place_labels(xs, texts, 960)
+    assert plot.crossings(xs, [(a, b) for a, b, _ in boxes], rows) == 0
+    assert [b[2] for b in boxes] == ["start", "end", "end"] and rows[1] < rows[2]
 
 
 def junit_cases(text: str) -> dict[str, ET.Element]:

@@ -130,6 +130,9 @@ def test_cli_dry_run_prints_the_plan_and_list_shows_the_catalogue() -> None:
 
     plan = CliRunner().invoke(app, ["run", "canary-fail", "--dry-run"])
     assert plan.exit_code == 0 and "drain-candidate: router.drain" in plan.output and "canary of the candidate at 10%" in plan.output
+    assert "client-errors-vs-baseline: sequential test of client error" in plan.output and "(alpha 0.01)" in plan.output
+    noisy = CliRunner().invoke(app, ["run", "good-canary", "--dry-run"])
+    assert noisy.exit_code == 0 and "noise on every version: 2.0% errors, 10 ms jitter, 1.0% wrong answers" in noisy.output
     listing = CliRunner().invoke(app, ["list"])
     assert listing.exit_code == 0 and "broken-rollback-path" in listing.output and "blue-green" in listing.output
     md = CliRunner().invoke(app, ["runbook", "show", "canary-rollback"])

@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 from harness import report_cli
 from harness.report import write_all
 from harness.report.summary import period_key, write_summary
-from harness.store import Deployment, DrillRunRecord, Rollback, RootCause, Store, Trigger
+from harness.store import (
+    Deployment,
+    DrillRunRecord,
+    Rollback,
+    RootCause,
+    Store,
+    Trigger,
+)
 from tests.test_reports import make_result
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
@@ -82,7 +89,8 @@ def test_summary_covers_every_run(store: Store, tmp_path: Path) -> None:
     # Production metrics from the store: 1 rollback out of 10 deployments.
     assert "| rollback rate | 10.00 % — acceptable |" in md
     # The run with its report on disk links to it and shows its failed-during-rollback figure.
-    assert parser.links == ["../reports/run-1/report.html"]
+    # (once in the runs table, once on its point in the decision-to-completion chart).
+    assert parser.links == ["../reports/run-1/report.html"] * 2
 
 
 def test_summary_window_and_quarter_trend(store: Store, tmp_path: Path) -> None:
@@ -129,3 +137,37 @@ def test_quarter_and_until_conflict(tmp_path: Path) -> None:
 ])
 def test_parse_quarter(text: str, start: datetime, end: datetime) -> None:
     assert report_cli.parse_quarter(text) == (start, end)
+
+
+def test_summary_charts_rate_per_week_and_every_rollback(store: Store, tmp_path: Path) -> None:
+    from harness.report.summary import build, cause_rows, completion_points, share_rows
+
+    s = build(store, None, None)
+    assert s.period == "week"
+    # Deployments on days 0..9 from Monday T0; p3 was rolled back: 1 of 7 in the first week, 0 of 3 after.
+    rates = [(g.key, g.metrics.deployments, g.metrics.rollbacks) for g in s.rate_by_period]
+    assert rates == [(period_key(T0, "week"), 7, 1), (period_key(T0 + timedelta(days=7), "week"), 3, 0)]
+    points = completion_points(s, tmp_path)
+    # The production rollback (9 min) and the two drill runs that completed (1.6 s and 1000 s).
+    assert sorted((p.kind, p.seconds) for p in points) == [("drill", 1.6), ("drill", 1000.0), ("production", 540.0)]
+    assert share_rows(s) == [("production", 1, 0), ("drill runs", 2, 0)]
+    assert cause_rows(s) == [("performance", 1, 2)]
+    page = write_summary(store, None, None, tmp_path / "out")[0].read_text()
+    for cls in ("rate-bands", "completion", "share", "causes"):
+        assert f'class="{cls}"' in page
+
+
+def test_a_promoted_control_is_not_a_rollback_in_the_charts(tmp_path: Path) -> None:
+    from harness.recording import to_record
+    from harness.report.summary import build, completion_points, share_rows
+
+    with Store.open(f"sqlite:///{tmp_path}/drill.db") as st:
+        control_dir = tmp_path / "reports" / "control"
+        control = make_result(run_id="control", drill="good-canary", decision="promote", rolled_back=False,
+                              expect="promote", report_dir=str(control_dir))
+        write_all(control, control_dir)
+        st.record_drill_run(to_record(control))
+        assert st.list_drill_runs()[0].decision_to_completion_s is not None  # the promotion was timed too
+        s = build(st, None, None)
+    assert completion_points(s, tmp_path) == []
+    assert share_rows(s) == [("production", 0, 0), ("drill runs", 0, 0)]

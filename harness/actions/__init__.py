@@ -2,6 +2,13 @@
 
 A third party adds an action with an entry point in the ``harness.actions`` group that points at a
 module (imported for its ``@action`` registrations) or at an ``Action`` object.
+
+An action is ``run(ctx, params) -> str``. Each attempt runs under a deadline (the step's
+``timeout``): ``current_attempt()`` gives it, and an action that loops, sleeps or starts a
+subprocess should use ``attempt.sleep()``, ``attempt.check()``, ``attempt.bound(timeout)`` and
+``attempt.on_cancel(kill)`` so it really stops at the deadline. An action that ignores the
+deadline still works: at the deadline it is abandoned (its thread never holds the process open)
+and the step is not retried, so attempts never overlap.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from harness.context import RunContext
+from harness.retry import Attempt, StepTimeout, current_attempt
 
 ENTRY_POINT_GROUP = "harness.actions"
+__all__ = ["Action", "Attempt", "Params", "StepTimeout", "action", "current_attempt", "get", "registry"]
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every action's parameters: unknown keys and non-finite numbers are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 P = TypeVar("P", bound=Params)
@@ -38,7 +49,10 @@ _ACTIONS: dict[str, Action] = {}
 _loaded = False
 
 
-def action(name: str, params: type[P], summary: str, services: tuple[str, ...] = ()) -> Callable[[Callable[[RunContext, P], str]], Callable[[RunContext, P], str]]:
+ActionFn = Callable[[RunContext, P], str]
+
+
+def action(name: str, params: type[P], summary: str, services: tuple[str, ...] = ()) -> Callable[[ActionFn[P]], ActionFn[P]]:
     def register(fn: Callable[[RunContext, P], str]) -> Callable[[RunContext, P], str]:
         _ACTIONS[name] = Action(name, params, fn, summary, services)
         return fn

@@ -1,26 +1,35 @@
-"""Built-in runbook actions: router, registry, services, verification, waiting, notification, shell."""
+"""Built-in runbook actions: router, registry, services, verification, waiting, notification, shell.
+
+Every loop here is bounded by the attempt's deadline (``current_attempt()``): sleeps wake on cancel,
+timeouts handed to lower layers are capped by what is left, and ``shell`` kills its process group.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import time
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from harness.actions import Params, action
+from harness import webhook
+from harness.actions import Params, action, current_attempt
 from harness.context import RunContext
 from harness.errors import StepFailed
 from harness.events import Notified
 from harness.ports import SLOTS as MODEL_SLOTS
-from harness.specs import Duration
+from harness.specs import Duration, PositiveDuration
 from harness.traffic import probe, window
+
+PROBE_BATCH = 5
 
 
 # ---- router ---------------------------------------------------------------------------------
 class WeightParams(Params):
-    server: str
-    weight: int = Field(ge=0, le=256)
+    server: str = Field(description="router server: stable or candidate")
+    weight: int = Field(ge=0, le=256, description="HAProxy weight (share of traffic)")
 
 
 @action("router.set_weight", WeightParams, "Set a router server's weight (runtime API, no reload)", services=("server",))
@@ -30,8 +39,8 @@ def set_weight(ctx: RunContext, p: WeightParams) -> str:
 
 
 class DrainParams(Params):
-    server: str
-    settle: Duration = 5.0
+    server: str = Field(description="router server: stable or candidate")
+    settle: Duration = Field(default=5.0, description="longest wait for open sessions to finish")
 
 
 @action("router.drain", DrainParams, "Drain a server: weight 0, wait for its sessions to finish, then maintenance",
@@ -39,22 +48,23 @@ class DrainParams(Params):
 def drain(ctx: RunContext, p: DrainParams) -> str:
     ctx.route(**{p.server: 0})
     ctx.router.set_state(p.server, "drain")
-    deadline = time.monotonic() + p.settle
+    attempt = current_attempt()
+    deadline = time.monotonic() + attempt.bound(p.settle)
     sessions = -1
     while time.monotonic() < deadline:
         state = ctx.router.servers().get(p.server)
         sessions = state.sessions if state else 0
         if sessions == 0:
             break
-        time.sleep(0.02)
+        attempt.sleep(0.02)
     ctx.router.set_state(p.server, "maint")
     return f"{p.server} drained ({max(sessions, 0)} sessions left)"
 
 
 # ---- registry -------------------------------------------------------------------------------
 class AliasParams(Params):
-    alias: str
-    version: str
+    alias: str = Field(description="registry alias, e.g. champion")
+    version: str = Field(description="version the alias points at")
 
 
 @action("registry.set_alias", AliasParams, "Point a registry alias at a version")
@@ -77,13 +87,13 @@ def restore_previous(ctx: RunContext, p: NoParams) -> str:
 
 # ---- services -------------------------------------------------------------------------------
 class ServiceParams(Params):
-    service: str
+    service: str = Field(description="model slot: stable or candidate")
 
 
 class StartParams(Params):
-    service: str
-    ref: str = "champion"
-    weight: int | None = Field(default=None, ge=0, le=256)
+    service: str = Field(description="model slot: stable or candidate")
+    ref: str = Field(default="champion", description="version or alias to serve")
+    weight: int | None = Field(default=None, ge=0, le=256, description="router weight once healthy (unchanged if null)")
 
 
 @action("service.stop", ServiceParams, "Stop a model server gracefully and remove it", services=("service",))
@@ -99,6 +109,7 @@ def service_start(ctx: RunContext, p: StartParams) -> str:
     _require_model(p.service)
     version = ctx.registry.resolve(p.ref)
     ctx.registry.check_deployable(version)
+    current_attempt().check()
     ctx.start_slot(p.service, version, p.weight)
     return f"{p.service} serving {version}"
 
@@ -110,14 +121,14 @@ def service_restart(ctx: RunContext, p: StartParams) -> str:
 
 
 class HealthyParams(Params):
-    service: str
-    timeout: Duration = 10.0
+    service: str = Field(description="model slot: stable or candidate")
+    timeout: Duration = Field(default=10.0, description="longest wait (the step's deadline also applies)")
 
 
 @action("service.wait_healthy", HealthyParams, "Wait until the router's health check sees a server UP",
         services=("service",))
 def wait_healthy(ctx: RunContext, p: HealthyParams) -> str:
-    ctx.router.wait_up(p.service, p.timeout)
+    ctx.router.wait_up(p.service, current_attempt().bound(p.timeout))
     return f"{p.service} UP"
 
 
@@ -128,15 +139,21 @@ def _require_model(service: str) -> None:
 
 # ---- verification ---------------------------------------------------------------------------
 class HttpVerifyParams(Params):
-    requests: int = Field(default=25, ge=1, le=10_000)
-    expect_status: int = 200
-    expect_version: str | None = None
+    requests: int = Field(default=25, ge=1, le=10_000, description="requests sent through the router")
+    expect_status: int = Field(default=200, description="HTTP status every answer must have")
+    expect_version: str | None = Field(default=None, description="version every answer must come from")
 
 
 @action("verify.http", HttpVerifyParams, "Send N requests through the router: status and serving version")
 def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
+    attempt = current_attempt()
     bad: list[str] = []
-    for answer in probe(ctx.traffic_endpoint, ctx.protocol, p.requests, slot_versions=ctx.slot_versions):
+    answers = []
+    for first in range(0, p.requests, PROBE_BATCH):  # a deadline check between small batches
+        attempt.check()
+        answers += probe(ctx.traffic_endpoint, ctx.protocol, min(PROBE_BATCH, p.requests - first),
+                         timeout=max(0.1, attempt.bound(5.0)), slot_versions=ctx.slot_versions)
+    for answer in answers:
         if answer.status != p.expect_status:
             bad.append(f"status {answer.status}: {answer.body[:80]!r}")
         elif p.expect_version and answer.version != p.expect_version:
@@ -147,19 +164,24 @@ def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
 
 
 class ErrorRateParams(Params):
-    min_requests: int = Field(default=40, ge=1)
-    tolerance: float = Field(default=0.01, ge=0)
-    expect_version: str | None = None
+    min_requests: int = Field(default=40, ge=1, description="live requests to judge, counted from the step's start")
+    tolerance: float = Field(default=0.01, ge=0, description="allowed error rate above the baseline")
+    expect_version: str | None = Field(default=None, description="only this version may have answered")
 
 
 @action("verify.error_rate", ErrorRateParams, "Client-side error rate of live traffic back at baseline")
 def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
+    attempt = current_attempt()
     start = time.time()
+    samples = []
     while True:
-        samples = [s for s in ctx.load.samples() if s.at >= start]
+        samples = [s for s in ctx.load.samples() if s.at >= start] if ctx.load is not None else []
         if len(samples) >= p.min_requests:
             break
-        time.sleep(0.05)
+        if attempt.remaining() <= 0.05:
+            raise StepFailed(f"only {len(samples)} of {p.min_requests} requests seen before the step's "
+                             f"timeout ({attempt.timeout_s:g}s): is traffic running?")
+        attempt.sleep(0.05)
     stats = window(samples, start, float("inf"))
     limit = ctx.baseline_error_rate + p.tolerance
     if stats.error_rate > limit:
@@ -172,9 +194,9 @@ def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
 
 
 class PromqlParams(Params):
-    query: str
-    max: float | None = None
-    min: float | None = None
+    query: str = Field(description="PromQL instant query with a scalar result")
+    max: float | None = Field(default=None, description="fail above this")
+    min: float | None = Field(default=None, description="fail below this")
 
 
 @action("verify.promql", PromqlParams, "Check a PromQL expression against a threshold")
@@ -191,15 +213,16 @@ def verify_promql(ctx: RunContext, p: PromqlParams) -> str:
 
 # ---- waiting, notification, shell -----------------------------------------------------------
 class WaitParams(Params):
-    duration: Duration | None = None
-    until: str | None = None  # a PromQL expression that must become > 0
-    poll: Duration = 0.25
+    duration: Duration | None = Field(default=None, description="how long to wait, or the limit for until")
+    until: str | None = Field(default=None, description="PromQL expression that must become > 0")
+    poll: PositiveDuration = Field(default=0.25, description="how often until is queried")
 
 
 @action("wait", WaitParams, "Wait a duration, or until a PromQL condition holds")
 def wait(ctx: RunContext, p: WaitParams) -> str:
+    attempt = current_attempt()
     if p.until is None:
-        time.sleep(p.duration or 0.0)
+        attempt.sleep(p.duration or 0.0)
         return f"waited {p.duration or 0:g}s"
     started = time.monotonic()
     while True:
@@ -208,29 +231,69 @@ def wait(ctx: RunContext, p: WaitParams) -> str:
             return f"condition held after {time.monotonic() - started:.1f}s"
         if p.duration is not None and time.monotonic() - started > p.duration:
             raise StepFailed(f"condition {p.until!r} did not hold within {p.duration:g}s")
-        time.sleep(p.poll)
+        attempt.sleep(p.poll)
 
 
 class NotifyParams(Params):
-    message: str
-    channel: str = "console"
+    message: str = Field(description="what to tell people (${stable_version} etc. filled in)")
+    channel: str = Field(default="console", description="where: an incident channel name, or console")
+    url: str | None = Field(default=None, description="chat incoming webhook: POST {text}; may use ${KEY} from --var")
+    timeout: Duration = Field(default=5.0, gt=0, le=60, description="webhook answer timeout (the step's deadline applies too)")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and "$" not in value and not webhook.valid_url(value):
+            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {value!r}")
+        return value
 
 
-@action("notify", NotifyParams, "Tell people: an incident channel, the console")
+@action("notify", NotifyParams, "Tell people: the console, and a chat webhook when url: is given")
 def notify(ctx: RunContext, p: NotifyParams) -> str:
-    ctx.emit(Notified(p.channel, p.message))
-    return f"#{p.channel}: {p.message}"
+    if p.url is None:
+        ctx.emit(Notified(p.channel, p.message))
+        return f"#{p.channel}: {p.message}"
+    text = p.message if p.channel == "console" else f"[#{p.channel}] {p.message}"
+    status = webhook.post_text(p.url, text, max(0.1, current_attempt().bound(p.timeout)))  # StepFailed on non-2xx, no answer, unreachable
+    ctx.emit(Notified(p.channel, p.message))  # once, when delivered (a failed attempt is retried by policy)
+    return f"#{p.channel}: {p.message} (posted to {webhook.redact(p.url)}: {status})"
 
 
 class ShellParams(Params):
-    command: str
+    command: str = Field(description="command line (no shell; split like a shell would)")
+    timeout: Duration | None = Field(default=None, description="the command's own limit; the step's timeout applies too")
 
 
 @action("shell", ShellParams, "Run a command on the harness host (only where the drill sets allow_shell)")
 def shell(ctx: RunContext, p: ShellParams) -> str:
     if not ctx.allow_shell:
         raise StepFailed("shell steps are off; the drill must set allow_shell: true")
-    proc = subprocess.run(shlex.split(p.command), capture_output=True, text=True, env={**ctx.variables, "PATH": "/usr/bin:/bin"})
+    attempt = current_attempt()
+    limit = attempt.bound(p.timeout if p.timeout is not None else float("inf"))
+    # Its own session, so the whole process group (a shell and its children) can be killed at the deadline.
+    proc = subprocess.Popen(shlex.split(p.command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**ctx.variables, "PATH": "/usr/bin:/bin"}, start_new_session=True)
+    forget = attempt.on_cancel(lambda: _kill_group(proc))
+    try:
+        out, err = proc.communicate(timeout=limit if limit != float("inf") else None)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        raise StepFailed(f"command still running after {limit:.3g}s; killed") from None
+    finally:
+        forget()
+        if proc.poll() is None:  # an exception (or cancel) in between: never leave it running
+            _kill_group(proc)
+            proc.wait()
     if proc.returncode != 0:
-        raise StepFailed(f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}")
-    return proc.stdout.strip()[:200]
+        if attempt.cancelled:
+            raise StepFailed(f"killed at the step's timeout ({attempt.timeout_s:g}s)")
+        raise StepFailed(f"exit {proc.returncode}: {(err or out).strip()[:200]}")
+    return out.strip()[:200]
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone

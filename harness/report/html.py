@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from harness.report import plot
+from harness.report import charts, plot
+from harness.report.outcome import expectation, outcome, rolled_back_css
 from harness.results import DrillResult, iso
 
 CSS = """
@@ -18,8 +19,11 @@ h2 { font-size: 1.15em; margin-top: 28px; border-bottom: 1px solid #dde1e5; padd
 .sub { color: #56606b; margin-top: 0; }
 .badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-size: 0.8em; font-weight: 600;
          vertical-align: middle; color: #fff; }
-.passed { background: #1e7d34; } .failed, .error { background: #b3261e; } .aborted { background: #8a6d00; }
-.yes { color: #1e7d34; font-weight: 600; } .no { color: #b3261e; font-weight: 600; }
+.passed, .badge.good { background: #1e7d34; } .failed, .error, .badge.bad { background: #b3261e; }
+.aborted, .badge.warn { background: #8a6d00; }
+.yes, .good { color: #1e7d34; font-weight: 600; } .no, .bad { color: #b3261e; font-weight: 600; }
+.warn { color: #8a6d00; font-weight: 600; }
+.badge.good, .badge.bad, .badge.warn { color: #fff; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 0.92em; }
 th, td { border: 1px solid #dde1e5; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f3f5f7; font-weight: 600; }
@@ -71,31 +75,43 @@ def render(result: DrillResult) -> str:
     r, ts = result, result.timestamps
     status = r.status.value
     parts: list[str] = []
+    verdict = outcome(r)
+    expected = {"rollback": "a rollback", "promote": "a promotion", "fail": "a failure"}.get(expectation(r), expectation(r))
     parts.append(f"<h1>Rollback drill <code>{_e(r.drill)}</code> "
-                 f'<span class="badge {escape(status)}">{escape(status.upper())}</span></h1>')
-    parts.append(f'<p class="sub">run <code>{_e(r.run_id)}</code> · profile <code>{_e(r.profile)}</code> · '
+                 f'<span class="badge {verdict.css} outcome-badge">{escape(verdict.label.upper())}</span></h1>')
+    parts.append(f'<p class="sub">status <b>{escape(status)}</b>; the drill expected {escape(expected)} · '
+                 f'run <code>{_e(r.run_id)}</code> · profile <code>{_e(r.profile)}</code> · '
                  f"started {_e(iso(ts.started_at))}</p>")
 
     parts.append("<h2>Outcome</h2>")
+    rb_css = rolled_back_css(r)
     parts.append(_kv([
+        ("outcome", f'<span class="{verdict.css}">{escape(verdict.label)}</span> — {_e(r.reason)}'),
         ("status", f'<span class="badge {escape(status)}">{escape(status)}</span>'),
-        ("outcome", _e(r.reason)),
+        ("expected", escape(expected)),
         ("model", f"<code>{_e(r.model)}</code>"),
         ("versions", f"stable <code>{_e(r.stable_version)}</code>, candidate <code>{_e(r.candidate_version)}</code>"),
         ("decision", f"{_e(r.decision)} ({_e(r.trigger)})"),
         ("root cause class", _e(r.root_cause)),
-        ("rolled back", _yes_no(r.rolled_back)),
+        ("rolled back", f'<span class="{rb_css}">{"yes" if r.rolled_back else "no"}</span>' if rb_css
+         else ("yes" if r.rolled_back else "no")),
         ("serving after", f"<code>{_e(r.serving_version_after)}</code>"),
         ("images", _e(r.images_source)),
     ], "outcome"))
 
     parts.append("<h2>Timeline</h2>")
-    parts.append(f'<div class="chart">{plot.timeline_svg(r)}</div>')
-    note = plot.target_note(r)
-    if note:
-        parts.append(f'<p class="note target-note">{escape(note)}</p>')
+    window = plot.zoom_window(r)
+    parts.append(f'<div class="chart">{plot.timeline_svg(r, window=window)}</div>')
+    if window.zoomed:
+        parts.append(f'<div class="chart overview-chart">{plot.overview_svg(r)}</div>')
 
     parts.append("<h2>Timing against the target</h2>")
+    bar = charts.target_bar_svg(r)
+    if bar is not None:
+        parts.append(f'<div class="chart">{bar}</div>')
+    else:
+        parts.append("<p>Nothing was rolled back, so there is no decision-to-completion time to hold against the "
+                     f"{escape(plot.fmt_target(r.target_s))} target.</p>")
     target = f"{r.target_s:,.0f} s ({r.target_s / 60:g} min)"
     margin = None if r.decision_to_completion_s is None else r.target_s - r.decision_to_completion_s
     parts.append(_table(["measure", "value"], [
@@ -125,6 +141,15 @@ def render(result: DrillResult) -> str:
               f"<code>{_e(e.query)}</code>"] for e in r.evidence], "evidence"))
     else:
         parts.append("<p>No analysis evidence was recorded.</p>")
+    if r.evidence_trace:
+        parts.append(f"<details><summary>Every look of the judge ({len(r.evidence_trace)})</summary>")
+        parts.append(_table(
+            ["since deploy", "check", "statistic", "threshold", "effect", "interval"],
+            [[_secs(p.t_s), _e(p.check), _e(f"{p.statistic:.4g}"), _e(f"{p.threshold:g}"),
+              _e(None if p.effect is None else f"{p.effect:.4g}"),
+              "—" if p.lower is None or p.upper is None else escape(f"[{p.lower:.4g}, {p.upper:.4g}]")]
+             for p in r.evidence_trace], "evidence-trace", numeric=(0, 2, 3, 4)))
+        parts.append("</details>")
 
     parts.append("<h2>Runbook steps</h2>")
     if r.steps:
@@ -160,9 +185,11 @@ def render(result: DrillResult) -> str:
         versions = list(plot.version_colors(r))
         parts.append("<details><summary>Per-second traffic data</summary>")
         parts.append(_table(
-            ["t (s)", "canary weight"] + [f"{plot.version_label(r, v)} req / failed" for v in versions],
+            ["t (s)", "canary weight"] + [f"{plot.version_label(r, v)} req / failed / wrong / p90" for v in versions],
             [[escape(f"{p.t:g}"), escape(f"{p.canary_weight}%")]
-             + [escape(f"{p.requests.get(v, 0)} / {p.failed.get(v, 0)}") for v in versions] for p in r.timeline],
+             + [escape(f"{p.requests.get(v, 0)} / {p.failed.get(v, 0)} / {p.incorrect.get(v, 0)} / "
+                       + (f"{p.latency_p90_ms[v]:g} ms" if v in p.latency_p90_ms else "—")) for v in versions]
+             for p in r.timeline],
             "timeline-data", numeric=tuple(range(len(versions) + 2))))
         parts.append("</details>")
 

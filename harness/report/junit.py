@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.report.escape import xml_text
 from harness.results import DrillResult, StepStatus, iso
 
 
@@ -84,9 +85,10 @@ def cases(result: DrillResult) -> list[Case]:
 
 
 def render(result: DrillResult) -> str:
-    found = cases(result)
+    # Messages carry step errors and command output: characters XML 1.0 cannot hold are replaced first.
+    found = [Case(xml_text(c.name), c.ok, xml_text(c.message), c.time_s) for c in cases(result)]
     failures = sum(not c.ok for c in found)
-    suite_name = f"drill.{result.drill}"
+    suite_name = xml_text(f"drill.{result.drill}")
     suites = ET.Element("testsuites", name="drill", tests=str(len(found)), failures=str(failures), errors="0",
                         time=f"{result.wall_s or 0:.3f}")
     suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(found)), failures=str(failures),
@@ -99,7 +101,7 @@ def render(result: DrillResult) -> str:
                        ("candidate_version", result.candidate_version), ("target_s", result.target_s),
                        ("detect_s", result.detect_s), ("decision_to_completion_s", result.decision_to_completion_s),
                        ("report_dir", result.report_dir)):
-        ET.SubElement(props, "property", name=key, value="" if value is None else str(value))
+        ET.SubElement(props, "property", name=key, value="" if value is None else xml_text(value))
     for case in found:
         el = ET.SubElement(suite, "testcase", name=case.name, classname=suite_name,
                            time=f"{case.time_s or 0:.3f}")
@@ -107,8 +109,8 @@ def render(result: DrillResult) -> str:
             ET.SubElement(el, "system-out").text = case.message
         else:
             failure = ET.SubElement(el, "failure", message=case.message, type="DrillExpectationFailed")
-            failure.text = f"{case.message}\nrun {result.run_id}: {result.status.value}: {result.reason}"
-    ET.SubElement(suite, "system-out").text = (
+            failure.text = xml_text(f"{case.message}\nrun {result.run_id}: {result.status.value}: {result.reason}")
+    ET.SubElement(suite, "system-out").text = xml_text(
         f"{result.drill} {result.status.value}: {result.reason}\nrun {result.run_id}"
         + (f"\nreport: {result.report_dir}/report.html" if result.report_dir else ""))
     ET.indent(suites)

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import (DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint,
-                             Timestamps, TrafficSummary)
+from harness.results import DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -83,7 +82,9 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
                 metric=e["metric"], query=e.get("query", ""), verdict=e["verdict"], canary_value=e.get("canary_value"),
                 threshold=float(e["threshold"]), samples=e.get("samples"), min_samples=int(e.get("min_samples", 0)),
                 baseline_value=e.get("baseline_value"), effect_size=e.get("effect_size"),
-                confidence=e.get("confidence"), at=_dt(e.get("at")),
+                confidence=e.get("confidence"), at=_dt(e.get("at")), kind=str(e.get("kind", "threshold")),
+                e_value=e.get("e_value"), lower=e.get("lower"), upper=e.get("upper"),
+                baseline_source=e.get("baseline_source"),
             )
             for e in data.get("evidence") or ()
         ),

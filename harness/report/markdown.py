@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.report.escape import md, md_code
+from harness.report.outcome import expectation, outcome
 from harness.results import DrillResult, iso
 
 
@@ -14,14 +16,16 @@ def _fmt(value: float | None, unit: str = "s") -> str:
 def render(result: DrillResult) -> str:
     ts = result.timestamps
     mark = "PASSED" if result.passed else result.status.value.upper()
+    verdict = outcome(result)
     lines = [
-        f"# Rollback drill `{result.drill}` — {mark}",
+        f"# Rollback drill {md_code(result.drill)} — {mark} ({md(verdict.label)})",
         "",
-        f"- run: `{result.run_id}` (profile `{result.profile}`)",
-        f"- outcome: {result.reason}",
-        f"- model: `{result.model}`, stable `{result.stable_version}`, candidate `{result.candidate_version}`",
-        f"- decision: {result.decision or '—'} ({result.trigger or '—'}), root cause class: {result.root_cause}",
-        f"- serving after: `{result.serving_version_after}`",
+        f"- run: {md_code(result.run_id)} (profile {md_code(result.profile)}); the drill expected: {md(expectation(result))}",
+        f"- outcome: {md(result.reason)}",
+        f"- model: {md_code(result.model)}, stable {md_code(result.stable_version)}, "
+        f"candidate {md_code(result.candidate_version)}",
+        f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), root cause class: {md(result.root_cause)}",
+        f"- serving after: {md_code(result.serving_version_after)}",
         "",
         "## Timing against the target",
         "",
@@ -42,14 +46,14 @@ def render(result: DrillResult) -> str:
         lines += ["", "## Evidence behind the decision", "",
                   "| metric | verdict | canary | baseline | limit | samples (min) |", "|---|---|---|---|---|---|"]
         for e in result.evidence:
-            lines.append(f"| {e.metric} | {e.verdict} | {e.canary_value} | {e.baseline_value} | {e.threshold} | "
+            lines.append(f"| {md(e.metric)} | {md(e.verdict)} | {e.canary_value} | {e.baseline_value} | {e.threshold} | "
                          f"{e.samples} ({e.min_samples}) |")
     if result.steps:
         lines += ["", "## Runbook steps", "", "| step | action | status | duration | attempts | detail |",
                   "|---|---|---|---|---|---|"]
         for s in result.steps:
-            detail = (s.error or s.detail).replace("|", "\\|")
-            lines.append(f"| {s.name} | `{s.action}` | {s.status.value} | {_fmt(s.duration_s)} | {s.attempts} | {detail} |")
+            lines.append(f"| {md(s.name)} | {md_code(s.action)} | {s.status.value} | {_fmt(s.duration_s)} | {s.attempts} "
+                         f"| {md(s.error or s.detail)} |")
     if result.traffic:
         t = result.traffic
         lines += ["", "## Traffic (client-side truth)", "",
@@ -58,9 +62,9 @@ def render(result: DrillResult) -> str:
                   f"({t.bad_responses_during_rollback} of them after the rollback started, before the drain took effect)",
                   f"- error rate at baseline: {t.baseline_error_rate:.2%}, after: "
                   + ("—" if t.after_error_rate is None else f"{t.after_error_rate:.2%}"),
-                  f"- by version: {', '.join(f'{k}: {v}' for k, v in sorted(t.by_version.items()))}"]
+                  f"- by version: {', '.join(f'{md(k)}: {v}' for k, v in sorted(t.by_version.items()))}"]
     lines += ["", "## Phases", "", "| phase | duration | status |", "|---|---|---|"]
-    lines += [f"| {p.name} | {_fmt(p.duration_s)} | {p.status} |" for p in result.phases]
+    lines += [f"| {md(p.name)} | {_fmt(p.duration_s)} | {md(p.status)} |" for p in result.phases]
     return "\n".join(lines) + "\n"
 
 

@@ -3,10 +3,14 @@
     with Store.open(url) as store:
         write_summary(store, since, until, Path("reports"))
 
-Sections: every drill run in [since, until) (drill, status, decision to completion against its
-target, within target); a trend per drill per week or per quarter; and the standard's rollback
-metrics for production events over the same period (store.metrics), with a per-quarter trend.
-A run whose report directory still holds report.json adds its detect time and failed requests.
+Sections: charts (inline SVG, charts.py) — the production rollback rate per week or quarter against
+the standard's bands, decision to completion of every rollback decided in the period (production
+and drill runs, the drills linked to their reports) against the target, automated vs human share,
+and rollbacks per root cause; every drill run in [since, until) (drill, outcome against what it
+expected, decision to completion against its target, within target); a trend per drill per week or
+per quarter; and the standard's rollback metrics for production events over the same period
+(store.metrics), with a per-quarter trend. A run whose report directory still holds report.json adds
+its detect time, failed requests and expectation.
 """
 
 from __future__ import annotations
@@ -21,14 +25,28 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
+from harness.report import charts
+from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
+from harness.report.outcome import outcome
 from harness.results import DrillResult
-from harness.store import INTERPRETATION, DrillRunRecord, GroupBy, Metrics, MetricsGroup, MetricsQuery, Store
+from harness.store import (
+    INTERPRETATION,
+    PRODUCTION,
+    DrillRunRecord,
+    GroupBy,
+    Metrics,
+    MetricsGroup,
+    MetricsQuery,
+    Rollback,
+    Store,
+)
 from harness.store.codec import format_timestamp
 
 Period = Literal["auto", "week", "quarter"]
 WEEKLY_UP_TO = timedelta(weeks=13)  # "auto": weekly trend for a quarter or less, else quarterly
+MAX_WEEKS = 60  # the weekly rate chart's widest span
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,9 @@ class Summary:
     trend: list[TrendRow]
     production: Metrics
     production_by_quarter: list[MetricsGroup]
+    rate_by_period: list[MetricsGroup]  # the production rate per week or per quarter, for the chart
+    production_rollbacks: list[Rollback]  # decided in the period, unplanned
+    target_minutes: float = 15.0
 
 
 def _load(record: DrillRunRecord) -> DrillResult | None:
@@ -120,8 +141,29 @@ def build(store: Store, since: datetime | None, until: datetime | None, period: 
     records = store.list_drill_runs(since, until)
     chosen = _choose_period(records, since, until, period)
     query = MetricsQuery(since=since, until=until, target_minutes=target_minutes)
+    by_quarter = store.metrics_by(query, GroupBy.QUARTER)
+    rollbacks = store.list_rollbacks(since, until, PRODUCTION)
+    rate = by_quarter if chosen == "quarter" else _weekly(store, records, rollbacks, since, until, target_minutes)
     return Summary(since, until, chosen, [RunRow(r, _load(r)) for r in records], trend(records, chosen),
-                   store.metrics(query), store.metrics_by(query, GroupBy.QUARTER))
+                   store.metrics(query), by_quarter, rate, rollbacks, target_minutes)
+
+
+def _weekly(store: Store, records: list[DrillRunRecord], rollbacks: list[Rollback], since: datetime | None,
+            until: datetime | None, target_minutes: float) -> list[MetricsGroup]:
+    """The production metrics per ISO week (Monday 00:00 UTC) across the period."""
+    moments = [r.started_at for r in records] + [r.decided_at for r in rollbacks]
+    start = since or min(moments, default=None)
+    end = until or (max(moments) + timedelta(seconds=1) if moments else None)
+    if start is None or end is None:
+        return []
+    monday = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    groups: list[MetricsGroup] = []
+    while monday < end and len(groups) < MAX_WEEKS:
+        nxt = monday + timedelta(weeks=1)
+        q = MetricsQuery(since=max(monday, start), until=min(nxt, end), target_minutes=target_minutes)
+        groups.append(MetricsGroup(period_key(monday, "week"), store.metrics(q)))
+        monday = nxt
+    return groups
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -168,11 +210,21 @@ def _run_cells(row: RunRow) -> list[str]:
     took = r.decision_to_completion_s
     vs = "—" if took is None else f"{took:,.2f} s of {r.target_s:g} s ({100 * took / r.target_s:.1f} %)"
     failed = row.failed_during_rollback
-    return [r.run_id, r.drill, _t(r.started_at), r.status, _s(row.detect_s), vs, _yn(r.within_target),
+    status = r.status if row.result is None else f"{r.status}: {outcome(row.result).label}"
+    return [r.run_id, r.drill, _t(r.started_at), status, _s(row.detect_s), vs, _yn(r.within_target),
             "—" if failed is None else str(failed)]
 
 
-RUN_HEADERS = ["run", "drill", "started (UTC)", "status", "detect", "decision → completion vs target",
+def _good(cell: str) -> str:
+    """The colour class of a table cell: outcomes as the drill expected are good, the rest bad."""
+    if cell in ("passed", "yes") or cell.endswith("as expected"):
+        return "yes"
+    if cell in ("failed", "error", "no") or cell.startswith(("failed", "error", "passed, but")):
+        return "no"
+    return ""
+
+
+RUN_HEADERS = ["run", "drill", "started (UTC)", "outcome", "detect", "decision → completion vs target",
                "within target", "failed during rollback"]
 TREND_HEADERS = ["drill", "period", "runs", "passed", "within target", "median decision → completion",
                  "slowest"]
@@ -193,7 +245,7 @@ def _quarter_cells(g: MetricsGroup) -> list[str]:
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+        return md(text)
 
     return (["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
@@ -201,9 +253,18 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def render_markdown(s: Summary) -> str:
     passed = sum(r.record.status == "passed" for r in s.runs)
-    lines = ["# Rollback drill summary", "", f"Period: {_period_text(s)}. "
-             f"{len(s.runs)} drill run(s), {passed} passed.", "", "## Drill runs", ""]
+    lines = ["# Rollback drill summary", "", (f"Period: {_period_text(s)}. "
+             f"{len(s.runs)} drill run(s), {passed} passed."), "", "## Drill runs", ""]
     lines += _md_table(RUN_HEADERS, [_run_cells(r) for r in s.runs]) if s.runs else ["No drill runs in the period."]
+    lines += ["", f"## Production rollback rate per {s.period}", ""]
+    lines += _md_table([s.period, "deployments", "rollbacks", "rate", "band"],
+                       [[g.key, f"{g.metrics.deployments:,}", f"{g.metrics.rollbacks:,}",
+                         _n(g.metrics.rollback_rate_pct, " %", 2), g.metrics.band or "—"] for g in s.rate_by_period]
+                       ) if s.rate_by_period else ["—"]
+    shares = ", ".join(f"{label}: {a} automated, {h} by a person" for label, a, h in share_rows(s))
+    causes = ", ".join(f"{c}: {p}" + (f" (+{d} drill)" if d else "") for c, p, d in cause_rows(s)) or "—"
+    lines += ["", f"Who decided: {shares}.", "", f"Root causes (rollbacks decided in the period): {causes}.",
+              "", "Charts: summary.html."]
     lines += ["", f"## Trend per drill, per {s.period}", ""]
     lines += _md_table(TREND_HEADERS, [_trend_cells(t) for t in s.trend]) if s.trend else ["—"]
     lines += ["", "## Production rollback metrics (the standard)", ""]
@@ -226,7 +287,7 @@ def _html_table(headers: list[str], rows: list[list[str]], cls: str, links: list
             text = escape(c)
             if j == 0 and links and links[i]:
                 text = f'<a href="{escape(links[i] or "", quote=True)}">{text}</a>'
-            klass = {"passed": "yes", "yes": "yes", "failed": "no", "error": "no", "no": "no"}.get(c, "")
+            klass = _good(c)
             cells.append(f'<td class="{klass}">{text}</td>' if klass else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -244,10 +305,64 @@ def _link(row: RunRow, output_dir: Path) -> str | None:
         return page.resolve().as_uri()
 
 
+def completion_points(s: Summary, output_dir: Path) -> list[charts.CompletionPoint]:
+    points = [charts.CompletionPoint(r.decided_at, (r.completed_at - r.decided_at).total_seconds(), "production",
+                                     f"{r.model} {r.from_version} → {r.to_version} ({r.trigger}, {r.root_cause})")
+              for r in s.production_rollbacks]
+    for row in s.runs:
+        rec = row.record
+        if rec.rolled_back and rec.decision_at is not None and rec.decision_to_completion_s is not None:
+            points.append(charts.CompletionPoint(rec.decision_at, rec.decision_to_completion_s, "drill",
+                                                 f"drill {rec.drill}, run {rec.run_id}", _link(row, output_dir)))
+    return sorted(points, key=lambda p: p.at)
+
+
+def _decided_rollback(row: RunRow) -> bool:
+    """A rollback was decided (whether or not it completed); a promoted control is not one."""
+    if row.result is not None:
+        return row.result.decision == "rollback"
+    return row.record.rolled_back or (row.record.decision_at is not None and row.record.to_version is not None)
+
+
+def share_rows(s: Summary) -> list[tuple[str, int, int]]:
+    prod_auto = sum(r.trigger == "automated" for r in s.production_rollbacks)
+    drills = [row.record for row in s.runs if _decided_rollback(row) and row.record.trigger]
+    drill_auto = sum(r.trigger == "automated" for r in drills)
+    return [("production", prod_auto, len(s.production_rollbacks) - prod_auto),
+            ("drill runs", drill_auto, len(drills) - drill_auto)]
+
+
+def cause_rows(s: Summary) -> list[tuple[str, int, int]]:
+    prod: dict[str, int] = defaultdict(int)
+    drill: dict[str, int] = defaultdict(int)
+    for r in s.production_rollbacks:
+        prod[str(r.root_cause)] += 1
+    for row in s.runs:
+        if _decided_rollback(row) and row.record.root_cause:
+            drill[row.record.root_cause] += 1
+    causes = sorted(set(prod) | set(drill), key=lambda c: (-prod.get(c, 0), -drill.get(c, 0), c))
+    return [(c, prod.get(c, 0), drill.get(c, 0)) for c in causes]
+
+
+def _charts_html(s: Summary, output_dir: Path) -> list[str]:
+    groups = [(g.key, g.metrics.rollback_rate_pct, g.metrics.rollbacks, g.metrics.deployments)
+              for g in s.rate_by_period]
+    return [
+        "<h2>Charts</h2>",
+        (f'<p class="sub">Rate: production deployments per {escape(s.period)} and the unplanned rollbacks within '
+        "their window (as the metrics below). The other charts: rollbacks decided in the period.</p>"),
+        f'<div class="chart">{charts.rate_bands_svg(groups)}</div>',
+        f'<div class="chart">{charts.completion_svg(completion_points(s, output_dir), s.target_minutes * 60)}</div>',
+        f'<div class="chart">{charts.share_svg(share_rows(s))}</div>',
+        f'<div class="chart">{charts.causes_svg(cause_rows(s))}</div>',
+    ]
+
+
 def render_html(s: Summary, output_dir: Path) -> str:
     passed = sum(r.record.status == "passed" for r in s.runs)
     parts = ["<h1>Rollback drill summary</h1>",
              f'<p class="sub">Period: {escape(_period_text(s))} · {len(s.runs)} drill run(s), {passed} passed</p>',
+             *_charts_html(s, output_dir),
              "<h2>Drill runs</h2>"]
     if s.runs:
         parts.append(_html_table(RUN_HEADERS, [_run_cells(r) for r in s.runs], "runs",

@@ -7,6 +7,10 @@ artifact's checksum, and serves:
     GET  /healthz      200 once the model is loaded
     GET  /metrics      Prometheus text: requests by status, latency histogram, guard counters
 
+Every version may also serve with background noise (``NOISE_ERROR_RATE``, ``NOISE_LATENCY_JITTER_MS``,
+``NOISE_WRONG_RATE`` in the environment, set per drill): a share of 503s, an exponential extra delay
+and a share of flipped predictions, the way a real service is never spotless.
+
 A model may carry a ``fault`` block: that is how the harness makes a deliberately bad
 version (errors on a slice of inputs, added latency, wrong answers, a crash at load, ...).
 The server itself does not know a version is bad; it just runs what the artifact says.
@@ -18,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import signal
 import sys
 import threading
@@ -119,8 +124,37 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Returns (HTTP status, body). Applies the artifact's fault, if any."""
+class Noise:
+    """Background noise for every version: an error rate, a mean latency jitter (seconds), a wrong-answer rate."""
+
+    def __init__(self, error_rate: float = 0.0, jitter_s: float = 0.0, wrong_rate: float = 0.0,
+                 rng: random.Random | None = None) -> None:
+        for name, value, top in (("error rate", error_rate, 1.0), ("jitter", jitter_s, 60.0), ("wrong rate", wrong_rate, 1.0)):
+            if not (math.isfinite(value) and 0.0 <= value <= top):
+                raise ValueError(f"noise {name} must be a finite number in [0, {top:g}], got {value!r}")
+        self.error_rate, self.jitter_s, self.wrong_rate = error_rate, jitter_s, wrong_rate
+        self.rng = rng or random.Random()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Noise:
+        return cls(float(env.get("NOISE_ERROR_RATE", "0")), float(env.get("NOISE_LATENCY_JITTER_MS", "0")) / 1000.0,
+                   float(env.get("NOISE_WRONG_RATE", "0")))
+
+    def fails(self) -> bool:
+        return self.error_rate > 0 and self.rng.random() < self.error_rate
+
+    def delay(self) -> float:
+        return self.rng.expovariate(1.0 / self.jitter_s) if self.jitter_s > 0 else 0.0
+
+    def flips(self) -> bool:
+        return self.wrong_rate > 0 and self.rng.random() < self.wrong_rate
+
+
+QUIET = Noise()
+
+
+def predict(model: dict[str, Any], features: dict[str, Any], noise: Noise = QUIET) -> tuple[int, dict[str, Any]]:
+    """Returns (HTTP status, body). Applies the background noise, then the artifact's fault, if any."""
     names: list[str] = model["features"]
     missing = [n for n in names if n not in features]
     if missing:
@@ -129,6 +163,11 @@ def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[
         xs = [float(features[n]) for n in names]
     except (TypeError, ValueError):
         return 400, {"error": "features must be numbers"}
+    delay = noise.delay()
+    if delay > 0:
+        time.sleep(delay)
+    if noise.fails():
+        return 503, {"error": "background error"}
     z = model["bias"] + sum(w * x for w, x in zip(model["weights"], xs))
     score = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
     fault = model.get("fault") or {}
@@ -142,12 +181,14 @@ def predict(model: dict[str, Any], features: dict[str, Any]) -> tuple[int, dict[
     prediction = 1 if score >= 0.5 else 0
     if kind == "wrong_answers":
         prediction = 1 - prediction
+    if prediction in (0, 1) and noise.flips():
+        prediction = 1 - prediction
     if kind == "forbidden_output" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
         prediction = 2  # an action the policy forbids for this slice (e.g. auto-decline without review)
     return 200, {"prediction": prediction, "score": round(score, 6), "model_version": model["version"]}
 
 
-def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, float]) -> type:
+def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, float], noise: Noise = QUIET) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out without waiting on a delayed ACK
@@ -186,7 +227,7 @@ def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, 
             except (ValueError, KeyError, TypeError):
                 status, body = 400, {"error": "body must be {\"features\": {...}}"}
             else:
-                status, body = predict(model, features)
+                status, body = predict(model, features, noise)
                 if status == 200:
                     with metrics.lock:
                         if not 0.0 <= body["score"] <= 1.0:
@@ -208,12 +249,17 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8080"))
     protected = (os.environ.get("PROTECTED_FEATURE", "x3"), float(os.environ.get("PROTECTED_ABOVE", "1.0")))
     try:
+        noise = Noise.from_env(dict(os.environ))
+    except ValueError as exc:
+        print(f"FATAL: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
         model = load_model(registry, name, ref)
     except ModelLoadError as exc:
         print(f"FATAL: {exc}", file=sys.stderr, flush=True)
         return 1
     metrics = Metrics(model["version"])
-    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(model, metrics, protected))
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(model, metrics, protected, noise))
     server.daemon_threads = True
 
     def stop(signum: int, frame: Any) -> None:

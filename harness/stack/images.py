@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -45,6 +45,51 @@ ROLES = ("model", "router", "prometheus")
 # Every role image holds all serving files under /opt/drill; the stack sets each container's
 # entrypoint (see stack.ROLE_COMMANDS), so a bootstrapped base needs one build, not three.
 BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
+
+
+def build_log_path() -> Path:
+    """Where the full debootstrap output goes: $XDG_STATE_HOME/drill/images-build.log."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "drill" / "images-build.log"
+
+
+_PHASES = {"I: Retrieving": "retrieving", "I: Validating": "validating", "I: Unpacking": "unpacking",
+           "I: Configuring": "configuring", "I: Installing": "installing"}
+
+
+@dataclass
+class BootstrapProgress:
+    """Turns debootstrap's line per package (about 400) into a few status lines: phase and count.
+
+    The package total is learnt while retrieving (one line per package) and used for the later phases.
+    A message goes out when the phase changes or, within a phase, at most every ``every_s`` seconds.
+    """
+
+    progress: Progress
+    every_s: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    phase: str = ""
+    count: int = 0
+    total: int = 0
+    _last: float = field(default=-1e9, repr=False)
+
+    def line(self, text: str) -> None:
+        phase = next((name for prefix, name in _PHASES.items() if text.startswith(prefix)), None)
+        if phase is None:
+            if text.startswith("I: Base system installed"):
+                self.progress("debootstrap: base system installed")
+            return
+        if phase != self.phase:
+            if self.phase == "retrieving":
+                self.total = self.count
+            self.phase, self.count = phase, 0
+            self._last = -1e9
+        self.count += 1
+        now = self.clock()
+        if self.count == 1 or now - self._last >= self.every_s:
+            self._last = now
+            of = f"/{self.total}" if self.total and phase != "retrieving" else ""
+            self.progress(f"debootstrap: {phase} packages {self.count}{of} (full log: {build_log_path()})")
 
 
 @dataclass(frozen=True)
@@ -164,19 +209,23 @@ def _ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool
     with tempfile.TemporaryDirectory(prefix="drill-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         cmd = [debootstrap, "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE, str(rootfs), mirror]
-        progress(f"bootstrapping Debian {DEBIAN_SUITE} from {mirror} (about a minute)")
+        log_path = build_log_path()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        progress(f"bootstrapping Debian {DEBIAN_SUITE} from {mirror} (about a minute; full log: {log_path})")
+        status = BootstrapProgress(progress)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         tail: list[str] = []
-        for line in proc.stdout:
-            line = line.strip()
-            tail = (tail + [line])[-15:]
-            if line.startswith(("I: Retrieving", "I: Unpacking", "I: Configuring", "I: Installing", "I: Base")):
-                progress(f"debootstrap: {line[3:]}")
+        with log_path.open("w", encoding="utf-8") as log:
+            for line in proc.stdout:
+                log.write(line)
+                line = line.strip()
+                tail = [*tail, line][-15:]
+                status.line(line)
         if proc.wait() != 0:
             raise BackendUnavailable(
                 f"debootstrap failed (exit {proc.returncode}) with mirror {mirror}; set DRILL_DEBIAN_MIRROR to a "
-                "reachable Debian mirror. Last output:\n" + "\n".join(tail)
+                f"reachable Debian mirror. Full log: {log_path}. Last output:\n" + "\n".join(tail)
             )
         for rel in TRIM_PATHS:
             shutil.rmtree(rootfs / rel, ignore_errors=True)

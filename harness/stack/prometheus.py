@@ -1,4 +1,8 @@
-"""A small client for Prometheus's HTTP API (instant queries)."""
+"""A small client for Prometheus's HTTP API (instant queries).
+
+The harness's Prometheus is always its own, published on 127.0.0.1: the client never goes through
+an ``http_proxy`` from the environment (urllib would otherwise send even loopback requests there).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import urllib.parse
 import urllib.request
 
 from harness.errors import DrillError
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies, whatever the environment says
 
 
 class PrometheusError(DrillError):
@@ -24,7 +30,7 @@ class PrometheusClient:
         """The scalar value of an instant query; None when the result is empty or NaN."""
         url = f"{self.base_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+            with _DIRECT.open(url, timeout=self.timeout) as resp:
                 payload = json.load(resp)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
@@ -44,7 +50,7 @@ class PrometheusClient:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.base_url}/-/ready", timeout=self.timeout) as resp:
-                return resp.status == 200
+            with _DIRECT.open(f"{self.base_url}/-/ready", timeout=self.timeout) as resp:
+                return bool(resp.status == 200)
         except OSError:
             return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from harness.ports import ServiceFailed
-from harness.ports import SLOTS
+from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.prometheus import PrometheusClient
@@ -77,13 +75,17 @@ class StackContainer(DockerContainer):
 
 class Stack:
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 30.0, model_env: dict[str, str] | None = None) -> None:
+        self.model_env = dict(model_env or {})  # extra environment for every model server (the drill's noise)
         self.client = client
         self.images = images
         self.run_id = run_id
         self.model = model
         self.startup_timeout = startup_timeout
-        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network")})
+        # Two networks: the run network is internal (model servers get no egress and reach nothing but the
+        # stack); the edge network only carries the published ports of the router and Prometheus.
+        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network"), "internal": True})
+        self.edge = Network(docker_network_kw={"labels": run_labels(run_id, "edge-network")})
         self.volume_name = f"drill-{run_id}-registry"
         self.models: dict[str, StackContainer] = {}
         self._lock = threading.Lock()
@@ -98,6 +100,7 @@ class Stack:
     def start(self, registry_root: Path, stable_ref: str) -> None:
         """Network, registry volume, then stable server, router and Prometheus in parallel."""
         self.network.create()
+        self.edge.create()
         self.client.volumes.create(self.volume_name, labels=run_labels(self.run_id, "registry"))
         self._loader = self.client.containers.create(
             self.images.model, entrypoint=["true"], name=f"drill-{self.run_id}-registry-loader",
@@ -143,7 +146,7 @@ class Stack:
             StackContainer(self.images.model, name=f"drill-{self.run_id}-{slot}")
             .with_network(self.network)
             .with_network_aliases(slot)
-            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT))
+            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, REGISTRY_DIR=REGISTRY_MOUNT, PORT=str(MODEL_PORT), **self.model_env)
             .with_volume_mapping(self.volume_name, REGISTRY_MOUNT, "ro")
             .with_kwargs(entrypoint=ROLE_COMMANDS["model"], labels=run_labels(self.run_id, f"model-{slot}"),
                          **_hardening("128m", 64))
@@ -193,26 +196,31 @@ class Stack:
             return False
         return bool(wrapped.status == "running")
 
+    def _edge_gateway(self) -> str:
+        attrs = self.client.networks.get(self.edge.id).attrs
+        return str(attrs["IPAM"]["Config"][0]["Gateway"])
+
     def _start_router(self) -> None:
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
-            .with_network(self.network)
-            .with_network_aliases("router")
+            .with_network(self.edge)
             .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
+            .with_env("ADMIN_FROM", self._edge_gateway())
+            .with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["router"], labels=run_labels(self.run_id, "router"),
                          **_hardening("128m", 256))
             .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
         )
         self.router_container = container
         self._start(container, "router")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
     def _start_prometheus(self) -> None:
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
-            .with_network(self.network)
-            .with_network_aliases("prometheus")
+            .with_network(self.edge)
             .publish_local(PROMETHEUS_PORT)
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777")
             .with_kwargs(entrypoint=ROLE_COMMANDS["prometheus"], labels=run_labels(self.run_id, "prometheus"),
@@ -221,6 +229,7 @@ class Stack:
         )
         self.prometheus_container = container
         self._start(container, "prometheus")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
         self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
 
     def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:

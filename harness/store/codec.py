@@ -25,6 +25,9 @@ from harness.errors import SpecError, SpecIssue
 from harness.store.records import PRODUCTION, Deployment, Event, Rollback, RootCause, Trigger
 
 MAX_ISSUES = 50
+# Instants outside these years are typing mistakes (year 1, 9999) that later overflow date arithmetic
+# (quarters, rollback windows), so they are refused at the edge.
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 _DEPLOYMENT_FIELDS = {"type", "model", "version", "deployed_at", "environment"}
 _ROLLBACK_FIELDS = {
@@ -54,7 +57,17 @@ def parse_timestamp(text: str) -> datetime:
         raise ValueError(f"not an ISO-8601 timestamp: {text!r}") from None
     if value.tzinfo is None:
         raise ValueError(f"timestamp needs a UTC offset ('Z' or +hh:mm): {text!r}")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range: {text!r}") from None
+    return _in_range(value, text)
+
+
+def _in_range(value: datetime, text: str) -> datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} out of range ({MIN_YEAR}-{MAX_YEAR}): {text!r}")
+    return value
 
 
 def parse_date_or_timestamp(text: str) -> datetime:
@@ -62,9 +75,11 @@ def parse_date_or_timestamp(text: str) -> datetime:
     stripped = text.strip()
     if len(stripped) == 10:
         try:
-            return datetime.combine(date.fromisoformat(stripped), time(), tzinfo=UTC)
+            day = datetime.combine(date.fromisoformat(stripped), time(), tzinfo=UTC)
         except ValueError:
             pass
+        else:
+            return _in_range(day, text)
     return parse_timestamp(stripped)
 
 
@@ -179,6 +194,8 @@ def parse_lines(lines: Iterable[str], file: str) -> list[Event]:
             events.append(event_from_json(json.loads(raw), file, number))
         except json.JSONDecodeError as exc:
             issues.append(SpecIssue(file, "-", f"not valid JSON: {exc.msg}", number))
+        except RecursionError:
+            issues.append(SpecIssue(file, "-", "not an event: nested too deeply", number))
         except SpecError as exc:
             issues.extend(exc.issues)
         if len(issues) >= MAX_ISSUES:

@@ -12,13 +12,14 @@ for the write lock.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from harness.errors import BackendUnavailable, SpecError, SpecIssue
@@ -65,21 +66,59 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for a resolved URL; bad URLs are bad input, missing drivers environment."""
+class StoreMissing(BackendUnavailable):
+    """A read-only command named a SQLite store that does not exist (it is never created for reading)."""
+
+
+def parse_store_url(url: str) -> URL:
+    """A resolved store URL checked for what SQLAlchemy lets through: SpecError naming --store otherwise."""
+    def bad(message: str) -> SpecError:
+        return SpecError(SpecIssue("--store", "url", f"{message}: {describe(url)}"))
+
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise SpecError(SpecIssue("--store", "url", f"not a database URL: {exc}")) from None
+        port = parsed.port
+    except (ArgumentError, ValueError) as exc:
+        raise bad(f"not a database URL ({exc})") from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise SpecError(SpecIssue("--store", "url",
                                   f"unsupported database {backend!r}: use sqlite or postgresql"))
+    if port is not None and not 0 < port < 65536:
+        raise bad(f"port {port} out of range")
+    if backend == "sqlite" and not parsed.database:
+        raise bad("a SQLite URL must name a file (sqlite:////path/to/drill.db)")
+    if backend == "postgresql" and not parsed.database:
+        raise bad("a PostgreSQL URL must name a database (postgresql://user@host/dbname)")
+    return parsed
+
+
+def _prepare_sqlite_file(database: str, create: bool) -> None:
+    """The file and its directory: created owner-only (0700 directory, 0600 file); or StoreMissing."""
+    path = Path(database)
+    if path.exists():
+        return
+    if not create:
+        raise StoreMissing(f"no store at {path}: nothing has been recorded there yet "
+                           "(`drill run`, `drill record` or `drill import` create it)")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created here, not by SQLite, so that the history is never world-readable even for a moment;
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise BackendUnavailable(f"cannot create the store at {path}: {exc}") from None
+
+
+def create_store_engine(url: str, create: bool = True) -> Engine:
+    """An engine for a resolved URL; bad URLs are bad input, missing drivers environment.
+
+    ``create=False`` (read-only commands) never creates a SQLite file: a missing one is StoreMissing.
+    """
+    parsed = parse_store_url(url)
+    backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
-        try:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackendUnavailable(f"cannot create the store directory: {exc}") from None
+        _prepare_sqlite_file(parsed.database, create)
     try:
         engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
     except (NoSuchModuleError, ImportError) as exc:
@@ -105,9 +144,14 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*")
+_USERINFO_SECRET = re.compile(r"(://[^/:@?#]*:)[^@/?#]*(@)")
+
+
 def describe(url: str) -> str:
-    """The URL with any password hidden, for messages."""
+    """The URL with any password hidden (user:password@ and ?password=), for messages."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+        text = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        text = _USERINFO_SECRET.sub(r"\1***\2", url)
+    return _QUERY_SECRET.sub(r"\1***", text)

@@ -30,7 +30,7 @@ BATCH = 5_000
 def insert_ignore(conn: Connection, table: Table) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING <pk> for this connection's dialect."""
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     return dialect_insert(table).on_conflict_do_nothing().returning(pk)
 
 

@@ -11,8 +11,9 @@ import heapq
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DBAPIError
 
 from harness.errors import BackendUnavailable
@@ -25,8 +26,21 @@ from harness.store.db import (
     write_transaction,
 )
 from harness.store.metrics import Metrics, MetricsQuery, compute
-from harness.store.records import Deployment, DrillRunRecord, Event, ImportResult, Rollback
-from harness.store.schema import deployments, drill_runs, drill_steps, migrate, rollbacks
+from harness.store.records import (
+    PRODUCTION,
+    Deployment,
+    DrillRunRecord,
+    Event,
+    ImportResult,
+    Rollback,
+)
+from harness.store.schema import (
+    deployments,
+    drill_runs,
+    drill_steps,
+    migrate,
+    rollbacks,
+)
 from harness.store.trends import GroupBy, MetricsGroup, compute_by
 
 ProgressCallback = Callable[[int], None]
@@ -40,10 +54,14 @@ class Store:
         self.url = url
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Connect (URL, else $DRILL_STORE, else the default SQLite file) and migrate."""
+    def open(cls, url: str | None = None, read_only: bool = False) -> Store:
+        """Connect (URL, else $DRILL_STORE, else the default SQLite file) and migrate.
+
+        ``read_only`` (metrics, export, report): a SQLite file that does not exist is never created;
+        ``StoreMissing`` (exit 3) says so instead.
+        """
         resolved = resolve_store_url(url)
-        engine = create_store_engine(resolved)
+        engine = create_store_engine(resolved, create=not read_only)
         try:
             with write_transaction(engine) as conn:
                 migrate(conn)
@@ -160,6 +178,52 @@ class Store:
                 .order_by(drill_steps.c.run_id, drill_steps.c.seq)
             )
             for step in conn.execute(step_query):
+                steps[step.run_id].append(step)
+        return [rows.run_from_rows(row, steps[row.run_id]) for row in run_rows]
+
+    def list_rollbacks(self, since: datetime | None = None, until: datetime | None = None,
+                       environment: str = PRODUCTION, planned: bool = False) -> list[Rollback]:
+        """Rollbacks decided in [since, until) in one environment, oldest first; planned ones only if asked."""
+        where = [rollbacks.c.environment == environment]
+        if not planned:
+            where.append(rollbacks.c.planned.is_(False))
+        if since is not None:
+            where.append(rollbacks.c.decided_at >= since)
+        if until is not None:
+            where.append(rollbacks.c.decided_at < until)
+        query = select(rollbacks).where(*where).order_by(rollbacks.c.decided_at, rollbacks.c.id)
+        with read_transaction(self._engine) as conn:
+            return [rows.rollback_from_row(row) for row in conn.execute(query)]
+
+    def recent_drill_runs(self, limit: int = 20, drill: str | None = None) -> list[DrillRunRecord]:
+        """The newest drill runs (by start), newest first, with their steps; ``drill`` filters by name."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where = [drill_runs.c.drill == drill] if drill is not None else []
+        query = (select(drill_runs).where(*where)
+                 .order_by(drill_runs.c.started_at.desc(), drill_runs.c.run_id.desc()).limit(limit))
+        with read_transaction(self._engine) as conn:
+            return self._with_steps(conn, conn.execute(query).all())
+
+    def find_drill_runs(self, run_id: str, limit: int = 10) -> list[DrillRunRecord]:
+        """The run with this id; else the runs whose id starts with it (newest first, at most ``limit``)."""
+        with read_transaction(self._engine) as conn:
+            exact = conn.execute(select(drill_runs).where(drill_runs.c.run_id == run_id)).all()
+            if exact:
+                return self._with_steps(conn, exact)
+            pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = (select(drill_runs).where(drill_runs.c.run_id.like(pattern, escape="\\"))
+                     .order_by(drill_runs.c.started_at.desc()).limit(limit))
+            return self._with_steps(conn, conn.execute(query).all())
+
+    @staticmethod
+    def _with_steps(conn: Connection, run_rows: Sequence[Row[Any]]) -> list[DrillRunRecord]:
+        ids = [row.run_id for row in run_rows]
+        steps: dict[str, list[object]] = {run_id: [] for run_id in ids}
+        if ids:
+            query = (select(drill_steps).where(drill_steps.c.run_id.in_(ids))
+                     .order_by(drill_steps.c.run_id, drill_steps.c.seq))
+            for step in conn.execute(query):
                 steps[step.run_id].append(step)
         return [rows.run_from_rows(row, steps[row.run_id]) for row in run_rows]
 

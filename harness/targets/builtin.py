@@ -154,7 +154,7 @@ class BuiltinTarget:
         client: docker.DockerClient = (self._client_factory or connect)()
         images = ensure_images(client, progress)
         self.images_source = images.source
-        self._stack = Stack(client, images, self.run_id, self.spec.model)
+        self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env())
         self._backend = ContainerBackend(self._stack, self.registry)
         self._stack.start(self.registry.root, self.versions.stable)
         stable = self._backend._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)

@@ -131,9 +131,8 @@ def test_rolled_back_run_without_timings_is_refused(store: Store) -> None:
 
 def test_schema_version_recorded_and_reopen_is_idempotent(store_url: str) -> None:
     Store.open(store_url).close()
-    with Store.open(store_url) as again:
-        with again._engine.connect() as conn:  # noqa: SLF001
-            versions = conn.execute(select(schema_version.c.version)).scalars().all()
+    with Store.open(store_url) as again, again._engine.connect() as conn:  # noqa: SLF001
+        versions = conn.execute(select(schema_version.c.version)).scalars().all()
     assert versions == list(range(1, LATEST_VERSION + 1))
 
 

@@ -1,0 +1,271 @@
+"""Side by side, no Docker: today's threshold judge and the sequential judge on the same simulated canaries.
+
+    python benchmarks/bench_judge.py            # the table
+    python benchmarks/bench_judge.py --json     # {"background_error_rate", "good_canaries", "judges": {...}}
+
+Traffic: ``--rate`` requests per second (50), a ``--weight`` % canary (10), every version with background
+noise (2 % errors, an exponential latency jitter of mean 10 ms, 1 % wrong answers on top of the model's
+own 4 %). The judge looks every 0.5 s for 60 s.
+
+* threshold judge — the control drill's checks before issue 9: candidate 5xx ratio over the last 10 s
+  > 5 % (at least 15 requests) and candidate p90 latency over 10 s > 200 ms (from histogram buckets,
+  as PromQL's histogram_quantile), both as Prometheus sees them (1 s scrapes); and a one-sided
+  Mann-Whitney test of wrong answers against the stable version (alpha 0.001, effect >= 0.7) at each look.
+* sequential judge — harness.sequential's count-process tests of errors, latency (answers slower than
+  the pre-deploy p90) and wrong answers against the stable version, alpha = 0.01 split over the three.
+
+false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
+seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
+a 5-point accuracy drop); a run not detected within the window (``--detect-window``, default the 60 s
+of the drills' max_wait) counts as never, so the median is null when fewer than half were caught
+(``detected`` gives the share caught). Prometheus is simulated: a 10 s window over 1 s scrapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from harness import analysis, sequential
+from harness.serving.model_server import BUCKETS
+
+BIN_S = 0.5  # the detection loop's interval
+MODEL_WRONG = 0.04  # the demo model's own error rate on labelled traffic (accuracy ~0.96)
+
+
+@dataclass(frozen=True)
+class Version:
+    error_rate: float
+    extra_latency_s: float
+    wrong_rate: float
+
+
+@dataclass(frozen=True)
+class Noise:
+    error_rate: float = 0.02
+    jitter_s: float = 0.010
+    wrong_rate: float = 0.01
+
+
+def scenarios(noise: Noise) -> dict[str, Version]:
+    good = Version(noise.error_rate, 0.0, MODEL_WRONG + noise.wrong_rate)
+    return {
+        "good": good,
+        "error_slice": Version(1 - (1 - noise.error_rate) * 0.7, 0.0, good.wrong_rate),  # 30 % of inputs fail
+        "latency": Version(noise.error_rate, 0.300, good.wrong_rate),
+        "accuracy": Version(noise.error_rate, 0.0, good.wrong_rate + 0.05),  # 5 points less accurate
+    }
+
+
+@dataclass
+class Arm:
+    """Per-bin counts of one arm, by completion time (when the client and the server see an answer)."""
+
+    requests: list[int]
+    errors: list[int]
+    answered: list[int]
+    wrong: list[int]
+    slow: list[int]  # answered slower than the pre-deploy p90
+    buckets: list[list[int]] = field(default_factory=list)  # latency histogram per bin (BUCKETS and +Inf)
+
+    @classmethod
+    def empty(cls, bins: int) -> Arm:
+        return cls([0] * bins, [0] * bins, [0] * bins, [0] * bins, [0] * bins,
+                   [[0] * (len(BUCKETS) + 1) for _ in range(bins)])
+
+
+def _latency(rng: random.Random, noise: Noise, extra: float) -> float:
+    return 0.002 + rng.expovariate(1 / noise.jitter_s) + extra
+
+
+def simulate(rng: random.Random, cand: Version, noise: Noise, rate: float, weight: float, seconds: float,
+             baseline_s: float = 3.0) -> tuple[Arm, Arm, float]:
+    """One canary: (stable, candidate) per-bin counts and the latency threshold from the pre-deploy window."""
+    good = scenarios(noise)["good"]
+    reference = [_latency(rng, noise, 0.0) for _ in range(int(baseline_s * rate)) if rng.random() >= good.error_rate]
+    above = sequential.empirical_quantile(reference, 0.9)
+    bins = int(seconds / BIN_S)
+    stable, candidate = Arm.empty(bins), Arm.empty(bins)
+    for i in range(int(seconds * rate)):
+        sent = i / rate
+        is_cand = rng.random() < weight
+        arm, v = (candidate, cand) if is_cand else (stable, good)
+        failed = rng.random() < v.error_rate
+        latency = 0.002 if failed else _latency(rng, noise, v.extra_latency_s)
+        b = int((sent + latency) / BIN_S)
+        if b >= bins:
+            continue
+        arm.requests[b] += 1
+        arm.buckets[b][next((k for k, le in enumerate(BUCKETS) if latency <= le), len(BUCKETS))] += 1
+        if failed:
+            arm.errors[b] += 1
+            continue
+        arm.answered[b] += 1
+        arm.wrong[b] += rng.random() < v.wrong_rate
+        arm.slow[b] += latency > above
+    return stable, candidate, above
+
+
+def histogram_quantile(q: float, counts: list[int]) -> float | None:
+    """PromQL's histogram_quantile over one window's bucket counts (linear within a bucket)."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank, seen = q * total, 0
+    for k, n in enumerate(counts):
+        if seen + n >= rank and n > 0:
+            if k == len(BUCKETS):
+                return BUCKETS[-1]
+            lower = BUCKETS[k - 1] if k else 0.0
+            return lower + (BUCKETS[k] - lower) * (rank - seen) / n
+        seen += n
+    return BUCKETS[-1]
+
+
+def threshold_detect(stable: Arm, cand: Arm, window_s: float = 10.0, scrape_s: float = 1.0) -> float | None:
+    """Seconds to the first failing look of the threshold judge, or None."""
+    per_scrape, per_window = int(scrape_s / BIN_S), int(window_s / BIN_S)
+    cum_b_ans = cum_b_wrong = cum_c_ans = cum_c_wrong = 0
+    for look in range(1, len(cand.requests) + 1):
+        cum_b_ans, cum_b_wrong = cum_b_ans + stable.answered[look - 1], cum_b_wrong + stable.wrong[look - 1]
+        cum_c_ans, cum_c_wrong = cum_c_ans + cand.answered[look - 1], cum_c_wrong + cand.wrong[look - 1]
+        scraped = look // per_scrape * per_scrape  # Prometheus holds counters as of the last scrape
+        lo = max(0, scraped - per_window)
+        requests = sum(cand.requests[lo:scraped])
+        if scraped >= 2 * per_scrape and requests >= 15:  # increase() needs two scrapes in the window
+            if sum(cand.errors[lo:scraped]) / requests > 0.05:
+                return look * BIN_S
+            hist = [sum(col) for col in zip(*cand.buckets[lo:scraped], strict=True)]
+            p90 = histogram_quantile(0.9, hist)
+            if p90 is not None and p90 > 0.2:
+                return look * BIN_S
+        if cum_b_ans >= 20 and cum_c_ans >= 20:
+            mw = analysis.mann_whitney_binary(cum_b_wrong, cum_b_ans, cum_c_wrong, cum_c_ans)
+            if mw is not None and mw.p_value < 0.001 and mw.effect_size >= 0.7:
+                return look * BIN_S
+    return None
+
+
+@lru_cache(maxsize=1 << 20)
+def _share_e(cx: int, n: int, share: float) -> float:
+    return sequential.share_e_value(cx, n, share)
+
+
+def sequential_detect(stable: Arm, cand: Arm, share: float, alpha: float) -> float | None:
+    """Seconds to the first look where any of the three sequential checks rejects, or None."""
+    per_check = alpha / 3
+    threshold = 1 / per_check
+    c = {"err": 0, "slow": 0, "wrong": 0}
+    b = dict(c)
+    for look in range(1, len(cand.requests) + 1):
+        i = look - 1
+        c["err"] += cand.errors[i]
+        c["slow"] += cand.slow[i]
+        c["wrong"] += cand.wrong[i]
+        b["err"] += stable.errors[i]
+        b["slow"] += stable.slow[i]
+        b["wrong"] += stable.wrong[i]
+        for key in c:
+            if c[key] and _share_e(c[key], c[key] + b[key], share) >= threshold:
+                return look * BIN_S
+    return None
+
+
+def _median(times: list[float | None]) -> float | None:
+    """Median with undetected runs counted as never (None when fewer than half were detected)."""
+    ordered = sorted(math.inf if t is None else t for t in times)
+    m = statistics.median(ordered) if ordered else math.inf
+    return None if math.isinf(m) else round(m, 2)
+
+
+def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
+        seed: int, detect_seconds: float | None = None) -> dict[str, object]:
+    noise = Noise()
+    rng = random.Random(seed)
+    kinds = scenarios(noise)
+    share = weight  # the router's weight: the candidate's share of requests
+    false = {"threshold": 0, "sequential": 0}
+    for _ in range(good_canaries):
+        stable, cand, _ = simulate(rng, kinds["good"], noise, rate, weight, seconds)
+        false["sequential"] += sequential_detect(stable, cand, share, alpha) is not None
+        false["threshold"] += threshold_detect(stable, cand) is not None
+    detect: dict[str, dict[str, list[float | None]]] = {"threshold": {}, "sequential": {}}
+    for name in ("error_slice", "latency", "accuracy"):
+        detect["threshold"][name], detect["sequential"][name] = [], []
+        for _ in range(bad_canaries):
+            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, detect_seconds or seconds)
+            detect["threshold"][name].append(threshold_detect(stable, cand))
+            detect["sequential"][name].append(sequential_detect(stable, cand, share, alpha))
+    return {
+        "background_error_rate": noise.error_rate,
+        "good_canaries": good_canaries,
+        "judges": {
+            judge: {
+                "false_rollback_rate": false[judge] / good_canaries if good_canaries else None,
+                "detect_s": {k: _median(v) for k, v in detect[judge].items()},
+                "detected": {k: round(sum(t is not None for t in v) / len(v), 3) if v else None
+                             for k, v in detect[judge].items()},
+            }
+            for judge in ("threshold", "sequential")
+        },
+        "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "detect_window_s": detect_seconds or seconds,
+                  "alpha": alpha,
+                  "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed},
+    }
+
+
+def table(out: dict[str, object]) -> str:
+    judges = out["judges"]
+    assert isinstance(judges, dict)
+
+    setup = out["setup"]
+    assert isinstance(setup, dict)
+
+    def cell(judge: dict[str, dict[str, float | None]], k: str) -> str:
+        t, share = judge["detect_s"][k], judge["detected"][k]
+        if share is None:
+            return "-"
+        return f"{t:.1f} s ({share:.0%})" if t is not None else f"not within {setup['detect_window_s']:g} s ({share:.0%})"
+
+    rows = ["| judge | false rollbacks of good canaries | median detect (share caught): error slice 30 % | +300 ms "
+            "| accuracy -5 points |",
+            "|---|---|---|---|---|"]
+    for name, j in judges.items():
+        rate = j["false_rollback_rate"]
+        rows.append(f"| {name} | {'-' if rate is None else f'{rate:.2%}'} | {cell(j, 'error_slice')} | {cell(j, 'latency')} | "
+                    f"{cell(j, 'accuracy')} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--good", type=int, default=10_000, help="good canaries (false rollbacks)")
+    parser.add_argument("--bad", type=int, default=500, help="bad canaries per fault (detection times)")
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--weight", type=float, default=10.0, help="canary weight in percent")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds the judge watches")
+    parser.add_argument("--detect-window", type=float, default=None,
+                        help="seconds a bad canary is watched (default: --window, as the drills' max_wait)")
+    parser.add_argument("--alpha", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(table(out))
+        print(f"\n{args.good} good canaries, {args.bad} bad ones per fault, {args.rate:g} req/s, "
+              f"{args.weight:g} % canary, 2 % background errors; {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

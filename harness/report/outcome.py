@@ -1,0 +1,56 @@
+"""How a run's outcome reads against what the drill expected: one label and one colour for every report.
+
+A promoted control is a success (green), not "rolled back: no" in red; a drill built to fail (its
+rollback path broken on purpose, ``expect: fail``) that failed is "failed as expected".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.results import DrillResult, RunStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str  # e.g. "rolled back as expected", "failed as expected", "false rollback"
+    css: str  # good | bad | warn: the colour class reports use
+    as_expected: bool
+
+
+def expectation(result: DrillResult) -> str:
+    """rollback | promote | fail. Where ``expect`` is still its default (a report.json from before the engine
+    filled it): a drill named *broken* expects to fail, and a decision to promote means the drill expected one
+    (the engine promotes only when the drill's ``expect:`` says so)."""
+    if result.expect == "rollback":
+        if "broken" in result.drill:
+            return "fail"
+        if result.decision == "promote":
+            return "promote"
+    return result.expect
+
+
+def outcome(result: DrillResult) -> Outcome:
+    expect = expectation(result)
+    status = result.status
+    if status is RunStatus.ABORTED:
+        return Outcome("aborted", "warn", False)
+    if status is RunStatus.ERROR:
+        return Outcome("error", "bad", False)
+    if expect == "fail":
+        if status is RunStatus.FAILED:
+            return Outcome("failed as expected", "good", True)
+        return Outcome("passed, but the drill expected a failure", "bad", False)
+    if expect == "promote":
+        return (Outcome("promoted as expected", "good", True) if status is RunStatus.PASSED
+                else Outcome("false rollback" if result.rolled_back else "not promoted", "bad", False))
+    return (Outcome("rolled back as expected", "good", True) if status is RunStatus.PASSED
+            else Outcome("rollback failed" if result.decision == "rollback" else "not rolled back", "bad", False))
+
+
+def rolled_back_css(result: DrillResult) -> str:
+    """Colour of the 'rolled back' fact: green when it is what the drill wanted, red when not, plain if n/a."""
+    expect = expectation(result)
+    if expect == "fail":
+        return ""
+    return "good" if result.rolled_back == (expect == "rollback") else "bad"
