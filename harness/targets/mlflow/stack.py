@@ -5,7 +5,8 @@ MLflow tracking/registry server starts first (SQLite backend store file and arti
 volume; ``--serve-artifacts`` so clients upload and download through the server), and model slots run the
 image's scoring server, which loads ``models:/NAME/VERSION`` through that server. Every container is hardened
 like the rest (non-root, read-only root, no capabilities, no new privileges, memory and pids limits) and
-publishes on 127.0.0.1 only.
+publishes on 127.0.0.1 only. Scoring servers sit on the internal run network only (no egress); the MLflow
+server, like the router, is published from the edge network and joined to the run network.
 """
 
 from __future__ import annotations
@@ -46,14 +47,15 @@ class MlflowStack(Stack):
     def start_mlflow(self) -> None:
         """The network, the data volume and the MLflow server, ready when its /health answers."""
         self.network.create()
+        self.edge.create()
         self.client.volumes.create(self.data_volume, labels=run_labels(self.run_id, "mlflow-data"))
         command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--workers", "2",
                    "--backend-store-uri", self.backend_store, "--serve-artifacts",
                    "--artifacts-destination", f"{DATA_MOUNT}/artifacts"]
+        # Like the router: published from the edge network, joined to the internal run network once up.
         container = (
             StackContainer(self.images.model, name=f"drill-{self.run_id}-mlflow")
-            .with_network(self.network)
-            .with_network_aliases("mlflow")
+            .with_network(self.edge)
             .publish_local(MLFLOW_PORT)
             .with_volume_mapping(self.data_volume, DATA_MOUNT, "rw")
             .with_tmpfs("/tmp", "rw,size=256m,mode=1777")
@@ -64,6 +66,7 @@ class MlflowStack(Stack):
         self.mlflow_container = container
         self._start(container, "MLflow server")
         self.mlflow_port = container.local_port(MLFLOW_PORT)
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["mlflow"])
         # By address, not by the alias: this engine's embedded DNS does not answer inside containers.
         self.mlflow_ip = container_ip(container.get_wrapped_container(), self.network.name)
 
