@@ -165,11 +165,15 @@ def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resou
 
 
 @images_app.command("build")
-def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False) -> None:
+def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False,
+                 mlflow: Annotated[bool, typer.Option("--mlflow", help="Also the MLflow target's image (needs the mlflow extra's pip)")] = False) -> None:
     """Make the stack images: reuse, pull, or bootstrap a Debian base."""
     with mapped_errors(), err.status("images") as status:
         images = api.build_images(lambda m: status.update(m), force=force)
+        built = api.build_mlflow_image(lambda m: status.update(m), force=force) if mlflow else None
     typer.echo(f"images ready ({images.source}, {images.seconds:.1f}s): {images.model} {images.router} {images.prometheus}")
+    if built is not None:
+        typer.echo(f"MLflow image ready ({built.source}, {built.seconds:.1f}s): {built.tag}")
 
 
 @app.command()
