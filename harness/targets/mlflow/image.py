@@ -29,9 +29,10 @@ from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
 from harness.stack.images import _ensure_base, _have, base_digest
 
 MLFLOW_VERSION = "2.22.5"
-# The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn), a PostgreSQL driver for a postgresql:// store.
+# The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn) and psycopg2 for a postgresql:// backend store
+# (MLflow 2.22's queries fail on psycopg 3: "operator does not exist: integer = character varying").
 # SQLAlchemy 2.1 removed a pool class MLflow 2.22 imports; pandas 3 is newer than MLflow 2.22 knows.
-REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]>=3.1,<4", "pandas<3", "sqlalchemy>=2,<2.1")
+REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg2-binary>=2.9,<3", "pandas<3", "sqlalchemy>=2,<2.1")
 IN_IMAGE = ("scoring_server.py",)
 RECIPE = """\
 FROM {base} AS install

@@ -25,7 +25,7 @@ from harness.stack.stack import MODEL_PORT, Stack, StackContainer, _hardening
 MLFLOW_PORT = 5000
 DATA_MOUNT = "/mlflow"
 DEFAULT_BACKEND_STORE = f"sqlite:///{DATA_MOUNT}/mlflow.db"
-# Set to a database URL the server's container can reach (postgresql+psycopg://...) to use it instead of SQLite.
+# Set to a database URL the server's container can reach (postgresql://..., psycopg2) to use it instead of SQLite.
 BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
 
 
