@@ -18,10 +18,10 @@ import pytest
 from harness import catalogue
 from harness.engine import Engine, RunOptions
 from harness.results import RunStatus
-from tests.conftest import harness_resources
+from tests.conftest import harness_resources, need_mlflow
 
 pytestmark = pytest.mark.docker
-mlflow = pytest.importorskip("mlflow")
+mlflow = need_mlflow()
 
 from harness.targets.mlflow.target import MlflowTarget  # noqa: E402
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-mlflow = pytest.importorskip("mlflow")
+from tests.conftest import need_mlflow
+
+mlflow = need_mlflow()
 
 from harness.cli import app  # noqa: E402
 from harness.ports import RollbackEvent  # noqa: E402

@@ -17,14 +17,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import need_mlflow
+
 pytestmark = [pytest.mark.docker, pytest.mark.postgres]
-mlflow = pytest.importorskip("mlflow")
+mlflow = need_mlflow()
 
 from harness.ports import RollbackEvent  # noqa: E402
+from harness.registry import RegistryError  # noqa: E402
 from harness.stack.docker_api import connect, run_labels, sweep  # noqa: E402
 from harness.targets.mlflow.image import ensure_image  # noqa: E402
 from harness.targets.mlflow.models import seed_versions  # noqa: E402
 from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
+from harness.targets.mlflow.target import sabotage_version  # noqa: E402
 
 
 def _free_port() -> int:
@@ -92,6 +96,13 @@ def test_mlflow_on_postgresql_keeps_versions_aliases_and_rollback_tags(pg_databa
         assert dict(mlc.get_registered_model("fraud").aliases) == {"champion": "2", "previous": "1"}
         tags = mlc.get_model_version("fraud", "3").tags
         assert tags["rollback.to_version"] == "2" and tags["rollback.decided_at"] == "2026-11-01T12:00:00Z"
+        # Both ways a drill breaks the way back, through the server's artifact API, are caught by name.
+        sabotage_version(registry, "1", "missing-previous")
+        with pytest.raises(RegistryError, match=r"fraud version 1 .*artifact file model\.pkl missing"):
+            registry.check_deployable("1")
+        sabotage_version(registry, "2", "corrupt-previous")
+        with pytest.raises(RegistryError, match=r"fraud version 2 .*artifact file model\.pkl corrupt"):
+            registry.check_deployable("2")
     except Exception:
         for container in client.containers.list(all=True, filters={"label": f"io.drill.run-id={run_id}"}):
             print(container.logs(tail=40).decode(errors="replace"))

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-mlflow = pytest.importorskip("mlflow")
+from tests.conftest import need_mlflow
+
+mlflow = need_mlflow()
 
 from harness.ports import RollbackEvent  # noqa: E402
 from harness.registry import RegistryError  # noqa: E402

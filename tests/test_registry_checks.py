@@ -16,6 +16,7 @@ from harness.results import StepStatus
 from harness.seed import seed_registry
 from harness.specs import FaultSpec, RunbookSpec
 from harness.traffic import LoadGenerator
+from tests.conftest import need_mlflow
 from tests.fakes import FakeTarget
 
 FAULT = FaultSpec(kind="error_slice", feature="x0", above=0.52)
@@ -66,7 +67,7 @@ def test_too_few_versions_and_an_unknown_reference(file_registry: Registry) -> N
 
 
 def test_mlflow_registry_missing_artifact_is_named(tmp_path: Path) -> None:
-    pytest.importorskip("mlflow")
+    need_mlflow()
     from harness.targets.mlflow.models import seed_versions
     from harness.targets.mlflow.registry import MlflowRegistry
 

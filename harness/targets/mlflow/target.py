@@ -139,28 +139,9 @@ class MlflowTarget:
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
 
     def sabotage(self, how: str) -> None:
-        """Break the way back through MLflow's own artifact API: the stable version's pickled model is
-        overwritten (``corrupt-previous``) or deleted (``missing-previous``) on the server. The running
-        stable server keeps its model in memory; what breaks is the rollback to it."""
-        if how == "none":
-            return
-        from mlflow.store.artifact.artifact_repository_registry import (
-            get_artifact_repository,
-        )
-
-        from harness.targets.mlflow.models import tracking
-        from harness.targets.mlflow.registry import mlflow_errors
-
-        mv = self.registry.client.get_model_version(self.spec.model, self.versions.stable)
-        with mlflow_errors(f"sabotage {how} of {self.spec.model} version {self.versions.stable}"), \
-                tracking(self.tracking_uri):
-            if how == "corrupt-previous":
-                with tempfile.TemporaryDirectory(prefix="drill-sabotage-") as tmp:
-                    garbage = Path(tmp) / "model.pkl"
-                    garbage.write_bytes(b"garbage-bytes-here, not a pickle")
-                    self.registry.client.log_artifact(mv.run_id, str(garbage), ARTIFACT_PATH)
-            elif how == "missing-previous":
-                get_artifact_repository(mv.source).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
+        """Break the way back: the stable version's artifact (see :func:`sabotage_version`). The running stable
+        server keeps its model in memory; what breaks is the rollback to it."""
+        sabotage_version(self.registry, self.versions.stable, how)
 
     def services(self) -> dict[str, bool]:
         stack = self._stack
@@ -174,6 +155,27 @@ class MlflowTarget:
     def close(self) -> None:
         if self._stack is not None:
             self._stack.close()
+
+
+def sabotage_version(registry: MlflowRegistry, version: str, how: str) -> None:
+    """Through MLflow's own artifact API: overwrite the version's pickled model with garbage
+    (``corrupt-previous``) or delete it (``missing-previous``)."""
+    if how == "none":
+        return
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    from harness.targets.mlflow.models import tracking
+    from harness.targets.mlflow.registry import mlflow_errors
+
+    with mlflow_errors(f"sabotage {how} of {registry.model} version {version}"), tracking(registry.tracking_uri):
+        mv = registry.client.get_model_version(registry.model, version)
+        if how == "corrupt-previous":
+            with tempfile.TemporaryDirectory(prefix="drill-sabotage-") as tmp:
+                garbage = Path(tmp) / "model.pkl"
+                garbage.write_bytes(b"garbage-bytes-here, not a pickle")
+                registry.client.log_artifact(mv.run_id, str(garbage), ARTIFACT_PATH)
+        elif how == "missing-previous":
+            get_artifact_repository(mv.source).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> MlflowTarget:
