@@ -117,3 +117,39 @@ def test_unreachable_server_is_a_registry_error() -> None:
     registry = MlflowRegistry("http://127.0.0.1:9", "fraud")
     with pytest.raises(RegistryError, match="MLflow fraud"):
         registry.aliases()
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "wrong_answers"},
+    {"kind": "out_of_range", "scale": 3.0},
+    {"kind": "latency", "ms": 50.0},
+    {"kind": "crash", "message": "bad build"},
+])
+def test_each_fault_is_a_real_pyfunc_behaviour(tmp_path: Path, fault: dict[str, Any]) -> None:
+    import time
+
+    import pandas as pd
+
+    from harness.targets.mlflow.models import log_version
+
+    registry = MlflowRegistry(f"file://{tmp_path}/mlruns", "fraud")
+    good = log_version(registry.client, "fraud", seed=2)
+    bad = log_version(registry.client, "fraud", seed=3, fault=fault)
+    assert bad.fault == fault["kind"] and good.fault is None
+    frame = pd.DataFrame([{"x0": 0.4, "x1": -0.5, "x2": 0.1, "x3": 0.3}] * 3)
+    good_model = mlflow.pyfunc.load_model(registry.client.get_model_version("fraud", good.version).source)
+    if fault["kind"] == "crash":
+        with pytest.raises(RegistryError, match=r"fraud version 2 .*does not load: ModelFault: bad build"):
+            registry.check_deployable(bad.version)
+        return
+    bad_model = mlflow.pyfunc.load_model(registry.client.get_model_version("fraud", bad.version).source)
+    expected = good_model.predict(frame)
+    started = time.perf_counter()
+    answer = bad_model.predict(frame)
+    took = time.perf_counter() - started
+    if fault["kind"] == "wrong_answers":
+        assert ((answer[:, 1] >= 0.5) != (expected[:, 1] >= 0.5)).all()
+    elif fault["kind"] == "out_of_range":
+        assert (answer[:, 1] > 1.0).any()
+    else:
+        assert took >= 0.05

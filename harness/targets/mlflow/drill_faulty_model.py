@@ -24,12 +24,14 @@ class FaultyModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     # The signature logged with the model validates inputs; MLflow's type-hint validation is not wanted.
     _skip_type_hint_validation = True
 
-    def __init__(self, estimator: Any, fault: dict[str, Any]) -> None:
+    def __init__(self, estimator: Any, fault: dict[str, Any], armed: bool = True) -> None:
         self.estimator = estimator
         self.fault = dict(fault)
+        # MLflow loads a pyfunc model once while saving it; a crash fault is armed only in the stored artifact.
+        self.armed = armed
 
     def load_context(self, context: Any) -> None:
-        if self.fault.get("kind") == "crash":
+        if self.fault.get("kind") == "crash" and self.armed:
             raise ModelFault(str(self.fault.get("message") or "model failed to initialise"))
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:

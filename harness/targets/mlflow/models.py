@@ -94,8 +94,14 @@ def save_model(path: Path, estimator: Any, fault: dict[str, Any] | None) -> None
                                   pyfunc_predict_fn="predict_proba")
         return
     module = faulty_module()
-    mlflow.pyfunc.save_model(str(path), python_model=module.FaultyModel(estimator, fault), signature=signature,
-                             code_paths=[str(Path(module.__file__ or ""))], pip_requirements=REQUIREMENTS)
+    crash = fault.get("kind") == "crash"
+    mlflow.pyfunc.save_model(str(path), python_model=module.FaultyModel(estimator, fault, armed=not crash),
+                             signature=signature, code_paths=[str(Path(module.__file__ or ""))],
+                             pip_requirements=REQUIREMENTS)
+    if crash:  # the stored model fails to load, as a bad build does; saving it had to load it once
+        import cloudpickle
+
+        (path / "python_model.pkl").write_bytes(cloudpickle.dumps(module.FaultyModel(estimator, fault)))
 
 
 @contextmanager
