@@ -79,9 +79,15 @@ def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> 
 
 
 def clean(run_id: str | None = None) -> SweepResult:
-    from harness.stack import docker_api
+    """Sweep by label (Swarm services and configs first), then leave a swarm a killed run made and nobody uses."""
+    from dataclasses import replace
 
-    return docker_api.sweep(docker_api.connect(), run_id)
+    from harness.stack import docker_api
+    from harness.targets.swarm import session
+
+    client = docker_api.connect()
+    swept = docker_api.sweep(client, run_id)
+    return replace(swept, left_swarm=session.clean(client, run_id) is not None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import __version__, api, catalogue, variables
+from harness import __version__, api, catalogue, targets, variables
 from harness.cli_common import StoreOpt, err, mapped_errors
 from harness.console import LiveConsole, PlainConsole
 from harness.engine import RunInterrupted, RunOptions, resolve_profile
@@ -83,10 +83,11 @@ def run(
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
+            targets.check_backend(drill, backend.value if backend else None)
             variables.check_drill(drill, run_vars)
         if dry_run:
             for drill in loaded:
-                typer.echo(plan(drill, profile))
+                typer.echo(plan(drill, profile, backend.value if backend else None))
             return
         if answers is not None and not answers.is_file():
             raise SpecError(f"--answers: no such file {answers}")
@@ -124,12 +125,15 @@ def run(
         raise typer.Exit(int(worst))
 
 
-def plan(drill: catalogue.LoadedDrill, profile: str) -> str:
+def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None) -> str:
     s = drill.spec
     prof = s.profiles.get(profile)
+    where = backend or s.backend
     lines = [f"drill {s.name} ({drill.drill_path}) — {s.description}",
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
-             "  prepare: images, network, registry volume, stable model server, router, Prometheus",
+             "  prepare: images, network, registry volume, stable model server, router, Prometheus"
+             + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
+                " for the run if the engine is in none)" if where == "swarm" else ""),
              f"  baseline: {s.traffic.rate:g} req/s through the router"
              + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
                 f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
@@ -158,10 +162,12 @@ def _summary_table(results: list[DrillResult]) -> None:
 
 @app.command()
 def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resources")] = None) -> None:
-    """Remove every container, network and volume a drill left behind (found by label)."""
+    """Remove every container, network, volume and Swarm service/config a drill left behind (found by label)."""
     with mapped_errors():
         swept = api.clean(run_id)
-    typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s)")
+    typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s), "
+               f"{swept.services} Swarm service(s), {swept.configs} Swarm config(s)"
+               + ("; left the swarm a drill had made" if swept.left_swarm else ""))
 
 
 @images_app.command("build")

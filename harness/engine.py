@@ -27,7 +27,7 @@ from harness.context import RunContext
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.human import HumanInput
-from harness.ports import RollbackEvent, ServiceFailed, Target, Versions
+from harness.ports import RollbackEvent, RollingBackend, ServiceFailed, Target, Versions
 from harness.results import DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, Timestamps
 from harness.specs import ProfileSpec
 from harness.traffic import LoadGenerator, Sample, probe, window
@@ -267,6 +267,8 @@ class Engine:
         candidate = ctx.variables["candidate_version"]
         ctx.registry.promote(candidate, reason=f"deploy by drill {drill.spec.name}")
         rollout_started = now()
+        if strategy.kind == "swarm-update":
+            return self._rolling_update(ctx, drill, state)
         canary = strategy.weight if strategy.kind == "canary" else 100
         try:
             ctx.start_slot("candidate", candidate)  # at weight 0 until the health check passes
@@ -285,12 +287,48 @@ class Engine:
         self.emit(Progress(f"{strategy.kind}: candidate {candidate} at {canary}%"))
         return True
 
+    def _rolling_update(self, ctx: RunContext, drill: LoadedDrill, state: _State) -> bool:
+        """The orchestrator rolls the stable slot to the candidate itself, watching health (and maybe rolling back)."""
+        backend = ctx.backend
+        if not isinstance(backend, RollingBackend):
+            raise SpecError(SpecIssue(str(drill.drill_path), "strategy.kind",
+                                      f"backend {backend.kind!r} has no rolling update of its own"))
+        candidate = ctx.variables["candidate_version"]
+        backend.rolling_update("stable", candidate)
+        state.deployed_at = now()
+        self.emit(Progress(f"rolling update: stable -> {candidate} by the orchestrator "
+                           f"(failure action {drill.spec.strategy.failure_action})"))
+        return True
+
+    def _orchestrator_decided(self, ctx: RunContext, state: _State) -> bool:
+        """A rolling update the orchestrator is rolling back by itself: its decision, taken as the drill's."""
+        backend = ctx.backend
+        if not isinstance(backend, RollingBackend):
+            return False
+        rollout = backend.rollout("stable")
+        if not rollout.rolled_back_by_orchestrator:
+            return False
+        state.first_breach_at = state.first_breach_at or now()
+        state.decision_at, state.decision, state.trigger = now(), "rollback", "automated"
+        state.evidence = (Evidence(f"{backend.kind}-update-monitor", f"update status {rollout.state}: {rollout.message}",
+                                   "fail", 1.0, 0.0, None, 0, at=state.decision_at),)
+        self.emit(Breach(state.evidence[0]))
+        self.emit(Decided("rollback", "automated", state.evidence))
+        return True
+
     def _detect(self, ctx: RunContext, drill: LoadedDrill, profile: ProfileSpec, state: _State, options: RunOptions) -> None:
         det = drill.spec.detection
+        strategy = drill.spec.strategy
         deadline = time.monotonic() + det.max_wait
         streak = 0
         while time.monotonic() < deadline:
             _check_stack(ctx.target, "detection")
+            if strategy.kind == "swarm-update":
+                if self._orchestrator_decided(ctx, state):
+                    return
+                if strategy.detect_by == "orchestrator":  # the team's path has no analysis of its own
+                    time.sleep(det.interval)
+                    continue
             verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, self._split_samples(ctx, state), det.alpha)
             state.evidence = verdict.evidence
             assert state.deployed_at is not None
@@ -332,8 +370,12 @@ class Engine:
         self.emit(Decided(state.decision or "", state.trigger or "", evidence))
 
     def _promote(self, ctx: RunContext, versions: Versions, state: _State) -> None:
-        ctx.route(candidate=100, stable=0)
-        ctx.stop_slot("stable")
+        if isinstance(ctx.backend, RollingBackend) and ctx.backend.rollout("stable").state is not None:
+            # A rolling update promotes by finishing: the stable slot itself runs the new version.
+            ctx.backend.wait_converged("stable", 120.0, version=versions.candidate)
+        else:
+            ctx.route(candidate=100, stable=0)
+            ctx.stop_slot("stable")
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
         time.sleep(1.0)

@@ -73,6 +73,42 @@ class Backend(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """Where an orchestrator's own rolling update of a slot stands (Swarm's UpdateStatus, a Deployment's rollout)."""
+
+    state: str | None  # None (never updated) | updating | paused | completed | rollback_started | rollback_paused | rollback_completed
+    message: str = ""
+
+    @property
+    def rolled_back_by_orchestrator(self) -> bool:
+        return bool(self.state and self.state.startswith("rollback"))
+
+
+@runtime_checkable
+class RollingBackend(Protocol):
+    """A backend whose orchestrator rolls a slot to a new version by itself, watches the new tasks' health and
+    may roll back by itself (Swarm's ``--update-failure-action rollback``, a Deployment's progress deadline)."""
+
+    kind: str
+
+    def rolling_update(self, slot: str, version: str) -> None:
+        """Start rolling ``slot`` to ``version``; returns at once."""
+        ...
+
+    def rollout(self, slot: str) -> Rollout: ...
+
+    def rollback(self, slot: str) -> str:
+        """The orchestrator's own rollback to the slot's previous spec (a no-op when it already rolled back)."""
+        ...
+
+    def scale(self, slot: str, replicas: int) -> None: ...
+
+    def wait_converged(self, slot: str, timeout: float, version: str | None = None) -> object:
+        """Until every replica of the slot runs (``version``, if given) and no rollout is under way."""
+        ...
+
+
 # ---- router: weights, drain, server states ----------------------------------------------------
 @dataclass(frozen=True)
 class ServerState:

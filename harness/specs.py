@@ -91,8 +91,25 @@ class RunbookSpec(Strict):
 
 
 class StrategySpec(Strict):
-    kind: Literal["canary", "blue-green"] = "canary"
+    kind: Literal["canary", "blue-green", "swarm-update"] = "canary"
     weight: int = Field(default=10, ge=1, le=100)
+    # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
+    # own health-based failure detection and automatic rollback (failure_action: rollback).
+    parallelism: int = Field(default=1, ge=0, le=100)
+    delay: Duration = 1.0
+    monitor: Duration = 5.0
+    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
+    order: Literal["start-first", "stop-first"] = "start-first"
+    # Who may decide to roll back: the orchestrator alone (the path a team without canary analysis has),
+    # or the orchestrator and the drill's own detection, whichever is first.
+    detect_by: Literal["both", "orchestrator"] = "both"
+
+
+class ReplicasSpec(Strict):
+    """Replicas per slot where the backend has replicas (an orchestrator)."""
+
+    stable: int = Field(default=2, ge=2, le=16)
+    candidate: int = Field(default=1, ge=1, le=16)
 
 
 # Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
@@ -237,6 +254,8 @@ class DrillSpec(Strict):
     root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
     stack: StackSpec = Field(default_factory=StackSpec)
     strategy: StrategySpec = Field(default_factory=StrategySpec)
+    backend: Literal["docker", "swarm"] = "docker"  # where model versions run; drill run --backend overrides it
+    replicas: ReplicasSpec = Field(default_factory=ReplicasSpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     noise: NoiseSpec = Field(default_factory=NoiseSpec)
@@ -252,6 +271,12 @@ class DrillSpec(Strict):
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
     notify: NotifySpec | None = None  # post the run's start, decision and result to a webhook
+
+    @model_validator(mode="after")
+    def _rolling_needs_an_orchestrator(self) -> DrillSpec:
+        if self.strategy.kind == "swarm-update" and self.backend != "swarm":
+            raise ValueError("strategy swarm-update needs backend: swarm (Swarm rolls the service itself)")
+        return self
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:

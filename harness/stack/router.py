@@ -44,12 +44,14 @@ class RouterClient:
         self.wait_up(slot, timeout)
 
     def wait_up(self, slot: str, timeout: float = 10.0) -> None:
-        """Wait until HAProxy's health check marks the slot UP."""
+        """Wait until HAProxy's health check marks the slot UP: plainly "UP", after a check passed. A server put
+        back in service shows "UP 1/2" before its first check (HAProxy assumes it healthy until a check fails),
+        which is not proof it serves: a Swarm pool whose DNS has not caught up yet answers 503 then."""
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
             state = self.servers().get(slot)
-            if state is not None and state.status.startswith("UP"):
+            if state is not None and state.status == "UP":
                 return
             time.sleep(0.05)
         raise ServiceFailed(f"router never saw {slot} healthy (last status: {state.status if state else 'absent'})")

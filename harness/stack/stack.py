@@ -75,9 +75,11 @@ class StackContainer(DockerContainer):
 
 class Stack:
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 30.0, model_env: dict[str, str] | None = None) -> None:
+                 startup_timeout: float = 30.0, model_env: dict[str, str] | None = None,
+                 router_configs: tuple[str, ...] = ()) -> None:
         self.model_env = dict(model_env or {})  # extra environment for every model server (the drill's noise)
         self.client = client
+        self.router_configs = router_configs  # more HAProxy files (under /opt/drill) loaded after haproxy.cfg
         self.images = images
         self.run_id = run_id
         self.model = model
@@ -97,8 +99,9 @@ class Stack:
         self.router_port = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
-    def start(self, registry_root: Path, stable_ref: str) -> None:
-        """Network, registry volume, then stable server, router and Prometheus in parallel."""
+    def start(self, registry_root: Path, stable_ref: str | None) -> None:
+        """Network, registry volume, then stable server, router and Prometheus in parallel.
+        Without ``stable_ref`` no model container starts (another backend runs the model versions)."""
         self.network.create()
         self.edge.create()
         self.client.volumes.create(self.volume_name, labels=run_labels(self.run_id, "registry"))
@@ -108,11 +111,9 @@ class Stack:
         )
         self.sync_registry(registry_root)
         with ThreadPoolExecutor(max_workers=3) as pool:
-            starts: list[Future[object]] = [
-                pool.submit(self.start_model, "stable", stable_ref),
-                pool.submit(self._start_router),
-                pool.submit(self._start_prometheus),
-            ]
+            starts: list[Future[object]] = [pool.submit(self._start_router), pool.submit(self._start_prometheus)]
+            if stable_ref is not None:
+                starts.append(pool.submit(self.start_model, "stable", stable_ref))
             for started in starts:
                 started.result()
 
@@ -207,7 +208,8 @@ class Stack:
             .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
             .with_env("ADMIN_FROM", self._edge_gateway())
             .with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
-            .with_kwargs(entrypoint=ROLE_COMMANDS["router"], labels=run_labels(self.run_id, "router"),
+            .with_kwargs(entrypoint=ROLE_COMMANDS["router"] + [a for f in self.router_configs for a in ("-f", f"/opt/drill/{f}")],
+                         labels=run_labels(self.run_id, "router"),
                          **_hardening("128m", 256))
             .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
         )

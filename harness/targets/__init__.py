@@ -53,6 +53,15 @@ def backend_error(drill: LoadedDrill, backend: str) -> SpecError:
                                f"target {target_kind(drill)!r} cannot run on backend {backend!r}"))
 
 
+def check_backend(drill: LoadedDrill, backend: str | None) -> None:
+    """Bad input before anything starts: a drill whose strategy needs an orchestrator, on a backend without one."""
+    chosen = backend or getattr(drill.spec, "backend", None) or "docker"
+    strategy = getattr(drill.spec, "strategy", None)
+    if getattr(strategy, "kind", None) == "swarm-update" and chosen != "swarm":
+        raise SpecError(SpecIssue(str(drill.drill_path), "strategy.kind",
+                                  f"swarm-update is Swarm's own rolling update; it cannot run on backend {chosen!r}"))
+
+
 def target_kind(drill: LoadedDrill) -> str:
     stack = getattr(drill.spec, "stack", None)
     return str(getattr(stack, "kind", "builtin")) if stack is not None else "builtin"
@@ -63,6 +72,6 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str | None =
     kind = target_kind(drill)
     factory = _factory(kind)
     if factory is None:
-        raise SpecError(SpecIssue(str(drill.drill_path), "target.kind",
+        raise SpecError(SpecIssue(str(drill.drill_path), "stack.kind",
                                   f"no target kind {kind!r}; known: {', '.join(sorted(BUILTIN_FACTORIES))}"))
     return factory(drill, run_id, workdir, backend or getattr(drill.spec, "backend", None) or "docker")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.model import make_examples
-from harness.ports import Endpoint, Example, Progress, Reading, ServiceFailed, Versions
+from harness.ports import Backend, Endpoint, Example, Progress, Reading, ServiceFailed, Versions
 from harness.registry import Registry
 from harness.seed import seed_registry
 from harness.stack.prometheus import PrometheusClient
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from harness.catalogue import LoadedDrill
     from harness.stack.router import RouterClient
     from harness.stack.stack import Stack
+    from harness.targets.swarm.session import SwarmSession
 
 PROTECTED_FEATURE, PROTECTED_ABOVE = "x3", 1.0
 
@@ -104,8 +105,9 @@ class BuiltinTarget:
     name = "builtin"
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path,
-                 client_factory: Any = None) -> None:
+                 client_factory: Any = None, backend_kind: str = "docker") -> None:
         self.spec = drill.spec
+        self.backend_kind = backend_kind  # docker: a container per slot; swarm: a replicated service per slot
         self.run_id = run_id
         self.registry = Registry(workdir / "registry", drill.spec.model)
         seeded = seed_registry(self.registry, drill.spec.fault)
@@ -114,7 +116,8 @@ class BuiltinTarget:
         self.fault = ArtifactFault(drill.spec.fault.kind)
         self._client_factory = client_factory
         self._stack: Stack | None = None
-        self._backend: ContainerBackend | None = None
+        self._backend: Backend | None = None
+        self._session: SwarmSession | None = None
         self.images_source: str | None = None
 
     # The parts exist once prepare() has run; before that, asking for them is a programming error.
@@ -125,7 +128,7 @@ class BuiltinTarget:
         return self._stack
 
     @property
-    def backend(self) -> ContainerBackend:
+    def backend(self) -> Backend:
         if self._backend is None:
             raise ServiceFailed("the stack is not started")
         return self._backend
@@ -154,10 +157,21 @@ class BuiltinTarget:
         client: docker.DockerClient = (self._client_factory or connect)()
         images = ensure_images(client, progress)
         self.images_source = images.source
-        self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env())
-        self._backend = ContainerBackend(self._stack, self.registry)
-        self._stack.start(self.registry.root, self.versions.stable)
-        stable = self._backend._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)
+        if self.backend_kind == "swarm":
+            from harness.targets.swarm import open_backend
+            from harness.targets.swarm.backend import ROUTER_CONFIG
+
+            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
+                                router_configs=(ROUTER_CONFIG,))
+            self._stack.start(self.registry.root, None)  # network, volume, router, Prometheus; no model container
+            self._session, swarm = open_backend(self._stack, self.registry, self.spec, progress)
+            self._backend = swarm
+            stable = swarm.start("stable", self.versions.stable)
+        else:
+            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env())
+            containers = self._backend = ContainerBackend(self._stack, self.registry)
+            self._stack.start(self.registry.root, self.versions.stable)
+            stable = containers._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
 
     def sabotage(self, how: str) -> None:
@@ -174,16 +188,25 @@ class BuiltinTarget:
             return {}
         return {"router": stack.container_running(stack.router_container),
                 "prometheus": stack.container_running(stack.prometheus_container),
-                "stable": stack.model_running("stable")}
+                "stable": self._backend.running("stable") if self._backend is not None else False}
 
     def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
+        try:
+            if self._stack is not None:
+                self._stack.close()
+        finally:
+            if self._session is not None:
+                self._session.close()  # the run's Swarm resources; leaves a swarm the run made
+
+    @property
+    def swarm_session(self) -> SwarmSession | None:
+        return self._session
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> BuiltinTarget:
-    if backend != "docker":
-        from harness.targets import backend_error
+    from harness.targets import backend_error, check_backend
 
+    if backend not in ("docker", "swarm"):
         raise backend_error(drill, backend)
-    return BuiltinTarget(drill, run_id, workdir)
+    check_backend(drill, backend)  # swarm-update needs Swarm
+    return BuiltinTarget(drill, run_id, workdir, backend_kind=backend)
