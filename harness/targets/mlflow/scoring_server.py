@@ -8,12 +8,17 @@ unchanged:
     POST /v1/predict   {"features": {...}} -> {"prediction", "score", "model_version"}
     GET  /healthz      200 once the model is loaded
     GET  /metrics      Prometheus text: requests by status, latency histogram
+
+Background noise, as the built-in model server serves it (the drill's ``noise`` block, in the environment):
+``NOISE_ERROR_RATE`` (a share of 503s), ``NOISE_LATENCY_JITTER_MS`` (mean exponential delay),
+``NOISE_WRONG_RATE`` (a share of flipped predictions).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -55,6 +60,24 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+class Noise:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.error_rate = float(env.get("NOISE_ERROR_RATE", "0"))
+        self.jitter_s = float(env.get("NOISE_LATENCY_JITTER_MS", "0")) / 1000.0
+        self.wrong_rate = float(env.get("NOISE_WRONG_RATE", "0"))
+        self.rng = random.Random()
+
+    def delay(self) -> None:
+        if self.jitter_s > 0:
+            time.sleep(self.rng.expovariate(1.0 / self.jitter_s))
+
+    def fails(self) -> bool:
+        return self.error_rate > 0 and self.rng.random() < self.error_rate
+
+    def flips(self) -> bool:
+        return self.wrong_rate > 0 and self.rng.random() < self.wrong_rate
+
+
 def load(name: str, ref: str) -> tuple[str, Any, list[str]]:
     """(version, pyfunc model, input column names) for an alias or a version of ``name``."""
     import mlflow.pyfunc
@@ -70,7 +93,7 @@ def load(name: str, ref: str) -> tuple[str, Any, list[str]]:
     return version, model, columns
 
 
-def make_handler(version: str, model: Any, columns: list[str], metrics: Metrics) -> type:
+def make_handler(version: str, model: Any, columns: list[str], metrics: Metrics, noise: Noise) -> type:
     import pandas as pd
 
     class Handler(BaseHTTPRequestHandler):
@@ -119,12 +142,18 @@ def make_handler(version: str, model: Any, columns: list[str], metrics: Metrics)
                 frame = pd.DataFrame([{c: float(features[c]) for c in columns}])
             except (TypeError, ValueError):
                 return 400, {"error": "features must be numbers"}
+            noise.delay()
+            if noise.fails():
+                return 503, {"error": "background error"}
             try:
                 proba = model.predict(frame)
             except Exception as exc:  # noqa: BLE001 - the model's own failure: a 500, as any scoring server answers
                 return 500, {"error": f"model error: {str(exc)[:200]}"}
             score = float(proba[0][1])
-            return 200, {"prediction": 1 if score >= 0.5 else 0, "score": round(score, 6), "model_version": version}
+            prediction = 1 if score >= 0.5 else 0
+            if noise.flips():
+                prediction = 1 - prediction
+            return 200, {"prediction": prediction, "score": round(score, 6), "model_version": version}
 
     return Handler
 
@@ -138,7 +167,7 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - any failure to load is fatal and must be readable in the container's log
         print(f"FATAL: cannot load models:/{name}/{ref}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
-    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(version, model, columns, Metrics(version)))
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(version, model, columns, Metrics(version), Noise(dict(os.environ))))
     server.daemon_threads = True
 
     def stop(signum: int, frame: Any) -> None:

@@ -31,8 +31,8 @@ BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
 
 class MlflowStack(Stack):
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 90.0) -> None:
-        super().__init__(client, images, run_id, model, startup_timeout)
+                 startup_timeout: float = 90.0, model_env: dict[str, str] | None = None) -> None:
+        super().__init__(client, images, run_id, model, startup_timeout, model_env=model_env)
         self.data_volume = f"drill-{run_id}-mlflow"
         self.mlflow_container: StackContainer | None = None
         self.mlflow_port = 0
@@ -93,7 +93,8 @@ class MlflowStack(Stack):
             .with_network(self.network)
             .with_network_aliases(slot)
             .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, PORT=str(MODEL_PORT),
-                       MLFLOW_TRACKING_URI=f"http://{self.mlflow_ip}:{MLFLOW_PORT}", MODEL_DIR="/tmp/model")
+                       MLFLOW_TRACKING_URI=f"http://{self.mlflow_ip}:{MLFLOW_PORT}", MODEL_DIR="/tmp/model",
+                       **self.model_env)
             .with_tmpfs("/tmp", "rw,size=128m,mode=1777")
             .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/scoring_server.py"],
                          labels=run_labels(self.run_id, f"model-{slot}"), **_hardening("512m", 128))

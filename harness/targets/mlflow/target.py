@@ -127,7 +127,8 @@ class MlflowTarget:
         images = ensure_images(client, progress)
         mlflow_image = ensure_image(client, progress)
         self.images_source = f"{images.source}+mlflow-{mlflow_image.source}"
-        self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model)
+        self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
+                                   model_env=self.spec.noise.env())
         self._backend = ScoringBackend(self._stack)
         progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
         self._stack.start_mlflow()
