@@ -133,10 +133,14 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus"
              + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
-                " for the run if the engine is in none)" if where == "swarm" else ""),
+                " for the run if the engine is in none)" if where == "swarm" else "")
+             + (f" — target {s.stack.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
+                                                " servers loading them" if s.stack.kind == "mlflow" else "")
+                if s.stack.kind != "builtin" else ""),
              f"  baseline: {s.traffic.rate:g} req/s through the router"
              + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
                 f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
+             *[f"  preflight {i}. {st.name}: {st.action} {st.params or ''}" for i, st in enumerate(s.preflight, 1)],
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",
              "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
