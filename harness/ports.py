@@ -263,14 +263,32 @@ class Target(Protocol):
     """One run's stack. ``prepare`` brings it up with the stable version serving at 100 %; ``close`` removes
     everything it started (by label), whatever happened before, and is safe to call twice."""
 
-    name: str  # builtin | image | mlflow | ...
-    backend: Backend
-    router: Router
-    registry: ModelRegistry
-    protocol: ServingProtocol
-    fault: Fault
-    metrics: MetricsSource
-    versions: Versions
+    # Read-only members (properties), so an implementation may hold narrower types (a FakeBackend, say).
+    @property
+    def name(self) -> str:
+        """builtin | image | mlflow | ..."""
+        ...
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def router(self) -> Router: ...
+
+    @property
+    def registry(self) -> ModelRegistry: ...
+
+    @property
+    def protocol(self) -> ServingProtocol: ...
+
+    @property
+    def fault(self) -> Fault: ...
+
+    @property
+    def metrics(self) -> MetricsSource: ...
+
+    @property
+    def versions(self) -> Versions: ...
 
     @property
     def traffic_endpoint(self) -> Endpoint:

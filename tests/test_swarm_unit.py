@@ -139,7 +139,7 @@ def test_a_version_the_orchestrator_cannot_see_is_missed_without_our_detection(t
 # ---- the swarm.* actions ------------------------------------------------------------------------
 def _ctx(target: FakeTarget) -> RunContext:
     load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started
-    return RunContext(target=target, load=load, emit=lambda e: None, variables={})  # type: ignore[arg-type]
+    return RunContext(target=target, load=load, emit=lambda e: None, variables={})
 
 
 def test_swarm_actions_need_an_orchestrator() -> None:
