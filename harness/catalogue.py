@@ -76,6 +76,16 @@ def did_you_mean(name: str, known: list[str]) -> str:
     return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
+def project_drill_names() -> list[str]:
+    """What ``drill run --all`` runs: the project's drills ($DRILL_PATH roots and the current directory);
+    the built-in catalogue only where there is no project, so a team's CI runs its own drills, not the demo's."""
+    project = [root for root in roots() if root != BUILTIN_ROOT and (root / "drills").is_dir()]
+    names: set[str] = set()
+    for root in project or [BUILTIN_ROOT]:
+        names.update(p.stem for p in (root / "drills").glob("*.y*ml"))
+    return sorted(names)
+
+
 @dataclass(frozen=True)
 class LoadedDrill:
     spec: DrillSpec

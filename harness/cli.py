@@ -24,7 +24,8 @@ from harness.exit_codes import ExitStatus
 from harness.human import HumanInput
 from harness.report.markdown import render as render_markdown
 from harness.results import DrillResult, RunStatus
-from harness.specs import NoiseSpec
+from harness.specs import FaultSpec, NoiseSpec
+from harness.targets.image.spec import ImageTargetSpec
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -61,7 +62,8 @@ class BackendChoice(str, Enum):
 @app.command()
 def run(
     name: Annotated[str | None, typer.Argument(help="Drill name (drills/NAME.yaml) or a path")] = None,
-    all_drills: Annotated[bool, typer.Option("--all", help="Run every drill in sequence")] = False,
+    all_drills: Annotated[bool, typer.Option(
+        "--all", help="Run the project's drills ($DRILL_PATH, ./drills) in sequence; the catalogue where there is none")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout")] = False,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
     store: StoreOpt = None,
@@ -79,7 +81,7 @@ def run(
         run_vars = variables.parse_vars(var or [])
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
-        names = catalogue.drill_names() if all_drills else [name or ""]
+        names = catalogue.project_drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
@@ -134,9 +136,9 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              "  prepare: images, network, registry volume, stable model server, router, Prometheus"
              + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
                 " for the run if the engine is in none)" if where == "swarm" else "")
-             + (f" — target {s.stack.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
-                                                " servers loading them" if s.stack.kind == "mlflow" else "")
-                if s.stack.kind != "builtin" else ""),
+             + (f" — target {s.target.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
+                                                " servers loading them" if s.target.kind == "mlflow" else "")
+                if s.target.kind != "builtin" else ""),
              f"  baseline: {s.traffic.rate:g} req/s through the router"
              + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
                 f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
@@ -147,10 +149,23 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
              + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
+    if s.target.kind == "image":
+        lines[2:3] = _image_plan(s.target, s.fault)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
-    lines.append(f"  target: decision -> completion within {s.target:g}s")
+    lines.append(f"  target: decision -> completion within {s.time_target:g}s")
     return "\n".join(lines)
+
+
+def _image_plan(target: ImageTargetSpec, fault: FaultSpec) -> list[str]:
+    def source(name: str) -> str:
+        v = target.versions[name]
+        return f"image {v.image}" if v.image else f"built from {v.build.context}" if v.build else "?"
+
+    roles = [("stable", target.stable), ("candidate", target.candidate)] + ([("previous", target.previous)] if target.previous else [])
+    injected = f"{fault.kind} on {fault.rate if fault.rate is not None else 1.0:.0%} in front of the candidate" if fault.inject else "none injected"
+    return ["  prepare: " + "; ".join(f"{role} {name} ({source(name)})" for role, name in roles),
+            f"           serving :{target.port}{target.predict_path}, health {target.health_path}; router, Prometheus; fault: {injected}"]
 
 
 def _summary_table(results: list[DrillResult]) -> None:
@@ -218,12 +233,13 @@ def runbook_show(name: str) -> None:
 
 
 def _register_subcommands() -> None:
-    from harness import docs_cli, report_cli, runs_cli, store_cli
+    from harness import docs_cli, init_cli, report_cli, runs_cli, store_cli
 
     store_cli.register(app)
     report_cli.register(app)
     runs_cli.register(app)
     docs_cli.register(app)
+    init_cli.register(app)
 
 
 _register_subcommands()

@@ -444,8 +444,8 @@ class Engine:
             return RunStatus.FAILED, f"serving {state.serving_after} after rollback, expected {versions.stable}"
         assert state.decision_at is not None and state.completed_at is not None
         took = (state.completed_at - state.decision_at).total_seconds()
-        if took > spec.target:
-            return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.target:g}s target"
+        if took > spec.time_target:
+            return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.time_target:g}s target"
         return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
 
     def _result(self, drill: LoadedDrill, options: RunOptions, run_id: str, state: _State, status: RunStatus,
@@ -459,7 +459,7 @@ class Engine:
             trigger=state.trigger, decision=state.decision, root_cause=spec.root_cause, model=spec.model,
             stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
             rolled_back=state.decision == "rollback" and state.completed_at is not None,
-            timestamps=stamps, target_s=spec.target, steps=state.steps, phases=tuple(state.phases),
+            timestamps=stamps, target_s=spec.time_target, steps=state.steps, phases=tuple(state.phases),
             traffic=summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
                               completed=state.completed_at.timestamp() if state.completed_at else None,
                               baseline_error_rate=state.baseline_error_rate,

@@ -6,50 +6,29 @@ that a bad input never starts a container. Inside the harness the specs are type
 
 from __future__ import annotations
 
-import math
-import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import SpecError, SpecIssue
 
+# Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
+from harness.spec_types import IDENTIFIER as IDENTIFIER
+from harness.spec_types import Duration as Duration
+from harness.spec_types import Name as Name
+from harness.spec_types import PositiveDuration as PositiveDuration
+from harness.spec_types import Strict as Strict
+from harness.spec_types import parse_duration as parse_duration
+from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
+from harness.targets.mlflow.spec import SUPPORTED_FAULTS as MLFLOW_FAULTS
+from harness.targets.mlflow.spec import MlflowTargetSpec
+
 M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 MAX_DEPTH = 32  # nesting levels a drill or runbook file may use; deeper is refused, never a RecursionError
-# Names end up in paths (reports/<run-id>/, the registry) and in reports: one plain word each.
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-def parse_duration(value: Any) -> float:
-    """'250ms', '5s', '15m', '1h' or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 5s, 250ms or 15m")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"expected a duration such as 5s, 250ms or 15m, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ValueError(f"expected a finite duration, got {value!r}")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]  # where zero makes no sense
-Name = Annotated[str, Field(pattern=IDENTIFIER)]
-
-
-class Strict(BaseModel):
-    # allow_inf_nan=False: `.inf` or `.nan` in a threshold would slip past every comparison and write invalid JSON.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RetrySpec(Strict):
@@ -124,23 +103,41 @@ FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "renamed_feature": ("expect a renamed input feature (an upstream schema change): requests answer 422",
                         ("feature",), ("rename_to",)),
     "none": ("no fault: a good candidate, for drills that expect a promotion", (), ()),
+    # Injected (inject: true) by a fault proxy in front of the candidate: any HTTP server, the image target's way.
+    "error": ("inject: answer `status` (503) on a share `rate` of the candidate's predict requests", (), ("rate", "status")),
+    "drop": ("inject: reset the connection without an answer on a share `rate` of predict requests", (), ("rate",)),
+    "wrong_body": ("inject: answer status 200 with `body` instead of the real answer on a share `rate`", (), ("rate", "body")),
 }
+# Kinds a fault proxy makes at the network level (inject: true); latency too, by `ms`, on a share `rate`.
+NETWORK_FAULTS = ("error", "latency", "drop", "wrong_body", "none")
+_INJECTED_FIELDS = ("rate", "status", "body")
 
 
 class FaultSpec(Strict):
-    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature", "none"]
+    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature",
+                  "error", "drop", "wrong_body", "none"]
     feature: str | None = Field(default=None, description="input feature the fault keys on (x0..x3)")
     above: float | None = Field(default=None, description="the fault applies where the feature exceeds this")
     ms: float | None = Field(default=None, gt=0, description="added latency in milliseconds")
     scale: float | None = Field(default=None, gt=0, description="factor the scores are multiplied by (default 3)")
     rename_to: str | None = Field(default=None, description="the feature's new name (default <feature>_v2)")
     message: str | None = Field(default=None, description="the crash's error message")
+    inject: bool = Field(default=False, description="made by a fault proxy in front of the candidate, not by the model")
+    rate: float | None = Field(default=None, ge=0, le=1, description="injected: the share of predict requests faulted (1.0)")
+    status: int | None = Field(default=None, ge=400, le=599, description="injected error: the status answered (503)")
+    body: Any = Field(default=None, description="injected wrong_body: the JSON answered with status 200")
 
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> FaultSpec:
+        if self.inject and self.kind not in NETWORK_FAULTS:
+            raise ValueError(f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
+        if not self.inject and self.kind in ("error", "drop", "wrong_body"):
+            raise ValueError(f"{self.kind!r} is a network fault: set inject: true")
         _, required, optional = FAULT_KINDS[self.kind]
+        if self.inject and self.kind == "latency":
+            optional = (*optional, "rate")
         missing = [f for f in required if getattr(self, f) is None]
-        extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message")
+        extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message", *_INJECTED_FIELDS)
                  if getattr(self, f) is not None and f not in required + optional]
         if missing:
             raise ValueError(f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
@@ -223,12 +220,6 @@ class ProfileSpec(Strict):
     observe: Duration = 0.0
 
 
-class StackSpec(Strict):
-    """What the drill runs against: a target kind (``builtin``, ``mlflow``, or one an entry point adds)."""
-
-    kind: str = Field(default="builtin", pattern=r"^[a-z][a-z0-9_-]*$")
-
-
 class NotifySpec(Strict):
     """Where a run's start, decision and result are posted (a chat incoming webhook); failures are logged only."""
 
@@ -247,12 +238,20 @@ class NotifySpec(Strict):
         return self
 
 
+class BuiltinTargetSpec(Strict):
+    """The built-in demo stack (stdlib model server, file registry); the default."""
+
+    kind: Literal["builtin"] = "builtin"
+
+
+TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec | MlflowTargetSpec, Field(discriminator="kind")]
+
+
 class DrillSpec(Strict):
     name: Name
     description: str = ""
     model: Name = "fraud"
     root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
-    stack: StackSpec = Field(default_factory=StackSpec)
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     backend: Literal["docker", "swarm"] = "docker"  # where model versions run; drill run --backend overrides it
     replicas: ReplicasSpec = Field(default_factory=ReplicasSpec)
@@ -264,13 +263,35 @@ class DrillSpec(Strict):
     # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
     # one that fails ends the drill FAILED with nothing deployed.
     preflight: list[StepSpec] = Field(default_factory=list)
-    target: PositiveDuration = 900.0
+    target: TargetSpec = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against
+    time_target: PositiveDuration = 900.0  # decision -> verified completion must take at most this
     expect: Literal["rollback", "promote"] = "rollback"
     allow_shell: bool = False
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
     notify: NotifySpec | None = None  # post the run's start, decision and result to a webhook
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_target_is_the_time_target(cls, data: Any) -> Any:
+        # Drills written before targets had kinds say ``target: 15m``: that is the time target.
+        if isinstance(data, dict) and "target" in data and not isinstance(data["target"], dict):
+            data = {**data, "target": {"kind": "builtin"}, "time_target": data["target"]}
+        return data
+
+    @model_validator(mode="after")
+    def _fault_fits_the_target(self) -> DrillSpec:
+        if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
+            raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
+                             "or a fault injected in front of it (inject: true)")
+        if self.target.kind == "mlflow" and (self.fault.inject or self.fault.kind not in MLFLOW_FAULTS):
+            raise ValueError(f"an MLflow model version carries its own fault, one of {', '.join(MLFLOW_FAULTS)} "
+                             "(inject: true is for target kind image)")
+        if self.target.kind == "builtin" and self.fault.inject:
+            raise ValueError("the built-in model makes its own faults (see `drill faults`); "
+                             "inject: true is for target kind image")
+        return self
 
     @model_validator(mode="after")
     def _rolling_needs_an_orchestrator(self) -> DrillSpec:
@@ -378,6 +399,7 @@ def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecI
 def parse_model(path: Path, model: type[M]) -> M:
     data, text = load_yaml(path)
     try:
-        return model.model_validate(data)
+        # Paths inside a spec (a build context, a request file) are relative to the spec's own file.
+        return model.model_validate(data, context={"spec_dir": path.resolve().parent})
     except ValidationError as exc:
         raise SpecError(validation_issues(path, text, exc)) from exc

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from harness.ports import Endpoint, Example, Reading, ServingProtocol
 
@@ -31,7 +32,7 @@ class Sample:
     correct: bool | None
     protected: bool
     score: float | None
-    prediction: int | None = None
+    prediction: Any = None  # the built-in model's class (0, 1), or whatever a team's server answers ("benign")
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,8 @@ def bad_answer(sample: Sample, candidate: str | None) -> bool:
     """An answer of the bad version that is wrong by its own fault: an error, a score out of range, a forbidden class."""
     return sample.version == candidate and (
         not sample.ok or (sample.score is not None and not 0 <= sample.score <= 1)
-        or sample.prediction not in (None, 0, 1))
+        # the built-in model's classes are 0 and 1; a team's server may answer labels ("benign"): not a forbidden class
+        or (isinstance(sample.prediction, int) and sample.prediction not in (0, 1)))
 
 
 def summarise(samples: Sequence[Sample], *, rollback_started: float | None, completed: float | None,

@@ -123,3 +123,18 @@ def test_a_passing_preflight_lets_the_drill_go_on(tmp_path: Path) -> None:
     assert result.steps[0].name == "check-prior-versions" and result.steps[0].detail == "2 prior versions deployable: v2, v1"
     assert "preflight" in [p.name for p in result.phases] and "deploy" in [p.name for p in result.phases]
     assert result.status is RunStatus.PASSED, result.reason
+
+
+def test_an_mlflow_drill_with_a_fault_no_model_version_can_carry_is_refused(tmp_path: Path) -> None:
+    from harness import catalogue
+    from harness.errors import SpecError
+
+    (tmp_path / "drills").mkdir()
+    source = (catalogue.BUILTIN_ROOT / "drills" / "mlflow-canary-fail.yaml").read_text()
+    bad = tmp_path / "drills" / "bad.yaml"
+    start = source.index("fault:\n")
+    end = source.index("traffic:", start)
+    bad.write_text(source[:start] + "fault: {kind: renamed_feature, feature: x0, rename_to: x0_v2}\n" + source[end:])
+    with pytest.raises(SpecError, match="an MLflow model version carries its own fault"):
+        catalogue.load_drill(str(bad))
+    assert catalogue.load_drill("mlflow-canary-fail").spec.target.kind == "mlflow"

@@ -26,6 +26,7 @@ Factory = Callable[["LoadedDrill", str, Path, str], "Target"]  # (drill, run_id,
 # kind -> "module:function", imported only when a drill of that kind runs.
 BUILTIN_FACTORIES: dict[str, str] = {
     "builtin": "harness.targets.builtin:create",
+    "image": "harness.targets.image:create",
     "mlflow": "harness.targets.mlflow.target:create",
 }
 
@@ -63,8 +64,8 @@ def check_backend(drill: LoadedDrill, backend: str | None) -> None:
 
 
 def target_kind(drill: LoadedDrill) -> str:
-    stack = getattr(drill.spec, "stack", None)
-    return str(getattr(stack, "kind", "builtin")) if stack is not None else "builtin"
+    target = getattr(drill.spec, "target", None)
+    return str(getattr(target, "kind", "builtin")) if target is not None else "builtin"
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str | None = None) -> Target:
@@ -72,6 +73,6 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str | None =
     kind = target_kind(drill)
     factory = _factory(kind)
     if factory is None:
-        raise SpecError(SpecIssue(str(drill.drill_path), "stack.kind",
+        raise SpecError(SpecIssue(str(drill.drill_path), "target.kind",
                                   f"no target kind {kind!r}; known: {', '.join(sorted(BUILTIN_FACTORIES))}"))
     return factory(drill, run_id, workdir, backend or getattr(drill.spec, "backend", None) or "docker")

@@ -26,11 +26,11 @@ from types import ModuleType
 from typing import Any
 
 from harness.model import FEATURES, make_examples
+from harness.targets.mlflow.spec import SUPPORTED_FAULTS
 
 ARTIFACT_PATH = "model"
 CHECKSUM_TAG = "drill.artifact_sha256"
 FAULT_TAG = "drill.fault"
-SUPPORTED_FAULTS = ("none", "error_slice", "latency", "wrong_answers", "crash", "out_of_range")
 # Pinned requirements keep MLflow from importing the world to infer them (13 s a model here).
 REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
 _FAULTY_MODULE = "drill_faulty_model"

@@ -31,13 +31,14 @@ BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
 
 class MlflowStack(Stack):
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
-                 startup_timeout: float = 90.0, model_env: dict[str, str] | None = None) -> None:
+                 startup_timeout: float = 90.0, model_env: dict[str, str] | None = None,
+                 backend_store: str | None = None) -> None:
         super().__init__(client, images, run_id, model, startup_timeout, model_env=model_env)
         self.data_volume = f"drill-{run_id}-mlflow"
         self.mlflow_container: StackContainer | None = None
         self.mlflow_port = 0
         self.mlflow_ip = ""
-        self.backend_store = os.environ.get(BACKEND_STORE_ENV) or DEFAULT_BACKEND_STORE
+        self.backend_store = os.environ.get(BACKEND_STORE_ENV) or backend_store or DEFAULT_BACKEND_STORE
 
     @property
     def tracking_uri(self) -> str:

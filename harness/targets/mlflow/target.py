@@ -17,7 +17,8 @@ from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, Progress, ServiceFailed, Versions
 from harness.stack.prometheus import PrometheusClient
 from harness.targets.builtin import ArtifactFault, FeatureProtocol
-from harness.targets.mlflow.models import ARTIFACT_PATH, SUPPORTED_FAULTS
+from harness.targets.mlflow.models import ARTIFACT_PATH
+from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
 
 if TYPE_CHECKING:
     import docker
@@ -127,8 +128,9 @@ class MlflowTarget:
         images = ensure_images(client, progress)
         mlflow_image = ensure_image(client, progress)
         self.images_source = f"{images.source}+mlflow-{mlflow_image.source}"
+        backend_store = self.spec.target.backend_store if isinstance(self.spec.target, MlflowTargetSpec) else None
         self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
-                                   model_env=self.spec.noise.env())
+                                   model_env=self.spec.noise.env(), backend_store=backend_store)
         self._backend = ScoringBackend(self._stack)
         progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
         self._stack.start_mlflow()

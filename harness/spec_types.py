@@ -1,0 +1,44 @@
+"""The building blocks every spec model uses: the strict base model, durations ("250ms", "5s", "15m"), names.
+
+Apart from ``harness.specs`` so that a target's own spec module (``harness.targets.image.spec``) can build
+on them while ``harness.specs`` puts that target's block into ``DrillSpec``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# Names end up in paths (reports/<run-id>/, the registry) and in reports: one plain word each.
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def parse_duration(value: Any) -> float:
+    """'250ms', '5s', '15m', '1h' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 5s, 250ms or 15m")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration such as 5s, 250ms or 15m, got {value!r}")
+        seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]  # where zero makes no sense
+Name = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+class Strict(BaseModel):
+    # allow_inf_nan=False: `.inf` or `.nan` in a threshold would slip past every comparison and write invalid JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -1,0 +1,190 @@
+"""The run's network, router and Prometheus for a team's image, configured for that team's server.
+
+The router and Prometheus are the built-in stack's (HAProxy's runtime API, the same ``haproxy.cfg``),
+with two things set per drill: the router's health check path, and what Prometheus scrapes (the router
+always; the model servers when the drill names a ``metrics_path``; the fault proxy). Their config goes
+in through the environment into a tmpfs, so the containers keep a read-only root.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import resources
+from typing import Any
+
+import docker
+import docker.errors
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+from harness.ports import ServiceFailed
+from harness.stack.docker_api import run_labels
+from harness.stack.images import StackImages
+from harness.stack.prometheus import PrometheusClient
+from harness.stack.router import RouterClient
+from harness.stack.stack import PROMETHEUS_PORT, ROUTER_ADMIN_PORT, ROUTER_METRICS_PORT, ROUTER_PORT, StackContainer, _hardening
+
+FAULT_PROXY_ALIAS = "candidate-fault"
+FAULT_PROXY_PORT = 8080
+FAULT_PROXY_METRICS_PORT = 9101
+_HEALTH_LINE = "option httpchk GET /healthz"
+
+
+def haproxy_config(health_path: str) -> str:
+    text = resources.files("harness.serving").joinpath("haproxy.cfg").read_text()
+    if _HEALTH_LINE not in text:
+        raise ServiceFailed("haproxy.cfg has no health check line to point at the team's health path")
+    return text.replace(_HEALTH_LINE, f"option httpchk GET {health_path}")
+
+
+def prometheus_config(port: int, metrics_path: str | None) -> str:
+    """Prometheus's config as JSON (which is YAML): the router, the fault proxy, the models if they have metrics."""
+    jobs: list[dict[str, Any]] = [
+        {"job_name": "router", "static_configs": [{"targets": [f"router:{ROUTER_METRICS_PORT}"]}]},
+        {"job_name": "fault-proxy", "static_configs": [{"targets": [f"{FAULT_PROXY_ALIAS}:{FAULT_PROXY_METRICS_PORT}"],
+                                                       "labels": {"slot": "candidate"}}]},
+    ]
+    if metrics_path is not None:
+        jobs.append({"job_name": "model", "metrics_path": metrics_path, "static_configs": [
+            {"targets": [f"stable:{port}"], "labels": {"slot": "stable"}},
+            {"targets": [f"candidate:{port}"], "labels": {"slot": "candidate"}},
+        ]})
+    config = {"global": {"scrape_interval": "1s", "scrape_timeout": "900ms", "evaluation_interval": "1s"},
+              "scrape_configs": jobs}
+    return json.dumps(config, indent=1)
+
+
+def _from_env(path: str, command: str) -> list[str]:
+    """Write $DRILL_CONFIG to ``path`` (a tmpfs), then exec the command: config in, root read-only."""
+    return ["sh", "-c", f'printf "%s" "$DRILL_CONFIG" > {path} && exec {command}']
+
+
+class ServiceStack:
+    """Network, router and Prometheus of one run. ``close`` is the target's (a sweep by the run's label)."""
+
+    def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, startup_timeout: float = 30.0) -> None:
+        self.client = client
+        self.images = images
+        self.run_id = run_id
+        self.startup_timeout = startup_timeout
+        # As the built-in stack: the run network is internal (the team's servers get no egress and reach
+        # nothing but the stack); the edge network only carries the router's and Prometheus's published ports.
+        self.network = Network(docker_network_kw={"labels": run_labels(run_id, "network"), "internal": True})
+        self.edge = Network(docker_network_kw={"labels": run_labels(run_id, "edge-network")})
+        self.router_container: StackContainer | None = None
+        self.prometheus_container: StackContainer | None = None
+        self.router: RouterClient | None = None
+        self.prometheus: PrometheusClient | None = None
+        self.router_port = 0
+
+    def create_network(self) -> None:
+        self.network.create()
+        self.edge.create()
+
+    def _edge_gateway(self) -> str:
+        attrs = self.client.networks.get(self.edge.id).attrs
+        return str(attrs["IPAM"]["Config"][0]["Gateway"])
+
+    def start_router(self, health_path: str) -> None:
+        container = (
+            StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
+            .with_network(self.edge)
+            .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
+            .with_env("DRILL_CONFIG", haproxy_config(health_path))
+            .with_env("ADMIN_FROM", self._edge_gateway())  # the runtime API answers the harness alone
+            .with_tmpfs("/tmp", "rw,size=16m,mode=1777").with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
+            .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", "haproxy -db -f /tmp/haproxy.cfg"),
+                         labels=run_labels(self.run_id, "router"), **_hardening("128m", 256))
+            .waiting_for(self._http_ready(ROUTER_METRICS_PORT, "/healthz"))
+        )
+        self.router_container = container
+        self._start(container, "router")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
+        self.router_port = container.local_port(ROUTER_PORT)
+        self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
+
+    def start_prometheus(self, port: int, metrics_path: str | None) -> None:
+        command = ("prometheus --config.file=/tmp/prometheus.yml --storage.tsdb.path=/prometheus "
+                   "--web.listen-address=:9090 --storage.tsdb.retention.time=2h")
+        container = (
+            StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
+            .with_network(self.edge)
+            .publish_local(PROMETHEUS_PORT)
+            .with_env("DRILL_CONFIG", prometheus_config(port, metrics_path))
+            .with_tmpfs("/prometheus", "rw,size=256m,mode=1777").with_tmpfs("/tmp", "rw,size=1m,mode=1777")
+            .with_kwargs(entrypoint=_from_env("/tmp/prometheus.yml", command),
+                         labels=run_labels(self.run_id, "prometheus"), **_hardening("512m", 256))
+            .waiting_for(self._http_ready(PROMETHEUS_PORT, "/-/ready"))
+        )
+        self.prometheus_container = container
+        self._start(container, "prometheus")
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
+        self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
+
+    def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:
+        return HttpWaitStrategy(port, path).with_startup_timeout(int(self.startup_timeout)).with_poll_interval(0.1)
+
+    def _start(self, container: StackContainer, what: str) -> None:
+        try:
+            container.start()
+        except Exception as exc:  # testcontainers raises plain exceptions; one ServiceFailed names the service
+            raise ServiceFailed(f"{what} did not become ready: {logs(container) or exc}") from exc
+
+
+def logs(container: StackContainer) -> str:
+    try:
+        out, err = container.get_logs()
+    except Exception:  # noqa: BLE001 - the container may be gone already; logs are only a courtesy here
+        return ""
+    return (out + err).decode(errors="replace").strip()[-800:]
+
+
+def running(container: StackContainer | None) -> bool:
+    if container is None:
+        return False
+    try:
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+    except (docker.errors.DockerException, AttributeError):
+        return False
+    return bool(wrapped.status == "running")
+
+
+def stop(container: StackContainer | None, timeout: int = 5) -> None:
+    """Graceful stop (SIGTERM: in-flight requests finish), then remove. A missing container is fine."""
+    if container is None:
+        return
+    try:
+        wrapped = container.get_wrapped_container()
+        wrapped.stop(timeout=timeout)
+        wrapped.remove(force=True)
+    except (docker.errors.NotFound, AttributeError):
+        pass
+
+
+def wait_serving(container: StackContainer, host: str, port: int, path: str, timeout: float, what: str) -> None:
+    """Until GET path answers 2xx/3xx at host:port (the container's address on the run network, which a
+    Linux engine's host reaches); ServiceFailed with the server's logs if it exits or times out."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    wrapped = container.get_wrapped_container()
+    while time.monotonic() < deadline:
+        wrapped.reload()
+        if wrapped.status in ("exited", "dead"):
+            code = wrapped.attrs.get("State", {}).get("ExitCode")
+            raise ServiceFailed(f"{what} exited (code {code}) before serving: {logs(container) or 'no output'}")
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            conn.request("GET", path)
+            status = conn.getresponse().status
+            conn.close()
+            if 200 <= status < 400:
+                return
+            last = f"GET {path} answered {status}"
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            last = f"GET {path}: {type(exc).__name__}"
+        time.sleep(0.1)
+    raise ServiceFailed(f"{what} not serving after {timeout:g}s ({last}): {logs(container) or 'no output'}")
