@@ -11,5 +11,6 @@ if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; t
     echo "note: debootstrap is missing; without a registry, run: sudo apt-get install -y debootstrap" >&2
   fi
 fi
-python3 -m pip install -q -e '.[test,dev]'
+# The mlflow extra too, so the MLflow tests run (under CI=true they must not skip).
+python3 -m pip install -q -e '.[test,dev,mlflow]'
 echo "installed: $(command -v drill || echo 'drill (activate your environment to get it on PATH)')"

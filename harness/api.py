@@ -23,6 +23,7 @@ from harness.webhook import WebhookListener
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
     from harness.stack.docker_api import SweepResult
     from harness.stack.images import StackImages
+    from harness.targets.mlflow.image import MlflowImage
 
 
 def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
@@ -68,6 +69,13 @@ def build_images(progress: Callable[[str], None], force: bool = False) -> StackI
     from harness.stack.images import ensure_images
 
     return ensure_images(docker_api.connect(), progress, force=force)
+
+
+def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> MlflowImage:
+    from harness.stack import docker_api
+    from harness.targets.mlflow.image import ensure_image
+
+    return ensure_image(docker_api.connect(), progress, force=force)
 
 
 def clean(run_id: str | None = None) -> SweepResult:

@@ -94,17 +94,19 @@ class LoadedDrill:
     runbook_path: Path
 
 
-def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = None) -> list[SpecIssue]:
-    """Actions exist, their params validate, services named exist. ``allow_shell`` None: not checked."""
+def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = None,
+                  key: str = "steps") -> list[SpecIssue]:
+    """Actions exist, their params validate, services named exist. ``allow_shell`` None: not checked.
+    ``key``: where the steps sit in the file (``steps`` of a runbook, ``preflight`` of a drill)."""
     _, text = load_yaml(path)
     registry = actions.registry()
     issues: list[SpecIssue] = []
     for i, step in enumerate(runbook.steps):
-        where = ("steps", i)
+        where = (key, i)
         found = registry.get(step.action)
         if found is None:
             known = sorted(registry)
-            issues.append(SpecIssue(str(path), f"steps.{i}.action",
+            issues.append(SpecIssue(str(path), f"{key}.{i}.action",
                                     f"unknown action {step.action!r}{did_you_mean(step.action, known)}; known: {', '.join(known)}",
                                     _line_of(text, (*where, "action"))))
             continue
@@ -112,17 +114,17 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
             params = found.params.model_validate(step.params)
         except ValidationError as exc:
             for issue in validation_issues(path, text, exc):
-                field = f"steps.{i}.params.{issue.field}"
+                field = f"{key}.{i}.params.{issue.field}"
                 issues.append(SpecIssue(str(path), field, issue.message, _line_of(text, (*where, "params", *issue.field.split(".")))))
             continue
         for name in found.services:
             value = getattr(params, name)
             if isinstance(value, str) and "$" not in value and value not in SERVICES:
-                issues.append(SpecIssue(str(path), f"steps.{i}.params.{name}",
+                issues.append(SpecIssue(str(path), f"{key}.{i}.params.{name}",
                                         f"no service {value!r} in the stack; known: {', '.join(SERVICES)}",
                                         _line_of(text, (*where, "params", name))))
         if step.action == "shell" and allow_shell is False:
-            issues.append(SpecIssue(str(path), f"steps.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
+            issues.append(SpecIssue(str(path), f"{key}.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
     return issues
 
 
@@ -160,9 +162,16 @@ def load_drill(name_or_path: str) -> LoadedDrill:
                                   _line_of(text, ("runbook",))))
     runbook = parse_model(rb_path, RunbookSpec)
     issues = check_runbook(rb_path, runbook, spec.allow_shell)
+    if spec.preflight:
+        issues += check_runbook(path, preflight_runbook(spec), spec.allow_shell, key="preflight")
     if issues:
         raise SpecError(issues)
     return LoadedDrill(spec, runbook, path, rb_path)
+
+
+def preflight_runbook(spec: DrillSpec) -> RunbookSpec:
+    """A drill's pre-flight steps as a runbook of their own (run after the baseline, before the deploy)."""
+    return RunbookSpec(name=f"{spec.name}-preflight", steps=spec.preflight)
 
 
 def _where() -> str:

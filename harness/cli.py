@@ -135,10 +135,14 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus"
              + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
-                " for the run if the engine is in none)" if where == "swarm" else ""),
+                " for the run if the engine is in none)" if where == "swarm" else "")
+             + (f" — target {s.target.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
+                                                " servers loading them" if s.target.kind == "mlflow" else "")
+                if s.target.kind != "builtin" else ""),
              f"  baseline: {s.traffic.rate:g} req/s through the router"
              + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
                 f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
+             *[f"  preflight {i}. {st.name}: {st.action} {st.params or ''}" for i, st in enumerate(s.preflight, 1)],
              f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
              + f" with fault {s.fault.kind}",
              "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
@@ -186,11 +190,15 @@ def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resou
 
 
 @images_app.command("build")
-def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False) -> None:
+def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False,
+                 mlflow: Annotated[bool, typer.Option("--mlflow", help="Also the MLflow target's image (needs the mlflow extra's pip)")] = False) -> None:
     """Make the stack images: reuse, pull, or bootstrap a Debian base."""
     with mapped_errors(), err.status("images") as status:
         images = api.build_images(lambda m: status.update(m), force=force)
+        built = api.build_mlflow_image(lambda m: status.update(m), force=force) if mlflow else None
     typer.echo(f"images ready ({images.source}, {images.seconds:.1f}s): {images.model} {images.router} {images.prometheus}")
+    if built is not None:
+        typer.echo(f"MLflow image ready ({built.source}, {built.seconds:.1f}s): {built.tag}")
 
 
 @app.command()

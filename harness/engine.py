@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
-from harness import analysis, runbook, targets
+from harness import analysis, catalogue, runbook, targets
 from harness.catalogue import LoadedDrill
 from harness.context import RunContext
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
@@ -192,17 +192,21 @@ class Engine:
                 base = window(load.samples(), t0, time.time())
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
                 self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
-            with self._phase(state, "deploy"):
-                target.sabotage(spec.sabotage)
-                deployed = self._deploy(ctx, drill, state)
-            with self._phase(state, "detect"):
-                if deployed:
-                    self._detect(ctx, drill, profile, state, options)
+            if spec.preflight:
+                with self._phase(state, "preflight"):
+                    self._preflight(ctx, drill, state)
+            if state.failure is None:
+                with self._phase(state, "deploy"):
+                    target.sabotage(spec.sabotage)
+                    deployed = self._deploy(ctx, drill, state)
+                with self._phase(state, "detect"):
+                    if deployed:
+                        self._detect(ctx, drill, profile, state, options)
             if state.decision == "rollback":
                 with self._phase(state, "rollback"):
                     state.rollback_started_at = now()
                     outcome = runbook.execute(drill.runbook, ctx, self.emit, options.human if profile.decision == "manual" else None)
-                    state.steps = outcome.steps
+                    state.steps = state.steps + outcome.steps
                     if outcome.ok:
                         state.completed_at = outcome.steps[-1].ended_at
                         self._record_rollback(ctx, drill, state, run_id)
@@ -381,6 +385,14 @@ class Engine:
             state.failure = f"steady state not held after promotion: {after}"
         else:
             state.completed_at = now()
+
+    def _preflight(self, ctx: RunContext, drill: LoadedDrill, state: _State) -> None:
+        """The drill's pre-flight steps; a failure is the run's failure and nothing is deployed."""
+        outcome = runbook.execute(catalogue.preflight_runbook(drill.spec), ctx, self.emit)
+        state.steps = outcome.steps
+        failed = outcome.first_failure
+        if failed is not None:
+            state.failure = f"pre-flight step {failed.name} failed: {failed.error}"
 
     def _record_rollback(self, ctx: RunContext, drill: LoadedDrill, state: _State, run_id: str) -> None:
         """Tell the registry (the standard: tag the rolled-back version); a registry that cannot is noted, not fatal."""

@@ -23,6 +23,8 @@ from harness.spec_types import PositiveDuration as PositiveDuration
 from harness.spec_types import Strict as Strict
 from harness.spec_types import parse_duration as parse_duration
 from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
+from harness.targets.mlflow.spec import SUPPORTED_FAULTS as MLFLOW_FAULTS
+from harness.targets.mlflow.spec import MlflowTargetSpec
 
 M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
@@ -242,7 +244,7 @@ class BuiltinTargetSpec(Strict):
     kind: Literal["builtin"] = "builtin"
 
 
-TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec, Field(discriminator="kind")]
+TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec | MlflowTargetSpec, Field(discriminator="kind")]
 
 
 class DrillSpec(Strict):
@@ -258,6 +260,9 @@ class DrillSpec(Strict):
     noise: NoiseSpec = Field(default_factory=NoiseSpec)
     detection: DetectionSpec
     runbook: str
+    # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
+    # one that fails ends the drill FAILED with nothing deployed.
+    preflight: list[StepSpec] = Field(default_factory=list)
     target: TargetSpec = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against
     time_target: PositiveDuration = 900.0  # decision -> verified completion must take at most this
     expect: Literal["rollback", "promote"] = "rollback"
@@ -280,6 +285,9 @@ class DrillSpec(Strict):
         if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
             raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
                              "or a fault injected in front of it (inject: true)")
+        if self.target.kind == "mlflow" and (self.fault.inject or self.fault.kind not in MLFLOW_FAULTS):
+            raise ValueError(f"an MLflow model version carries its own fault, one of {', '.join(MLFLOW_FAULTS)} "
+                             "(inject: true is for target kind image)")
         if self.target.kind == "builtin" and self.fault.inject:
             raise ValueError("the built-in model makes its own faults (see `drill faults`); "
                              "inject: true is for target kind image")

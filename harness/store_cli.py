@@ -18,12 +18,20 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from harness.cli_common import StoreOpt, mapped_errors
+from harness.errors import BackendUnavailable
 from harness.store import (
     PRODUCTION,
     Deployment,
+    Event,
     GroupBy,
     Metrics,
     MetricsGroup,
@@ -104,13 +112,38 @@ def record_rollback(
                f"decided {format_timestamp(rollback.decided_at)}")
 
 
+class ImportSource(StrEnum):
+    JSONL = "jsonl"
+    MLFLOW = "mlflow"
+
+
 def import_events(
-    file: Annotated[Path, typer.Argument(metavar="FILE.jsonl", help="One event per line.")],
+    file: Annotated[Path | None, typer.Argument(metavar="[FILE.jsonl]", help="One event per line.")] = None,
+    source: Annotated[ImportSource, typer.Option(
+        "--from", case_sensitive=False, help="jsonl (FILE), or mlflow: alias moves and rollback tags.")] = ImportSource.JSONL,
+    tracking_uri: Annotated[str | None, typer.Option(
+        "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking/registry URI (with --from mlflow).")] = None,
+    mlflow_model: Annotated[str | None, typer.Option(
+        "--model", help="Only this registered model (with --from mlflow; default: all).")] = None,
+    environment: Annotated[str, typer.Option(
+        "--environment", help="Environment of MLflow events not made by a drill.")] = PRODUCTION,
     store: StoreOpt = None,
 ) -> None:
-    """Import deployments and rollbacks from JSONL: all or nothing, duplicates skipped."""
+    """Import deployments and rollbacks from JSONL or an MLflow registry: all or nothing, duplicates skipped."""
+    if source is ImportSource.MLFLOW:
+        if file is not None:
+            raise typer.BadParameter("takes no FILE with --from mlflow", param_hint="FILE.jsonl")
+        if not tracking_uri:
+            raise typer.BadParameter("is required with --from mlflow", param_hint="'--tracking-uri'")
+    elif file is None:
+        raise typer.BadParameter("is required (or use --from mlflow)", param_hint="FILE.jsonl")
     with mapped_errors():
-        events = read_jsonl(file)
+        if source is ImportSource.MLFLOW:
+            assert tracking_uri is not None
+            events, label = _mlflow_events(tracking_uri, mlflow_model, environment), tracking_uri
+        else:
+            assert file is not None
+            events, label = read_jsonl(file), str(file)
         with Store.open(store) as st:
             if sys.stderr.isatty() and len(events) >= PROGRESS_THRESHOLD:
                 with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
@@ -119,8 +152,16 @@ def import_events(
                     result = st.import_events(events, on_progress=lambda n: bar.advance(task, n))
             else:
                 result = st.import_events(events)
-    typer.echo(f"imported {file}: {result.inserted} new, {result.skipped} already present "
+    typer.echo(f"imported {label}: {result.inserted} new, {result.skipped} already present "
                f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks)")
+
+
+def _mlflow_events(tracking_uri: str, model: str | None, environment: str) -> list[Event]:
+    try:
+        from harness.targets.mlflow.importer import read_events
+    except ImportError as exc:
+        raise BackendUnavailable(f"--from mlflow needs the mlflow extra: pip install 'drill-harness[mlflow]' ({exc})") from None
+    return read_events(tracking_uri, model, environment)
 
 
 def export_events(

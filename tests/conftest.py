@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if in_ci() and selected_docker and not _docker_outcomes:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print("\nCI=true: no Docker test ran; failing the session", file=sys.stderr)
+
+
+def need_mlflow() -> Any:
+    """The mlflow module for tests of the MLflow target: skipped locally without the extra, but under CI=true
+    a missing extra fails (install.sh installs it) rather than testing less in silence."""
+    if in_ci():
+        import mlflow
+
+        return mlflow
+    return pytest.importorskip("mlflow")

@@ -64,7 +64,7 @@ def registry() -> dict[str, Action]:
     global _loaded
     if not _loaded:
         _loaded = True
-        from harness.actions import builtin  # noqa: F401  (registers the built-ins)
+        from harness.actions import builtin, registry_checks  # noqa: F401  (registers the built-ins)
         from harness.targets.swarm import actions as _swarm  # noqa: F401  (swarm.rollback, swarm.scale, ...)
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):

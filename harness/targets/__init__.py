@@ -27,6 +27,7 @@ Factory = Callable[["LoadedDrill", str, Path, str], "Target"]  # (drill, run_id,
 BUILTIN_FACTORIES: dict[str, str] = {
     "builtin": "harness.targets.builtin:create",
     "image": "harness.targets.image:create",
+    "mlflow": "harness.targets.mlflow.target:create",
 }
 
 

@@ -1,0 +1,126 @@
+"""The MLflow image: a tracking/registry server and the pyfunc scoring server, built locally from wheels.
+
+No registry is needed: the image is built ``FROM`` the bootstrapped Debian base (``drill-base:<digest>``,
+python3 3.11, no pip). Containers here cannot reach the Python package index over TLS, so the wheels are
+fetched on the HOST (``pip download --only-binary=:all:`` for CPython 3.11 manylinux) into a cache, and the
+build installs them offline with pip run from its own wheel. A first stage installs into ``/install``; the
+second copies only that, so the wheels never weigh on the image. Cached by a content label like the stack's
+images (``io.drill.inputs``): the next run reuses it in well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.errors import BackendUnavailable
+from harness.ports import Progress
+from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+from harness.stack.images import _ensure_base, _have, base_digest
+
+MLFLOW_VERSION = "2.22.5"
+# The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn) and psycopg2 for a postgresql:// backend store
+# (MLflow 2.22's queries fail on psycopg 3: "operator does not exist: integer = character varying").
+# SQLAlchemy 2.1 removed a pool class MLflow 2.22 imports; pandas 3 is newer than MLflow 2.22 knows.
+REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg2-binary>=2.9,<3", "pandas<3", "sqlalchemy>=2,<2.1")
+IN_IMAGE = ("scoring_server.py",)
+RECIPE = """\
+FROM {base} AS install
+COPY wheels /wheels
+RUN set -e; PIP=$(ls /wheels/pip-*.whl); python3 $PIP/pip install --no-cache-dir --no-index --find-links /wheels \
+    --prefix /install {requirements}
+FROM {base}
+COPY --from=install /install /usr/local
+COPY scoring_server.py /opt/drill/scoring_server.py
+RUN mkdir -p /mlflow/artifacts && chown -R 65534:65534 /mlflow
+ENV PYTHONPATH=/usr/local/lib/python3.11/site-packages HOME=/tmp PYTHONDONTWRITEBYTECODE=1
+USER 65534:65534
+"""
+
+
+@dataclass(frozen=True)
+class MlflowImage:
+    tag: str
+    source: str  # cached | built
+    seconds: float
+
+
+def _in_image_bytes() -> dict[str, bytes]:
+    here = Path(__file__).parent
+    return {name: (here / name).read_bytes() for name in IN_IMAGE}
+
+
+def inputs_digest() -> str:
+    h = hashlib.sha256(f"{base_digest()}|{'|'.join(REQUIREMENTS)}|{RECIPE}|v1".encode())
+    for name, data in sorted(_in_image_bytes().items()):
+        h.update(name.encode() + b"\0" + data)
+    return h.hexdigest()[:16]
+
+
+def image_tag() -> str:
+    return f"drill-mlflow:{inputs_digest()}"
+
+
+def wheel_cache() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drill" / "mlflow-wheels"
+    return root / MLFLOW_VERSION  # one directory per MLflow version: pip skips wheels it already has
+
+
+def download_wheels(dest: Path, progress: Progress) -> None:
+    """Wheels for CPython 3.11 on manylinux (Debian bookworm's python3), fetched by pip on the host."""
+    marker = dest / f".complete-{hashlib.sha256('|'.join(REQUIREMENTS).encode()).hexdigest()[:12]}"
+    if marker.exists():
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    progress(f"downloading MLflow {MLFLOW_VERSION} wheels on the host into {dest}")
+    platforms = [a for p in ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+                 for a in ("--platform", p)]
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", "3.11",
+           "--implementation", "cp", *platforms, "-d", str(dest), "pip", *REQUIREMENTS]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BackendUnavailable(f"cannot download the MLflow wheels (pip exit {proc.returncode}): "
+                                 f"{(proc.stderr or proc.stdout).strip()[-600:]}")
+    marker.write_text("ok\n")
+
+
+def ensure_image(client: docker.DockerClient, progress: Progress, *, force: bool = False) -> MlflowImage:
+    """The MLflow image for these inputs: reused when present, else built from host-fetched wheels."""
+    started = time.monotonic()
+    tag = image_tag()
+    if not force and _have(client, tag):
+        progress(f"MLflow image up to date ({tag})")
+        return MlflowImage(tag, "cached", time.monotonic() - started)
+    base = _ensure_base(client, progress, force=False)
+    wheels = wheel_cache()
+    download_wheels(wheels, progress)
+    progress(f"building {tag} (MLflow {MLFLOW_VERSION} from {len(list(wheels.glob('*.whl')))} wheels)")
+    dockerfile = RECIPE.format(base=base, requirements=" ".join(f"'{r}'" for r in REQUIREMENTS))
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in {"Dockerfile": dockerfile.encode(), **_in_image_bytes()}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        for wheel in sorted(wheels.glob("*.whl")):
+            tar.add(str(wheel), arcname=f"wheels/{wheel.name}")
+    context.seek(0)
+    try:
+        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
+                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: inputs_digest()})
+    except docker.errors.BuildError as exc:
+        log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
+        raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
+    seconds = time.monotonic() - started
+    progress(f"built {tag} in {seconds:.0f}s")
+    return MlflowImage(tag, "built", seconds)

@@ -1,0 +1,24 @@
+"""The ``target: {kind: mlflow}`` block of a drill: the drill's versions live in a real MLflow registry.
+
+No MLflow import here: the catalogue loads this without the mlflow extra.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from harness.spec_types import Strict
+
+# The faults a pyfunc model version can carry (see drill_faulty_model.py); others need the built-in model.
+SUPPORTED_FAULTS = ("none", "error_slice", "latency", "wrong_answers", "crash", "out_of_range")
+
+
+class MlflowTargetSpec(Strict):
+    """An MLflow tracking/registry server per run, model versions logged to it, scoring servers loading them."""
+
+    kind: Literal["mlflow"] = "mlflow"
+    # The server's backend store: a SQLite file on the run's volume unless a database URL the server's container
+    # can reach is given (postgresql://..., psycopg2). $DRILL_MLFLOW_BACKEND_STORE overrides both.
+    backend_store: str | None = Field(default=None, min_length=1)

@@ -1,0 +1,109 @@
+"""The MLflow stack of one run: the shared router and Prometheus, an MLflow server, pyfunc scoring servers.
+
+It is :class:`harness.stack.stack.Stack` (network, HAProxy, Prometheus, labels, sweep) with two changes: an
+MLflow tracking/registry server starts first (SQLite backend store file and artifact root on a labelled
+volume; ``--serve-artifacts`` so clients upload and download through the server), and model slots run the
+image's scoring server, which loads ``models:/NAME/VERSION`` through that server. Every container is hardened
+like the rest (non-root, read-only root, no capabilities, no new privileges, memory and pids limits) and
+publishes on 127.0.0.1 only. Scoring servers sit on the internal run network only (no egress); the MLflow
+server, like the router, is published from the edge network and joined to the run network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import docker
+from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
+
+from harness.ports import SLOTS, ServiceFailed
+from harness.stack.docker_api import container_ip, run_labels
+from harness.stack.images import StackImages
+from harness.stack.services import MODEL_PORT, StackContainer, hardening, packaged
+from harness.stack.stack import Stack
+
+MLFLOW_PORT = 5000
+DATA_MOUNT = "/mlflow"
+DEFAULT_BACKEND_STORE = f"sqlite:///{DATA_MOUNT}/mlflow.db"
+# Set to a database URL the server's container can reach (postgresql://..., psycopg2) to use it instead of SQLite.
+BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
+
+
+class MlflowStack(Stack):
+    def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
+                 startup_timeout: float = 90.0, model_env: dict[str, str] | None = None,
+                 backend_store: str | None = None) -> None:
+        super().__init__(client, images, run_id, model, startup_timeout, model_env=model_env)
+        self.data_volume = f"drill-{run_id}-mlflow"
+        self.mlflow_container: StackContainer | None = None
+        self.mlflow_port = 0
+        self.mlflow_ip = ""
+        self.backend_store = os.environ.get(BACKEND_STORE_ENV) or backend_store or DEFAULT_BACKEND_STORE
+
+    @property
+    def tracking_uri(self) -> str:
+        """Where the host reaches the MLflow server (published on 127.0.0.1)."""
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    def start_mlflow(self) -> None:
+        """The network, the data volume and the MLflow server, ready when its /health answers."""
+        self.create_network()
+        self.client.volumes.create(self.data_volume, labels=run_labels(self.run_id, "mlflow-data"))
+        command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--workers", "2",
+                   "--backend-store-uri", self.backend_store, "--serve-artifacts",
+                   "--artifacts-destination", f"{DATA_MOUNT}/artifacts"]
+        # Like the router: published from the edge network, joined to the internal run network once up.
+        container = (
+            StackContainer(self.images.model, name=f"drill-{self.run_id}-mlflow")
+            .with_network(self.edge)
+            .publish_local(MLFLOW_PORT)
+            .with_volume_mapping(self.data_volume, DATA_MOUNT, "rw")
+            .with_tmpfs("/tmp", "rw,size=256m,mode=1777")
+            .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening("1g", 256))
+            .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(self.startup_timeout))
+                         .with_poll_interval(0.25))
+        )
+        self.mlflow_container = container
+        self._start(container, "MLflow server")
+        self.mlflow_port = container.local_port(MLFLOW_PORT)
+        self.network.connect(container.get_wrapped_container().id, network_aliases=["mlflow"])
+        # By address, not by the alias: this engine's embedded DNS does not answer inside containers.
+        self.mlflow_ip = container_ip(container.get_wrapped_container(), self.network.name)
+
+    def start_rest(self, stable_version: str) -> None:
+        """Stable scoring server, router and Prometheus, in parallel (the MLflow server is up)."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            starts: list[Future[object]] = [pool.submit(self.start_model, "stable", stable_version),
+                                            pool.submit(self.start_router),
+                                            pool.submit(self.start_prometheus, packaged("prometheus.yml"))]
+            for started in starts:
+                started.result()
+
+    def sync_registry(self, registry_root: Path) -> None:
+        """Nothing to copy: scoring servers read the MLflow registry."""
+        return
+
+    def start_model(self, slot: str, ref: str) -> str:
+        """A scoring server for ``ref`` (a version or an alias) in ``slot``; its IP once it serves."""
+        if slot not in SLOTS:
+            raise ServiceFailed(f"unknown slot {slot!r}; known: {', '.join(SLOTS)}")
+        container = (
+            StackContainer(self.images.model, name=f"drill-{self.run_id}-{slot}")
+            .with_network(self.network)
+            .with_network_aliases(slot)
+            .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, PORT=str(MODEL_PORT),
+                       MLFLOW_TRACKING_URI=f"http://{self.mlflow_ip}:{MLFLOW_PORT}", MODEL_DIR="/tmp/model",
+                       **self.model_env)
+            .with_tmpfs("/tmp", "rw,size=128m,mode=1777")
+            .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/scoring_server.py"],
+                         labels=run_labels(self.run_id, f"model-{slot}"), **hardening("512m", 128))
+            .waiting_for(LogMessageWaitStrategy("serving ")
+                         .with_startup_timeout(int(self.startup_timeout)).with_poll_interval(0.1))
+        )
+        with self._lock:
+            self.models[slot] = container
+        self._start(container, f"scoring server {slot} (models:/{self.model}/{ref})")
+        return container_ip(container.get_wrapped_container(), self.network.name)

@@ -1,0 +1,200 @@
+"""The MLflow target: the drill's model versions live in a real MLflow registry and are served from it.
+
+``prepare`` starts an MLflow server for the run, logs three real versions of the drill's model (v1, v2 good;
+v3 carries the drill's fault), deploys v1 then v2 as ``champion`` through the registry adapter, starts a
+scoring server for v2 behind the router. Rolling back moves the ``champion`` alias back through
+:class:`MlflowRegistry`; after a verified rollback the engine tags the rolled-back version with the event,
+readable through MLflow's own API. ``close`` removes everything by the run's label.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import SpecError, SpecIssue
+from harness.ports import Endpoint, Progress, ServiceFailed, Versions
+from harness.stack.prometheus import PrometheusClient
+from harness.targets.builtin import ArtifactFault, FeatureProtocol
+from harness.targets.mlflow.models import ARTIFACT_PATH
+from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
+
+if TYPE_CHECKING:
+    import docker
+
+    from harness.catalogue import LoadedDrill
+    from harness.stack.router import RouterClient
+    from harness.targets.mlflow.registry import MlflowRegistry
+    from harness.targets.mlflow.stack import MlflowStack
+
+
+class ScoringBackend:
+    """Scoring servers as containers, one per slot, each loading its version from the MLflow registry."""
+
+    kind = "docker"
+
+    def __init__(self, stack: MlflowStack) -> None:
+        self.stack = stack
+        self._addresses: dict[str, Endpoint] = {}
+
+    def start(self, slot: str, version: str) -> Endpoint:
+        from harness.stack.stack import MODEL_PORT
+
+        endpoint = Endpoint(self.stack.start_model(slot, version), MODEL_PORT)
+        self._addresses[slot] = endpoint
+        return endpoint
+
+    def stop(self, slot: str) -> None:
+        self._addresses.pop(slot, None)
+        self.stack.stop_model(slot)
+
+    def running(self, slot: str) -> bool:
+        return self.stack.model_running(slot)
+
+    def address(self, slot: str) -> Endpoint | None:
+        return self._addresses.get(slot)
+
+    def replicas(self) -> dict[str, int] | None:
+        return None
+
+
+class MlflowTarget:
+    name = "mlflow"
+
+    def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path) -> None:
+        self.spec = drill.spec
+        self.run_id = run_id
+        self.workdir = workdir
+        # A fresh registry numbers versions 1, 2, 3 in the order prepare() logs them.
+        self.versions = Versions("1", "2", "3")
+        self.protocol = FeatureProtocol()
+        self.fault = ArtifactFault(drill.spec.fault.kind)
+        self._stack: MlflowStack | None = None
+        self._backend: ScoringBackend | None = None
+        self._registry: MlflowRegistry | None = None
+        self.images_source: str | None = None
+
+    @property
+    def stack(self) -> MlflowStack:
+        if self._stack is None:
+            raise ServiceFailed("the stack is not started")
+        return self._stack
+
+    @property
+    def backend(self) -> ScoringBackend:
+        if self._backend is None:
+            raise ServiceFailed("the stack is not started")
+        return self._backend
+
+    @property
+    def registry(self) -> MlflowRegistry:
+        if self._registry is None:
+            raise ServiceFailed("the MLflow server is not started")
+        return self._registry
+
+    @property
+    def router(self) -> RouterClient:
+        if self.stack.router is None:
+            raise ServiceFailed("the router is not started")
+        return self.stack.router
+
+    @property
+    def metrics(self) -> PrometheusClient:
+        if self.stack.prometheus is None:
+            raise ServiceFailed("Prometheus is not started")
+        return self.stack.prometheus
+
+    @property
+    def traffic_endpoint(self) -> Endpoint:
+        return Endpoint("127.0.0.1", self.stack.router_port)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.stack.tracking_uri
+
+    def prepare(self, progress: Progress) -> None:
+        from dataclasses import replace
+
+        from harness.stack.docker_api import connect
+        from harness.stack.images import ensure_images
+        from harness.stack.stack import MODEL_PORT
+        from harness.targets.mlflow.image import ensure_image
+        from harness.targets.mlflow.models import seed_versions
+        from harness.targets.mlflow.registry import MlflowRegistry
+        from harness.targets.mlflow.stack import MlflowStack
+
+        client: docker.DockerClient = connect()
+        images = ensure_images(client, progress)
+        mlflow_image = ensure_image(client, progress)
+        self.images_source = f"{images.source}+mlflow-{mlflow_image.source}"
+        backend_store = self.spec.target.backend_store if isinstance(self.spec.target, MlflowTargetSpec) else None
+        self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
+                                   model_env=self.spec.noise.env(), backend_store=backend_store)
+        self._backend = ScoringBackend(self._stack)
+        progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
+        self._stack.start_mlflow()
+        self._registry = MlflowRegistry(self._stack.tracking_uri, self.spec.model, run_id=self.run_id)
+        progress(f"logging versions 1, 2 (good) and 3 ({self.spec.fault.kind}) of {self.spec.model} to MLflow")
+        seed_versions(self._registry, self.spec.fault.model_dump(exclude_none=True))
+        self._stack.start_rest(self.versions.stable)
+        stable = self._backend._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)
+        self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
+
+    def sabotage(self, how: str) -> None:
+        """Break the way back: the stable version's artifact (see :func:`sabotage_version`). The running stable
+        server keeps its model in memory; what breaks is the rollback to it."""
+        sabotage_version(self.registry, self.versions.stable, how)
+
+    def services(self) -> dict[str, bool]:
+        stack = self._stack
+        if stack is None:
+            return {}
+        return {"router": stack.container_running(stack.router_container),
+                "prometheus": stack.container_running(stack.prometheus_container),
+                "mlflow": stack.container_running(stack.mlflow_container),
+                "stable": stack.model_running("stable")}
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+
+
+def sabotage_version(registry: MlflowRegistry, version: str, how: str) -> None:
+    """Through MLflow's own artifact API: overwrite the version's pickled model with garbage
+    (``corrupt-previous``) or delete it (``missing-previous``)."""
+    if how == "none":
+        return
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    from harness.targets.mlflow.models import tracking
+    from harness.targets.mlflow.registry import mlflow_errors
+
+    with mlflow_errors(f"sabotage {how} of {registry.model} version {version}"), tracking(registry.tracking_uri):
+        mv = registry.client.get_model_version(registry.model, version)
+        if how == "corrupt-previous":
+            with tempfile.TemporaryDirectory(prefix="drill-sabotage-") as tmp:
+                garbage = Path(tmp) / "model.pkl"
+                garbage.write_bytes(b"garbage-bytes-here, not a pickle")
+                registry.client.log_artifact(mv.run_id, str(garbage), ARTIFACT_PATH)
+        elif how == "missing-previous":
+            get_artifact_repository(mv.source).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
+
+
+def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> MlflowTarget:
+    if backend != "docker":
+        from harness.targets import backend_error
+
+        raise backend_error(drill, backend)
+    kind = drill.spec.fault.kind
+    if kind not in SUPPORTED_FAULTS:
+        raise SpecError(SpecIssue(str(drill.drill_path), "fault.kind", f"{kind!r} cannot be made into an MLflow "
+                                  f"model version; supported: {', '.join(SUPPORTED_FAULTS)}"))
+    try:
+        import mlflow  # noqa: F401
+    except ImportError as exc:
+        from harness.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"target 'mlflow' needs the mlflow extra: pip install 'drill-harness[mlflow]' "
+                                 f"({exc})") from None
+    return MlflowTarget(drill, run_id, workdir)
