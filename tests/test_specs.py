@@ -137,3 +137,16 @@ def test_cli_dry_run_prints_the_plan_and_list_shows_the_catalogue() -> None:
     assert listing.exit_code == 0 and "broken-rollback-path" in listing.output and "blue-green" in listing.output
     md = CliRunner().invoke(app, ["runbook", "show", "canary-rollback"])
     assert md.exit_code == 0 and md.output.startswith("# Runbook: canary-rollback") and "| 2 | **drain-candidate**" in md.output
+
+
+def test_validating_the_whole_catalogue_loads_no_docker_client() -> None:
+    # The seams keep Docker behind the targets: `drill validate` and `drill list` work where no engine is.
+    import subprocess
+    import sys
+
+    code = ("import sys; from harness.cli import app; from harness import api, catalogue; "
+            "[catalogue.load_drill(n) for n in catalogue.drill_names()]; "
+            f"api.validate(sorted(__import__('pathlib').Path({str(CATALOGUE)!r}).glob('*/*.yaml'))); "
+            "print([m for m in ('docker', 'testcontainers', 'mlflow') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
