@@ -57,6 +57,8 @@ detection:
       samples_query: sum(increase(haproxy_server_http_responses_total{{proxy="models",server="candidate"}}[10s]))
       failure_above: 0.05
       min_samples: 10
+  compare:                        # client-side errors, candidate vs stable: the anytime-valid sequential judge
+    - {{name: client-errors-vs-stable, measure: error}}
 runbook: {name}-rollback
 time_target: 15m
 profiles:
