@@ -78,12 +78,15 @@ def test_runbook_pages_through_a_webhook_given_by_var(tmp_path: Path, docker_cli
     page = next(s for s in result["steps"] if s["name"] == "page-model-owner")
     assert page["status"] == "ok" and "posted to http://127.0.0.1:" in page["detail"]
     assert "XXXX" not in page["detail"]  # the webhook's secret path stays out of the report
-    # The drill's own notifications: start, decision, result, in that order around the page.
+    # The drill's own notifications: start, decision, result, in that order. They go out from the listener's
+    # own thread (a slow chat server never delays the rollback), so the runbook's page may come before or
+    # after the decision message; the result comes last, after the run.
     run_id = result["run_id"]
     assert texts[0] == f"Drill paging-drill started (run {run_id}, profile ci)."
-    assert texts[1].startswith("Drill paging-drill: decision rollback (automated)")
-    assert texts.index("[#ml-oncall] rolling back fraud v3 -> v2") > 1
+    decided = [i for i, t in enumerate(texts) if t.startswith("Drill paging-drill: decision rollback (automated)")]
+    assert len(decided) == 1 and 0 < decided[0] < len(texts) - 1
     assert texts[-1].startswith("Drill paging-drill PASSED: rolled back to v2") and run_id in texts[-1]
+    assert len(texts) == 4
     containers, networks, volumes = harness_resources(docker_client, run_id)
     assert (containers, networks, volumes) == ([], [], [])
 
