@@ -166,6 +166,7 @@ class Engine:
         ticker_stop = threading.Event()
         interrupted = False
         environment: BackendUnavailable | None = None
+        bad_input: SpecError | None = None
         samples: list[Sample] = []
         weight_log: list[tuple[float, int]] = []
         try:
@@ -229,8 +230,9 @@ class Engine:
         except BackendUnavailable as exc:
             environment = exc
             status, reason = RunStatus.ERROR, f"environment: {exc}"
-        except SpecError:
-            raise
+        except SpecError as exc:  # found only once running (a target's own check): recorded, then exit 2
+            bad_input = exc
+            status, reason = RunStatus.ERROR, f"bad input: {exc}"
         except Exception as exc:  # the run is recorded as an error, not lost; teardown follows either way
             status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
@@ -249,6 +251,8 @@ class Engine:
         if environment is not None:
             environment.result = result
             raise environment
+        if bad_input is not None:
+            raise bad_input
         return result
 
     def _teardown(self, state: _State, load: LoadGenerator | None, target: Target | None, workdir: Path) -> None:

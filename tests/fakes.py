@@ -150,7 +150,9 @@ class FakeTarget:
     name = "fake"
 
     def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
-                 crash: set[str] | None = None, close_interrupts: int = 0) -> None:
+                 crash: set[str] | None = None, close_interrupts: int = 0,
+                 prepare_raises: Exception | None = None) -> None:
+        self.prepare_raises = prepare_raises  # what prepare() raises, as a target's own late check would
         self.close_interrupts = close_interrupts  # this many close() calls are hit by a Ctrl-C first
         self.close_calls = 0
         self.versions = Versions("v1", "v2", "v3")
@@ -170,6 +172,8 @@ class FakeTarget:
         return Endpoint("127.0.0.1", self._server.server_address[1])
 
     def prepare(self, progress: Progress) -> None:
+        if self.prepare_raises is not None:
+            raise self.prepare_raises
         router = self.router
 
         class Handler(BaseHTTPRequestHandler):

@@ -13,6 +13,7 @@ import pytest
 
 from harness.catalogue import LoadedDrill
 from harness.engine import Engine, RunInterrupted, RunOptions
+from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.events import Event, Listener, PhaseStarted, RunFinished, StepStarted
 from harness.results import DrillResult, RunStatus
 from harness.specs import DrillSpec, RunbookSpec
@@ -134,3 +135,16 @@ def test_teardown_runs_when_the_engine_is_driven_from_another_thread(tmp_path: P
     t.start()
     t.join(60)
     assert out and target.closed == 1
+
+
+@pytest.mark.parametrize("error", [SpecError(SpecIssue("d.yaml", "target.kind", "late check")),
+                                   BackendUnavailable("no engine")])
+def test_a_run_that_started_is_recorded_even_when_bad_input_or_the_environment_stops_it(
+        tmp_path: Path, error: Exception) -> None:
+    target = FakeTarget(prepare_raises=error)
+    rec = Recorder()
+    with pytest.raises(type(error)):
+        Engine([rec], make_target=factory(target)).run(drill(), RunOptions(report_root=tmp_path))
+    finished = [e for e in rec.events if isinstance(e, RunFinished)]
+    assert len(finished) == 1 and finished[0].result.status is RunStatus.ERROR
+    assert target.closed == 1
