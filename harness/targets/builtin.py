@@ -16,13 +16,12 @@ from harness.model import make_examples
 from harness.ports import Backend, Endpoint, Example, Progress, Reading, ServiceFailed, Versions
 from harness.registry import Registry
 from harness.seed import seed_registry
-from harness.stack.prometheus import PrometheusClient
+from harness.targets.parts import OnServiceStack
 
 if TYPE_CHECKING:
     import docker
 
     from harness.catalogue import LoadedDrill
-    from harness.stack.router import RouterClient
     from harness.stack.stack import Stack
     from harness.targets.swarm.session import SwarmSession
 
@@ -101,7 +100,7 @@ class ContainerBackend:
         return None
 
 
-class BuiltinTarget:
+class BuiltinTarget(OnServiceStack["Stack"]):
     name = "builtin"
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path,
@@ -115,39 +114,15 @@ class BuiltinTarget:
         self.protocol = FeatureProtocol()
         self.fault = ArtifactFault(drill.spec.fault.kind)
         self._client_factory = client_factory
-        self._stack: Stack | None = None
         self._backend: Backend | None = None
         self._session: SwarmSession | None = None
         self.images_source: str | None = None
-
-    # The parts exist once prepare() has run; before that, asking for them is a programming error.
-    @property
-    def stack(self) -> Stack:
-        if self._stack is None:
-            raise ServiceFailed("the stack is not started")
-        return self._stack
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
             raise ServiceFailed("the stack is not started")
         return self._backend
-
-    @property
-    def router(self) -> RouterClient:
-        if self.stack.router is None:
-            raise ServiceFailed("the router is not started")
-        return self.stack.router
-
-    @property
-    def metrics(self) -> PrometheusClient:
-        if self.stack.prometheus is None:
-            raise ServiceFailed("Prometheus is not started")
-        return self.stack.prometheus
-
-    @property
-    def traffic_endpoint(self) -> Endpoint:
-        return Endpoint("127.0.0.1", self.stack.router_port)
 
     def prepare(self, progress: Progress) -> None:
         from harness.stack.docker_api import connect

@@ -18,18 +18,17 @@ import docker
 import docker.errors
 
 from harness.errors import SpecError, SpecIssue
-from harness.ports import Endpoint, Progress, ServiceFailed, Versions
+from harness.ports import Progress, ServiceFailed, Versions
 from harness.registry import RegistryError
 from harness.stack.docker_api import connect, sweep
 from harness.stack.images import ensure_images
-from harness.stack.prometheus import PrometheusClient
-from harness.stack.router import RouterClient
 from harness.stack.services import ServiceStack, prometheus_config, running
 from harness.targets.image.backend import ImageBackend, ProxyFault
 from harness.targets.image.build import ImageBuilder, ResolvedImage, repo_name
 from harness.targets.image.protocol import JsonlProtocol
 from harness.targets.image.registry import ImageRegistry
 from harness.targets.image.spec import ImageTargetSpec
+from harness.targets.parts import OnServiceStack
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class ImageTarget:
+class ImageTarget(OnServiceStack["ServiceStack"]):
     name = "image"
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path,
@@ -60,38 +59,14 @@ class ImageTarget:
         self.resolved: dict[str, ResolvedImage] = {}
         self._connect = connect_docker
         self._client: docker.DockerClient | None = None
-        self._stack: ServiceStack | None = None
         self._backend: ImageBackend | None = None
         self._run_tags: dict[str, str] = {}
-
-    # ---- the parts, once prepare() has run ----------------------------------------------------
-    @property
-    def stack(self) -> ServiceStack:
-        if self._stack is None:
-            raise ServiceFailed("the stack is not started")
-        return self._stack
 
     @property
     def backend(self) -> ImageBackend:
         if self._backend is None:
             raise ServiceFailed("the stack is not started")
         return self._backend
-
-    @property
-    def router(self) -> RouterClient:
-        if self.stack.router is None:
-            raise ServiceFailed("the router is not started")
-        return self.stack.router
-
-    @property
-    def metrics(self) -> PrometheusClient:
-        if self.stack.prometheus is None:
-            raise ServiceFailed("Prometheus is not started")
-        return self.stack.prometheus
-
-    @property
-    def traffic_endpoint(self) -> Endpoint:
-        return Endpoint("127.0.0.1", self.stack.router_port)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def prepare(self, progress: Progress) -> None:

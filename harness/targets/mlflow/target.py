@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, Progress, ServiceFailed, Versions
-from harness.stack.prometheus import PrometheusClient
 from harness.targets.builtin import ArtifactFault, FeatureProtocol
 from harness.targets.mlflow.models import ARTIFACT_PATH
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
+from harness.targets.parts import OnServiceStack
 
 if TYPE_CHECKING:
     import docker
 
     from harness.catalogue import LoadedDrill
-    from harness.stack.router import RouterClient
     from harness.targets.mlflow.registry import MlflowRegistry
     from harness.targets.mlflow.stack import MlflowStack
 
@@ -59,7 +58,7 @@ class ScoringBackend:
         return None
 
 
-class MlflowTarget:
+class MlflowTarget(OnServiceStack["MlflowStack"]):
     name = "mlflow"
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path) -> None:
@@ -70,16 +69,9 @@ class MlflowTarget:
         self.versions = Versions("1", "2", "3")
         self.protocol = FeatureProtocol()
         self.fault = ArtifactFault(drill.spec.fault.kind)
-        self._stack: MlflowStack | None = None
         self._backend: ScoringBackend | None = None
         self._registry: MlflowRegistry | None = None
         self.images_source: str | None = None
-
-    @property
-    def stack(self) -> MlflowStack:
-        if self._stack is None:
-            raise ServiceFailed("the stack is not started")
-        return self._stack
 
     @property
     def backend(self) -> ScoringBackend:
@@ -92,22 +84,6 @@ class MlflowTarget:
         if self._registry is None:
             raise ServiceFailed("the MLflow server is not started")
         return self._registry
-
-    @property
-    def router(self) -> RouterClient:
-        if self.stack.router is None:
-            raise ServiceFailed("the router is not started")
-        return self.stack.router
-
-    @property
-    def metrics(self) -> PrometheusClient:
-        if self.stack.prometheus is None:
-            raise ServiceFailed("Prometheus is not started")
-        return self.stack.prometheus
-
-    @property
-    def traffic_endpoint(self) -> Endpoint:
-        return Endpoint("127.0.0.1", self.stack.router_port)
 
     @property
     def tracking_uri(self) -> str:
