@@ -69,19 +69,21 @@ class ArtifactFault:
 
 
 class ContainerBackend:
-    """Model servers as containers, one per slot, reading the file registry from the run's volume."""
+    """Model servers as containers, one per slot, started by the stack (the demo server reading the file
+    registry from the run's volume, or MLflow's scoring server loading its version from the MLflow registry)."""
 
     kind = "docker"
 
-    def __init__(self, stack: Stack, registry: Registry) -> None:
+    def __init__(self, stack: Stack, registry: Registry | None = None) -> None:
         self.stack = stack
-        self.registry = registry
+        self.registry = registry  # a file registry to copy into the volume before each start; None: nothing to copy
         self._addresses: dict[str, Endpoint] = {}
 
     def start(self, slot: str, version: str) -> Endpoint:
         from harness.stack.stack import MODEL_PORT
 
-        self.stack.sync_registry(self.registry.root)  # the server reads what the registry says now
+        if self.registry is not None:
+            self.stack.sync_registry(self.registry.root)  # the server reads what the registry says now
         endpoint = Endpoint(self.stack.start_model(slot, version), MODEL_PORT)
         self._addresses[slot] = endpoint
         return endpoint

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, Progress, ServiceFailed, Versions
-from harness.targets.builtin import ArtifactFault, FeatureProtocol
+from harness.targets.builtin import ArtifactFault, ContainerBackend, FeatureProtocol
 from harness.targets.mlflow.models import ARTIFACT_PATH
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
 from harness.targets.parts import OnServiceStack
@@ -25,37 +25,7 @@ if TYPE_CHECKING:
 
     from harness.catalogue import LoadedDrill
     from harness.targets.mlflow.registry import MlflowRegistry
-    from harness.targets.mlflow.stack import MlflowStack
-
-
-class ScoringBackend:
-    """Scoring servers as containers, one per slot, each loading its version from the MLflow registry."""
-
-    kind = "docker"
-
-    def __init__(self, stack: MlflowStack) -> None:
-        self.stack = stack
-        self._addresses: dict[str, Endpoint] = {}
-
-    def start(self, slot: str, version: str) -> Endpoint:
-        from harness.stack.stack import MODEL_PORT
-
-        endpoint = Endpoint(self.stack.start_model(slot, version), MODEL_PORT)
-        self._addresses[slot] = endpoint
-        return endpoint
-
-    def stop(self, slot: str) -> None:
-        self._addresses.pop(slot, None)
-        self.stack.stop_model(slot)
-
-    def running(self, slot: str) -> bool:
-        return self.stack.model_running(slot)
-
-    def address(self, slot: str) -> Endpoint | None:
-        return self._addresses.get(slot)
-
-    def replicas(self) -> dict[str, int] | None:
-        return None
+    from harness.targets.mlflow.stack import MlflowStack  # noqa: F401  (the stack type this target runs on)
 
 
 class MlflowTarget(OnServiceStack["MlflowStack"]):
@@ -69,12 +39,12 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
         self.versions = Versions("1", "2", "3")
         self.protocol = FeatureProtocol()
         self.fault = ArtifactFault(drill.spec.fault.kind)
-        self._backend: ScoringBackend | None = None
+        self._backend: ContainerBackend | None = None
         self._registry: MlflowRegistry | None = None
         self.images_source: str | None = None
 
     @property
-    def backend(self) -> ScoringBackend:
+    def backend(self) -> ContainerBackend:
         if self._backend is None:
             raise ServiceFailed("the stack is not started")
         return self._backend
@@ -107,7 +77,7 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
         backend_store = self.spec.target.backend_store if isinstance(self.spec.target, MlflowTargetSpec) else None
         self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
                                    model_env=self.spec.noise.env(), backend_store=backend_store)
-        self._backend = ScoringBackend(self._stack)
+        self._backend = ContainerBackend(self._stack)
         progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
         self._stack.start_mlflow()
         self._registry = MlflowRegistry(self._stack.tracking_uri, self.spec.model, run_id=self.run_id)
