@@ -7,13 +7,16 @@ must be exact.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from harness.store import Store
+from harness.store.db import _switch_to_wal
 from harness.store.schema import deployments
 
 PROCESSES = 4
@@ -59,3 +62,25 @@ def test_concurrent_writers_lose_nothing(store_url: str) -> None:
     with Store.open(store_url) as store, store._engine.connect() as conn:  # noqa: SLF001
         total = conn.execute(select(func.count()).select_from(deployments)).scalar_one()
     assert total == PROCESSES * EACH + 50
+
+
+class _LockedCursor:
+    """A sqlite3 cursor whose first ``locked`` WAL switches fail as they do while another process holds the file."""
+
+    def __init__(self, locked: int, message: str = "database is locked") -> None:
+        self.locked, self.message, self.calls = locked, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.locked:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_switching_a_fresh_store_to_wal_waits_out_another_process() -> None:
+    cursor = _LockedCursor(locked=3)
+    _switch_to_wal(cursor)
+    assert cursor.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _switch_to_wal(_LockedCursor(locked=10_000), patience_s=0.05)  # bounded: it gives up
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(_LockedCursor(locked=1, message="disk I/O error"))  # only "locked" is waited out
