@@ -185,7 +185,7 @@ def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resou
     with mapped_errors():
         swept = api.clean(run_id)
     typer.echo(f"removed {swept.containers} container(s), {swept.networks} network(s), {swept.volumes} volume(s), "
-               f"{swept.services} Swarm service(s), {swept.configs} Swarm config(s)"
+               f"{swept.services} Swarm service(s), {swept.configs} Swarm config(s), {swept.image_tags} run image tag(s)"
                + ("; left the swarm a drill had made" if swept.left_swarm else ""))
 
 

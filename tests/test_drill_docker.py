@@ -118,8 +118,13 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
         containers, networks, volumes = harness_resources(docker_client, run_id)
         assert len(containers) == 4 and len(networks) == 2 and len(volumes) == 1  # 3 services + the registry loader
         _assert_the_model_cannot_reach_the_runtime_api_or_the_outside(stack)
+        # A killed image-target run also leaves its per-run image tags behind.
+        run_tag = f"drill-team-probe:run-{run_id}-v1"
+        docker_client.images.get(stack.images.model).tag(run_tag)  # type: ignore[attr-defined]
         # Scoped to this run so a test never sweeps another run sharing the engine; plain `drill clean` sweeps all.
         proc = _run(["clean", "--run-id", run_id], tmp_path)
+        assert "1 run image tag(s)" in proc.stdout, proc.stdout
+        assert not any(run_tag in i.tags for i in docker_client.images.list())  # type: ignore[attr-defined]
         assert proc.returncode == 0 and "removed 4 container(s), 2 network(s), 1 volume(s)" in proc.stdout, proc.stdout
         _assert_nothing_left(docker_client, run_id)
     finally:

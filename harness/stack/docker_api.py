@@ -53,6 +53,7 @@ class SweepResult:
     services: int = 0
     configs: int = 0
     left_swarm: bool = False  # a swarm the harness made for a run, left once nothing of the harness used it
+    image_tags: int = 0  # per-run tags of team images: drill-team-<model>:run-<run id>-<version>
 
     @property
     def total(self) -> int:
@@ -75,7 +76,27 @@ def sweep(client: docker.DockerClient, run_id: str | None = None, settle: float 
             volume.remove(force=True)
         except docker.errors.NotFound:
             pass
-    return SweepResult(len(containers), len(networks), len(volumes), services, configs)
+    tags = _sweep_run_tags(client, run_id)
+    return SweepResult(len(containers), len(networks), len(volumes), services, configs, image_tags=tags)
+
+
+RUN_TAG_REPO_PREFIX = "drill-team-"
+
+
+def _sweep_run_tags(client: docker.DockerClient, run_id: str | None) -> int:
+    """Untag what a run tagged for itself (a killed image-target run leaves them); the images stay."""
+    prefix = f"run-{run_id}-" if run_id else "run-"
+    removed = 0
+    for image in client.images.list():
+        for tag in image.tags:
+            repo, _, name = tag.rpartition(":")
+            if repo.startswith(RUN_TAG_REPO_PREFIX) and name.startswith(prefix):
+                try:
+                    client.images.remove(tag, noprune=True)
+                    removed += 1
+                except docker.errors.NotFound:
+                    pass
+    return removed
 
 
 def _remove_network(network: Network, settle: float) -> None:
