@@ -224,7 +224,7 @@ class FakeEngine:
         self.state, self.manager, self.swarm_labels = state, manager, labels or {}
         self.networks_: list[_Network] = []
         self.networks, self.swarm = _Networks(self), _Swarm(self)
-        self.services = self.configs = self.containers = self.volumes = _Empty()
+        self.services = self.configs = self.containers = self.volumes = self.images = _Empty()
 
     def info(self) -> dict[str, Any]:
         return {"Swarm": {"LocalNodeState": self.state, "ControlAvailable": self.manager}}
