@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from harness import api
-from harness.engine import RunOptions
+from harness.engine.engine import RunOptions
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     from harness import api
-    from harness.engine import RunOptions
+    from harness.engine.engine import RunOptions
 
     out: dict[str, Any] = {"drill": args.drill, "runs": args.runs}
     build: dict[str, Any] = {}

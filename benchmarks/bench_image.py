@@ -23,7 +23,7 @@ from pathlib import Path
 import docker
 
 from harness import api
-from harness.engine import RunOptions
+from harness.engine.engine import RunOptions
 from harness.stack.docker_api import LABEL_HARNESS
 from harness.targets.image.build import BASE_ARG, FallbackBase, ImageBuilder
 from harness.targets.image.spec import BuildSpec, VersionSpec

@@ -11,7 +11,7 @@ own 4 %). The judge looks every 0.5 s for 60 s.
   > 5 % (at least 15 requests) and candidate p90 latency over 10 s > 200 ms (from histogram buckets,
   as PromQL's histogram_quantile), both as Prometheus sees them (1 s scrapes); and a one-sided
   Mann-Whitney test of wrong answers against the stable version (alpha 0.001, effect >= 0.7) at each look.
-* sequential judge — harness.sequential's count-process tests of errors, latency (answers slower than
+* sequential judge — harness.judge.sequential's count-process tests of errors, latency (answers slower than
   the pre-deploy p90) and wrong answers against the stable version, alpha = 0.01 split over the three.
 
 false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from harness import analysis, sequential
+from harness.judge import analysis, sequential
 from harness.serving.model_server import BUCKETS
 
 BIN_S = 0.5  # the detection loop's interval

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import api
-from harness.engine import RunOptions
+from harness.engine.engine import RunOptions
 from harness.stack.docker_api import connect
 from harness.stack.images import ensure_images
 from harness.targets.mlflow.image import ensure_image

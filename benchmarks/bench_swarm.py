@@ -33,8 +33,8 @@ from typing import Any
 
 from harness import catalogue
 from harness.catalogue import LoadedDrill
-from harness.engine import Engine, RunOptions
-from harness.results import DrillResult
+from harness.engine.engine import Engine, RunOptions
+from harness.engine.results import DrillResult
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 from harness import catalogue, variables
 from harness.catalogue import LoadedDrill
-from harness.engine import Engine, RunOptions, resolve_profile
+from harness.engine.engine import Engine, RunOptions, resolve_profile
+from harness.engine.events import Listener
+from harness.engine.results import DrillResult
 from harness.errors import SpecError, SpecIssue
-from harness.events import Listener
-from harness.recording import StoreListener
+from harness.listeners.recording import StoreListener
+from harness.listeners.webhook import WebhookListener
 from harness.report import ReportListener
-from harness.results import DrillResult
 from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
 from harness.store import Store
-from harness.webhook import WebhookListener
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
     from harness.stack.docker_api import SweepResult
@@ -82,8 +82,8 @@ def clean(run_id: str | None = None) -> SweepResult:
     """Sweep by label (Swarm services and configs first), then leave a swarm a killed run made and nobody uses."""
     from dataclasses import replace
 
+    from harness.backends.swarm import session
     from harness.stack import docker_api
-    from harness.targets.swarm import session
 
     client = docker_api.connect()
     swept = docker_api.sweep(client, run_id)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import actions
 from harness.errors import SpecError, SpecIssue
+from harness.runbook import actions
 from harness.specs import DrillSpec, RunbookSpec, _line_of, load_yaml, parse_model, validation_issues
 
 SERVICES = ("stable", "candidate", "router", "prometheus")

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from harness import actions
+from harness.runbook import actions
 from harness.specs import FAULT_KINDS, FaultSpec, parse_duration
 
 

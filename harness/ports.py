@@ -3,9 +3,9 @@
 A *target* is what a drill runs against: a backend that runs model versions in slots, a router in
 front of them, a model registry, the serving protocol spoken by the model servers, the way the bad
 version is made (the fault) and a metrics source. The engine and the runbook actions only see these
-protocols; the built-in demo stack (``harness.targets.builtin``), a team's own image
+protocols; the built-in demo stack (``harness.targets.builtin.target``), a team's own image
 (``harness.targets.image``), MLflow (``harness.targets.mlflow``) and Docker Swarm
-(``harness.targets.swarm``) implement them. A fake target for a unit test implements them too,
+(``harness.backends.swarm``) implement them. A fake target for a unit test implements them too,
 without Docker (see tests/fakes.py), the way ``httpx.MockTransport`` plugs into ``BaseTransport``.
 
 Slots are named ``stable`` and ``candidate``. Every method raises a :class:`harness.errors.DrillError`

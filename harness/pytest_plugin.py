@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.results import DrillResult
+    from harness.engine.results import DrillResult
 
 STORE_ENV = "DRILL_STORE"
 
@@ -51,7 +51,7 @@ class DrillRunner:
         ``listeners``, ``store_url`` and ``record`` for harness.api.run_drill.
         """
         from harness import api
-        from harness.engine import RunOptions
+        from harness.engine.engine import RunOptions
 
         listeners = options.pop("listeners", ())
         store_url = options.pop("store_url", self.store_url)

@@ -182,7 +182,7 @@ class MetricCheck(Strict):
 
 class CompareCheck(Strict):
     """Baseline vs candidate on client-side samples. ``sequential`` (the default): an anytime-valid
-    count-process test (harness.sequential), valid however often the loop looks; ``mann-whitney``: a
+    count-process test (harness.judge.sequential), valid however often the loop looks; ``mann-whitney``: a
     one-sided Mann-Whitney U test at each look (Kayenta-style; not valid under continuous monitoring).
     The baseline is the stable version since the deploy, or the pre-deploy window after a 100 % switch."""
 

@@ -19,7 +19,7 @@ from harness.catalogue import LoadedDrill
 from harness.errors import SpecError, SpecIssue
 from harness.specs import _line_of, load_yaml
 
-# The engine sets these for every run (harness.engine builds them); --var may not override them.
+# The engine sets these for every run (harness.engine.engine builds them); --var may not override them.
 BUILTIN = ("stable_version", "candidate_version", "previous_version", "model", "run_id")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

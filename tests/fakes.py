@@ -18,8 +18,8 @@ from typing import Any
 
 from harness.catalogue import LoadedDrill
 from harness.ports import AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions
-from harness.registry import RegistryError
-from harness.targets.builtin import ArtifactFault, FeatureProtocol
+from harness.targets.builtin.registry import RegistryError
+from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 
 
 class FakeRegistry:

@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from harness import analysis, runbook
-from harness.context import RunContext
-from harness.events import Event, Notified, StepEnded
-from harness.human import HumanInput
+from harness.engine.context import RunContext
+from harness.engine.events import Event, Notified, StepEnded
+from harness.engine.human import HumanInput
+from harness.engine.results import StepStatus
+from harness.judge import analysis
 from harness.ports import Endpoint
-from harness.results import StepStatus
-from harness.retry import RetryPolicy, run
+from harness.runbook import executor as runbook
+from harness.runbook.retry import RetryPolicy, run
 from harness.specs import MetricCheck, RunbookSpec
-from harness.targets.builtin import FeatureProtocol
+from harness.targets.builtin.target import FeatureProtocol
 from harness.traffic import LoadGenerator, window
 from tests.fakes import FakeTarget
 
@@ -163,8 +164,8 @@ def test_load_generator_keeps_its_rate_and_records_truth() -> None:
 
 def test_traffic_summary_tells_rollback_failures_from_the_bad_versions_answers() -> None:
 
+    from harness.engine.verdict import summarise
     from harness.traffic import Sample
-    from harness.verdict import summarise
 
     t0 = 1_000.0
 

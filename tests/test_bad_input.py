@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from harness.cli import app
+from harness.cli.main import app
 from harness.exit_codes import ExitStatus
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from harness.results import DrillResult, Evidence, RunStatus, TimelinePoint, Timestamps, TrafficSummary
+from harness.engine.results import DrillResult, Evidence, RunStatus, TimelinePoint, Timestamps, TrafficSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import runbook
-from harness.context import RunContext
-from harness.events import Event
+from harness.engine.context import RunContext
+from harness.engine.events import Event
+from harness.engine.results import StepStatus
 from harness.ports import Endpoint
-from harness.results import StepStatus
-from harness.retry import AttemptAbandoned, RetryPolicy, StepTimeout, current_attempt, run
+from harness.runbook import executor as runbook
+from harness.runbook.retry import AttemptAbandoned, RetryPolicy, StepTimeout, current_attempt, run
 from harness.specs import RunbookSpec
 from harness.traffic import LoadGenerator
 from tests.fakes import FakeTarget
@@ -48,8 +48,8 @@ def _one_step(step: dict[str, object]) -> RunbookSpec:
 def test_a_shell_step_is_killed_at_its_timeout_and_the_process_exits(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
-        from harness import runbook
-        from harness.context import RunContext
+        from harness.runbook import executor as runbook
+        from harness.engine.context import RunContext
         from harness.specs import RunbookSpec
         spec = RunbookSpec.model_validate({{"name": "t", "steps": [{{"name": "slow", "action": "shell",
             "params": {{"command": "sh -c 'echo $$$$ >> {pids}; sleep 120'"}}, "timeout": "1s",
@@ -141,8 +141,8 @@ def test_attempt_sleep_raises_only_when_the_deadline_cuts_it(seconds: float) -> 
 def test_ctrl_c_during_an_attempt_kills_its_subprocess(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
-        from harness import runbook
-        from harness.context import RunContext
+        from harness.runbook import executor as runbook
+        from harness.engine.context import RunContext
         from harness.specs import RunbookSpec
         spec = RunbookSpec.model_validate({{"name": "t", "steps": [{{"name": "slow", "action": "shell",
             "params": {{"command": "sh -c 'echo $$$$ >> {pids}; sleep 120'"}}, "timeout": "60s"}}]}})

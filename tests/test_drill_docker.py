@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import CATALOGUE, ROOT, harness_resources
 
 pytestmark = pytest.mark.docker
-DRILL = [sys.executable, "-m", "harness.cli"]
+DRILL = [sys.executable, "-m", "harness.cli.main"]
 
 
 def _run(args: list[str], env_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -103,11 +103,11 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> 
 
 
 def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_client: object) -> None:
-    from harness.registry import Registry
-    from harness.seed import seed_registry
     from harness.specs import FaultSpec
     from harness.stack.images import ensure_images
-    from harness.stack.stack import Stack
+    from harness.targets.builtin.registry import Registry
+    from harness.targets.builtin.seed import seed_registry
+    from harness.targets.builtin.stack import Stack
 
     registry = Registry(tmp_path / "registry", "fraud")
     versions = seed_registry(registry, FaultSpec(kind="none"))

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness.catalogue import LoadedDrill
-from harness.engine import Engine, RunInterrupted, RunOptions
+from harness.engine.engine import Engine, RunInterrupted, RunOptions
+from harness.engine.events import Event, Listener, PhaseStarted, RunFinished, StepStarted
+from harness.engine.results import DrillResult, RunStatus
 from harness.errors import BackendUnavailable, SpecError, SpecIssue
-from harness.events import Event, Listener, PhaseStarted, RunFinished, StepStarted
-from harness.results import DrillResult, RunStatus
 from harness.specs import DrillSpec, RunbookSpec
 from tests.fakes import FakeTarget, factory
 

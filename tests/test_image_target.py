@@ -10,7 +10,7 @@ import pytest
 from harness import catalogue
 from harness.errors import SpecError
 from harness.ports import Example, RollbackEvent, Versions
-from harness.registry import RegistryError
+from harness.targets.builtin.registry import RegistryError
 from harness.targets.image.build import context_digest
 from harness.targets.image.protocol import MISSING, JsonlProtocol, dotted
 from harness.targets.image.registry import ImageRegistry
@@ -283,8 +283,8 @@ def test_proxy_env_carries_the_drills_fault() -> None:
 
 
 def test_a_teams_labels_are_not_forbidden_classes() -> None:
+    from harness.engine.verdict import bad_answer
     from harness.traffic import Sample
-    from harness.verdict import bad_answer
 
     assert not bad_answer(Sample(0.0, 200, "v3", 0.01, True, False, None, "benign"), "v3")
     assert bad_answer(Sample(0.0, 200, "v3", 0.01, True, False, None, 2), "v3")  # the built-in forbidden class

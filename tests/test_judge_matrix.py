@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from harness import analysis
+from harness.engine.results import Evidence, EvidencePoint
+from harness.judge import analysis
 from harness.report.load import result_from_json
-from harness.results import Evidence, EvidencePoint
 from harness.specs import CompareCheck, DetectionSpec, MetricCheck
 from harness.traffic import Sample
 

@@ -14,7 +14,7 @@ from tests.conftest import need_mlflow
 
 mlflow = need_mlflow()
 
-from harness.cli import app  # noqa: E402
+from harness.cli.main import app  # noqa: E402
 from harness.ports import RollbackEvent  # noqa: E402
 from harness.store import Store  # noqa: E402
 from harness.targets.mlflow.models import log_version  # noqa: E402

@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.postgres]
 mlflow = need_mlflow()
 
 from harness.ports import RollbackEvent  # noqa: E402
-from harness.registry import RegistryError  # noqa: E402
 from harness.stack.docker_api import connect, run_labels, sweep  # noqa: E402
+from harness.targets.builtin.registry import RegistryError  # noqa: E402
 from harness.targets.mlflow.image import ensure_image  # noqa: E402
 from harness.targets.mlflow.models import seed_versions  # noqa: E402
 from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402

@@ -14,7 +14,7 @@ from tests.conftest import need_mlflow
 mlflow = need_mlflow()
 
 from harness.ports import RollbackEvent  # noqa: E402
-from harness.registry import RegistryError  # noqa: E402
+from harness.targets.builtin.registry import RegistryError  # noqa: E402
 from harness.targets.mlflow.models import CHECKSUM_TAG, seed_versions  # noqa: E402
 from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
 

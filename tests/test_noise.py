@@ -11,10 +11,10 @@ import pytest
 
 from harness import catalogue
 from harness.errors import SpecError
-from harness.model import train
-from harness.seed import artifact
 from harness.serving.model_server import Noise, predict
 from harness.specs import NoiseSpec
+from harness.targets.builtin.model import train
+from harness.targets.builtin.seed import artifact
 
 DRILL = """\
 name: noisy

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness import __version__
-from harness.cli import app
+from harness.cli.main import app
 from harness.describe import action_docs, fault_docs
 from harness.exit_codes import ExitStatus
 from harness.specs import FAULT_KINDS, FaultSpec

@@ -23,7 +23,7 @@ def _plugin_args() -> list[str]:
 
 def test_plugin_imports_nothing_heavy() -> None:
     code = ("import sys, harness.pytest_plugin; "
-            "heavy = [m for m in ('harness.api', 'harness.engine', 'docker', 'sqlalchemy', 'testcontainers') "
+            "heavy = [m for m in ('harness.api', 'harness.engine.engine', 'docker', 'sqlalchemy', 'testcontainers') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

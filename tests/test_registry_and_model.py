@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.model import make_examples, predict, train
-from harness.registry import Registry, RegistryError
-from harness.seed import seed_registry
 from harness.serving import model_server
 from harness.specs import FaultSpec
+from harness.targets.builtin.model import make_examples, predict, train
+from harness.targets.builtin.registry import Registry, RegistryError
+from harness.targets.builtin.seed import seed_registry
 
 
 def test_trained_models_are_good_and_deterministic() -> None:
@@ -121,7 +121,7 @@ def test_crash_fault_and_corrupt_artifact_fail_to_load(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fault", [FaultSpec(kind="out_of_range", scale=3.0), FaultSpec(kind="wrong_answers")])
 def test_predict_faults(fault: FaultSpec) -> None:
-    from harness.seed import artifact
+    from harness.targets.builtin.seed import artifact
 
     good = train(seed=2)
     model = {**artifact(good, fault), "version": "v3"}
@@ -140,7 +140,7 @@ def test_predict_faults(fault: FaultSpec) -> None:
 
 
 def test_renamed_feature_model_rejects_old_schema() -> None:
-    from harness.seed import artifact
+    from harness.targets.builtin.seed import artifact
 
     model = {**artifact(train(seed=2), FaultSpec(kind="renamed_feature", feature="x0", rename_to="amount")), "version": "v3"}
     assert model_server.predict(model, {"x0": 1, "x1": 0, "x2": 0, "x3": 0})[0] == 422
@@ -148,7 +148,7 @@ def test_renamed_feature_model_rejects_old_schema() -> None:
 
 
 def test_local_predict_matches_server_predict() -> None:
-    from harness.seed import artifact
+    from harness.targets.builtin.seed import artifact
 
     t = train(seed=2)
     model = {**artifact(t), "version": "v2"}

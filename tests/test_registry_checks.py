@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import runbook
-from harness.context import RunContext
-from harness.events import Event
+from harness.engine.context import RunContext
+from harness.engine.events import Event
+from harness.engine.results import StepStatus
 from harness.ports import Endpoint, ModelRegistry
-from harness.registry import Registry
-from harness.results import StepStatus
-from harness.seed import seed_registry
+from harness.runbook import executor as runbook
 from harness.specs import FaultSpec, RunbookSpec
+from harness.targets.builtin.registry import Registry
+from harness.targets.builtin.seed import seed_registry
 from harness.traffic import LoadGenerator
 from tests.conftest import need_mlflow
 from tests.fakes import FakeTarget
@@ -83,8 +83,8 @@ def test_mlflow_registry_missing_artifact_is_named(tmp_path: Path) -> None:
 
 def test_preflight_failure_fails_the_drill_with_nothing_deployed(tmp_path: Path) -> None:
     from harness import catalogue
-    from harness.engine import Engine, RunOptions
-    from harness.results import RunStatus
+    from harness.engine.engine import Engine, RunOptions
+    from harness.engine.results import RunStatus
     from tests.fakes import FakeTarget, factory
 
     drill = catalogue.load_drill("registry-prior-versions")
@@ -114,8 +114,8 @@ def test_preflight_steps_are_validated_with_the_drill(tmp_path: Path) -> None:
 
 def test_a_passing_preflight_lets_the_drill_go_on(tmp_path: Path) -> None:
     from harness import catalogue
-    from harness.engine import Engine, RunOptions
-    from harness.results import RunStatus
+    from harness.engine.engine import Engine, RunOptions
+    from harness.engine.results import RunStatus
     from tests.fakes import FakeTarget, factory
 
     drill = catalogue.load_drill("registry-prior-versions")

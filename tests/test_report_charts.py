@@ -10,9 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from harness.report import charts, html, plot
-from harness.report.outcome import outcome, rolled_back_css
-from harness.results import (
+from harness.engine.results import (
     Evidence,
     EvidencePoint,
     PhaseResult,
@@ -21,6 +19,8 @@ from harness.results import (
     TimelinePoint,
     Timestamps,
 )
+from harness.report import charts, html, plot
+from harness.report.outcome import outcome, rolled_back_css
 from tests.test_reports import T0, at, make_result, parse_html, step
 
 SVG = "{http://www.w3.org/2000/svg}"

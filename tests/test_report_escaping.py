@@ -5,10 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+from harness.engine.results import RunStatus, StepStatus
 from harness.report import junit, markdown
 from harness.report.escape import md, md_code, xml_text
 from harness.report.runbook_md import render as render_runbook
-from harness.results import RunStatus, StepStatus
 from harness.specs import RunbookSpec
 from tests.test_reports import make_result, step
 

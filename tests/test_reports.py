@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.results import DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
 from harness.report import WRITERS, html, junit, plot, write_all
 from harness.report.load import load_result, result_from_json
-from harness.results import DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
 
 T0 = datetime(2026, 11, 2, 10, 0, 0, tzinfo=UTC)
 JUNIT_CASES = ["detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness import catalogue
-from harness.cli import app
+from harness.cli.main import app
 from harness.errors import SpecError
 from harness.scaffold import model_name, scaffold
 from harness.targets.image.spec import ImageTargetSpec

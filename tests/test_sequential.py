@@ -1,4 +1,4 @@
-"""The anytime-valid statistics (harness.sequential) against closed forms, numerical integration and
+"""The anytime-valid statistics (harness.judge.sequential) against closed forms, numerical integration and
 simulation: type-I error with a look after every observation stays at most alpha; power on a known effect."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness import sequential as sq
+from harness.judge import sequential as sq
 
 
 def integrate(f: Callable[[float], float], lo: float, hi: float, n: int = 4000) -> float:

@@ -112,7 +112,7 @@ def test_shell_step_needs_the_drill_to_allow_it(tmp_path: Path) -> None:
 def test_cli_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from harness.cli import app
+    from harness.cli.main import app
 
     rb = tmp_path / "rb.yaml"
     rb.write_text("name: rb\nsteps:\n  - name: a\n    action: router.teleport\n")
@@ -126,7 +126,7 @@ def test_cli_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None
 def test_cli_dry_run_prints_the_plan_and_list_shows_the_catalogue() -> None:
     from typer.testing import CliRunner
 
-    from harness.cli import app
+    from harness.cli.main import app
 
     plan = CliRunner().invoke(app, ["run", "canary-fail", "--dry-run"])
     assert plan.exit_code == 0 and "drain-candidate: router.drain" in plan.output and "canary of the candidate at 10%" in plan.output
@@ -144,7 +144,7 @@ def test_validating_the_whole_catalogue_loads_no_docker_client() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from harness.cli import app; from harness import api, catalogue; "
+    code = ("import sys; from harness.cli.main import app; from harness import api, catalogue; "
             "[catalogue.load_drill(n) for n in catalogue.drill_names()]; "
             f"api.validate(sorted(__import__('pathlib').Path({str(CATALOGUE)!r}).glob('*/*.yaml'))); "
             "print([m for m in ('docker', 'testcontainers', 'mlflow') if m in sys.modules])")

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness import report_cli
+from harness.cli import report as report_cli
 from harness.report import write_all
 from harness.report.summary import period_key, write_summary
 from harness.store import (
@@ -158,7 +158,7 @@ def test_summary_charts_rate_per_week_and_every_rollback(store: Store, tmp_path:
 
 
 def test_a_promoted_control_is_not_a_rollback_in_the_charts(tmp_path: Path) -> None:
-    from harness.recording import to_record
+    from harness.listeners.recording import to_record
     from harness.report.summary import build, completion_points, share_rows
 
     with Store.open(f"sqlite:///{tmp_path}/drill.db") as st:

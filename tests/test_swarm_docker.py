@@ -115,8 +115,8 @@ def test_a_swarm_found_is_used_and_kept(tmp_path: Path, docker_client: Any) -> N
 def test_clean_sweeps_swarm_resources_and_leaves_the_swarm(tmp_path: Path, docker_client: Any,
                                                            engine_as_found: tuple[str, tuple[str, ...]]) -> None:
     """A killed run leaves its service and overlay network (and the swarm it made): drill clean --run-id removes them."""
+    from harness.backends.swarm.session import SwarmSession
     from harness.stack.docker_api import ServiceDef, UpdatePolicy, run_labels, service_create
-    from harness.targets.swarm.session import SwarmSession
 
     run_id = f"killed-{int(time.time())}"
     session = SwarmSession(docker_client, run_id)

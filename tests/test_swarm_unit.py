@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from harness import catalogue
+from harness.backends.swarm import actions as swarm_actions
+from harness.backends.swarm import session as swarm_session
 from harness.catalogue import LoadedDrill
-from harness.context import RunContext
-from harness.engine import Engine, RunOptions
+from harness.engine.context import RunContext
+from harness.engine.engine import Engine, RunOptions
+from harness.engine.results import RunStatus
 from harness.errors import BackendUnavailable, SpecError, StepFailed
 from harness.ports import Endpoint, RollingBackend, Rollout, ServiceFailed
-from harness.results import RunStatus
 from harness.specs import DrillSpec, parse_model
 from harness.targets import create
-from harness.targets.swarm import actions as swarm_actions
-from harness.targets.swarm import session as swarm_session
 from harness.traffic import LoadGenerator
 from tests.fakes import FakeBackend, FakeTarget, factory
 
@@ -281,7 +281,7 @@ def test_the_cli_refuses_a_swarm_update_on_docker_before_starting_anything(tmp_p
     import sys
 
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db"}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "swarm-auto-rollback", "--backend", "docker"],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "swarm-auto-rollback", "--backend", "docker"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
     assert "swarm-auto-rollback.yaml: strategy.kind:" in proc.stderr and "'docker'" in proc.stderr

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness import catalogue, variables, webhook
-from harness.actions.builtin import NotifyParams
-from harness.cli import app
+from harness import catalogue, variables
+from harness.cli.main import app
+from harness.engine.events import Decided, RunFinished, RunStarted
+from harness.engine.results import Evidence
 from harness.errors import SpecError, StepFailed
-from harness.events import Decided, RunFinished, RunStarted
-from harness.results import Evidence
+from harness.listeners import webhook
+from harness.runbook.actions.builtin import NotifyParams
 from tests.conftest import CATALOGUE
 from tests.test_reports import make_result
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.events import Event, RunFinished
+from harness.engine.events import Event, RunFinished
+from harness.engine.results import DrillResult
 from harness.report import html, jsonreport, junit, markdown
-from harness.results import DrillResult
 
 Writer = Callable[[DrillResult, Path], Path]
 WRITERS: list[Writer] = [jsonreport.write, markdown.write, html.write, junit.write]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from harness.engine.results import DrillResult, StepResult
 from harness.report.svg import BAD, GOOD, NEUTRAL, WARN, num, open_svg, text
-from harness.results import DrillResult, StepResult
 
 WIDTH = 960
 STEP_COLORS = {"action": "#1f6fb4", "verify": "#16808a", "manual": "#7b3fa0", "failed": BAD, "skipped": "#c8ccd0"}

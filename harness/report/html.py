@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
+from harness.engine.results import DrillResult, iso
 from harness.report import charts, plot
 from harness.report.outcome import expectation, outcome, rolled_back_css
-from harness.results import DrillResult, iso
 
 CSS = """
 :root { color-scheme: light; }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.results import DrillResult
+from harness.engine.results import DrillResult
 
 
 def write(result: DrillResult, directory: Path) -> Path:

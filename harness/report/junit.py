@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.engine.results import DrillResult, StepStatus, iso
 from harness.report.escape import xml_text
-from harness.results import DrillResult, StepStatus, iso
 
 
 @dataclass(frozen=True)

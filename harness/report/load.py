@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import DrillResult, Evidence, EvidencePoint, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
+from harness.engine.results import (
+    DrillResult,
+    Evidence,
+    EvidencePoint,
+    PhaseResult,
+    RunStatus,
+    StepResult,
+    StepStatus,
+    TimelinePoint,
+    Timestamps,
+    TrafficSummary,
+)
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.engine.results import DrillResult, iso
 from harness.report.escape import md, md_code
 from harness.report.outcome import expectation, outcome
-from harness.results import DrillResult, iso
 
 
 def _fmt(value: float | None, unit: str = "s") -> str:

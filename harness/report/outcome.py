@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.results import DrillResult, RunStatus
+from harness.engine.results import DrillResult, RunStatus
 
 
 @dataclass(frozen=True)

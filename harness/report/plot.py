@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
+from harness.engine.results import DrillResult
 from harness.report.svg import (
     CHAR_W,
     decade,
@@ -37,7 +38,6 @@ from harness.report.svg import (
     polyline,
     text,
 )
-from harness.results import DrillResult
 
 WIDTH = 960
 LEFT, RIGHT = 64, 64  # room for the two y axes

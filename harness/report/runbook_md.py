@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import actions
 from harness.report.escape import md, md_code
+from harness.runbook import actions
 from harness.specs import RunbookSpec
 
 

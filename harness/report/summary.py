@@ -25,12 +25,12 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
+from harness.engine.results import DrillResult
 from harness.report import charts
 from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
 from harness.report.outcome import outcome
-from harness.results import DrillResult
 from harness.store import (
     INTERPRETATION,
     PRODUCTION,

@@ -25,7 +25,7 @@ Factory = Callable[["LoadedDrill", str, Path, str], "Target"]  # (drill, run_id,
 
 # kind -> "module:function", imported only when a drill of that kind runs.
 BUILTIN_FACTORIES: dict[str, str] = {
-    "builtin": "harness.targets.builtin:create",
+    "builtin": "harness.targets.builtin.target:create",
     "image": "harness.targets.image:create",
     "mlflow": "harness.targets.mlflow.target:create",
 }

@@ -19,8 +19,8 @@ import typer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from harness.cli.store import register
 from harness.store import Deployment, Event, Rollback, Store, parse_timestamp
-from harness.store_cli import register
 
 PG_ENV = "DRILL_TEST_PG_URL"
 

@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness import runs_cli
-from harness.recording import to_record
+from harness.cli import runs as runs_cli
+from harness.engine.results import RunStatus
+from harness.listeners.recording import to_record
 from harness.report import write_all
-from harness.results import RunStatus
 from harness.store import Store
 from tests.test_reports import make_result
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.ports import AliasMove, RollbackEvent, Versions
-from harness.registry import RegistryError
+from harness.targets.builtin.registry import RegistryError
 
 
 class ImageRegistry:

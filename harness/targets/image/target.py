@@ -19,10 +19,10 @@ import docker.errors
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Progress, ServiceFailed, Versions
-from harness.registry import RegistryError
 from harness.stack.docker_api import connect, sweep
 from harness.stack.images import ensure_images
 from harness.stack.services import ServiceStack, prometheus_config, running
+from harness.targets.builtin.registry import RegistryError
 from harness.targets.image.backend import ImageBackend, ProxyFault
 from harness.targets.image.build import ImageBuilder, ResolvedImage, repo_name
 from harness.targets.image.protocol import JsonlProtocol

@@ -1,7 +1,7 @@
 """Real MLflow model versions for a drill: two good scikit-learn versions and one bad pyfunc version.
 
 Every version is a logistic regression trained on the harness's labelled synthetic data
-(:mod:`harness.model`), logged with its signature. The good versions use MLflow's ``sklearn`` flavor with
+(:mod:`harness.targets.builtin.model`), logged with its signature. The good versions use MLflow's ``sklearn`` flavor with
 ``predict_proba`` as the pyfunc method; the bad one (the drill's fault) is a ``pyfunc`` model whose code
 travels inside its artifact (see :mod:`drill_faulty_model`). Each version carries a tag with the sha256 of
 every artifact file, so a later check names the exact file that went missing or changed.
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness.model import FEATURES, make_examples
+from harness.targets.builtin.model import FEATURES, make_examples
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS
 
 ARTIFACT_PATH = "model"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.ports import AliasMove, RollbackEvent
-from harness.registry import RegistryError
+from harness.targets.builtin.registry import RegistryError
 from harness.targets.mlflow.models import CHECKSUM_TAG, checksums, tracking
 
 # MLflow's HTTP client retries for minutes by default; a drill wants to know in seconds.

@@ -1,6 +1,6 @@
 """The MLflow stack of one run: the shared router and Prometheus, an MLflow server, pyfunc scoring servers.
 
-It is :class:`harness.stack.stack.Stack` (network, HAProxy, Prometheus, labels, sweep) with two changes: an
+It is :class:`harness.targets.builtin.stack.Stack` (network, HAProxy, Prometheus, labels, sweep) with two changes: an
 MLflow tracking/registry server starts first (SQLite backend store file and artifact root on a labelled
 volume; ``--serve-artifacts`` so clients upload and download through the server), and model slots run the
 image's scoring server, which loads ``models:/NAME/VERSION`` through that server. Every container is hardened
@@ -21,7 +21,7 @@ from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.images import StackImages
 from harness.stack.services import MODEL_PORT, StackContainer, hardening, packaged
-from harness.stack.stack import Stack
+from harness.targets.builtin.stack import Stack
 
 MLFLOW_PORT = 5000
 DATA_MOUNT = "/mlflow"

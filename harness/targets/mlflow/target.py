@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, Progress, ServiceFailed, Versions
-from harness.targets.builtin import ArtifactFault, ContainerBackend, FeatureProtocol
+from harness.targets.builtin.target import ArtifactFault, ContainerBackend, FeatureProtocol
 from harness.targets.mlflow.models import ARTIFACT_PATH
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
 from harness.targets.parts import OnServiceStack
@@ -64,7 +64,7 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
 
         from harness.stack.docker_api import connect
         from harness.stack.images import ensure_images
-        from harness.stack.stack import MODEL_PORT
+        from harness.targets.builtin.stack import MODEL_PORT
         from harness.targets.mlflow.image import ensure_image
         from harness.targets.mlflow.models import seed_versions
         from harness.targets.mlflow.registry import MlflowRegistry

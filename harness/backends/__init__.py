@@ -1,0 +1,1 @@
+"""Backends: where model versions run (docker, swarm)."""

@@ -1,0 +1,31 @@
+"""Writes each finished drill run into the rollback metrics store (environment ``drill``)."""
+
+from __future__ import annotations
+
+from harness.engine.events import Event, RunFinished
+from harness.engine.results import DrillResult
+from harness.store import DrillRunRecord, StepRecord, Store
+
+
+def to_record(result: DrillResult) -> DrillRunRecord:
+    ts = result.timestamps
+    return DrillRunRecord(
+        run_id=result.run_id, drill=result.drill, status=result.status.value, trigger=result.trigger,
+        root_cause=result.root_cause, model=result.model, from_version=result.candidate_version,
+        to_version=result.stable_version if result.rolled_back else None, rolled_back=result.rolled_back,
+        started_at=ts.started_at, deployed_at=ts.deployed_at, first_breach_at=ts.first_breach_at,
+        decision_at=ts.decision_at, rollback_started_at=ts.rollback_started_at, completed_at=ts.completed_at,
+        target_s=result.target_s, within_target=result.within_target,
+        decision_to_completion_s=result.decision_to_completion_s, report_dir=result.report_dir,
+        steps=tuple(StepRecord(s.name, s.action, s.status.value, s.started_at, s.ended_at, s.duration_s, s.attempts,
+                               s.error) for s in result.steps),
+    )
+
+
+class StoreListener:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self.store.record_drill_run(to_record(event.result))
