@@ -26,10 +26,11 @@ if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never b
     from harness.targets.mlflow.image import MlflowImage
 
 
-def run_drill(name: str, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
+def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
               store_url: str | None = None, record: bool = True) -> DrillResult:
-    """Load (and fully validate) a drill, open the store, run, write reports, record the run."""
-    drill = catalogue.load_drill(name)
+    """Run a drill (a name or path is loaded and fully validated first; a loaded drill is used as it is), open
+    the store, run, write reports, record the run."""
+    drill = catalogue.load_drill(name) if isinstance(name, str) else name
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
     variables.check_drill(drill, options.variables)
     check_report_root(options.report_root)
@@ -79,15 +80,17 @@ def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> 
 
 
 def clean(run_id: str | None = None) -> SweepResult:
-    """Sweep by label (Swarm services and configs first), then leave a swarm a killed run made and nobody uses."""
+    """Sweep by label (Swarm services and configs first), then let each backend undo what a killed run left
+    beyond labels (Swarm: leave a swarm a killed run made and nobody uses)."""
     from dataclasses import replace
 
-    from harness.backends.swarm import session
+    from harness import backends
     from harness.stack import docker_api
 
     client = docker_api.connect()
     swept = docker_api.sweep(client, run_id)
-    return replace(swept, left_swarm=session.clean(client, run_id) is not None)
+    acted = [kind for kind, record in backends.kinds().items() if record.sweep(client, run_id)]
+    return replace(swept, left_swarm="swarm" in acted)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from harness.errors import SpecError, SpecIssue
 from harness.runbook import actions
-from harness.specs import DrillSpec, RunbookSpec, _line_of, load_yaml, parse_model, validation_issues
+from harness.specs import DrillSpec, RunbookSpec, line_of, load_yaml, parse_model, validation_issues
 
 SERVICES = ("stable", "candidate", "router", "prometheus")
 # The built-in catalogue ships with the package, so a wheel or pipx install has its drills too.
@@ -108,23 +108,23 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
             known = sorted(registry)
             issues.append(SpecIssue(str(path), f"{key}.{i}.action",
                                     f"unknown action {step.action!r}{did_you_mean(step.action, known)}; known: {', '.join(known)}",
-                                    _line_of(text, (*where, "action"))))
+                                    line_of(text, (*where, "action"))))
             continue
         try:
             params = found.params.model_validate(step.params)
         except ValidationError as exc:
             for issue in validation_issues(path, text, exc):
                 field = f"{key}.{i}.params.{issue.field}"
-                issues.append(SpecIssue(str(path), field, issue.message, _line_of(text, (*where, "params", *issue.field.split(".")))))
+                issues.append(SpecIssue(str(path), field, issue.message, line_of(text, (*where, "params", *issue.field.split(".")))))
             continue
         for name in found.services:
             value = getattr(params, name)
             if isinstance(value, str) and "$" not in value and value not in SERVICES:
                 issues.append(SpecIssue(str(path), f"{key}.{i}.params.{name}",
                                         f"no service {value!r} in the stack; known: {', '.join(SERVICES)}",
-                                        _line_of(text, (*where, "params", name))))
+                                        line_of(text, (*where, "params", name))))
         if step.action == "shell" and allow_shell is False:
-            issues.append(SpecIssue(str(path), f"{key}.{i}.action", "shell steps need allow_shell: true in the drill", _line_of(text, (*where, "action"))))
+            issues.append(SpecIssue(str(path), f"{key}.{i}.action", "shell steps need allow_shell: true in the drill", line_of(text, (*where, "action"))))
     return issues
 
 
@@ -159,7 +159,7 @@ def load_drill(name_or_path: str) -> LoadedDrill:
         _, text = load_yaml(path)
         hint = did_you_mean(spec.runbook, runbook_names())
         raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r}{hint} in {where}",
-                                  _line_of(text, ("runbook",))))
+                                  line_of(text, ("runbook",))))
     runbook = parse_model(rb_path, RunbookSpec)
     issues = check_runbook(rb_path, runbook, spec.allow_shell)
     if spec.preflight:

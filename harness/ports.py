@@ -25,6 +25,18 @@ SLOTS = ("stable", "candidate")
 Progress = Callable[[str], None]
 
 
+class RegistryError(DrillError):
+    """A version or alias is missing, or an artifact does not match its checksum (``ModelRegistry``)."""
+
+
+class RouterError(DrillError):
+    """The router refused a runtime command or could not be reached (``Router``)."""
+
+
+class PrometheusError(DrillError):
+    """The metrics source could not answer a query: unreachable, or a bad expression (``MetricsSource``)."""
+
+
 class ServiceFailed(DrillError):
     """A service of the stack did not become ready, or exited."""
 
@@ -299,6 +311,12 @@ class Target(Protocol):
 
     def sabotage(self, how: str) -> None:
         """Break the way back on purpose (``corrupt-previous``, ``missing-previous``) to prove a drill notices."""
+        ...
+
+    @property
+    def images_source(self) -> str | None:
+        """Where the harness's own images came from this run: ``built`` (bootstrapped or built now), ``cached``
+        (found by content label), ``pulled``; None before ``prepare``."""
         ...
 
     def services(self) -> dict[str, bool]:

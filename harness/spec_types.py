@@ -42,3 +42,10 @@ Name = Annotated[str, Field(pattern=IDENTIFIER)]
 class Strict(BaseModel):
     # allow_inf_nan=False: `.inf` or `.nan` in a threshold would slip past every comparison and write invalid JSON.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class TargetBlock(Strict):
+    """A drill's ``target:`` block. Each target kind subclasses it with ``kind: Literal[...]`` and its own
+    fields, and registers the subclass in its :class:`harness.targets.TargetKind` record."""
+
+    kind: str = Field(default="builtin", description="the target kind (`drill targets` lists them)")

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from harness.errors import SpecError, SpecIssue
+from harness.outcomes import Expectation, RootCause
+
+# A drill's fault: its kinds and the ``fault:`` block's model.
+from harness.spec_faults import FAULT_KINDS as FAULT_KINDS
+from harness.spec_faults import NETWORK_FAULTS as NETWORK_FAULTS
+from harness.spec_faults import FaultSpec as FaultSpec
 
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
 from harness.spec_types import IDENTIFIER as IDENTIFIER
@@ -21,13 +28,12 @@ from harness.spec_types import Duration as Duration
 from harness.spec_types import Name as Name
 from harness.spec_types import PositiveDuration as PositiveDuration
 from harness.spec_types import Strict as Strict
+from harness.spec_types import TargetBlock
 from harness.spec_types import parse_duration as parse_duration
-from harness.targets.image.spec import ImageTargetSpec  # a target kind's block lives with its target
-from harness.targets.mlflow.spec import SUPPORTED_FAULTS as MLFLOW_FAULTS
-from harness.targets.mlflow.spec import MlflowTargetSpec
+from harness.targets.builtin.spec import BuiltinTargetSpec as BuiltinTargetSpec
 
 M = TypeVar("M", bound=BaseModel)
-ROOT_CAUSES = ("performance", "safety", "infrastructure", "upstream-data", "business-rule", "other")
+ROOT_CAUSES = tuple(RootCause)
 MAX_DEPTH = 32  # nesting levels a drill or runbook file may use; deeper is refused, never a RecursionError
 
 
@@ -70,7 +76,8 @@ class RunbookSpec(Strict):
 
 
 class StrategySpec(Strict):
-    kind: Literal["canary", "blue-green", "swarm-update"] = "canary"
+    kind: str = Field(default="canary", description="how the candidate rolls out: canary, blue-green, swarm-update "
+                      "or a registered strategy (harness.strategies)")
     weight: int = Field(default=10, ge=1, le=100)
     # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
     # own health-based failure detection and automatic rollback (failure_action: rollback).
@@ -83,67 +90,22 @@ class StrategySpec(Strict):
     # or the orchestrator and the drill's own detection, whichever is first.
     detect_by: Literal["both", "orchestrator"] = "both"
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        from harness import strategies
+
+        known = strategies.names()
+        if kind not in known:
+            raise ValueError(f"no strategy {kind!r}; known: {', '.join(known)}")
+        return kind
+
 
 class ReplicasSpec(Strict):
     """Replicas per slot where the backend has replicas (an orchestrator)."""
 
     stable: int = Field(default=2, ge=2, le=16)
     candidate: int = Field(default=1, ge=1, le=16)
-
-
-# Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
-FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "error_slice": ("answer 500 when a feature is above a value (a slice of inputs fails)", ("feature", "above"), ()),
-    "latency": ("add a fixed delay to every answer", ("ms",), ()),
-    "wrong_answers": ("flip every prediction (accuracy collapses, status stays 200)", (), ()),
-    "crash": ("fail to load: the server never becomes ready (a crash loop)", (), ("message",)),
-    "out_of_range": ("multiply scores out of their [0, 1] range (a business rule breaks)", (), ("scale",)),
-    "forbidden_output": ("answer a forbidden prediction (2) when a feature is above a value (a safety rule breaks)",
-                         ("feature", "above"), ()),
-    "renamed_feature": ("expect a renamed input feature (an upstream schema change): requests answer 422",
-                        ("feature",), ("rename_to",)),
-    "none": ("no fault: a good candidate, for drills that expect a promotion", (), ()),
-    # Injected (inject: true) by a fault proxy in front of the candidate: any HTTP server, the image target's way.
-    "error": ("inject: answer `status` (503) on a share `rate` of the candidate's predict requests", (), ("rate", "status")),
-    "drop": ("inject: reset the connection without an answer on a share `rate` of predict requests", (), ("rate",)),
-    "wrong_body": ("inject: answer status 200 with `body` instead of the real answer on a share `rate`", (), ("rate", "body")),
-}
-# Kinds a fault proxy makes at the network level (inject: true); latency too, by `ms`, on a share `rate`.
-NETWORK_FAULTS = ("error", "latency", "drop", "wrong_body", "none")
-_INJECTED_FIELDS = ("rate", "status", "body")
-
-
-class FaultSpec(Strict):
-    kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature",
-                  "error", "drop", "wrong_body", "none"]
-    feature: str | None = Field(default=None, description="input feature the fault keys on (x0..x3)")
-    above: float | None = Field(default=None, description="the fault applies where the feature exceeds this")
-    ms: float | None = Field(default=None, gt=0, description="added latency in milliseconds")
-    scale: float | None = Field(default=None, gt=0, description="factor the scores are multiplied by (default 3)")
-    rename_to: str | None = Field(default=None, description="the feature's new name (default <feature>_v2)")
-    message: str | None = Field(default=None, description="the crash's error message")
-    inject: bool = Field(default=False, description="made by a fault proxy in front of the candidate, not by the model")
-    rate: float | None = Field(default=None, ge=0, le=1, description="injected: the share of predict requests faulted (1.0)")
-    status: int | None = Field(default=None, ge=400, le=599, description="injected error: the status answered (503)")
-    body: Any = Field(default=None, description="injected wrong_body: the JSON answered with status 200")
-
-    @model_validator(mode="after")
-    def _fields_of_the_kind(self) -> FaultSpec:
-        if self.inject and self.kind not in NETWORK_FAULTS:
-            raise ValueError(f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
-        if not self.inject and self.kind in ("error", "drop", "wrong_body"):
-            raise ValueError(f"{self.kind!r} is a network fault: set inject: true")
-        _, required, optional = FAULT_KINDS[self.kind]
-        if self.inject and self.kind == "latency":
-            optional = (*optional, "rate")
-        missing = [f for f in required if getattr(self, f) is None]
-        extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message", *_INJECTED_FIELDS)
-                 if getattr(self, f) is not None and f not in required + optional]
-        if missing:
-            raise ValueError(f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
-        if extra:
-            raise ValueError(f"fault kind {self.kind} takes no {', '.join(extra)} (see `drill faults`)")
-        return self
 
 
 class NoiseSpec(Strict):
@@ -238,22 +200,13 @@ class NotifySpec(Strict):
         return self
 
 
-class BuiltinTargetSpec(Strict):
-    """The built-in demo stack (stdlib model server, file registry); the default."""
-
-    kind: Literal["builtin"] = "builtin"
-
-
-TargetSpec = Annotated[BuiltinTargetSpec | ImageTargetSpec | MlflowTargetSpec, Field(discriminator="kind")]
-
-
 class DrillSpec(Strict):
     name: Name
     description: str = ""
     model: Name = "fraud"
-    root_cause: Literal["performance", "safety", "infrastructure", "upstream-data", "business-rule", "other"]
+    root_cause: RootCause
     strategy: StrategySpec = Field(default_factory=StrategySpec)
-    backend: Literal["docker", "swarm"] = "docker"  # where model versions run; drill run --backend overrides it
+    backend: str = "docker"  # where model versions run (a registered backend kind); drill run --backend overrides it
     replicas: ReplicasSpec = Field(default_factory=ReplicasSpec)
     fault: FaultSpec
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
@@ -263,9 +216,9 @@ class DrillSpec(Strict):
     # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
     # one that fails ends the drill FAILED with nothing deployed.
     preflight: list[StepSpec] = Field(default_factory=list)
-    target: TargetSpec = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against
+    target: TargetBlock = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against (a registered kind)
     time_target: PositiveDuration = 900.0  # decision -> verified completion must take at most this
-    expect: Literal["rollback", "promote"] = "rollback"
+    expect: Literal[Expectation.ROLLBACK, Expectation.PROMOTE] = Expectation.ROLLBACK
     allow_shell: bool = False
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
@@ -280,27 +233,49 @@ class DrillSpec(Strict):
             data = {**data, "target": {"kind": "builtin"}, "time_target": data["target"]}
         return data
 
-    @model_validator(mode="after")
-    def _fault_fits_the_target(self) -> DrillSpec:
-        if self.target.kind == "image" and not (self.fault.inject or self.fault.kind == "none"):
-            raise ValueError("an image target's bad version is either a real version (fault: {kind: none}) "
-                             "or a fault injected in front of it (inject: true)")
-        if self.target.kind == "mlflow" and (self.fault.inject or self.fault.kind not in MLFLOW_FAULTS):
-            raise ValueError(f"an MLflow model version carries its own fault, one of {', '.join(MLFLOW_FAULTS)} "
-                             "(inject: true is for target kind image)")
-        if self.target.kind == "builtin" and self.fault.inject:
-            raise ValueError("the built-in model makes its own faults (see `drill faults`); "
-                             "inject: true is for target kind image")
-        return self
+    @field_validator("target", mode="wrap")
+    @classmethod
+    def _target_of_its_kind(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> TargetBlock:
+        """The block validated by its kind's own model (any registered kind, a plugin's too)."""
+        if not isinstance(value, dict):
+            block: TargetBlock = handler(value)
+            return block
+        from harness import targets
+
+        kind = value.get("kind", "builtin")
+        record = targets.get(kind) if isinstance(kind, str) else None
+        if record is None:
+            message = f"no target kind {kind!r}; known: {', '.join(sorted(targets.kinds()))}"
+            raise PydanticCustomError("target_kind", message.replace("{", "(").replace("}", ")"))
+        return record.spec.model_validate(value, context=info.context)
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_registered(cls, kind: str) -> str:
+        from harness import backends
+
+        if backends.get(kind) is None:
+            raise ValueError(f"no backend {kind!r}; known: {', '.join(sorted(backends.kinds()))}")
+        return kind
 
     @model_validator(mode="after")
-    def _rolling_needs_an_orchestrator(self) -> DrillSpec:
-        if self.strategy.kind == "swarm-update" and self.backend != "swarm":
-            raise ValueError("strategy swarm-update needs backend: swarm (Swarm rolls the service itself)")
+    def _fits_the_target_and_backend(self) -> DrillSpec:
+        from harness import strategies, targets
+
+        record = targets.get(self.target.kind)
+        problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
+        if problem:
+            raise ValueError(problem)
+        if record is not None and self.backend not in record.backends:
+            raise ValueError(f"target {record.kind!r} cannot run on backend {self.backend!r} "
+                             f"(it runs on {', '.join(sorted(record.backends))})")
+        problem = strategies.backend_problem(self.strategy.kind, self.backend)
+        if problem:
+            raise ValueError(f"strategy {problem}")
         return self
 
 
-def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """Best-effort line of a pydantic error location in YAML text, via the composed node tree."""
     try:
         node = yaml.compose(text, Loader=SpecLoader)
@@ -392,7 +367,7 @@ def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecI
     for err in exc.errors():
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "-"
-        issues.append(SpecIssue(str(path), field, err["msg"], _line_of(text, loc)))
+        issues.append(SpecIssue(str(path), field, err["msg"], line_of(text, loc)))
     return issues
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.catalogue import LoadedDrill
 from harness.errors import SpecError, SpecIssue
-from harness.specs import _line_of, load_yaml
+from harness.specs import line_of, load_yaml
 
 # The engine sets these for every run (harness.engine.engine builds them); --var may not override them.
 BUILTIN = ("stable_version", "candidate_version", "previous_version", "model", "run_id")
@@ -72,14 +72,14 @@ def check_drill(drill: LoadedDrill, variables: Mapping[str, str]) -> None:
                 issues.append(SpecIssue(
                     str(drill.runbook_path), f"steps.{i}.params.{param}",
                     f"uses ${{{name}}}, which is not set; give --var {name}=VALUE (built-ins: {', '.join(BUILTIN)})",
-                    _line_of(rb_text, ("steps", i, "params", param))))
+                    line_of(rb_text, ("steps", i, "params", param))))
     notify = drill.spec.notify
     if notify is not None:
         for name in sorted(names_in(notify.webhook) - known):
             _, text = load_yaml(drill.drill_path)
             issues.append(SpecIssue(str(drill.drill_path), "notify.webhook",
                                     f"uses ${{{name}}}, which is not set; give --var {name}=VALUE",
-                                    _line_of(text, ("notify", "webhook"))))
+                                    line_of(text, ("notify", "webhook"))))
     if issues:
         raise SpecError(issues)
 

@@ -163,6 +163,7 @@ class FakeTarget:
         self.fault = ArtifactFault("fake")
         self.metrics = NoMetrics()
         self.closed = 0
+        self.images_source: str | None = None
         self.sabotaged: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 

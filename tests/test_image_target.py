@@ -96,15 +96,15 @@ def test_a_missing_request_file_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [
-    (("candidate: v2", "candidate: v9"), "target.image", "no such version"),
-    (("candidate: v2", "candidate: v1"), "target.image", "must be different"),
-    (('v1: {image: "team/model:1"}', "v1: {}"), "target.image.versions.v1", "exactly one of image"),
-    (("context: ..", "context: ../nowhere"), "target.image.versions.v2.build.context", "no build context"),
-    (("args: {V: \"2\"}", "dockerfile: Nope.Dockerfile"), "target.image.versions.v2.build", "no Dockerfile"),
-    (("kind: image", "kind: image\n  predict_path: predict"), "target.image.predict_path", "absolute URL path"),
-    (("kind: image", "kind: image\n  version: {header: X-V, json_field: v}"), "target.image.version", "not both"),
-    (("kind: image", "kind: image\n  memory: lots"), "target.image.memory", "memory size"),
-    (("kind: image", "kind: lambda"), "target", "does not match any of the expected tags"),
+    (("candidate: v2", "candidate: v9"), "target", "no such version"),
+    (("candidate: v2", "candidate: v1"), "target", "must be different"),
+    (('v1: {image: "team/model:1"}', "v1: {}"), "target.versions.v1", "exactly one of image"),
+    (("context: ..", "context: ../nowhere"), "target.versions.v2.build.context", "no build context"),
+    (("args: {V: \"2\"}", "dockerfile: Nope.Dockerfile"), "target.versions.v2.build", "no Dockerfile"),
+    (("kind: image", "kind: image\n  predict_path: predict"), "target.predict_path", "absolute URL path"),
+    (("kind: image", "kind: image\n  version: {header: X-V, json_field: v}"), "target.version", "not both"),
+    (("kind: image", "kind: image\n  memory: lots"), "target.memory", "memory size"),
+    (("kind: image", "kind: lambda"), "target", "no target kind 'lambda'"),
 ])
 def test_bad_target_blocks_name_the_field(tmp_path: Path, change: tuple[str, str], field: str, message: str) -> None:
     drill = project(tmp_path, GOOD_TARGET.replace(*change))

@@ -19,7 +19,8 @@ from harness.engine.results import (
     TimelinePoint,
     Timestamps,
 )
-from harness.report import charts, html, plot
+from harness.report import charts, html, plot, timeline_model
+from harness.report import panels as report_panels
 from harness.report.outcome import outcome, rolled_back_css
 from tests.test_reports import T0, at, make_result, parse_html, step
 
@@ -53,7 +54,7 @@ def classes(root: ET.Element, tag: str) -> list[str]:
 
 def test_cold_run_zooms_on_the_action_and_keeps_the_whole_run_below() -> None:
     result = cold_result()
-    win = plot.zoom_window(result)
+    win = timeline_model.zoom_window(result)
     # Baseline tail (4 s before the deploy at 66.1 s) to just past completion at 71.3 s.
     assert win.zoomed and win.start == pytest.approx(62.1) and 71.3 < win.end < 73
     timeline = svg_root(plot.timeline_svg(result))
@@ -70,7 +71,7 @@ def test_cold_run_zooms_on_the_action_and_keeps_the_whole_run_below() -> None:
 
 def test_warm_run_is_not_zoomed() -> None:
     result = make_result()  # deployed at 6.1 s of a 12.4 s run: the action is most of it
-    assert not plot.zoom_window(result).zoomed
+    assert not timeline_model.zoom_window(result).zoomed
     assert "overview" not in html.render(result)
 
 
@@ -90,7 +91,7 @@ def latency_result() -> object:
 
 def test_latency_drill_plots_latency_p90_per_version() -> None:
     result = latency_result()
-    assert plot.signals(result) == ["latency"]
+    assert timeline_model.signals(result) == ["latency"]
     root = svg_root(plot.timeline_svg(result))
     assert "panel-latency" in classes(root, "rect") and "panel-wrong" not in classes(root, "rect")
     lines = {e.get("data-version"): e for e in root.iter(f"{SVG}polyline") if e.get("class") == "series-latency"}
@@ -106,21 +107,21 @@ def test_accuracy_drill_plots_the_wrong_answer_rate() -> None:
                    for s in range(1, 6))
     ev = Evidence("client-incorrect-vs-baseline", "client:incorrect", "fail", 0.5, 0.001, 40, 20, kind="compare")
     result = make_result(timeline=points, evidence=(ev,))
-    assert plot.signals(result) == ["wrong"]
-    panels = {p.cls: p for p in plot.panels(result)}
+    assert timeline_model.signals(result) == ["wrong"]
+    panels = {p.cls: p for p in report_panels.panels(result)}
     wrong = {line.key: line for line in panels["panel-wrong"].lines}
     # Of the candidate's 8 answered requests a second, 4 were wrong: 50 %; the stable 1 of 40: 2.5 %.
     assert wrong["v3"].points[0][1] == pytest.approx(50.0) and wrong["v2"].points[0][1] == pytest.approx(2.5)
 
 
 def test_error_drill_has_no_signal_panel() -> None:
-    assert plot.signals(make_result()) == []
+    assert timeline_model.signals(make_result()) == []
 
 
 def test_evidence_trace_is_drawn_on_a_log_axis_with_its_threshold() -> None:
     trace = tuple(EvidencePoint(0.5 * i, "e-value", 3.0 ** i, 1000.0) for i in range(1, 9))
     result = make_result(evidence_trace=trace)
-    panel = next(p for p in plot.panels(result) if p.cls == "panel-evidence")
+    panel = next(p for p in report_panels.panels(result) if p.cls == "panel-evidence")
     assert panel.log == (0, 4)  # 3 .. 6561 and the threshold 1000: decades 1 .. 10^4
     assert panel.refs[0][0] == 1000.0
     root = svg_root(plot.timeline_svg(result))
@@ -128,7 +129,7 @@ def test_evidence_trace_is_drawn_on_a_log_axis_with_its_threshold() -> None:
     threshold = [e for e in root.iter(f"{SVG}line") if e.get("class") == "threshold"]
     assert len(threshold) == 1
     # Deploy at 6.1 s: the trace's t_s (since deploy) is placed after it.
-    assert plot.Line  # the class exists for third-party panels
+    assert report_panels.Line  # the class exists for third-party panels
     ys = [float(p.split(",")[1]) for e in root.iter(f"{SVG}polyline") if e.get("class") == "series-evidence"
           for p in e.get("points", "").split()]
     assert ys == sorted(ys, reverse=True)  # growing statistic: rising line (SVG y grows downwards)

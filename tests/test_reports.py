@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.engine.results import DrillResult, Evidence, PhaseResult, RunStatus, StepResult, StepStatus, TimelinePoint, Timestamps, TrafficSummary
-from harness.report import WRITERS, html, junit, plot, write_all
+from harness.report import WRITERS, html, junit, labels, plot, timeline_model, write_all
 from harness.report.load import load_result, result_from_json
 
 T0 = datetime(2026, 11, 2, 10, 0, 0, tzinfo=UTC)
@@ -114,7 +114,7 @@ def test_html_is_well_formed_self_contained_with_svg_timeline_and_marks() -> Non
     text = " ".join(doc.text)
     # The 15-minute target is a bar of its own: 1.6 s of 900 s, and the rest to spare.
     assert "1.60 s — 0.18 % of the 15 min target, 898.4 s to spare" in text
-    assert plot.target_note(make_result()) is not None and "off the chart" not in text
+    assert timeline_model.target_note(make_result()) is not None and "off the chart" not in text
 
 
 def test_svg_is_valid_xml_on_its_own() -> None:
@@ -128,13 +128,13 @@ def test_target_mark_drawn_when_it_falls_on_the_chart() -> None:
     doc = parse_html(html.render(result))
     marks = {a.get("data-mark") for t, a in doc.tags if t == "g" and a.get("class") == "mark"}
     assert "target (decision + 2 s)" in marks
-    assert plot.target_note(result) is None
+    assert timeline_model.target_note(result) is None
 
 
 def test_target_just_past_the_end_stretches_the_axis() -> None:
     result = make_result(target_s=5.0)  # 14.7 s: within 25 % past the 12.4 s end
-    assert plot.axis_end(result) >= 14.7
-    assert plot.target_note(result) is None
+    assert timeline_model.axis_end(result) >= 14.7
+    assert timeline_model.target_note(result) is None
 
 
 def test_html_escapes_all_text() -> None:
@@ -154,13 +154,13 @@ def test_html_without_traffic_or_decision_still_renders() -> None:
                          steps=(), evidence=(), traffic=None, timeline=(), serving_version_after="v2,v3")
     doc = parse_html(html.render(result))
     assert "no traffic recorded" in " ".join(doc.text)
-    assert plot.target_note(result) is None  # no decision: no target to place
+    assert timeline_model.target_note(result) is None  # no decision: no target to place
 
 
 def test_label_rows_never_let_a_line_cross_a_label() -> None:
     xs = [100.0, 400.0, 460.0, 460.1, 520.0]
     boxes = [(x + 3, x + 3 + 120) for x in xs]
-    rows = plot._label_rows(xs, boxes)
+    rows = labels.label_rows(xs, boxes)
     for i, (a, b) in enumerate(boxes):
         for j, x in enumerate(xs):
             if i != j and a <= x <= b:
@@ -175,11 +175,11 @@ def test_a_label_flips_sides_rather_than_be_crossed() -> None:
     # completion's label must sit left of its line, over the decision's line: one crossing, unless the
     # decision's label goes left too and below the completion's.
     xs, texts = [428.9, 812.5, 855.9], ["deployed 9.9 s", "decision 20.3 s", "completed 21.5 s"]
-    natural = [plot.label_box(x, t, 960) for x, t in zip(xs, texts)]
+    natural = [labels.label_box(x, t, 960) for x, t in zip(xs, texts)]
     spans = [(a, b) for a, b, _ in natural]
-    assert plot.crossings(xs, spans, plot._label_rows(xs, spans)) == 1
-    boxes, rows = plot.place_labels(xs, texts, 960)
-    assert plot.crossings(xs, [(a, b) for a, b, _ in boxes], rows) == 0
+    assert labels.crossings(xs, spans, labels.label_rows(xs, spans)) == 1
+    boxes, rows = labels.place_labels(xs, texts, 960)
+    assert labels.crossings(xs, [(a, b) for a, b, _ in boxes], rows) == 0
     assert [b[2] for b in boxes] == ["start", "end", "end"] and rows[1] < rows[2]
 
 

@@ -116,7 +116,8 @@ def test_clean_sweeps_swarm_resources_and_leaves_the_swarm(tmp_path: Path, docke
                                                            engine_as_found: tuple[str, tuple[str, ...]]) -> None:
     """A killed run leaves its service and overlay network (and the swarm it made): drill clean --run-id removes them."""
     from harness.backends.swarm.session import SwarmSession
-    from harness.stack.docker_api import ServiceDef, UpdatePolicy, run_labels, service_create
+    from harness.stack.docker_api import run_labels
+    from harness.stack.swarm_api import ServiceDef, UpdatePolicy, service_create
 
     run_id = f"killed-{int(time.time())}"
     session = SwarmSession(docker_client, run_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -20,7 +19,7 @@ from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
 from harness.engine.results import DrillResult, RunStatus
-from harness.errors import BackendUnavailable, SpecError
+from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.exit_codes import ExitStatus
 from harness.listeners.console import LiveConsole, PlainConsole
 from harness.report.markdown import render as render_markdown
@@ -54,9 +53,13 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
 
 
-class BackendChoice(str, Enum):
-    DOCKER = "docker"
-    SWARM = "swarm"
+def _backend_flag(value: str | None) -> str | None:
+    """``--backend``: a registered backend kind (checked before anything loads)."""
+    from harness import backends
+
+    if value is not None and backends.get(value) is None:
+        raise SpecError(SpecIssue("--backend", "--backend", f"no backend {value!r}; known: {', '.join(sorted(backends.kinds()))}"))
+    return value
 
 
 @app.command()
@@ -71,7 +74,8 @@ def run(
     manual: Annotated[bool, typer.Option("--manual", help="A person decides (prompt on stdin)")] = False,
     answers: Annotated[Path | None, typer.Option(help="Answers file for the human prompts, one a line")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start nothing")] = False,
-    backend: Annotated[BackendChoice | None, typer.Option(help="Where model versions run (default: the drill's own choice, docker)")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Where model versions run: docker, swarm or a registered backend (default: the drill's own choice, docker)")] = None,
     var: Annotated[list[str] | None, typer.Option(
         "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
 ) -> None:
@@ -79,17 +83,18 @@ def run(
     signal.signal(signal.SIGTERM, _sigterm)
     with mapped_errors():
         run_vars = variables.parse_vars(var or [])
+        backend = _backend_flag(backend)
         if all_drills == (name is not None):
             raise SpecError("give one drill NAME, or --all")
         names = catalogue.project_drill_names() if all_drills else [name or ""]
         loaded = [catalogue.load_drill(n) for n in names]  # validate everything before starting anything
         for drill in loaded:
             resolve_profile(drill, profile, manual)
-            targets.check_backend(drill, backend.value if backend else None)
+            targets.check_backend(drill, backend)
             variables.check_drill(drill, run_vars)
         if dry_run:
             for drill in loaded:
-                typer.echo(plan(drill, profile, backend.value if backend else None))
+                typer.echo(plan(drill, profile, backend))
             return
         if answers is not None and not answers.is_file():
             raise SpecError(f"--answers: no such file {answers}")
@@ -99,7 +104,7 @@ def run(
         results: list[DrillResult] = []
         for drill in loaded:
             options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
-                                 backend=backend.value if backend else None, variables=run_vars)
+                                 backend=backend, variables=run_vars)
             listeners: list[Listener] = []
             live = None
             if as_json or not sys.stderr.isatty() or needs_human:
@@ -108,7 +113,7 @@ def run(
                 live = LiveConsole(err)
                 listeners.append(live)
             try:
-                results.append(api.run_drill(str(drill.drill_path), options, listeners, store_url=store))
+                results.append(api.run_drill(drill, options, listeners, store_url=store))  # validated above
             except (RunInterrupted, BackendUnavailable) as exc:
                 # --json prints a result on every outcome that has one, aborted and environment errors included.
                 if as_json and exc.result is not None:
@@ -149,7 +154,7 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
              + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expect}",
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
-    if s.target.kind == "image":
+    if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]

@@ -7,12 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-
-class RunStatus(str, Enum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    ABORTED = "aborted"
+from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
 
 
 class StepStatus(str, Enum):

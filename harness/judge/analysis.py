@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from harness.engine.events import now
 from harness.engine.results import Evidence, EvidencePoint
 from harness.judge import sequential
-from harness.ports import MetricsSource
+from harness.ports import MetricsSource, PrometheusError
 from harness.specs import CompareCheck, MetricCheck
-from harness.stack.prometheus import PrometheusError
 from harness.traffic import Sample
 
 

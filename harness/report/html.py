@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
-from harness.report import charts, plot
+from harness.report import charts, plot, timeline_model
 from harness.report.outcome import expectation, outcome, rolled_back_css
 
 CSS = """
@@ -100,7 +100,7 @@ def render(result: DrillResult) -> str:
     ], "outcome"))
 
     parts.append("<h2>Timeline</h2>")
-    window = plot.zoom_window(r)
+    window = timeline_model.zoom_window(r)
     parts.append(f'<div class="chart">{plot.timeline_svg(r, window=window)}</div>')
     if window.zoomed:
         parts.append(f'<div class="chart overview-chart">{plot.overview_svg(r)}</div>')
@@ -111,7 +111,7 @@ def render(result: DrillResult) -> str:
         parts.append(f'<div class="chart">{bar}</div>')
     else:
         parts.append("<p>Nothing was rolled back, so there is no decision-to-completion time to hold against the "
-                     f"{escape(plot.fmt_target(r.target_s))} target.</p>")
+                     f"{escape(timeline_model.fmt_target(r.target_s))} target.</p>")
     target = f"{r.target_s:,.0f} s ({r.target_s / 60:g} min)"
     margin = None if r.decision_to_completion_s is None else r.target_s - r.decision_to_completion_s
     parts.append(_table(["measure", "value"], [
@@ -177,15 +177,15 @@ def render(result: DrillResult) -> str:
             ("error rate after", _pct(t.after_error_rate)),
         ], "traffic"))
         parts.append(_table(["version", "requests"],
-                            [[_e(plot.version_label(r, v)), escape(f"{n:,}")] for v, n in sorted(t.by_version.items())],
+                            [[_e(timeline_model.version_label(r, v)), escape(f"{n:,}")] for v, n in sorted(t.by_version.items())],
                             "by-version", numeric=(1,)))
     else:
         parts.append("<p>No traffic was recorded.</p>")
     if r.timeline:
-        versions = list(plot.version_colors(r))
+        versions = list(timeline_model.version_colors(r))
         parts.append("<details><summary>Per-second traffic data</summary>")
         parts.append(_table(
-            ["t (s)", "canary weight"] + [f"{plot.version_label(r, v)} req / failed / wrong / p90" for v in versions],
+            ["t (s)", "canary weight"] + [f"{timeline_model.version_label(r, v)} req / failed / wrong / p90" for v in versions],
             [[escape(f"{p.t:g}"), escape(f"{p.canary_weight}%")]
              + [escape(f"{p.requests.get(v, 0)} / {p.failed.get(v, 0)} / {p.incorrect.get(v, 0)} / "
                        + (f"{p.latency_p90_ms[v]:g} ms" if v in p.latency_p90_ms else "—")) for v in versions]

@@ -124,7 +124,7 @@ def _tag(role: str, digest: str) -> str:
     return f"drill-{role}:{digest}"
 
 
-def _have(client: docker.DockerClient, tag: str) -> bool:
+def have_image(client: docker.DockerClient, tag: str) -> bool:
     try:
         client.images.get(tag)
     except docker.errors.ImageNotFound:
@@ -135,7 +135,7 @@ def _have(client: docker.DockerClient, tag: str) -> bool:
 def cached_images(client: docker.DockerClient) -> StackImages | None:
     digest = inputs_digest()
     tags = {role: _tag(role, digest) for role in ROLES}
-    if all(_have(client, t) for t in tags.values()):
+    if all(have_image(client, t) for t in tags.values()):
         return StackImages(tags["model"], tags["router"], tags["prometheus"], "cached", 0.0)
     return None
 
@@ -153,7 +153,7 @@ def ensure_images(client: docker.DockerClient, progress: Progress, *, force: boo
         if bases is None and source == "official":
             raise BackendUnavailable("DRILL_IMAGE_SOURCE=official but no registry answered; unset it to bootstrap.")
     if bases is None:
-        base = _ensure_base(client, progress, force=force)
+        base = ensure_base(client, progress, force=force)
         bases = {role: base for role in ROLES}
         source = "bootstrap"
     else:
@@ -177,7 +177,7 @@ def ensure_images(client: docker.DockerClient, progress: Progress, *, force: boo
 def _pull_official(client: docker.DockerClient, progress: Progress) -> dict[str, str] | None:
     progress("looking for a registry (official images)")
     for image in OFFICIAL_BASES.values():
-        if _have(client, image):
+        if have_image(client, image):
             continue
         try:
             client.images.pull(image)
@@ -188,9 +188,9 @@ def _pull_official(client: docker.DockerClient, progress: Progress) -> dict[str,
     return dict(OFFICIAL_BASES)
 
 
-def _ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool) -> str:
+def ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool) -> str:
     tag = f"drill-base:{base_digest()}"
-    if not force and _have(client, tag):
+    if not force and have_image(client, tag):
         return tag
     debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
     problems = []

@@ -12,13 +12,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness.errors import DrillError
+from harness.ports import PrometheusError as PrometheusError  # defined beside its port
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies, whatever the environment says
 
 
-class PrometheusError(DrillError):
-    """Prometheus could not answer a query (unreachable, or a bad expression)."""
 
 
 class PrometheusClient:

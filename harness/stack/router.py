@@ -7,14 +7,12 @@ import io
 import socket
 import time
 
-from harness.errors import DrillError
 from harness.ports import Endpoint, ServerState, ServiceFailed
+from harness.ports import RouterError as RouterError  # defined beside its port
 
 BACKEND = "models"
 
 
-class RouterError(DrillError):
-    """HAProxy refused a runtime command or could not be reached."""
 
 
 class RouterClient:

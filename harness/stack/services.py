@@ -28,6 +28,7 @@ from harness.stack.prometheus import PrometheusClient
 from harness.stack.router import RouterClient
 
 MODEL_PORT = 8080
+REGISTRY_MOUNT = "/registry"  # where model servers read a file registry (the run's volume)
 ROUTER_PORT = 8000
 ROUTER_ADMIN_PORT = 9999
 ROUTER_METRICS_PORT = 8405

@@ -10,31 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
+
+# Defined once, in harness.outcomes; re-exported where the store's types are imported from.
+from harness.outcomes import RootCause as RootCause
+from harness.outcomes import RunStatus as RunStatus
+from harness.outcomes import Trigger as Trigger
 
 PRODUCTION = "production"
 DRILL_ENVIRONMENT = "drill"
-
-
-class Trigger(StrEnum):
-    AUTOMATED = "automated"
-    MANUAL = "manual"
-
-
-class RootCause(StrEnum):
-    PERFORMANCE = "performance"
-    SAFETY = "safety"
-    INFRASTRUCTURE = "infrastructure"
-    UPSTREAM_DATA = "upstream-data"
-    BUSINESS_RULE = "business-rule"
-    OTHER = "other"
-
-
-class RunStatus(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    ABORTED = "aborted"
 
 
 def as_utc(value: datetime, name: str = "timestamp") -> datetime:

@@ -7,37 +7,31 @@ uses it when a drill runs with ``--backend swarm`` (or says ``backend: swarm``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from harness.backends import ModelHost, Opened
 from harness.ports import Progress
 
-if TYPE_CHECKING:
-    from harness.backends.swarm.backend import SwarmBackend
-    from harness.backends.swarm.session import SwarmSession
-    from harness.specs import DrillSpec
-    from harness.targets.builtin.registry import Registry
-    from harness.targets.builtin.stack import Stack
 
-
-def open_backend(stack: Stack, registry: Registry, spec: DrillSpec, progress: Progress) -> tuple[SwarmSession, SwarmBackend]:
-    """The run's swarm session and backend; the stack's router and Prometheus joined to the overlay network."""
+def open_backend(host: ModelHost, progress: Progress) -> Opened:
+    """The run's swarm session and backend; the stack's router and Prometheus joined to the overlay network.
+    Closing it removes the run's Swarm resources (and leaves a swarm the run made)."""
     from harness.backends.swarm.backend import SwarmBackend, policy_of
     from harness.backends.swarm.session import SwarmSession
-    from harness.stack import docker_api
-    from harness.targets.builtin.stack import REGISTRY_MOUNT
+    from harness.stack import swarm_api
+    from harness.stack.services import REGISTRY_MOUNT
 
+    stack, spec = host.stack, host.spec
     session = SwarmSession(stack.client, stack.run_id)
     session.open(progress)
     try:
         for role, container in (("router", stack.router_container), ("prometheus", stack.prometheus_container)):
             if container is not None:
-                docker_api.connect_container(stack.client, session.network, container.get_wrapped_container().id, [role])
+                swarm_api.connect_container(stack.client, session.network, container.get_wrapped_container().id, [role])
         backend = SwarmBackend(
             stack.client, stack.run_id, stack.images.model, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
-            sync=lambda: stack.sync_registry(registry.root),
+            sync=host.sync or (lambda: None),
             replicas={"stable": spec.replicas.stable, "candidate": spec.replicas.candidate},
             rolling=policy_of(spec.strategy), extra_env=stack.model_env)
     except BaseException:
         session.close()  # the caller never sees this session: leave the engine as found here
         raise
-    return session, backend
+    return Opened(backend, session.close)

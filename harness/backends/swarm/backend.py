@@ -22,8 +22,9 @@ import docker
 from harness.errors import DrillError
 from harness.ports import SLOTS, Endpoint, Rollout, ServiceFailed
 from harness.specs import StrategySpec
-from harness.stack import docker_api
-from harness.stack.docker_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePolicy, run_labels
+from harness.stack import swarm_api
+from harness.stack.docker_api import run_labels
+from harness.stack.swarm_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePolicy
 
 MODEL_PORT = 8080
 POOL_PORTS = {"stable": 8101, "candidate": 8102}  # the router's pool per slot (haproxy-swarm.cfg)
@@ -75,8 +76,8 @@ class SwarmBackend:
         """Create the slot's service (or update it to ``version``) and wait until every replica runs healthy."""
         name = self.service(slot)
         self.sync()
-        if docker_api.service_exists(self.client, name):
-            docker_api.service_update(self.client, name, {"MODEL_REF": version})
+        if swarm_api.service_exists(self.client, name):
+            swarm_api.service_update(self.client, name, {"MODEL_REF": version})
         else:
             spec = ServiceDef(
                 name=name, image=self.image, command=MODEL_COMMAND,
@@ -85,7 +86,7 @@ class SwarmBackend:
                 labels=run_labels(self.run_id, f"model-{slot}"), network=self.network, aliases=[slot],
                 replicas=self.configured[slot], health_cmd=HEALTH_CMD, volume=self.volume,
                 volume_target=self.registry_mount)
-            docker_api.service_create(self.client, spec, self.rolling, self.rollback_policy)
+            swarm_api.service_create(self.client, spec, self.rolling, self.rollback_policy)
         self._started.add(slot)
         self.wait_converged(slot, self.startup_timeout, version=version, fail_fast=True)
         return Endpoint("127.0.0.1", POOL_PORTS[slot])
@@ -93,11 +94,11 @@ class SwarmBackend:
     def stop(self, slot: str) -> None:
         """Remove the service; its tasks get SIGTERM and finish in-flight requests. Waits until they are gone."""
         name = self.service(slot)
-        docker_api.service_remove(self.client, name)
+        swarm_api.service_remove(self.client, name)
         self._started.discard(slot)
         deadline = time.monotonic() + 20.0
         while time.monotonic() < deadline:
-            if docker_api.containers_of(self.client, f"com.docker.swarm.service.name={name}", running=True) == 0:
+            if swarm_api.containers_of(self.client, f"com.docker.swarm.service.name={name}", running=True) == 0:
                 return
             time.sleep(0.1)
         raise ServiceFailed(f"the tasks of {name} did not stop within 20s")
@@ -117,20 +118,20 @@ class SwarmBackend:
     # ---- the orchestrator's own moves -------------------------------------------------------
     def tasks(self, slot: str) -> list[TaskInfo]:
         try:
-            return docker_api.service_tasks(self.client, self.service(slot))
-        except docker_api.SwarmError as exc:
+            return swarm_api.service_tasks(self.client, self.service(slot))
+        except swarm_api.SwarmError as exc:
             raise ServiceFailed(str(exc)) from exc
 
     def info(self, slot: str) -> ServiceInfo:
         try:
-            return docker_api.service_info(self.client, self.service(slot))
-        except docker_api.SwarmError as exc:
+            return swarm_api.service_info(self.client, self.service(slot))
+        except swarm_api.SwarmError as exc:
             raise ServiceFailed(str(exc)) from exc
 
     def rolling_update(self, slot: str, version: str, policy: UpdatePolicy | None = None) -> None:
         """Start a rolling update of the slot's service to ``version`` (returns at once; Swarm rolls it)."""
         self.sync()
-        docker_api.service_update(self.client, self.service(slot), {"MODEL_REF": version}, policy or self.rolling,
+        swarm_api.service_update(self.client, self.service(slot), {"MODEL_REF": version}, policy or self.rolling,
                                   self.rollback_policy)
 
     def rollout(self, slot: str) -> Rollout:
@@ -142,14 +143,14 @@ class SwarmBackend:
         state = self.info(slot).update_state
         if state in ("rollback_started", "rollback_completed"):
             return f"Swarm is rolling back by itself already ({state})"
-        docker_api.service_rollback(self.client, self.service(slot))
+        swarm_api.service_rollback(self.client, self.service(slot))
         return "rollback started"
 
     def scale(self, slot: str, replicas: int) -> None:
         minimum = 2 if slot == "stable" else 1
         if replicas < minimum:
             raise ServiceFailed(f"{slot} needs at least {minimum} replicas, asked for {replicas}")
-        docker_api.service_scale(self.client, self.service(slot), replicas)
+        swarm_api.service_scale(self.client, self.service(slot), replicas)
         self.configured[slot] = replicas
 
     def serving_ref(self, slot: str) -> str | None:
@@ -168,7 +169,7 @@ class SwarmBackend:
             running = [t for t in tasks if t.desired == "running" and t.state == "running"]
             wanted = [t for t in running if version is None or t.env_ref == version]
             if fail_fast and (dead := [t for t in tasks if t.state in _FAILED and (version is None or t.env_ref == version)]):
-                logs = docker_api.service_logs(self.client, name)
+                logs = swarm_api.service_logs(self.client, name)
                 raise ServiceFailed(f"{name} ({version or 'current'}): task {dead[0].state}: "
                                     f"{dead[0].error or dead[0].message}" + (f"; last log lines: {logs}" if logs else ""))
             if info.update_state in ("paused", "rollback_paused"):

@@ -23,7 +23,7 @@ import docker
 
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
-from harness.stack import docker_api
+from harness.stack import docker_api, swarm_api
 from harness.stack.docker_api import run_labels
 
 
@@ -65,11 +65,11 @@ class SwarmSession:
     def open(self, progress: Progress) -> None:
         """Be a swarm manager (init one if the engine is in none) and create the run's overlay network."""
         with swarm_lock():
-            info = docker_api.swarm_info(self.client)
+            info = swarm_api.swarm_info(self.client)
             self.report.state_before = info.state
             if info.state == "inactive":
                 t0 = time.perf_counter()
-                docker_api.swarm_init(self.client)
+                swarm_api.swarm_init(self.client)
                 self.report.initialised = True
                 self.report.init_s = round(time.perf_counter() - t0, 3)
                 progress(f"swarm initialised for the run (single node, 127.0.0.1) in {self.report.init_s:.2f}s")
@@ -80,7 +80,7 @@ class SwarmSession:
             else:
                 progress("using the engine's swarm" + (" (made by another drill)" if info.harness_made else ""))
             self._open = True
-            docker_api.create_overlay(self.client, self.network, run_labels(self.run_id, "overlay"))
+            swarm_api.create_overlay(self.client, self.network, run_labels(self.run_id, "overlay"))
 
     def close(self) -> SessionReport:
         """Remove what the run created; leave the swarm when the harness made it and no run uses it any more."""
@@ -105,12 +105,12 @@ def leave_if_idle(client: docker.DockerClient, swept: set[str] | None = None) ->
     """Leave a harness-made swarm that no run uses any more; the networks removed, or None if it stays.
     ``swept``: runs whose resources were just removed (Swarm may still list them a moment); None: every run's.
     A swarm the harness did not make is never left. Call it under :func:`swarm_lock`."""
-    info = docker_api.swarm_info(client)
+    info = swarm_api.swarm_info(client)
     if not (info.active and info.harness_made):
         return None
-    if swept is not None and docker_api.harness_swarm_runs(client) - swept:
+    if swept is not None and swarm_api.harness_swarm_runs(client) - swept:
         return None  # another run still has services or networks on it
-    return docker_api.swarm_leave(client)
+    return swarm_api.swarm_leave(client)
 
 
 def clean(client: docker.DockerClient, run_id: str | None = None) -> list[str] | None:

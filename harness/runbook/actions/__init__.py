@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
@@ -64,8 +65,11 @@ def registry() -> dict[str, Action]:
     global _loaded
     if not _loaded:
         _loaded = True
-        from harness.backends.swarm import actions as _swarm  # noqa: F401  (swarm.rollback, swarm.scale, ...)
+        from harness import backends
         from harness.runbook.actions import builtin, registry_checks  # noqa: F401  (registers the built-ins)
+
+        for module in backends.action_modules():  # a backend's own actions (swarm.rollback, swarm.scale, ...)
+            import_module(module)
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             loaded = ep.load()

@@ -17,12 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DrillError
 from harness.ports import AliasMove, RollbackEvent
-
-
-class RegistryError(DrillError):
-    """A version or alias is missing, or an artifact does not match its checksum."""
+from harness.ports import RegistryError as RegistryError  # defined beside its port
 
 
 class Registry:

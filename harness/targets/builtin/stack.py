@@ -22,9 +22,8 @@ from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 from harness.ports import SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
-from harness.stack.services import MODEL_PORT, ServiceStack, StackContainer, hardening, packaged, running, stop
+from harness.stack.services import MODEL_PORT, REGISTRY_MOUNT, ServiceStack, StackContainer, hardening, packaged, running, stop
 
-REGISTRY_MOUNT = "/registry"
 MODEL_COMMAND = ["python3", "-u", "/opt/drill/model_server.py"]
 __all__ = ["MODEL_PORT", "REGISTRY_MOUNT", "Stack"]
 

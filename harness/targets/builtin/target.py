@@ -8,10 +8,11 @@ fault baked into its artifact), the JSON feature protocol of ``harness/serving/m
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.backends.docker import ContainerBackend
 from harness.ports import Backend, Endpoint, Example, Progress, Reading, ServiceFailed, Versions
 from harness.targets.builtin.model import make_examples
 from harness.targets.builtin.registry import Registry
@@ -21,9 +22,8 @@ from harness.targets.parts import OnServiceStack
 if TYPE_CHECKING:
     import docker
 
-    from harness.backends.swarm.session import SwarmSession
     from harness.catalogue import LoadedDrill
-    from harness.targets.builtin.stack import Stack
+    from harness.targets.builtin.stack import Stack  # noqa: F401  (the stack type in OnServiceStack["Stack"])
 
 PROTECTED_FEATURE, PROTECTED_ABOVE = "x3", 1.0
 
@@ -68,47 +68,18 @@ class ArtifactFault:
         return None
 
 
-class ContainerBackend:
-    """Model servers as containers, one per slot, started by the stack (the demo server reading the file
-    registry from the run's volume, or MLflow's scoring server loading its version from the MLflow registry)."""
-
-    kind = "docker"
-
-    def __init__(self, stack: Stack, registry: Registry | None = None) -> None:
-        self.stack = stack
-        self.registry = registry  # a file registry to copy into the volume before each start; None: nothing to copy
-        self._addresses: dict[str, Endpoint] = {}
-
-    def start(self, slot: str, version: str) -> Endpoint:
-        from harness.targets.builtin.stack import MODEL_PORT
-
-        if self.registry is not None:
-            self.stack.sync_registry(self.registry.root)  # the server reads what the registry says now
-        endpoint = Endpoint(self.stack.start_model(slot, version), MODEL_PORT)
-        self._addresses[slot] = endpoint
-        return endpoint
-
-    def stop(self, slot: str) -> None:
-        self._addresses.pop(slot, None)
-        self.stack.stop_model(slot)
-
-    def running(self, slot: str) -> bool:
-        return self.stack.model_running(slot)
-
-    def address(self, slot: str) -> Endpoint | None:
-        return self._addresses.get(slot)
-
-    def replicas(self) -> dict[str, int] | None:
-        return None
-
-
 class BuiltinTarget(OnServiceStack["Stack"]):
     name = "builtin"
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path,
                  client_factory: Any = None, backend_kind: str = "docker") -> None:
+        from harness import backends
+
         self.spec = drill.spec
-        self.backend_kind = backend_kind  # docker: a container per slot; swarm: a replicated service per slot
+        kind = backends.get(backend_kind)
+        if kind is None or kind.opener is None:
+            raise ServiceFailed(f"backend {backend_kind!r} cannot open over the built-in stack")
+        self.backend_kind = kind  # docker: a container per slot; swarm: a replicated service per slot
         self.run_id = run_id
         self.registry = Registry(workdir / "registry", drill.spec.model)
         seeded = seed_registry(self.registry, drill.spec.fault)
@@ -117,8 +88,8 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         self.fault = ArtifactFault(drill.spec.fault.kind)
         self._client_factory = client_factory
         self._backend: Backend | None = None
-        self._session: SwarmSession | None = None
-        self.images_source: str | None = None
+        self._close_backend: Callable[[], object] | None = None
+        self._images_source: str | None = None
 
     @property
     def backend(self) -> Backend:
@@ -127,29 +98,30 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         return self._backend
 
     def prepare(self, progress: Progress) -> None:
+        from harness.backends import ModelHost
         from harness.stack.docker_api import connect
         from harness.stack.images import ensure_images
-        from harness.targets.builtin.stack import MODEL_PORT, Stack
+        from harness.targets.builtin.stack import Stack
 
         client: docker.DockerClient = (self._client_factory or connect)()
         images = ensure_images(client, progress)
-        self.images_source = images.source
-        if self.backend_kind == "swarm":
-            from harness.backends.swarm import open_backend
-            from harness.backends.swarm.backend import ROUTER_CONFIG
-
-            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
-                                router_configs=(ROUTER_CONFIG,))
-            self._stack.start(self.registry.root, None)  # network, volume, router, Prometheus; no model container
-            self._session, swarm = open_backend(self._stack, self.registry, self.spec, progress)
-            self._backend = swarm
-            stable = swarm.start("stable", self.versions.stable)
+        self._images_source = images.source
+        kind = self.backend_kind
+        self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
+                            router_configs=kind.router_configs)
+        # A backend whose servers are the stack's own containers starts the stable one beside the router.
+        self._stack.start(self.registry.root, self.versions.stable if kind.in_stack else None)
+        opened = kind.open(ModelHost(self._stack, self.spec, lambda: self._stack_sync()), progress)
+        self._backend, self._close_backend = opened.backend, opened.close
+        if kind.in_stack and isinstance(opened.backend, ContainerBackend):
+            stable = opened.backend.adopt("stable")
         else:
-            self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env())
-            containers = self._backend = ContainerBackend(self._stack, self.registry)
-            self._stack.start(self.registry.root, self.versions.stable)
-            stable = containers._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)
+            stable = opened.backend.start("stable", self.versions.stable)
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
+
+    def _stack_sync(self) -> None:
+        assert self._stack is not None
+        self._stack.sync_registry(self.registry.root)
 
     def sabotage(self, how: str) -> None:
         # The stable server already holds its model in memory; what breaks is the way back to it.
@@ -172,18 +144,13 @@ class BuiltinTarget(OnServiceStack["Stack"]):
             if self._stack is not None:
                 self._stack.close()
         finally:
-            if self._session is not None:
-                self._session.close()  # the run's Swarm resources; leaves a swarm the run made
+            if self._close_backend is not None:
+                self._close_backend()  # what opening the backend did (a swarm session: the run's services)
 
     @property
-    def swarm_session(self) -> SwarmSession | None:
-        return self._session
+    def images_source(self) -> str | None:
+        return self._images_source
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> BuiltinTarget:
-    from harness.targets import backend_error, check_backend
-
-    if backend not in ("docker", "swarm"):
-        raise backend_error(drill, backend)
-    check_backend(drill, backend)  # swarm-update needs Swarm
     return BuiltinTarget(drill, run_id, workdir, backend_kind=backend)

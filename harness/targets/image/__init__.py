@@ -1,20 +1,18 @@
 """The ``image`` target: a team's own model server image (or Dockerfile) as a drill target.
 
-``spec`` (the drill's ``target: {kind: image}`` block) loads without Docker; ``create`` imports the
-Docker parts only when a drill of this kind runs.
+``KIND`` is its registration; ``spec`` (the drill's ``target: {kind: image}`` block) loads without Docker,
+``target`` imports the Docker parts only when a drill of this kind runs.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from harness.targets import NETWORK_FAULTS, TargetKind
+from harness.targets.image.spec import ImageTargetSpec
 
-if TYPE_CHECKING:
-    from harness.catalogue import LoadedDrill
-    from harness.targets.image.target import ImageTarget
-
-
-def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> ImageTarget:
-    from harness.targets.image.target import create as create_target
-
-    return create_target(drill, run_id, workdir, backend)
+KIND = TargetKind(
+    kind="image", spec=ImageTargetSpec, factory="harness.targets.image.target:create",
+    description="a team's own model server image or Dockerfile",
+    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=NETWORK_FAULTS,
+    fault_hint="an image target's bad version is either a real version (fault: {kind: none}) "
+               "or a fault injected in front of it (inject: true)",
+)

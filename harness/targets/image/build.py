@@ -158,9 +158,9 @@ class FallbackBase:
     def stand_in(self, wanted: str) -> str:
         """The bootstrapped Debian base, made if needed; says once per base image that it stands in."""
         if self._tag is None:
-            from harness.stack.images import _ensure_base  # the same base the stack's role images stand on
+            from harness.stack.images import ensure_base  # the same base the stack's role images stand on
 
-            self._tag = _ensure_base(self.client, self.progress, force=False)
+            self._tag = ensure_base(self.client, self.progress, force=False)
         if wanted not in self._announced:
             self._announced.add(wanted)
             self.progress(f"base {wanted} is not local and no registry answered; building FROM {self._tag} "

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.ports import AliasMove, RollbackEvent, Versions
-from harness.targets.builtin.registry import RegistryError
+from harness.ports import AliasMove, RegistryError, RollbackEvent, Versions
 
 
 class ImageRegistry:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.spec_types import Duration, Strict
+from harness.spec_types import Duration, Strict, TargetBlock
 
 _PATH = re.compile(r"^/[^\s]*$")
 _MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
@@ -101,7 +101,7 @@ class VersionReadSpec(Strict):
         return self
 
 
-class ImageTargetSpec(Strict):
+class ImageTargetSpec(TargetBlock):
     kind: Literal["image"]
     port: int = Field(default=8080, ge=1, le=65535)
     health_path: str = "/healthz"

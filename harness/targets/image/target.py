@@ -18,11 +18,10 @@ import docker
 import docker.errors
 
 from harness.errors import SpecError, SpecIssue
-from harness.ports import Progress, ServiceFailed, Versions
+from harness.ports import Progress, RegistryError, ServiceFailed, Versions
 from harness.stack.docker_api import connect, sweep
 from harness.stack.images import ensure_images
 from harness.stack.services import ServiceStack, prometheus_config, running
-from harness.targets.builtin.registry import RegistryError
 from harness.targets.image.backend import ImageBackend, ProxyFault
 from harness.targets.image.build import ImageBuilder, ResolvedImage, repo_name
 from harness.targets.image.protocol import JsonlProtocol
@@ -79,7 +78,8 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         if built:
             progress("built " + ", ".join(f"{r.version} in {r.seconds:.1f}s" for r in built))
         roles = ensure_images(client, progress)
-        self.images_source = roles.source
+        # Built now (a team version, or the harness's role images) is not "cached", whatever the roles say.
+        self.images_source = "built" if built else roles.source
         for name, image in self.resolved.items():
             self._tag_for_run(name, image)
         stack = self._stack = ServiceStack(client, roles, self.run_id)
@@ -165,12 +165,7 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> ImageTarget:
-    if backend != "docker":
-        from harness.targets import backend_error
-
-        raise backend_error(drill, backend)
     return ImageTarget(drill, run_id, workdir)
-
 
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import docker.errors
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
 from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
-from harness.stack.images import _ensure_base, _have, base_digest
+from harness.stack.images import base_digest, ensure_base, have_image
 
 MLFLOW_VERSION = "2.22.5"
 # The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn) and psycopg2 for a postgresql:// backend store
@@ -98,10 +98,10 @@ def ensure_image(client: docker.DockerClient, progress: Progress, *, force: bool
     """The MLflow image for these inputs: reused when present, else built from host-fetched wheels."""
     started = time.monotonic()
     tag = image_tag()
-    if not force and _have(client, tag):
+    if not force and have_image(client, tag):
         progress(f"MLflow image up to date ({tag})")
         return MlflowImage(tag, "cached", time.monotonic() - started)
-    base = _ensure_base(client, progress, force=False)
+    base = ensure_base(client, progress, force=False)
     wheels = wheel_cache()
     download_wheels(wheels, progress)
     progress(f"building {tag} (MLflow {MLFLOW_VERSION} from {len(list(wheels.glob('*.whl')))} wheels)")

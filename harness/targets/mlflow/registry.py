@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.ports import AliasMove, RollbackEvent
-from harness.targets.builtin.registry import RegistryError
+from harness.ports import AliasMove, RegistryError, RollbackEvent
 from harness.targets.mlflow.models import CHECKSUM_TAG, checksums, tracking
 
 # MLflow's HTTP client retries for minutes by default; a drill wants to know in seconds.

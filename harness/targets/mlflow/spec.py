@@ -9,13 +9,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from harness.spec_types import Strict
+from harness.spec_types import TargetBlock
 
 # The faults a pyfunc model version can carry (see drill_faulty_model.py); others need the built-in model.
 SUPPORTED_FAULTS = ("none", "error_slice", "latency", "wrong_answers", "crash", "out_of_range")
 
 
-class MlflowTargetSpec(Strict):
+class MlflowTargetSpec(TargetBlock):
     """An MLflow tracking/registry server per run, model versions logged to it, scoring servers loading them."""
 
     kind: Literal["mlflow"] = "mlflow"

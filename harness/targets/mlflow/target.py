@@ -13,9 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.backends.docker import ContainerBackend
 from harness.errors import SpecError, SpecIssue
-from harness.ports import Endpoint, Progress, ServiceFailed, Versions
-from harness.targets.builtin.target import ArtifactFault, ContainerBackend, FeatureProtocol
+from harness.ports import Progress, ServiceFailed, Versions
+from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 from harness.targets.mlflow.models import ARTIFACT_PATH
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
 from harness.targets.parts import OnServiceStack
@@ -64,7 +65,6 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
 
         from harness.stack.docker_api import connect
         from harness.stack.images import ensure_images
-        from harness.targets.builtin.stack import MODEL_PORT
         from harness.targets.mlflow.image import ensure_image
         from harness.targets.mlflow.models import seed_versions
         from harness.targets.mlflow.registry import MlflowRegistry
@@ -84,7 +84,7 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
         progress(f"logging versions 1, 2 (good) and 3 ({self.spec.fault.kind}) of {self.spec.model} to MLflow")
         seed_versions(self._registry, self.spec.fault.model_dump(exclude_none=True))
         self._stack.start_rest(self.versions.stable)
-        stable = self._backend._addresses["stable"] = Endpoint(self._stack.model_ip("stable"), MODEL_PORT)
+        stable = self._backend.adopt("stable")
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
 
     def sabotage(self, how: str) -> None:
@@ -128,10 +128,6 @@ def sabotage_version(registry: MlflowRegistry, version: str, how: str) -> None:
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> MlflowTarget:
-    if backend != "docker":
-        from harness.targets import backend_error
-
-        raise backend_error(drill, backend)
     kind = drill.spec.fault.kind
     if kind not in SUPPORTED_FAULTS:
         raise SpecError(SpecIssue(str(drill.drill_path), "fault.kind", f"{kind!r} cannot be made into an MLflow "

@@ -1,0 +1,73 @@
+"""Closing a run: its status and reason judged from what the run learned, and the typed result record."""
+
+from __future__ import annotations
+
+from harness import targets
+from harness.catalogue import LoadedDrill
+from harness.engine.events import now
+from harness.engine.results import DrillResult, RunStatus, Timestamps
+from harness.engine.state import RunOptions, RunState
+from harness.engine.verdict import summarise
+from harness.errors import DrillError
+from harness.outcomes import Decision, Expectation
+from harness.ports import Target, Versions
+from harness.traffic import Sample
+
+
+def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:
+    spec = drill.spec
+    if spec.expect == Expectation.PROMOTE:
+        if state.decision == Decision.ROLLBACK:
+            return RunStatus.FAILED, "false rollback: a good version was rolled back"
+        if state.failure:
+            return RunStatus.FAILED, state.failure
+        return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
+    if state.decision == Decision.MISSED:
+        last = "; ".join(f"{e.metric} {e.verdict} (value {e.canary_value if e.canary_value is None else round(e.canary_value, 4)}, "
+                         f"samples {e.samples if e.samples is None else round(e.samples, 1)})" for e in state.evidence)
+        return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s (last look: {last or 'no evidence'})"
+    if state.decision == Decision.HOLD:
+        return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
+    if state.failure:
+        return RunStatus.FAILED, state.failure
+    if state.serving_after != versions.stable:
+        return RunStatus.FAILED, f"serving {state.serving_after} after rollback, expected {versions.stable}"
+    assert state.decision_at is not None and state.completed_at is not None
+    took = (state.completed_at - state.decision_at).total_seconds()
+    if took > spec.time_target:
+        return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.time_target:g}s target"
+    return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
+
+def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: RunState, status: RunStatus,
+            reason: str, samples: list[Sample], target: Target | None) -> DrillResult:
+    spec = drill.spec
+    versions = state.versions
+    stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
+                        state.rollback_started_at, state.completed_at, now())
+    return DrillResult(
+        run_id=run_id, drill=spec.name, profile=options.profile, status=status, reason=reason,
+        trigger=state.trigger, decision=state.decision, root_cause=spec.root_cause, model=spec.model,
+        stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
+        rolled_back=state.decision == Decision.ROLLBACK and state.completed_at is not None,
+        timestamps=stamps, target_s=spec.time_target, steps=state.steps, phases=tuple(state.phases),
+        traffic=summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
+                          completed=state.completed_at.timestamp() if state.completed_at else None,
+                          baseline_error_rate=state.baseline_error_rate,
+                          candidate=versions.candidate if versions else None) if samples else None,
+        serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
+        evidence_trace=tuple(state.trace),
+        report_dir=str(options.report_root / run_id),
+        expect=Expectation.FAIL if spec.sabotage != "none" or "broken" in spec.name else spec.expect,
+        target=target.name if target is not None else targets.target_kind(drill),
+        backend=target.backend.kind if target is not None and started(target) else (options.backend or "docker"),
+        replicas=target.backend.replicas() if target is not None and started(target) else None,
+    )
+
+
+def started(target: Target) -> bool:
+    try:
+        target.backend  # noqa: B018 - a target's parts exist once it is prepared
+    except DrillError:
+        return False
+    return True
+

@@ -1,0 +1,57 @@
+"""What one run learns as it goes (phases, timestamps, the decision, evidence, steps); frozen into a
+``DrillResult`` at the end. Strategies and the engine write it; nothing else does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+
+from harness.engine.events import now
+from harness.engine.human import HumanInput
+from harness.engine.results import Evidence, EvidencePoint, PhaseResult, StepResult
+from harness.outcomes import Decision, Trigger
+from harness.ports import Versions
+
+
+@dataclass
+class RunState:
+    started_at: datetime
+    phases: list[PhaseResult] = field(default_factory=list)
+    versions: Versions | None = None
+    deployed_at: datetime | None = None
+    first_breach_at: datetime | None = None
+    decision_at: datetime | None = None
+    rollback_started_at: datetime | None = None
+    completed_at: datetime | None = None
+    decision: Decision | None = None
+    trigger: Trigger | None = None
+    evidence: tuple[Evidence, ...] = ()
+    trace: list[EvidencePoint] = field(default_factory=list)  # every look at every check, for reports
+    steps: tuple[StepResult, ...] = ()
+    serving_after: str | None = None
+    images_source: str | None = None
+    baseline_error_rate: float = 0.0
+    baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
+    failure: str | None = None  # why a rollback/promotion did not complete
+    torn_down: bool = False
+
+    def decide(self, decision: Decision, trigger: Trigger | None, breach: bool = False) -> None:
+        """Record the decision now (and the first breach, if none was seen before and ``breach``)."""
+        self.decision_at = now()
+        if breach and self.first_breach_at is None:
+            self.first_breach_at = self.decision_at
+        self.decision, self.trigger = decision, trigger
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: str = "ci"
+    report_root: Path = Path("reports")
+    manual: bool = False
+    human: HumanInput | None = None
+    run_id: str | None = None
+    backend: str | None = None  # None: the drill's own choice (docker unless it says otherwise)
+    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # --var KEY=VALUE
