@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from harness.engine.results import DrillResult, Evidence, StepResult
+from harness.outcomes import Decision, Trigger
 
 
 def now() -> datetime:
@@ -58,8 +59,8 @@ class Breach(Event):
 
 @dataclass(frozen=True)
 class Decided(Event):
-    decision: str  # rollback | hold | promote
-    trigger: str  # automated | manual
+    decision: Decision
+    trigger: Trigger
     evidence: tuple[Evidence, ...]
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from harness.outcomes import Decision, Trigger, Verdict
 from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
 
 
@@ -50,7 +51,7 @@ class Evidence:
 
     metric: str
     query: str
-    verdict: str  # pass | fail | inconclusive
+    verdict: Verdict
     canary_value: float | None
     threshold: float
     samples: float | None
@@ -153,8 +154,8 @@ class DrillResult:
     profile: str
     status: RunStatus
     reason: str
-    trigger: str | None
-    decision: str | None  # rollback | hold | promote
+    trigger: Trigger | None
+    decision: Decision | None
     root_cause: str
     model: str
     stable_version: str

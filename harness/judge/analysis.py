@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from harness.engine.events import now
 from harness.engine.results import Evidence, EvidencePoint
 from harness.judge import sequential
+from harness.outcomes import Verdict
 from harness.ports import MetricsSource, PrometheusError
 from harness.specs import CompareCheck, MetricCheck
 from harness.traffic import Sample
@@ -21,7 +22,7 @@ from harness.traffic import Sample
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: str  # pass | fail | inconclusive
+    verdict: Verdict
     evidence: tuple[Evidence, ...]
 
     @property
@@ -37,13 +38,13 @@ def judge_check(prom: MetricsSource, check: MetricCheck) -> Evidence:
     except PrometheusError:
         value = samples = baseline = None
     if value is None or (samples is not None and samples < check.min_samples):
-        verdict = "inconclusive"
+        verdict = Verdict.INCONCLUSIVE
     elif value > check.failure_above:
-        verdict = "fail"
+        verdict = Verdict.FAIL
     elif check.inconclusive_above is not None and value > check.inconclusive_above:
-        verdict = "inconclusive"
+        verdict = Verdict.INCONCLUSIVE
     else:
-        verdict = "pass"
+        verdict = Verdict.PASS
     effect = value - baseline if value is not None and baseline is not None else None
     return Evidence(check.name, check.query, verdict, value, check.failure_above, samples, check.min_samples,
                     baseline_value=baseline, effect_size=effect, at=now())
@@ -147,7 +148,7 @@ def sequential_check(check: CompareCheck, split: SampleSplit, alpha: float, with
     if check.measure == "latency":
         threshold = latency_threshold(split.reference or split.baseline, check.quantile)
         if threshold is None:
-            return Evidence(check.name, f"client:{check.measure}", "inconclusive", None, 1 / alpha, 0.0, 0, at=now(),
+            return Evidence(check.name, f"client:{check.measure}", Verdict.INCONCLUSIVE, None, 1 / alpha, 0.0, 0, at=now(),
                             kind="sequential", e_value=1.0, baseline_source=split.source)
         above = threshold
     cx, cn = event_counts(split.candidate, check.measure, above)
@@ -156,7 +157,7 @@ def sequential_check(check: CompareCheck, split: SampleSplit, alpha: float, with
         out = sequential.pre_deploy_test(cx, cn, bx, bn, alpha, with_cs)
     else:
         out = sequential.concurrent_test(cx, cn, bx, bn, split.share, alpha, with_cs)
-    verdict = "fail" if out.rejected else "pass" if cn and bn else "inconclusive"
+    verdict = Verdict.FAIL if out.rejected else Verdict.PASS if cn and bn else Verdict.INCONCLUSIVE
     query = f"client:{check.measure}" + (f">{above * 1000:.0f}ms" if check.measure == "latency" else "")
     return Evidence(check.name, query, verdict, out.candidate_rate, out.threshold, float(cn), check.min_samples,
                     baseline_value=out.baseline_rate, effect_size=out.effect, confidence=1 - out.p_value, at=now(),
@@ -186,11 +187,11 @@ def compare_check(check: CompareCheck, baseline: Sequence[Sample], canary: Seque
     mean_b = sum(b) / len(b) if b else None
     mean_c = sum(c) / len(c) if c else None
     if mw is None or len(c) < check.min_samples or len(b) < check.min_samples:
-        verdict = "inconclusive"
+        verdict = Verdict.INCONCLUSIVE
     elif mw.p_value < alpha and mw.effect_size >= check.min_effect:
-        verdict = "fail"
+        verdict = Verdict.FAIL
     else:
-        verdict = "pass"
+        verdict = Verdict.PASS
     return Evidence(check.name, f"client:{check.measure}", verdict, mean_c, alpha, float(len(c)), check.min_samples,
                     baseline_value=mean_b, effect_size=mw.effect_size if mw else None,
                     confidence=1 - mw.p_value if mw else None, at=now(), kind="compare", baseline_source=source)
@@ -207,7 +208,7 @@ def judge(prom: MetricsSource, checks: Sequence[MetricCheck], compares: Sequence
         else compare_check(c, split.baseline, split.candidate, check_alpha(c, compares, alpha), split.source)
         for c in compares)
     verdicts = {e.verdict for e in evidence}
-    overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
+    overall = Verdict.overall(verdicts)
     return Judgement(overall, evidence)
 
 
