@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.engine.context import RunContext
 from harness.runbook.retry import Attempt, StepTimeout, current_attempt
 
-ENTRY_POINT_GROUP = "harness.runbook.actions"
+ENTRY_POINT_GROUP = "harness.actions"
 __all__ = ["Action", "Attempt", "Params", "StepTimeout", "action", "current_attempt", "get", "registry"]
 
 
