@@ -48,4 +48,4 @@ class TargetBlock(Strict):
     """A drill's ``target:`` block. Each target kind subclasses it with ``kind: Literal[...]`` and its own
     fields, and registers the subclass in its :class:`harness.targets.TargetKind` record."""
 
-    kind: str = Field(default="builtin", description="the target kind (`drill targets` lists them)")
+    kind: str = Field(default="builtin", description="a registered target kind: builtin, image, mlflow, or one a plugin registers")

@@ -66,7 +66,7 @@ def test_a_person_decides_and_confirms_steps_from_an_answers_file(tmp_path: Path
     answers = tmp_path / "answers.txt"
     answers.write_text("# decision, then the manual step 'page-model-owner'\nrollback\ndone\n")
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "canary-fail", "--manual", "--answers",
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "canary-fail", "--manual", "--answers",
                            str(answers), "--json", "--report-dir", str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -79,7 +79,7 @@ def test_a_person_decides_and_confirms_steps_from_an_answers_file(tmp_path: Path
 
 def test_a_person_who_holds_fails_the_drill(tmp_path: Path, docker_client: object) -> None:
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "canary-fail", "--manual", "--json",
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "canary-fail", "--manual", "--json",
                            "--report-dir", str(tmp_path)], input="hold\n", capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == 1

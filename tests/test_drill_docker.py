@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import CATALOGUE, ROOT, harness_resources
 
 pytestmark = pytest.mark.docker
-DRILL = [sys.executable, "-m", "harness.cli.main"]
+DRILL = [sys.executable, "-m", "harness.cli"]
 
 
 def _run(args: list[str], env_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:

@@ -18,12 +18,12 @@ from tests.conftest import ROOT
 def test_docker_unreachable_exits_3(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9", "DRILL_PATH": str(ROOT),
            "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db"}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "canary-fail", "--report-dir", str(tmp_path / "r")],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "canary-fail", "--report-dir", str(tmp_path / "r")],
                           capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     assert "Docker engine unreachable" in proc.stderr and "DOCKER_HOST" in proc.stderr
     assert not (tmp_path / "r").exists()
-    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "clean"], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "clean"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 3
 
 

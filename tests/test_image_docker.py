@@ -18,7 +18,7 @@ from tests.conftest import ROOT, harness_resources
 
 pytestmark = pytest.mark.docker
 EXAMPLE = ROOT / "examples" / "tumor-classifier"
-DRILL = [sys.executable, "-m", "harness.cli.main"]
+DRILL = [sys.executable, "-m", "harness.cli"]
 
 
 @pytest.fixture(scope="module")

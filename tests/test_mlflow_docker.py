@@ -40,7 +40,7 @@ class ObservedTarget(MlflowTarget):
                 "aliases": dict(client.get_registered_model(model).aliases),
                 "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
                 "import": subprocess.run(
-                    [sys.executable, "-m", "harness.cli.main", "import", "--from", "mlflow", "--tracking-uri",
+                    [sys.executable, "-m", "harness.cli", "import", "--from", "mlflow", "--tracking-uri",
                      self.tracking_uri, "--model", model, "--environment", "drill", "--store", self.store_url],
                     capture_output=True, text=True, timeout=120, check=False),
             }
@@ -76,7 +76,7 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     imported = seen["import"]
     assert imported.returncode == 0, imported.stderr
     assert "(3 deployments, 1 rollbacks)" in imported.stdout
-    metrics = subprocess.run([sys.executable, "-m", "harness.cli.main", "metrics", "--environment", "drill", "--format",
+    metrics = subprocess.run([sys.executable, "-m", "harness.cli", "metrics", "--environment", "drill", "--format",
                               "json", "--store", ObservedTarget.store_url], capture_output=True, text=True,
                              check=False)
     figures = json.loads(metrics.stdout)

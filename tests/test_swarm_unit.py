@@ -281,7 +281,7 @@ def test_the_cli_refuses_a_swarm_update_on_docker_before_starting_anything(tmp_p
     import sys
 
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db"}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "run", "swarm-auto-rollback", "--backend", "docker"],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "swarm-auto-rollback", "--backend", "docker"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
     assert "swarm-auto-rollback.yaml: strategy.kind:" in proc.stderr and "'docker'" in proc.stderr

@@ -66,7 +66,7 @@ def test_runbook_pages_through_a_webhook_given_by_var(tmp_path: Path, docker_cli
     _project(tmp_path)
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli.main", "run", "paging-drill", "--json", "--report-dir", str(tmp_path / "r"),
+        [sys.executable, "-m", "harness.cli", "run", "paging-drill", "--json", "--report-dir", str(tmp_path / "r"),
          "--var", f"webhook={url}"],
         check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -97,7 +97,7 @@ def test_a_page_that_reaches_no_one_fails_the_drill_not_the_rollback(tmp_path: P
     _project(tmp_path)
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli.main", "run", "paging-drill", "--json", "--report-dir", str(tmp_path / "r"),
+        [sys.executable, "-m", "harness.cli", "run", "paging-drill", "--json", "--report-dir", str(tmp_path / "r"),
          "--var", "webhook=http://127.0.0.1:9/hook"],
         check=False, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
