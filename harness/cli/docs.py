@@ -58,6 +58,7 @@ def faults_command() -> None:
     out = _console()
     for doc in fault_docs():
         out.print(f"[bold]{doc.kind}[/bold] — {doc.summary}")
+        out.print(f"  target kinds: {', '.join(doc.targets)}", markup=False)
         out.print(_params_table(doc.params) if doc.params else "  no fields", markup=False)
         out.print()
 
