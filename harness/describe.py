@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -15,9 +16,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from harness import targets
 from harness.runbook import actions
 from harness.specs import FAULT_KINDS, NETWORK_FAULTS, FaultSpec, parse_duration
-from harness.targets.mlflow.spec import SUPPORTED_FAULTS as MLFLOW_FAULTS
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def _type_name(annotation: Any, metadata: list[Any] = []) -> str:  # noqa: B006 
         return " | ".join(names) + (" | null" if type(None) in get_args(annotation) else "")
     if origin is Literal:
         return " | ".join(str(a) for a in get_args(annotation))
+    if origin in (list, tuple, dict):
+        args = [_type_name(a) for a in get_args(annotation) if a is not Ellipsis]
+        return f"{origin.__name__}[{', '.join(args)}]"
     if origin is not None:
         return str(annotation).replace("typing.", "")
     return getattr(annotation, "__name__", str(annotation))
@@ -112,8 +116,23 @@ def _default(info: FieldInfo, duration: bool) -> str | None:
     value = info.get_default(call_default_factory=True)
     if value is PydanticUndefined:
         return None
+    return _written(value, duration)
+
+
+def _written(value: Any, duration: bool = False) -> str:
+    """A default as a person writes it in YAML."""
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, BaseModel):
+        return "{}"  # a block whose every field has its default
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_written(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_written(v) for v in value) + "]"
     return f"{value:g}s" if duration and isinstance(value, float) else str(value)
 
 
@@ -141,15 +160,14 @@ _PROXY_DEFAULTS = {"rate": ("1.0", ""), "status": ("503", ""), "body": ("{}", "J
 
 
 def fault_targets(kind: str) -> tuple[str, ...]:
-    """The target kinds that take fault ``kind``, as a drill writes it: the built-in model and an MLflow
-    version make their faults themselves; an image target's candidate gets them from a fault proxy."""
+    """The target kinds that take fault ``kind``, from their records (``harness.targets``): a kind whose model
+    carries it itself, then ``KIND (inject: true)`` where a fault proxy injects it in front of the candidate."""
     found = []
-    if kind not in _MADE_BY_A_PROXY:
-        found.append("builtin")
-    if kind in MLFLOW_FAULTS:
-        found.append("mlflow")
-    if kind in NETWORK_FAULTS:
-        found.append("image" if kind == "none" else "image (inject: true)")
+    for name, record in sorted(targets.kinds().items()):
+        if kind in record.faults:
+            found.append(name)
+        elif kind in record.injected:
+            found.append(f"{name} (inject: true)")
     return tuple(found)
 
 
