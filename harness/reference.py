@@ -74,7 +74,8 @@ def sections(model: type[BaseModel], path: str = "", parent: str = "", field: st
 
 
 def _anchor(path: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in path.lower()).strip("-") or "top"
+    """``target (kind: image).request`` -> ``target-kind-image-request``."""
+    return "-".join("".join(c if c.isalnum() else " " for c in path.lower()).split()) or "top"
 
 
 def _cell(text: str) -> str:
