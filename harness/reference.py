@@ -12,6 +12,7 @@ from what validation accepts. The MkDocs hook ``docs/hooks/reference.py`` adds t
 
 from __future__ import annotations
 
+import re
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -83,7 +84,14 @@ def _cell(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    return f"`{text}`" if text else ""
+    """Code spans, one per alternative: a pipe inside a code span would show its escaping backslash in a table."""
+    return " | ".join(f"`{part}`" for part in text.split(" | ")) if text else ""  # _cell escapes the pipes
+
+
+def _title(path: str) -> str:
+    """``target (kind: image).request`` -> ``target.request (kind: image)``: the path first, then its kind."""
+    m = re.match(r"^(.*?) \(kind: ([^)]+)\)(.*)$", path)
+    return f"`{m[1]}{m[3]}` (kind: {m[2]})" if m else f"`{path}`"
 
 
 def _table(rows: list[ParamDoc], links: dict[str, list[tuple[str, str]]]) -> list[str]:
@@ -110,7 +118,7 @@ def _model_page(title: str, intro: str, root: type[BaseModel]) -> str:
                 label = other.path.rpartition("(kind: ")[2].rstrip(")") if "(kind: " in other.path else other.field
                 links.setdefault(other.field, []).append((label, _anchor(other.path)))
         if section.path:
-            lines += [f"## `{section.path}` {{#{_anchor(section.path)}}}", ""]
+            lines += [f"## {_title(section.path)} {{#{_anchor(section.path)}}}", ""]
         doc = (section.model.__doc__ or "").strip()
         if doc and not doc.startswith(("Usage docs", "!!!", "A base class")):
             lines += [" ".join(doc.split()).replace("``", "`"), ""]
