@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from harness import backends, strategies, targets
 from harness.describe import ParamDoc, action_docs, fault_docs, params_of
-from harness.specs import DrillSpec, RunbookSpec
+from harness.spec_types import TargetBlock
+from harness.specs import DrillSpec, RunbookSpec, StrategySpec
 
 GENERATED = "<!-- Generated from the models by harness/reference.py at build time: edit the models, not this page. -->\n"
 
@@ -34,7 +36,10 @@ class Section:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The models a field's annotation holds: itself, list items, dict values, the arms of a union."""
+    """The models a field's annotation holds: itself, list items, dict values, the arms of a union; a drill's
+    ``target:`` block is each registered target kind's own model."""
+    if annotation is TargetBlock:
+        return [record.spec for _, record in sorted(targets.kinds().items())]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     found: list[type[BaseModel]] = []
@@ -108,6 +113,16 @@ def _table(rows: list[ParamDoc], links: dict[str, list[tuple[str, str]]]) -> lis
     return out
 
 
+def _registered(model: type[BaseModel], p: ParamDoc) -> ParamDoc:
+    """A field whose values come from a registry (strategies, backends) shows the registered names as its type."""
+    names: list[str] = []
+    if model is StrategySpec and p.name == "kind":
+        names = list(strategies.names())
+    elif model is DrillSpec and p.name == "backend":
+        names = sorted(backends.kinds())
+    return replace(p, type=" | ".join(names)) if names else p
+
+
 def _model_page(title: str, intro: str, root: type[BaseModel]) -> str:
     found = sections(root)
     lines = [GENERATED, f"# {title}", "", intro, ""]
@@ -122,7 +137,7 @@ def _model_page(title: str, intro: str, root: type[BaseModel]) -> str:
         doc = (section.model.__doc__ or "").strip()
         if doc and not doc.startswith(("Usage docs", "!!!", "A base class")):
             lines += [" ".join(doc.split()).replace("``", "`"), ""]
-        lines += [*_table(list(params_of(section.model)), links), ""]
+        lines += [*_table([_registered(section.model, p) for p in params_of(section.model)], links), ""]
     return "\n".join(lines)
 
 

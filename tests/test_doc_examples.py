@@ -229,7 +229,7 @@ def test_shell_example_names_real_commands(example: Example) -> None:
 
 def test_the_shell_check_catches_a_bad_flag_and_a_bad_command() -> None:
     parse_drill(["run", "canary-fail", "--json"])
-    with pytest.raises(AssertionError, match="No such option|no such option"):
+    with pytest.raises(AssertionError, match=r"(?i)no such option"):
         parse_drill(["run", "canary-fail", "--jsn"])
     with pytest.raises(AssertionError, match="no command"):
         parse_drill(["rnu", "canary-fail"])
