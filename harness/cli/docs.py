@@ -68,7 +68,7 @@ def faults_command() -> None:
 
 
 def reference_command(
-    output: Annotated[Path, typer.Argument(help="Directory the reference/ pages are written under")] = Path("docs"),
+    output: Annotated[Path, typer.Argument(help="Directory the reference/ pages are written under (not docs/: the site's build adds them itself)")],
 ) -> None:
     """Write the documentation site's reference pages (every field, action, fault, command) as Markdown."""
     from harness.reference import pages
