@@ -26,7 +26,7 @@ from typer.main import get_command
 from harness.cli.main import app
 from harness.runbook import actions
 from harness.scaffold import scaffold
-from harness.specs import DrillSpec, RunbookSpec, parse_model
+from harness.specs import DrillSpec, RunbookSpec, SpecLoader, parse_model
 from harness.targets.image.spec import load_requests
 from tests.conftest import ROOT
 
@@ -116,7 +116,7 @@ def _merged(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
 def test_yaml_example_validates(example: Example, project: Path) -> None:
     if re.search(r"^apiVersion:", example.body, re.M):
         pytest.skip("a Kubernetes manifest: tests/test_kubernetes_doc.py checks it")
-    data = yaml.safe_load(example.body)
+    data = yaml.load(example.body, Loader=SpecLoader)  # noqa: S506  (a SafeLoader refusing duplicate keys)
     assert isinstance(data, dict), f"{example}: not a mapping"
     drills = project / "drills"
     drills.mkdir(exist_ok=True)
@@ -128,13 +128,14 @@ def test_yaml_example_validates(example: Example, project: Path) -> None:
         return
     unknown = set(data) - set(DrillSpec.model_fields)
     assert not unknown, f"{example}: neither a runbook nor a drill (or a part of one): {sorted(unknown)}"
+    text = example.body  # a whole drill is validated as written (its lines in any error)
     if "root_cause" not in data:  # a fragment: validated inside a minimal drill
         base = BASE_DRILL
         if isinstance(data.get("fault"), dict) and data["fault"].get("inject"):
             base = {**BASE_DRILL, "target": IMAGE_TARGET}
-        data = _merged(base, data)
+        text = yaml.safe_dump(_merged(base, data), sort_keys=False)
     path = drills / f"example-{example.line}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(text)
     drill = parse_model(path, DrillSpec)
     assert drill.runbook in _runbook_names(project), f"{example}: names runbook {drill.runbook!r}, which no example or catalogue has"
     _check_steps([s.model_dump(mode="json") for s in drill.preflight], str(example))
