@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One install command: the system tool the image bootstrap needs, then this package (with test and dev extras)
+# One install command: the system tool the image bootstrap needs, then this package (test, dev, mlflow, docs extras)
 # into the active Python environment. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +11,6 @@ if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; t
     echo "note: debootstrap is missing; without a registry, run: sudo apt-get install -y debootstrap" >&2
   fi
 fi
-# The mlflow extra too, so the MLflow tests run (under CI=true they must not skip).
-python3 -m pip install -q -e '.[test,dev,mlflow]'
+# The mlflow extra too, so the MLflow tests run (under CI=true they must not skip); docs for the site's build.
+python3 -m pip install -q -e '.[test,dev,mlflow,docs]'
 echo "installed: $(command -v drill || echo 'drill (activate your environment to get it on PATH)')"

@@ -24,7 +24,7 @@ DRILL = """\
 name: {name}-canary
 description: A canary of {image} answering 503 on 30 % of requests must be rolled back.
 model: {name}
-root_cause: infrastructure
+root_cause: performance         # injected 5xx: the catalogue calls a version that answers errors a performance failure
 target:
   kind: image
   port: {port}

@@ -33,7 +33,9 @@ _INJECTED_FIELDS = ("rate", "status", "body")
 
 class FaultSpec(Strict):
     kind: Literal["error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output", "renamed_feature",
-                  "error", "drop", "wrong_body", "none"]
+                  "error", "drop", "wrong_body", "none"] = Field(
+        description="what is wrong with the candidate; the fault kinds page (`drill faults`) gives the fields each needs and the "
+                    "target kinds that take it")
     feature: str | None = Field(default=None, description="input feature the fault keys on (x0..x3)")
     above: float | None = Field(default=None, description="the fault applies where the feature exceeds this")
     ms: float | None = Field(default=None, gt=0, description="added latency in milliseconds")

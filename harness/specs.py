@@ -38,9 +38,9 @@ MAX_DEPTH = 32  # nesting levels a drill or runbook file may use; deeper is refu
 
 
 class RetrySpec(Strict):
-    attempts: int = Field(default=3, ge=1, le=20)
-    backoff: Duration = 0.2
-    max_backoff: Duration = 2.0
+    attempts: int = Field(default=3, ge=1, le=20, description="attempts in all, the first included (every step retries by default: notify too)")
+    backoff: Duration = Field(default=0.2, description="wait before the 2nd attempt; it doubles after each further one (0.2 s, 0.4 s, ...); 0: no wait")
+    max_backoff: Duration = Field(default=2.0, description="the longest wait between two attempts")
 
 
 class OnFailure(str, Enum):
@@ -49,21 +49,23 @@ class OnFailure(str, Enum):
 
 
 class StepSpec(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    action: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    timeout: PositiveDuration = 30.0
-    retry: RetrySpec = Field(default_factory=RetrySpec)
-    on_failure: OnFailure = OnFailure.ABORT
-    manual: bool = False
-    instructions: str | None = None
-    verify: bool = False
+    name: str = Field(min_length=1, max_length=200, description="the step's name, unique in its runbook (reports and timings use it)")
+    action: str = Field(description="a registered action (`drill actions`): router.drain, registry.restore_previous, verify.http, ...")
+    params: dict[str, Any] = Field(default_factory=dict,
+        description="the action's parameters; strings may use ${stable_version}, ${candidate_version}, ${previous_version}, ${model}, "
+                    "${run_id} and --var KEYs")
+    timeout: PositiveDuration = Field(default=30.0, description="deadline per attempt: at it the attempt is cancelled (a shell command's process group killed)")
+    retry: RetrySpec = Field(default_factory=RetrySpec, description="how often and how far apart a failed attempt is tried again")
+    on_failure: OnFailure = Field(default=OnFailure.ABORT, description="abort: skip the remaining steps; continue: go on (the run still counts the failure)")
+    manual: bool = Field(default=False, description="a person confirms it (done / failed) in a manual drill; in an automated run the action runs")
+    instructions: str | None = Field(default=None, description="what the person is asked to do, for a manual step")
+    verify: bool = Field(default=False, description="a verification step: the drill passes only if every verify step passed")
 
 
 class RunbookSpec(Strict):
-    name: Name
-    description: str = ""
-    steps: list[StepSpec] = Field(min_length=1)
+    name: Name = Field(description="the runbook's name (a drill's `runbook:` names it; runbooks/NAME.yaml)")
+    description: str = Field(default="", description="one line for `drill runbook show` and the reports")
+    steps: list[StepSpec] = Field(min_length=1, description="the steps, run in order")
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunbookSpec:
@@ -78,17 +80,20 @@ class RunbookSpec(Strict):
 class StrategySpec(Strict):
     kind: str = Field(default="canary", description="how the candidate rolls out: canary, blue-green, swarm-update "
                       "or a registered strategy (harness.strategies)")
-    weight: int = Field(default=10, ge=1, le=100)
+    weight: int = Field(default=10, ge=1, le=100, description="canary: the candidate's share of traffic in %")
     # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
     # own health-based failure detection and automatic rollback (failure_action: rollback).
-    parallelism: int = Field(default=1, ge=0, le=100)
-    delay: Duration = 1.0
-    monitor: Duration = 5.0
-    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
-    order: Literal["start-first", "stop-first"] = "start-first"
+    parallelism: int = Field(default=1, ge=0, le=100, description="swarm-update: tasks updated at once (Swarm's update_config)")
+    delay: Duration = Field(default=1.0, description="swarm-update: wait between two batches of tasks")
+    monitor: Duration = Field(default=5.0, description="swarm-update: how long Swarm watches a new task's health before it counts as updated")
+    failure_action: Literal["rollback", "pause", "continue"] = Field(default="rollback",
+        description="swarm-update: what Swarm does when an updated task fails (rollback: by itself)")
+    order: Literal["start-first", "stop-first"] = Field(default="start-first",
+        description="swarm-update: start the new task before stopping the old one, or the reverse")
     # Who may decide to roll back: the orchestrator alone (the path a team without canary analysis has),
     # or the orchestrator and the drill's own detection, whichever is first.
-    detect_by: Literal["both", "orchestrator"] = "both"
+    detect_by: Literal["both", "orchestrator"] = Field(default="both",
+        description="swarm-update: both: Swarm or the drill's own detection, whichever decides first; orchestrator: Swarm alone")
 
     @field_validator("kind")
     @classmethod
@@ -104,8 +109,8 @@ class StrategySpec(Strict):
 class ReplicasSpec(Strict):
     """Replicas per slot where the backend has replicas (an orchestrator)."""
 
-    stable: int = Field(default=2, ge=2, le=16)
-    candidate: int = Field(default=1, ge=1, le=16)
+    stable: int = Field(default=2, ge=2, le=16, description="replicas of the stable service (at least 2, so one can be lost)")
+    candidate: int = Field(default=1, ge=1, le=16, description="replicas of the candidate service")
 
 
 class NoiseSpec(Strict):
@@ -114,9 +119,9 @@ class NoiseSpec(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    error_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of requests answered 503
-    latency_jitter: Duration = Field(default=0.0, le=2.0)  # mean of an exponential extra delay
-    wrong_rate: float = Field(default=0.0, ge=0.0, le=0.5)  # share of answers with the prediction flipped
+    error_rate: float = Field(default=0.0, ge=0.0, le=0.5, description="share of requests every version answers 503")  # share of requests answered 503
+    latency_jitter: Duration = Field(default=0.0, le=2.0, description="mean of an exponential extra delay on every answer")
+    wrong_rate: float = Field(default=0.0, ge=0.0, le=0.5, description="share of answers with the prediction flipped")
 
     def env(self) -> dict[str, str]:
         """The model server's environment: NOISE_ERROR_RATE, NOISE_LATENCY_JITTER_MS, NOISE_WRONG_RATE."""
@@ -125,21 +130,21 @@ class NoiseSpec(Strict):
 
 
 class TrafficSpec(Strict):
-    rate: float = Field(default=50.0, gt=0, le=500)
-    workers: int = Field(default=4, ge=1, le=32)
-    timeout: PositiveDuration = 5.0
+    rate: float = Field(default=50.0, gt=0, le=500, description="requests per second sent through the router, from the baseline to the end")
+    workers: int = Field(default=4, ge=1, le=32, description="client threads sending them")
+    timeout: PositiveDuration = Field(default=5.0, description="a request with no answer within this counts as failed")
 
 
 class MetricCheck(Strict):
     """A PromQL expression judged against limits (as Argo Rollouts' analysis does)."""
 
-    name: str
-    query: str
-    failure_above: float
-    inconclusive_above: float | None = None
-    samples_query: str | None = None
-    min_samples: int = Field(default=20, ge=1)
-    baseline_query: str | None = None
+    name: str = Field(description="the check's name in the evidence and reports")
+    query: str = Field(description="PromQL giving one number (Prometheus scrapes the router, and the model servers where they have metrics)")
+    failure_above: float = Field(description="the check fails when the query's value is above this")
+    inconclusive_above: float | None = Field(default=None, description="above this (but not above failure_above) the look is inconclusive rather than a pass")
+    samples_query: str | None = Field(default=None, description="PromQL counting the samples behind the value; fewer than min_samples: inconclusive")
+    min_samples: int = Field(default=20, ge=1, description="the fewest samples (samples_query) a look decides on")
+    baseline_query: str | None = Field(default=None, description="PromQL for the baseline's value; the evidence reports the effect (value minus baseline)")
 
 
 class CompareCheck(Strict):
@@ -148,25 +153,34 @@ class CompareCheck(Strict):
     one-sided Mann-Whitney U test at each look (Kayenta-style; not valid under continuous monitoring).
     The baseline is the stable version since the deploy, or the pre-deploy window after a 100 % switch."""
 
-    name: str
-    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden"]
-    method: Literal["sequential", "mann-whitney"] = "sequential"
+    name: str = Field(description="the check's name in the evidence and reports")
+    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden"] = Field(
+        description="what counts as bad: error (failed requests), latency (answers slower than the baseline's `quantile`), incorrect "
+                    "(prediction != expect), out_of_range, forbidden")
+    method: Literal["sequential", "mann-whitney"] = Field(default="sequential",
+        description="sequential: anytime-valid, however often the judge looks; mann-whitney: a one-sided U test at each look")
     # sequential: this check's share of the drill's alpha (default: the drill's alpha split evenly);
     # mann-whitney: the per-look level (default 0.001).
-    alpha: float | None = Field(default=None, gt=0, lt=0.5)
-    quantile: float = Field(default=0.9, gt=0.5, lt=1.0)  # latency: events are answers slower than this baseline quantile
-    min_effect: float = Field(default=0.6, gt=0.5, le=1.0)  # P(canary worse than baseline) must exceed this
-    min_samples: int = Field(default=20, ge=8)
+    alpha: float | None = Field(default=None, gt=0, lt=0.5,
+        description="sequential: this check's share of the drill's alpha (default: split evenly); mann-whitney: the level per look (default "
+                    "0.001)")
+    quantile: float = Field(default=0.9, gt=0.5, lt=1.0, description="latency: an event is an answer slower than this quantile of the pre-deploy answers")
+    min_effect: float = Field(default=0.6, gt=0.5, le=1.0,
+        description="mann-whitney: the effect size P(candidate worse than baseline) that must be reached too; the sequential test does not "
+                    "use it")
+    min_samples: int = Field(default=20, ge=8, description="mann-whitney: the fewest samples on each side before a look decides")
 
 
 class DetectionSpec(Strict):
-    metrics: list[MetricCheck] = Field(default_factory=list)
-    compare: list[CompareCheck] = Field(default_factory=list)
+    metrics: list[MetricCheck] = Field(default_factory=list, description="PromQL checks (thresholds, guard counters)")
+    compare: list[CompareCheck] = Field(default_factory=list, description="client-side comparisons of candidate and baseline")
     # Bounds the probability that the sequential checks roll back a good version over the whole window.
-    alpha: float = Field(default=0.01, gt=0, lt=0.5)
-    interval: PositiveDuration = 0.5
-    max_wait: Duration = 60.0
-    consecutive: int = Field(default=1, ge=1)
+    alpha: float = Field(default=0.01, gt=0, lt=0.5,
+        description="bounds the probability that the sequential checks roll back a good version over the whole window")
+    interval: PositiveDuration = Field(default=0.5, description="time between two looks of the judge")
+    max_wait: Duration = Field(default=60.0,
+        description="how long detection watches after the deploy; with nothing decided by then the drill promotes (expect: promote) or misses")
+    consecutive: int = Field(default=1, ge=1, description="failing looks in a row needed to decide")
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> DetectionSpec:
@@ -176,19 +190,19 @@ class DetectionSpec(Strict):
 
 
 class ProfileSpec(Strict):
-    baseline: Duration = 3.0
-    decision: Literal["automated", "manual"] = "automated"
-    decision_timeout: Duration = 300.0
-    observe: Duration = 0.0
+    baseline: Duration = Field(default=3.0, description="steady traffic before the deploy (the pre-deploy window)")
+    decision: Literal["automated", "manual"] = Field(default="automated", description="automated: the judge decides; manual: a person answers rollback or hold")
+    decision_timeout: Duration = Field(default=300.0, description="manual: with no answer by then the harness escalates and rolls back")
+    observe: Duration = Field(default=0.0, description="accepted, not used by the engine yet: detection.max_wait is the observation window")
 
 
 class NotifySpec(Strict):
     """Where a run's start, decision and result are posted (a chat incoming webhook); failures are logged only."""
 
-    webhook: str  # http(s) URL, may use ${KEY} from --var
+    webhook: str = Field(description="http(s) URL of a chat incoming webhook; may use ${KEY} from --var")  # http(s) URL, may use ${KEY} from --var
     events: tuple[Literal["start", "decision", "result"], ...] = Field(
-        default=("start", "decision", "result"), min_length=1)
-    timeout: Duration = Field(default=5.0, gt=0, le=60)
+        default=("start", "decision", "result"), min_length=1, description="which of the run's moments are posted")
+    timeout: Duration = Field(default=5.0, gt=0, le=60, description="the webhook's answer timeout")
 
     @model_validator(mode="after")
     def _url(self) -> NotifySpec:
@@ -201,29 +215,35 @@ class NotifySpec(Strict):
 
 
 class DrillSpec(Strict):
-    name: Name
-    description: str = ""
-    model: Name = "fraud"
-    root_cause: RootCause
-    strategy: StrategySpec = Field(default_factory=StrategySpec)
-    backend: str = "docker"  # where model versions run (a registered backend kind); drill run --backend overrides it
-    replicas: ReplicasSpec = Field(default_factory=ReplicasSpec)
-    fault: FaultSpec
-    traffic: TrafficSpec = Field(default_factory=TrafficSpec)
-    noise: NoiseSpec = Field(default_factory=NoiseSpec)
-    detection: DetectionSpec
-    runbook: str
+    name: Name = Field(description="the drill's name (drills/NAME.yaml; `drill run NAME`)")
+    description: str = Field(default="", description="one line for `drill list`, the plan and the reports")
+    model: Name = Field(default="fraud", description="the model's name in the registry, the store and the reports")
+    root_cause: RootCause = Field(description="the root-cause class the rollback is recorded with (5xx and latency: performance)")
+    strategy: StrategySpec = Field(default_factory=StrategySpec, description="how the candidate goes out")
+    backend: str = Field(default="docker", description="where model versions run; drill run --backend overrides it")
+    replicas: ReplicasSpec = Field(default_factory=ReplicasSpec, description="backend swarm: replicas per slot")
+    fault: FaultSpec = Field(description="what is wrong with the candidate (kind: none for a good one, or a real bad version)")
+    traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="the client load with ground-truth labels")
+    noise: NoiseSpec = Field(default_factory=NoiseSpec, description="background noise every version serves with")
+    detection: DetectionSpec = Field(description="how the bad version is detected")
+    runbook: str = Field(description="the runbook run on a rollback decision (runbooks/NAME.yaml of the drill's project)")
     # Runbook steps run after the baseline, before the deploy (checks such as registry.check_prior_versions);
     # one that fails ends the drill FAILED with nothing deployed.
-    preflight: list[StepSpec] = Field(default_factory=list)
-    target: TargetBlock = Field(default_factory=BuiltinTargetSpec)  # what the drill runs against (a registered kind)
-    time_target: PositiveDuration = 900.0  # decision -> verified completion must take at most this
-    expect: Literal[Expectation.ROLLBACK, Expectation.PROMOTE] = Expectation.ROLLBACK
-    allow_shell: bool = False
+    preflight: list[StepSpec] = Field(default_factory=list,
+        description="runbook steps run after the baseline, before the deploy; one that fails ends the drill FAILED with nothing deployed")
+    target: TargetBlock = Field(default_factory=BuiltinTargetSpec,
+        description="what the drill runs against: the built-in demo stack, a team's own image, or MLflow")
+    time_target: PositiveDuration = Field(default=900.0, description="decision -> verified completion must take at most this")
+    expect: Literal[Expectation.ROLLBACK, Expectation.PROMOTE] = Field(default=Expectation.ROLLBACK,
+        description="rollback: the candidate must be detected and rolled back; promote: a control drill that must not roll back")
+    allow_shell: bool = Field(default=False, description="let the runbook use the shell action (its runbook must then come from the drill's own project)")
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
-    sabotage: Literal["none", "corrupt-previous", "missing-previous"] = "none"
-    profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()})
-    notify: NotifySpec | None = None  # post the run's start, decision and result to a webhook
+    sabotage: Literal["none", "corrupt-previous", "missing-previous"] = Field(default="none",
+        description="break the way back on purpose after the deploy, to prove the drill fails loudly: missing-previous removes (image target:"
+                    " the run's tag of the stable version's image; built-in: the previous artifact), corrupt-previous corrupts it")
+    profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()},
+        description="named run profiles (drill run --profile NAME); ci is there by default")
+    notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
 
     @model_validator(mode="before")
     @classmethod

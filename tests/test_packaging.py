@@ -54,7 +54,7 @@ def test_actions_lists_every_action_with_types_and_defaults_from_the_models() ->
     drain = {p.name: p for p in docs["router.drain"].params}
     assert (drain["server"].required, drain["settle"].type, drain["settle"].default) == (True, "duration", "5s")
     weight = {p.name: p for p in docs["router.set_weight"].params}["weight"]
-    assert weight.type == "int" and weight.limits == "≥ 0, ≤ 256"
+    assert weight.type == "int" and weight.limits == "0 ≤ x ≤ 256"
     out = RUNNER.invoke(app, ["actions"])
     assert out.exit_code == 0
     for name in docs:

@@ -1,16 +1,20 @@
-"""`drill actions` and `drill faults`: what a runbook step and a drill's fault may say, from the models.
+"""`drill actions`, `drill faults` and `drill docs reference`: what a runbook step, a drill's fault and a
+command may say, from the models and the app itself.
 
     drill actions            every action: summary, then each parameter's type, default and limits
     drill actions NAME       one action
-    drill faults             every fault kind and the fields it needs or takes
+    drill faults             every fault kind, the target kinds that take it, the fields it needs or takes
+    drill docs reference DIR the documentation site's reference pages as Markdown (harness.reference)
 
-`register(app)` adds both commands to the drill app.
+`register(app)` adds these commands to the drill app; `command_docs()` walks the app for the command reference.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -58,10 +62,65 @@ def faults_command() -> None:
     out = _console()
     for doc in fault_docs():
         out.print(f"[bold]{doc.kind}[/bold] — {doc.summary}")
+        out.print(f"  target kinds: {', '.join(doc.targets)}", markup=False)
         out.print(_params_table(doc.params) if doc.params else "  no fields", markup=False)
         out.print()
+
+
+def reference_command(
+    output: Annotated[Path, typer.Argument(help="Directory the reference/ pages are written under (not docs/: the site's build adds them itself)")],
+) -> None:
+    """Write the documentation site's reference pages (every field, action, fault, command) as Markdown."""
+    from harness.reference import pages
+
+    for name, text in pages().items():
+        path = output / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {path}")
+
+
+@dataclass(frozen=True)
+class CommandDoc:
+    path: tuple[str, ...]  # ("images", "build")
+    usage: str  # "drill images build [OPTIONS]"
+    help: str
+    options: tuple[tuple[str, str], ...]  # ("--report-dir PATH", "Where reports/<run-id>/ go [default: reports]")
+
+
+def command_docs() -> list[CommandDoc]:
+    """Every leaf command of the drill app, in the order `drill --help` lists them."""
+    from typer.main import get_command
+
+    from harness.cli.main import app
+
+    found: list[CommandDoc] = []
+
+    def walk(command: Any, path: tuple[str, ...], parent: Any) -> None:
+        ctx = typer.Context(command, info_name=" ".join(("drill", *path)), parent=parent)
+        subs = getattr(command, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                if not sub.hidden:
+                    walk(sub, (*path, name), ctx)
+            return
+        options = []
+        for param in command.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.param_type_name == "option":
+                options.append((record[0], record[1]))
+            elif param.param_type_name == "argument":
+                options.append((str(param.display_name_raw).upper(), getattr(param, "help", None) or ""))
+        usage = " ".join(("drill", *path, *command.collect_usage_pieces(ctx)))
+        found.append(CommandDoc(path, usage, (command.help or "").strip(), tuple(options)))
+
+    walk(get_command(app), (), None)
+    return found
 
 
 def register(app: typer.Typer) -> None:
     app.command("actions")(actions_command)
     app.command("faults")(faults_command)
+    docs_app = typer.Typer(help="The documentation site's generated pages.", no_args_is_help=True)
+    docs_app.command("reference")(reference_command)
+    app.add_typer(docs_app, name="docs")

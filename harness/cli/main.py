@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__, api, catalogue, targets, variables
-from harness.cli.common import StoreOpt, err, mapped_errors
+from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
@@ -26,7 +26,7 @@ from harness.report.markdown import render as render_markdown
 from harness.specs import FaultSpec, NoiseSpec
 from harness.targets.image.spec import ImageTargetSpec
 
-app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.",
+app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.", cls=DrillGroup,
                   no_args_is_help=True, pretty_exceptions_enable=False)
 images_app = typer.Typer(help="Stack images (built locally; no registry needed).", no_args_is_help=True)
 runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)

@@ -39,9 +39,9 @@ def _absolute(value: Path, info: ValidationInfo) -> Path:
 class BuildSpec(Strict):
     """A build context with a Dockerfile: drill builds it locally (no registry), cached by content."""
 
-    context: Path
-    dockerfile: str = "Dockerfile"
-    args: dict[str, str] = Field(default_factory=dict)
+    context: Path = Field(description="build context directory, relative to the drill file")
+    dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
+    args: dict[str, str] = Field(default_factory=dict, description="build arguments (BASE_IMAGE is passed too where the Dockerfile declares it)")
 
     @field_validator("context")
     @classmethod
@@ -61,10 +61,10 @@ class BuildSpec(Strict):
 class VersionSpec(Strict):
     """One version of the model: an image already local, or a build; optional env and command of its own."""
 
-    image: str | None = None
-    build: BuildSpec | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    command: list[str] | None = None
+    image: str | None = Field(default=None, description="a local image tag (drill never pulls a team's image)")
+    build: BuildSpec | None = Field(default=None, description="or a build context drill builds locally, cached by content")
+    env: dict[str, str] = Field(default_factory=dict, description="this version's environment, added to the target's env")
+    command: list[str] | None = Field(default=None, description="this version's command, instead of the target's or the image's")
 
     @model_validator(mode="after")
     def _one_source(self) -> VersionSpec:
@@ -76,9 +76,9 @@ class VersionSpec(Strict):
 class RequestSpec(Strict):
     """Where the sample requests come from: a JSONL file, one ``{"body": ..., "expect": ...}`` a line."""
 
-    source: Path
-    method: Literal["POST", "PUT", "PATCH", "GET"] = "POST"
-    headers: dict[str, str] = Field(default_factory=lambda: {"Content-Type": "application/json"})
+    source: Path = Field(description="JSONL file of requests, relative to the drill file: one {\"body\": ..., \"expect\": ..., \"protected\": ...} a line")
+    method: Literal["POST", "PUT", "PATCH", "GET"] = Field(default="POST", description="HTTP method of the predict requests")
+    headers: dict[str, str] = Field(default_factory=lambda: {"Content-Type": "application/json"}, description="headers sent with every request")
 
     @field_validator("source")
     @classmethod
@@ -91,8 +91,8 @@ class RequestSpec(Strict):
 class VersionReadSpec(Strict):
     """How an answer names its version: a response header, a JSON field (dotted), or neither (the router says)."""
 
-    header: str | None = None
-    json_field: str | None = None
+    header: str | None = Field(default=None, description="response header naming the version that answered")
+    json_field: str | None = Field(default=None, description="or a dotted JSON field of the answer naming it")
 
     @model_validator(mode="after")
     def _at_most_one(self) -> VersionReadSpec:
@@ -102,26 +102,28 @@ class VersionReadSpec(Strict):
 
 
 class ImageTargetSpec(TargetBlock):
-    kind: Literal["image"]
-    port: int = Field(default=8080, ge=1, le=65535)
-    health_path: str = "/healthz"
-    predict_path: str = "/predict"
-    metrics_path: str | None = None  # set: Prometheus scrapes the model servers too
-    command: list[str] | None = None  # every version's command unless the version has its own
-    env: dict[str, str] = Field(default_factory=dict)
-    request: RequestSpec
-    version: VersionReadSpec = Field(default_factory=VersionReadSpec)
-    prediction_field: str | None = None  # dotted JSON path of the prediction, compared with ``expect``
-    versions: dict[str, VersionSpec] = Field(min_length=2)
-    stable: str
-    previous: str | None = None
-    candidate: str
+    kind: Literal["image"] = Field(description="a team's own model server image")
+    port: int = Field(default=8080, ge=1, le=65535, description="the port the server listens on, on all interfaces")
+    health_path: str = Field(default="/healthz", description="answers 2xx when the server is ready (readiness, and the router's health check)")
+    predict_path: str = Field(default="/predict", description="where each request is sent (the only path a fault proxy faults)")
+    metrics_path: str | None = Field(default=None, description="set: Prometheus scrapes the model servers too (job model, label slot)")
+    command: list[str] | None = Field(default=None, description="every version's command unless the version has its own")
+    env: dict[str, str] = Field(default_factory=dict, description="every version's environment")
+    request: RequestSpec = Field(description="the sample requests to send")
+    version: VersionReadSpec = Field(default_factory=VersionReadSpec,
+        description="how an answer names its version (unset: the router says which slot answered)")
+    prediction_field: str | None = Field(default=None,
+        description="dotted JSON path of the prediction, compared with each request's expect (unset: no correctness checks)")
+    versions: dict[str, VersionSpec] = Field(min_length=2, description="the model's versions by name: each a local image or a build")
+    stable: str = Field(description="the version serving before the deploy, and the one rolled back to")
+    previous: str | None = Field(default=None, description="the version before stable (registry history); default: none")
+    candidate: str = Field(description="the version deployed (the bad one, or good in a control drill)")
     # Hardening: a read-only root (with a tmpfs on /tmp) unless the image must write elsewhere.
-    read_only: bool = True
-    user: str | None = None  # None: the image's own USER
-    memory: str = "512m"
-    pids: int = Field(default=256, ge=16, le=4096)
-    startup_timeout: Duration = 60.0
+    read_only: bool = Field(default=True, description="a read-only root with a tmpfs on /tmp; false if the server must write elsewhere")
+    user: str | None = Field(default=None, description="the user the server runs as (unset: the image's own USER)")  # None: the image's own USER
+    memory: str = Field(default="512m", description="memory limit per version (512m, 1g)")
+    pids: int = Field(default=256, ge=16, le=4096, description="process limit per version")
+    startup_timeout: Duration = Field(default=60.0, description="longest wait for a version to become ready")
 
     @field_validator("health_path", "predict_path", "metrics_path")
     @classmethod

@@ -18,7 +18,9 @@ SUPPORTED_FAULTS = ("none", "error_slice", "latency", "wrong_answers", "crash", 
 class MlflowTargetSpec(TargetBlock):
     """An MLflow tracking/registry server per run, model versions logged to it, scoring servers loading them."""
 
-    kind: Literal["mlflow"] = "mlflow"
+    kind: Literal["mlflow"] = Field(default="mlflow", description="a real MLflow tracking/registry server per run")
     # The server's backend store: a SQLite file on the run's volume unless a database URL the server's container
     # can reach is given (postgresql://..., psycopg2). $DRILL_MLFLOW_BACKEND_STORE overrides both.
-    backend_store: str | None = Field(default=None, min_length=1)
+    backend_store: str | None = Field(default=None, min_length=1,
+        description="the MLflow server's backend store: a database URL its container can reach (postgresql://..., psycopg2); unset: a SQLite "
+                    "file on the run's volume; $DRILL_MLFLOW_BACKEND_STORE overrides both")
