@@ -13,6 +13,10 @@ own 4 %). The judge looks every 0.5 s for 60 s.
   Mann-Whitney test of wrong answers against the stable version (alpha 0.001, effect >= 0.7) at each look.
 * sequential judge — harness.judge.sequential's count-process tests of errors, latency (answers slower than
   the pre-deploy p90) and wrong answers against the stable version, alpha = 0.01 split over the three.
+* paired judge — harness.judge.paired on shadow traffic: every request mirrored to the candidate and to
+  a second stable instance (benchmarks/paired_traffic.py), the same noise plus ``--nondet`` (2 %) of every
+  version's answers a coin flip; discordant pairs of errors, slow answers, wrong answers (the ``--labelled``
+  share of requests, all by default) and disagreements, alpha = 0.01 split over the four.
 
 false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
 seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
@@ -32,9 +36,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from harness.judge import analysis, sequential
 from harness.serving.model_server import BUCKETS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import paired_traffic  # noqa: E402  (a sibling module: the benchmarks are scripts, not a package)
 
 BIN_S = 0.5  # the detection loop's interval
 MODEL_WRONG = 0.04  # the demo model's own error rate on labelled traffic (accuracy ~0.96)
@@ -185,24 +193,56 @@ def _median(times: list[float | None]) -> float | None:
     return None if math.isinf(m) else round(m, 2)
 
 
+def mirrored(noise: Noise) -> dict[str, paired_traffic.Mirrored]:
+    """The same versions as ``scenarios`` on shadow traffic: slow is "slower than the stable's p90"."""
+    good = paired_traffic.Mirrored(noise.error_rate, 0.1, noise.wrong_rate)
+    return {
+        "good": good,
+        "error_slice": paired_traffic.Mirrored(1 - (1 - noise.error_rate) * 0.7, 0.1, noise.wrong_rate),
+        "latency": paired_traffic.Mirrored(noise.error_rate, 1.0, noise.wrong_rate),  # +300 ms: every answer
+        "accuracy": paired_traffic.Mirrored(noise.error_rate, 0.1, noise.wrong_rate + 0.05 / (1 - MODEL_WRONG)),
+    }
+
+
+def paired_detect(rng: random.Random, noise: Noise, name: str, rate: float, seconds: float, alpha: float,
+                  nondet: float, labelled: float) -> float | None:
+    kinds = mirrored(noise)
+    cumulative, keys = _categories(kinds["good"], kinds[name], nondet, labelled)
+    delay = 0.3 if name == "latency" else 0.02  # a pair is complete when its later answer is in
+    return paired_traffic.detect(rng, cumulative, keys, rate, seconds, BIN_S, alpha, delay)
+
+
+@lru_cache(maxsize=16)
+def _categories(stable: paired_traffic.Mirrored, cand: paired_traffic.Mirrored, nondet: float,
+                labelled: float) -> tuple[list[float], list[tuple[int, int, int, int]]]:
+    return paired_traffic.categories(stable, cand, MODEL_WRONG, nondet, labelled)
+
+
+JUDGES = ("threshold", "sequential", "paired")
+
+
 def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
-        seed: int, detect_seconds: float | None = None) -> dict[str, object]:
+        seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0) -> dict[str, object]:
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
     share = weight  # the router's weight: the candidate's share of requests
-    false = {"threshold": 0, "sequential": 0}
+    false = dict.fromkeys(JUDGES, 0)
     for _ in range(good_canaries):
         stable, cand, _ = simulate(rng, kinds["good"], noise, rate, weight, seconds)
         false["sequential"] += sequential_detect(stable, cand, share, alpha) is not None
         false["threshold"] += threshold_detect(stable, cand) is not None
-    detect: dict[str, dict[str, list[float | None]]] = {"threshold": {}, "sequential": {}}
+        false["paired"] += paired_detect(rng, noise, "good", rate, seconds, alpha, nondet, labelled) is not None
+    detect: dict[str, dict[str, list[float | None]]] = {j: {} for j in JUDGES}
     for name in ("error_slice", "latency", "accuracy"):
-        detect["threshold"][name], detect["sequential"][name] = [], []
+        for judge in JUDGES:
+            detect[judge][name] = []
         for _ in range(bad_canaries):
             stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, detect_seconds or seconds)
             detect["threshold"][name].append(threshold_detect(stable, cand))
             detect["sequential"][name].append(sequential_detect(stable, cand, share, alpha))
+            detect["paired"][name].append(paired_detect(rng, noise, name, rate, detect_seconds or seconds, alpha,
+                                                        nondet, labelled))
     return {
         "background_error_rate": noise.error_rate,
         "good_canaries": good_canaries,
@@ -213,11 +253,12 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
                 "detected": {k: round(sum(t is not None for t in v) / len(v), 3) if v else None
                              for k, v in detect[judge].items()},
             }
-            for judge in ("threshold", "sequential")
+            for judge in JUDGES
         },
         "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "detect_window_s": detect_seconds or seconds,
                   "alpha": alpha,
-                  "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed},
+                  "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed,
+                  "paired": {"mirrored": 1.0, "nondeterministic_answers": nondet, "labelled": labelled}},
     }
 
 
@@ -255,16 +296,20 @@ def main() -> None:
                         help="seconds a bad canary is watched (default: --window, as the drills' max_wait)")
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--nondet", type=float, default=0.02, help="paired judge: share of every version's answers that are random")
+    parser.add_argument("--labelled", type=float, default=1.0, help="paired judge: share of mirrored requests with a label")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
-    out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window)
+    out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window,
+              args.nondet, args.labelled)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(table(out))
         print(f"\n{args.good} good canaries, {args.bad} bad ones per fault, {args.rate:g} req/s, "
-              f"{args.weight:g} % canary, 2 % background errors; {time.monotonic() - started:.0f} s", file=sys.stderr)
+              f"{args.weight:g} % canary (paired: all mirrored, {args.nondet:.0%} random answers), 2 % background errors; "
+              f"{time.monotonic() - started:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

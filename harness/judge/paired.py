@@ -41,6 +41,7 @@ from harness.judge import sequential
 
 MEASURES = ("error", "latency", "incorrect", "disagreement")
 NULL_SHARE = 0.5  # under H0 a discordant pair is the candidate's at most half the time
+PRIOR: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def paired_e_value(worse: int, better: int) -> float:
     """E against "a discordant pair is the candidate's with probability at most 1/2" (uniform prior on (1/2, 1]).
     Closed form when there are only candidate-only pairs: (2^(n+1) - 1) / (n + 1)."""
     n = worse + better
-    return sequential.one_sided_e_value(worse, n, NULL_SHARE) if n else 1.0
+    return sequential.one_sided_e_value(worse, n, NULL_SHARE, PRIOR) if n else 1.0
 
 
 def _corners(d: tuple[float, float], q: tuple[float, float]) -> tuple[float, float]:
