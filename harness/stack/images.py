@@ -30,7 +30,7 @@ from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
 
 Progress = Callable[[str], None]
 
-SERVING_FILES = ("model_server.py", "fault_proxy.py", "haproxy.cfg", "haproxy-swarm.cfg", "prometheus.yml")
+SERVING_FILES = ("model_server.py", "fault_proxy.py", "tee_proxy.py", "haproxy.cfg", "haproxy-swarm.cfg", "prometheus.yml")
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "haproxy", "prometheus")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
