@@ -42,7 +42,7 @@ from harness.judge import analysis, sequential
 from harness.serving.model_server import BUCKETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import paired_traffic  # noqa: E402  (a sibling module: the benchmarks are scripts, not a package)
+import paired_traffic
 
 BIN_S = 0.5  # the detection loop's interval
 MODEL_WRONG = 0.04  # the demo model's own error rate on labelled traffic (accuracy ~0.96)

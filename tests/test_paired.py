@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from harness.judge import sequential as sq
 from harness.judge import paired as pj
+from harness.judge import sequential as sq
 
 
 def test_e_value_closed_forms() -> None:
