@@ -87,6 +87,7 @@ def run(seconds: float, rate: float, candidate: str, jitter_ms: float, seed: int
         t.join()
     time.sleep(0.5)
     page = on.since(0)
+    paired = sum(r["candidate"]["status"] is not None for r in page["records"])  # dropped copies are not pairs
     for tee in (on, off):
         tee.shutdown()
     for s in servers:
@@ -95,7 +96,7 @@ def run(seconds: float, rate: float, candidate: str, jitter_ms: float, seed: int
                      "requests": len(v)} for name, v in latencies.items()}
     return {"client": result,
             "median_difference_ms": round(statistics.median(latencies["on"]) * 1000 - statistics.median(latencies["off"]) * 1000, 3),
-            "mirrored": page["mirrored"], "paired": page["next"], "dropped": page["dropped"],
+            "mirrored": page["mirrored"], "paired": paired, "dropped": page["dropped"],
             "setup": {"seconds": seconds, "rate": rate, "candidate": candidate, "jitter_ms": jitter_ms, "seed": seed}}
 
 

@@ -54,3 +54,32 @@ def test_both_judges_catch_a_blatant_fault_and_the_threshold_one_trips_on_noise(
     judges = out["judges"]
     assert judges["threshold"]["false_rollback_rate"] > 0.3  # the measured problem
     assert judges["sequential"]["false_rollback_rate"] <= 0.03
+
+
+def test_mirrored_traffic_categories_match_closed_forms(bench: ModuleType) -> None:
+    noise = bench.Noise()
+    kinds = bench.mirrored(noise)
+    cumulative, keys = bench.paired_traffic.categories(kinds["good"], kinds["error_slice"], bench.MODEL_WRONG, 0.02, 0.5)
+    probs = [cumulative[0]] + [b - a for a, b in zip(cumulative, cumulative[1:])]
+    assert cumulative[-1] == pytest.approx(1.0)
+
+    def share(check: int, outcome: int) -> float:
+        return sum(p for p, k in zip(probs, keys) if k[check] == outcome)
+
+    e_s, e_c = noise.error_rate, kinds["error_slice"].error_rate
+    assert share(0, 1) == pytest.approx(e_c * (1 - e_s))  # candidate-only errors
+    assert share(0, 2) == pytest.approx(e_s * (1 - e_c))
+    answered = (1 - e_s) * (1 - e_c)
+    assert share(1, 1) == pytest.approx(answered * 0.1 * 0.9)  # slow alike: a tenth each, independently
+    assert share(2, 1) + share(2, 2) + share(2, 0) == pytest.approx(answered * 0.5)  # the labelled half
+    assert share(3, 1) == pytest.approx(share(3, 2))  # the same model as the secondary: symmetric disagreement
+
+
+def test_paired_judge_catches_the_accuracy_drop_that_the_canary_judges_miss(bench: ModuleType) -> None:
+    rng = random.Random(4)
+    noise = bench.Noise()
+    caught = [bench.paired_detect(rng, noise, "accuracy", 50.0, 60.0, 0.01, 0.02, 1.0) for _ in range(30)]
+    assert sum(t is not None for t in caught) == 30
+    assert sorted(caught)[15] <= 15.0  # type: ignore[type-var]
+    false = sum(bench.paired_detect(rng, noise, "good", 50.0, 60.0, 0.01, 0.02, 1.0) is not None for _ in range(200))
+    assert false <= 4
