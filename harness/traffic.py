@@ -145,6 +145,11 @@ class LoadGenerator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def examples(self) -> list[Example]:
+        """The requests it picks from (a shadow stage reads the labels of mirrored requests off them)."""
+        return list(self._examples)
+
     def samples(self) -> list[Sample]:
         with self._lock:
             return list(self._samples)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import random
 import sys
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_mirrored_traffic_categories_match_closed_forms(bench: ModuleType) -> No
     noise = bench.Noise()
     kinds = bench.mirrored(noise)
     cumulative, keys = bench.paired_traffic.categories(kinds["good"], kinds["error_slice"], bench.MODEL_WRONG, 0.02, 0.5)
-    probs = [cumulative[0]] + [b - a for a, b in zip(cumulative, cumulative[1:])]
+    probs = [cumulative[0]] + [b - a for a, b in itertools.pairwise(cumulative)]
     assert cumulative[-1] == pytest.approx(1.0)
 
     def share(check: int, outcome: int) -> float:
