@@ -116,6 +116,7 @@ class TrafficSummary:
     after_error_rate: float | None
     by_version: dict[str, int] = field(default_factory=dict)
     bad_responses_during_rollback: int = 0
+    shadow: dict[str, int] | None = None  # a shadow stage: mirrored, paired, candidate_answers_served, dropped
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,15 @@ class Noise:
 QUIET = Noise()
 
 
+def _on_share(features: dict[str, Any], rate: float | None) -> bool:
+    """Is this input in the share ``rate`` of inputs a fault hits? Fixed by the input (a model worse on some
+    inputs, the same ones every time), not a coin flip per request; every input when no rate is given."""
+    if rate is None:
+        return True
+    digest = hashlib.sha256(json.dumps(features, sort_keys=True).encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < float(rate)
+
+
 def predict(model: dict[str, Any], features: dict[str, Any], noise: Noise = QUIET) -> tuple[int, dict[str, Any]]:
     """Returns (HTTP status, body). Applies the background noise, then the artifact's fault, if any."""
     names: list[str] = model["features"]
@@ -179,7 +188,7 @@ def predict(model: dict[str, Any], features: dict[str, Any], noise: Noise = QUIE
     if kind == "out_of_range":
         score = score * float(fault.get("scale", 3.0))
     prediction = 1 if score >= 0.5 else 0
-    if kind == "wrong_answers":
+    if kind == "wrong_answers" and _on_share(features, fault.get("rate")):
         prediction = 1 - prediction
     if prediction in (0, 1) and noise.flips():
         prediction = 1 - prediction

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from harness.engine.events import now
@@ -52,9 +53,11 @@ class ShadowTraffic:
 @dataclass(frozen=True)
 class ShadowOutcome:
     decision: str  # rollback: a check crossed 1/alpha; promote: none did within max_wait
-    decided_after_s: float
+    decided_after_s: float  # since the first copy could reach the candidate (the tee in the route)
     outcomes: tuple[PairedOutcome, ...]
     traffic: ShadowTraffic
+    setup_s: float = 0.0  # starting the candidate and the tee, and routing the stable slot through it
+    mirroring_since: datetime | None = None
 
     @property
     def never_served(self) -> bool:
@@ -100,16 +103,18 @@ class ShadowStage:
         secondary = self.backend.start("secondary", stable_version) if self.secondary else None
         judge = PairedJudge(self.alpha, self.measures)
         reader: TeeReader | None = None
-        started = time.monotonic()
+        started = mirroring = time.monotonic()
+        since: datetime | None = None
         decision = "promote"
         try:
             routed, records = self.tee.start(tee_env(stable, candidate, secondary, self.protocol.path))
             self.router.attach("stable", routed)
+            mirroring, since = time.monotonic(), now()
             reader = TeeReader(records, self.protocol, examples_by_digest(self.examples))
-            while time.monotonic() - started < max_wait:
+            while time.monotonic() - mirroring < max_wait:
                 self.sleep(interval)
                 judge.extend(reader.poll())
-                self.looks.append((time.monotonic() - started, judge.look(with_cs=False)))
+                self.looks.append((time.monotonic() - mirroring, judge.look(with_cs=False)))
                 if judge.rejected():
                     decision = "rollback"
                     break
@@ -122,4 +127,5 @@ class ShadowStage:
                 self.backend.stop("candidate")
         traffic = ShadowTraffic(reader.mirrored if reader else 0, judge.records - judge.dropped, served_by_candidate(),
                                 sum(reader.dropped.values()) if reader else 0)
-        return ShadowOutcome(decision, round(time.monotonic() - started, 2), judge.look(), traffic)
+        return ShadowOutcome(decision, round(time.monotonic() - mirroring, 2), judge.look(), traffic,
+                             round(mirroring - started, 2), since)

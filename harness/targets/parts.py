@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from harness.stack.prometheus import PrometheusClient
     from harness.stack.router import RouterClient
     from harness.stack.services import ServiceStack
+    from harness.stack.tee import TeeContainer
 
     S = TypeVar("S", bound=ServiceStack)
 else:
@@ -44,3 +45,9 @@ class OnServiceStack(Generic[S]):
     @property
     def traffic_endpoint(self) -> Endpoint:
         return Endpoint("127.0.0.1", self.stack.router_port)
+
+    def shadow_tee(self) -> TeeContainer:
+        """The tee of a shadow stage, on this run's networks, from the role image (see harness/stack/tee.py)."""
+        from harness.stack.tee import TeeContainer
+
+        return TeeContainer(self.stack.run_id, self.stack.network, self.stack.edge, self.stack.images.model)
