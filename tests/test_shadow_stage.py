@@ -12,13 +12,17 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import catalogue
+from harness.errors import SpecError
 from harness.ports import Endpoint, Example, Reading, ServerState
 from harness.serving.tee_proxy import Tee, TeeConfig
 from harness.strategies.shadow import ShadowStage, to_evidence
+from tests.conftest import ROOT
 
 
 class Model:
@@ -198,3 +202,26 @@ def test_a_good_candidate_is_promoted_and_keeps_running(setup: tuple[Backend, Ro
     assert backend.stopped == [] and "candidate" in backend.models
     assert client.failed == 0 and set(client.by_version) == {"v1"}
     time.sleep(0.1)
+
+
+def test_shadow_drills_validate_and_a_shadow_needs_the_docker_backend(tmp_path: Path) -> None:
+    drill = catalogue.load_drill("shadow-accuracy")
+    assert drill.spec.strategy.kind == "shadow" and drill.spec.fault.rate == 0.055
+    assert catalogue.load_drill("shadow-nondeterministic-control").spec.expect == "promote"
+    text = (ROOT / "harness" / "data" / "drills" / "shadow-accuracy.yaml").read_text()
+    bad = tmp_path / "shadow-swarm.yaml"
+    bad.write_text(text.replace("name: shadow-accuracy", "name: shadow-swarm") + "backend: swarm\n")
+    with pytest.raises(SpecError, match="strategy shadow runs its tee as a container"):
+        catalogue.load_drill(str(bad))
+
+
+def test_wrong_answers_on_a_share_of_inputs_is_fixed_by_the_input() -> None:
+    from harness.serving import model_server
+
+    model = {"version": "v3", "features": ["x0"], "weights": [1.0], "bias": 0.0, "fault": {"kind": "wrong_answers", "rate": 0.2}}
+    clean = {**model, "fault": None}
+    inputs = [{"x0": i / 100} for i in range(-500, 500)]
+    flipped = [model_server.predict(model, f)[1]["prediction"] != model_server.predict(clean, f)[1]["prediction"] for f in inputs]
+    assert 0.15 < sum(flipped) / len(flipped) < 0.25
+    assert flipped == [model_server.predict(model, f)[1]["prediction"] != model_server.predict(clean, f)[1]["prediction"]
+                       for f in inputs]  # the same inputs every time: a model worse on some inputs
