@@ -91,6 +91,7 @@ class ShadowStage:
     alpha: float = 0.01
     measures: Sequence[str] = LABELLED_MEASURES
     secondary: bool = False  # start a second stable instance (needs a backend with a "secondary" slot)
+    drain_s: float = 1.0  # after the route is back: requests the router still has in flight through the tee finish
     sleep: Callable[[float], None] = time.sleep
     looks: list[tuple[float, tuple[PairedOutcome, ...]]] = field(default_factory=list)
 
@@ -120,6 +121,7 @@ class ShadowStage:
                     break
         finally:
             self.router.attach("stable", stable)  # clients straight to the stable again, tee or no tee
+            self.sleep(self.drain_s)
             self.tee.stop()
             if secondary is not None:
                 self.backend.stop("secondary")
