@@ -58,6 +58,7 @@ class ShadowOutcome:
     traffic: ShadowTraffic
     setup_s: float = 0.0  # starting the candidate and the tee, and routing the stable slot through it
     mirroring_since: datetime | None = None
+    decided_at: datetime | None = None  # the look that decided (before the route is restored and the tee goes)
 
     @property
     def never_served(self) -> bool:
@@ -106,6 +107,7 @@ class ShadowStage:
         reader: TeeReader | None = None
         started = mirroring = time.monotonic()
         since: datetime | None = None
+        decided_at: datetime | None = None
         decision = "promote"
         try:
             routed, records = self.tee.start(tee_env(stable, candidate, secondary, self.protocol.path))
@@ -117,7 +119,7 @@ class ShadowStage:
                 judge.extend(reader.poll())
                 self.looks.append((time.monotonic() - mirroring, judge.look(with_cs=False)))
                 if judge.rejected():
-                    decision = "rollback"
+                    decision, decided_at = "rollback", now()
                     break
         finally:
             self.router.attach("stable", stable)  # clients straight to the stable again, tee or no tee
@@ -129,5 +131,6 @@ class ShadowStage:
                 self.backend.stop("candidate")
         traffic = ShadowTraffic(reader.mirrored if reader else 0, judge.records - judge.dropped, served_by_candidate(),
                                 sum(reader.dropped.values()) if reader else 0)
-        return ShadowOutcome(decision, round(time.monotonic() - mirroring, 2), judge.look(), traffic,
-                             round(mirroring - started, 2), since)
+        decided_after = (decided_at - since).total_seconds() if decided_at and since else time.monotonic() - mirroring
+        return ShadowOutcome(decision, round(decided_after, 2), judge.look(), traffic, round(mirroring - started, 2), since,
+                             decided_at or now())
