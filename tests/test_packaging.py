@@ -35,9 +35,9 @@ def test_the_wheel_ships_drills_runbooks_and_serving_files(tmp_path: Path) -> No
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {p.relative_to(ROOT).as_posix() for pattern in ("drills/*.yaml", "runbooks/*.yaml")
                for p in (ROOT / "harness" / "data").glob(pattern)}
-    assert len([n for n in shipped if "/drills/" in n]) == 15  # ten on Docker, two Swarm, three MLflow/registry
+    assert len([n for n in shipped if "/drills/" in n]) == 17  # ten on Docker, two Swarm, three MLflow/registry, two shadow
     assert shipped <= names, shipped - names
-    assert {"harness/serving/model_server.py", "harness/serving/haproxy.cfg", "harness/serving/haproxy-swarm.cfg",
+    assert {"harness/serving/model_server.py", "harness/serving/tee_proxy.py", "harness/serving/haproxy.cfg", "harness/serving/haproxy-swarm.cfg",
             "harness/serving/prometheus.yml", "harness/py.typed", "harness/targets/mlflow/scoring_server.py",
             "harness/targets/mlflow/drill_faulty_model.py"} <= names
     assert not any(n.endswith(".whl") for n in names)
