@@ -1,9 +1,11 @@
 """Detection quality over repeated runs: false rollbacks of the control, missed rollbacks of the bad canary.
 
     python benchmarks/bench_catalogue.py --runs 10
+    python benchmarks/bench_catalogue.py --runs 10 --drills shadow-nondeterministic-control shadow-accuracy
 
-Prints JSON: per drill, runs, false rollbacks (good-canary rolled back), missed rollbacks (canary-fail
-not rolled back), median and worst detect time (deployed -> decision).
+Prints JSON: per drill, runs, false rollbacks (a drill that expects a promotion rolled back), missed
+rollbacks (one that expects a rollback not rolled back), median and worst detect time (deployed -> decision;
+in shadow, from the first copy to the decision).
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from harness import api
+from harness import api, catalogue
 from harness.engine.engine import RunOptions
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--drills", nargs="+", default=["good-canary", "canary-fail"])
     args = parser.parse_args()
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("good-canary", "canary-fail"):
+        for name in args.drills:
+            control = catalogue.load_drill(name).spec.expect == "promote"
             detect: list[float] = []
             false_rollbacks = missed = 0
             statuses: list[str] = []
@@ -33,15 +37,15 @@ def main() -> None:
                 statuses.append(r.status.value)
                 if r.detect_s is not None:
                     detect.append(r.detect_s)
-                if name == "good-canary" and r.decision == "rollback":
+                if control and r.decision == "rollback":
                     false_rollbacks += 1
-                if name == "canary-fail" and not r.rolled_back:
+                if not control and not r.rolled_back:
                     missed += 1
             out[name] = {
                 "runs": args.runs,
                 "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
-                "false_rollbacks": false_rollbacks if name == "good-canary" else None,
-                "missed_rollbacks": missed if name == "canary-fail" else None,
+                "false_rollbacks": false_rollbacks if control else None,
+                "missed_rollbacks": missed if not control else None,
                 "detect_s_median": round(statistics.median(detect), 3) if detect else None,
                 "detect_s_worst": round(max(detect), 3) if detect else None,
             }

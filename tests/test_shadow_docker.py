@@ -21,7 +21,7 @@ pytestmark = pytest.mark.docker
 EXAMPLE = ROOT / "examples" / "tumor-classifier"
 
 
-def assert_caught_in_shadow(result: DrillResult, within_s: float) -> None:
+def assert_caught_in_shadow(result: DrillResult, max_wait_s: float) -> None:
     assert result.status is RunStatus.PASSED, result.reason
     assert result.decision == "rollback" and result.trigger == "automated"
     assert result.serving_version_after == result.stable_version
@@ -33,7 +33,8 @@ def assert_caught_in_shadow(result: DrillResult, within_s: float) -> None:
     assert traffic.by_version.get("none", 0) == 0, traffic  # nor did a client go unanswered when the tee came or went
     stamps = result.timestamps
     assert stamps.deployed_at is not None and stamps.decision_at is not None
-    assert (stamps.decision_at - stamps.deployed_at).total_seconds() <= within_s  # since copies began to flow
+    # Decided within the drill's window since copies began to flow (how fast: benchmarks/bench_catalogue.py).
+    assert 0 < (stamps.decision_at - stamps.deployed_at).total_seconds() <= max_wait_s
     assert any(e.breached and e.metric.startswith("shadow-") for e in result.evidence)
     report = json.loads((Path(result.report_dir) / "report.json").read_text())
     assert report["traffic"]["shadow"]["candidate_answers_served"] == 0
@@ -41,7 +42,7 @@ def assert_caught_in_shadow(result: DrillResult, within_s: float) -> None:
 
 def test_an_accuracy_drop_is_caught_in_shadow_and_never_served(isolated_env: Path, docker_client: object) -> None:
     result = api.run_drill("shadow-accuracy", RunOptions(report_root=isolated_env / "reports"))
-    assert_caught_in_shadow(result, 15.0)
+    assert_caught_in_shadow(result, 30.0)
     assert result.traffic is not None and result.traffic.failed_during_rollback == 0
     assert harness_resources(docker_client, result.run_id) == ([], [], [])
 
@@ -70,5 +71,5 @@ def test_a_teams_own_image_is_shadowed_too(isolated_env: Path, wheels: Path, doc
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRILL_PATH", str(EXAMPLE))
     result = api.run_drill("tumor-shadow", RunOptions(report_root=isolated_env / "reports"))
-    assert_caught_in_shadow(result, 15.0)
+    assert_caught_in_shadow(result, 30.0)
     assert harness_resources(docker_client, result.run_id) == ([], [], [])
