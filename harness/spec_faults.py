@@ -13,7 +13,7 @@ from harness.spec_types import Strict
 FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "error_slice": ("answer 500 when a feature is above a value (a slice of inputs fails)", ("feature", "above"), ()),
     "latency": ("add a fixed delay to every answer", ("ms",), ()),
-    "wrong_answers": ("flip every prediction (accuracy collapses, status stays 200)", (), ()),
+    "wrong_answers": ("flip every prediction, or those of a share `rate` of the inputs (fixed by the input)", (), ("rate",)),
     "crash": ("fail to load: the server never becomes ready (a crash loop)", (), ("message",)),
     "out_of_range": ("multiply scores out of their [0, 1] range (a business rule breaks)", (), ("scale",)),
     "forbidden_output": ("answer a forbidden prediction (2) when a feature is above a value (a safety rule breaks)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness import targets
 from harness.catalogue import LoadedDrill
 from harness.engine.events import now
@@ -50,10 +52,10 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
         rolled_back=state.decision == Decision.ROLLBACK and state.completed_at is not None,
         timestamps=stamps, target_s=spec.time_target, steps=state.steps, phases=tuple(state.phases),
-        traffic=summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
-                          completed=state.completed_at.timestamp() if state.completed_at else None,
-                          baseline_error_rate=state.baseline_error_rate,
-                          candidate=versions.candidate if versions else None) if samples else None,
+        traffic=replace(summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
+                                  completed=state.completed_at.timestamp() if state.completed_at else None,
+                                  baseline_error_rate=state.baseline_error_rate,
+                                  candidate=versions.candidate if versions else None), shadow=state.shadow) if samples else None,
         serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
         evidence_trace=tuple(state.trace),
         report_dir=str(options.report_root / run_id),

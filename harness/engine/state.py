@@ -36,6 +36,7 @@ class RunState:
     baseline_error_rate: float = 0.0
     baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
+    shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
     torn_down: bool = False
 
     def decide(self, decision: Decision, trigger: Trigger | None, breach: bool = False) -> None:

@@ -63,7 +63,7 @@ class Strategy(Protocol):
 
 
 _BUILTIN = {"canary": "harness.strategies.canary:CANARY", "blue-green": "harness.strategies.blue_green:BLUE_GREEN",
-            "swarm-update": "harness.strategies.rolling:SWARM_UPDATE"}
+            "swarm-update": "harness.strategies.rolling:SWARM_UPDATE", "shadow": "harness.strategies.shadow:SHADOW"}
 _REGISTERED: dict[str, Strategy] = {}
 
 

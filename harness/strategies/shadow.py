@@ -6,8 +6,9 @@ The stage drives a target only through seams: the backend starts the candidate (
 second stable instance: the noise floor for unlabelled traffic), the router points its stable slot at the
 tee and back, and a ``TeeRunner`` starts the tee (``harness.stack.tee.TeeContainer`` on Docker; an
 in-process ``harness.serving.tee_proxy.Tee`` in a unit test). The records come back through 127.0.0.1
-(``harness.judge.tee_records``). Not yet registered as a strategy kind: the strategy registry (issue 16)
-is where ``kind: shadow`` and chained stages (``shadow -> canary 10% -> promote``) plug in.
+(``harness.judge.tee_records``). ``SHADOW`` is the strategy (``strategy: {kind: shadow}``): the stage runs
+in the detect phase and its decision is the drill's, as an orchestrator's is; chained stages
+(``shadow -> canary 10% -> promote``) are not done yet.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from harness.engine.events import now
+from harness.engine.events import Breach, Decided, Progress, now
 from harness.engine.results import Evidence
-from harness.judge.paired import PairedJudge, PairedOutcome
+from harness.errors import SpecError, SpecIssue
+from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
+from harness.outcomes import Decision, Expectation, Trigger, Verdict
 from harness.ports import Backend, Endpoint, Example, Router, ServingProtocol
 from harness.stack.tee import tee_env
+from harness.strategies import StrategyRun
 
 LABELLED_MEASURES = ("error", "latency", "incorrect")
 
@@ -76,7 +80,7 @@ class ShadowOutcome:
 def to_evidence(out: PairedOutcome) -> Evidence:
     """A paired check as drill evidence (kind sequential: e-value against 1/alpha, effect with its confidence sequence)."""
     c = out.counts
-    return Evidence(f"shadow-{out.measure}", f"paired:{out.measure}", out.verdict, out.candidate_rate, out.threshold,
+    return Evidence(f"shadow-{out.measure}", f"paired:{out.measure}", Verdict(out.verdict), out.candidate_rate, out.threshold,
                     float(c.pairs), 0, baseline_value=out.reference_rate, effect_size=out.effect,
                     confidence=1 - min(1.0, 1 / out.e_value) if out.e_value > 0 else 0.0, at=now(), kind="sequential",
                     e_value=out.e_value, lower=out.lower, upper=out.upper, baseline_source="the stable on the same requests")
@@ -134,3 +138,61 @@ class ShadowStage:
         decided_after = (decided_at - since).total_seconds() if decided_at and since else time.monotonic() - mirroring
         return ShadowOutcome(decision, round(decided_after, 2), judge.look(), traffic, round(mirroring - started, 2), since,
                              decided_at or now())
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """``strategy: {kind: shadow}``: the stable serves, the candidate gets copies, the paired judge decides.
+    The drill's ``compare`` measures (error, latency, incorrect) are the paired checks, alpha split over them."""
+
+    kind: str = "shadow"
+    needs_rolling_backend: bool = False
+
+    def deploy(self, run: StrategyRun) -> bool:
+        if getattr(run.ctx.target, "shadow_tee", None) is None or run.ctx.backend.kind != "docker":
+            raise SpecError(SpecIssue(str(run.drill.drill_path), "strategy.kind",
+                                      f"shadow runs its tee as a container: target {run.ctx.target.name!r} on backend "
+                                      f"{run.ctx.backend.kind!r} has none (builtin or image on docker)"))
+        run.emit(Progress(f"shadow: {run.ctx.variables['stable_version']} serves every client, "
+                          f"{run.ctx.variables['candidate_version']} gets a copy of each request"))
+        return True
+
+    def analysis_judges(self, run: StrategyRun) -> bool:
+        return False  # the paired judge decides, in orchestrator_decision
+
+    def orchestrator_decision(self, run: StrategyRun) -> Evidence | None:
+        ctx, state, det = run.ctx, run.state, run.drill.spec.detection
+        stable, candidate = ctx.variables["stable_version"], ctx.variables["candidate_version"]
+        measures = tuple(dict.fromkeys(c.measure for c in det.compare if c.measure in MEASURES)) or LABELLED_MEASURES
+        stage = ShadowStage(ctx.backend, ctx.router, ctx.protocol, ctx.target.shadow_tee(),  # type: ignore[attr-defined]
+                            ctx.load.examples, alpha=det.alpha, measures=measures)
+        out = stage.run(stable, candidate, det.max_wait, det.interval,
+                        lambda: sum(s.version == candidate for s in ctx.load.samples()))
+        state.shadow = out.traffic.as_json()
+        state.deployed_at = out.mirroring_since or now()  # exposed to traffic once copies flow
+        state.evidence = tuple(to_evidence(o) for o in out.outcomes)
+        run.emit(Progress(f"shadow: candidate and tee up in {out.setup_s:.1f} s; {out.summary}"))
+        if out.decision == "rollback":
+            state.decide(Decision.ROLLBACK, Trigger.AUTOMATED, breach=True)
+            state.decision_at = state.first_breach_at = out.decided_at  # the look that decided, not the cleanup
+            run.emit(Breach(next(e for e in state.evidence if e.breached)))
+        elif run.drill.spec.expect == Expectation.PROMOTE:
+            state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
+        else:
+            state.decide(Decision.MISSED, None)
+        run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
+        return next((e for e in state.evidence if e.breached), state.evidence[0] if state.evidence else
+                    Evidence("shadow", "paired", Verdict.INCONCLUSIVE, None, 0.0, None, 0))
+
+    def promote(self, run: StrategyRun) -> None:
+        ctx = run.ctx
+        endpoint = ctx.backend.address("candidate")
+        if endpoint is None:
+            raise RuntimeError("the candidate is not running: nothing to promote")
+        ctx.slot_versions["candidate"] = ctx.variables["candidate_version"]
+        ctx.router.attach("candidate", endpoint)  # first time behind the router: it served no one in shadow
+        ctx.route(candidate=100, stable=0)
+        ctx.stop_slot("stable")
+
+
+SHADOW = Shadow()
