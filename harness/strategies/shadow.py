@@ -26,7 +26,6 @@ from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
 from harness.outcomes import Decision, Expectation, Trigger, Verdict
 from harness.ports import Backend, Endpoint, Example, Router, ServingProtocol
-from harness.stack.tee import tee_env
 from harness.strategies import StrategyRun
 
 LABELLED_MEASURES = ("error", "latency", "incorrect")
@@ -102,6 +101,8 @@ class ShadowStage:
 
     def run(self, stable_version: str, candidate_version: str, max_wait: float, interval: float,
             served_by_candidate: Callable[[], int]) -> ShadowOutcome:
+        from harness.stack.tee import tee_env  # Docker-free at import: validating a drill loads no Docker client
+
         stable = self.backend.address("stable")
         if stable is None:
             raise RuntimeError("the stable slot is not running: nothing to shadow")
