@@ -25,7 +25,7 @@ from harness.errors import SpecError, SpecIssue
 from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
 from harness.outcomes import Decision, Expectation, Trigger, Verdict
-from harness.ports import Backend, Endpoint, Example, Router, ServingProtocol
+from harness.ports import Backend, Endpoint, Example, Fault, Router, ServingProtocol
 from harness.strategies import StrategyRun
 
 LABELLED_MEASURES = ("error", "latency", "incorrect")
@@ -96,6 +96,7 @@ class ShadowStage:
     measures: Sequence[str] = LABELLED_MEASURES
     secondary: bool = False  # start a second stable instance (needs a backend with a "secondary" slot)
     drain_s: float = 1.0  # after the route is back: requests the router still has in flight through the tee finish
+    fault: Fault | None = None  # the target's fault in front of the candidate (a fault proxy), if any
     sleep: Callable[[float], None] = time.sleep
     looks: list[tuple[float, tuple[PairedOutcome, ...]]] = field(default_factory=list)
 
@@ -107,6 +108,8 @@ class ShadowStage:
         if stable is None:
             raise RuntimeError("the stable slot is not running: nothing to shadow")
         candidate = self.backend.start("candidate", candidate_version)  # never attached: it serves no client
+        if self.fault is not None:
+            candidate = self.fault.wrap("candidate", candidate)  # an injected fault sits between tee and candidate
         secondary = self.backend.start("secondary", stable_version) if self.secondary else None
         judge = PairedJudge(self.alpha, self.measures)
         reader: TeeReader | None = None
@@ -133,6 +136,8 @@ class ShadowStage:
             if secondary is not None:
                 self.backend.stop("secondary")
             if decision == "rollback":
+                if self.fault is not None:
+                    self.fault.unwrap("candidate")
                 self.backend.stop("candidate")
         traffic = ShadowTraffic(reader.mirrored if reader else 0, judge.records - judge.dropped, served_by_candidate(),
                                 sum(reader.dropped.values()) if reader else 0)
@@ -166,7 +171,7 @@ class Shadow:
         stable, candidate = ctx.variables["stable_version"], ctx.variables["candidate_version"]
         measures = tuple(dict.fromkeys(c.measure for c in det.compare if c.measure in MEASURES)) or LABELLED_MEASURES
         stage = ShadowStage(ctx.backend, ctx.router, ctx.protocol, ctx.target.shadow_tee(),  # type: ignore[attr-defined]
-                            ctx.load.examples, alpha=det.alpha, measures=measures)
+                            ctx.load.examples, alpha=det.alpha, measures=measures, fault=ctx.target.fault)
         out = stage.run(stable, candidate, det.max_wait, det.interval,
                         lambda: sum(s.version == candidate for s in ctx.load.samples()))
         state.shadow = out.traffic.as_json()
