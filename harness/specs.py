@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from harness.adversity.spec import AdversitySpec
 from harness.errors import SpecError, SpecIssue
 from harness.outcomes import Expectation, RootCause
 
@@ -244,6 +245,8 @@ class DrillSpec(Strict):
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()},
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
+    adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16,
+        description="faults that strike the way back, each at the decision, the rollback or a runbook step (docs/adversity.md)")
 
     @model_validator(mode="before")
     @classmethod
