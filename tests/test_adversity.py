@@ -242,3 +242,38 @@ def test_the_control_plane_proxy_delays_or_refuses_runtime_commands() -> None:
     down.close()
     assert down.connections == 1 and slow.connections == 1
     api.sock.close()
+
+
+def test_the_report_shows_the_fault_and_the_way_back_by_step_and_reads_back(tmp_path: Path) -> None:
+    from harness.report import html
+    from harness.report.adversity import breakdown
+    from harness.report.load import result_from_json
+
+    d = drill(adversity=[{"kind": "registry-down", "at": "step:restore", "for": "150ms"}])
+    result = Engine([], make_target=factory(FakeTarget())).run(d, RunOptions(report_root=tmp_path))
+    page = html.render(result)
+    assert "Adversity on the way back" in page and 'class="fault"' in page and "registry-down" in page
+    shares = breakdown(result)
+    assert [s.name for s in shares if s.name != "(between steps)"] == ["drain", "restore", "stop", "verify"]
+    assert result.decision_to_completion_s is not None
+    assert sum(s.seconds for s in shares) == pytest.approx(result.decision_to_completion_s, abs=0.05)
+    again = result_from_json(json.loads(json.dumps(result.to_json())))
+    assert again.adversity == result.adversity
+
+
+def test_bench_pressure_reports_a_missing_case_and_prints_every_case() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_pressure", ROOT / "benchmarks" / "bench_pressure.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_pressure"] = bench
+    spec.loader.exec_module(bench)
+    out = {"clean": {"status": "passed", "decision_to_completion_s": 1.0}, "cases": {"late-rollback": bench.missing("late-rollback")}}
+    assert set(bench.missing("x")) >= {"status", "expected", "as_expected", "decision_to_completion_s",
+                                       "failed_during_rollback", "slow_during_rollback", "ratio_to_clean"}
+    printed = bench.table(out)
+    assert "late-rollback" in printed and "missing" in printed
+    assert set(bench.CASES) >= {"registry-slow", "registry-down", "router-api-slow", "late-rollback", "capacity-naive",
+                                "capacity-ordered", "replica-loss", "partition"}
