@@ -277,3 +277,22 @@ def test_bench_pressure_reports_a_missing_case_and_prints_every_case() -> None:
     assert "late-rollback" in printed and "missing" in printed
     assert set(bench.CASES) >= {"registry-slow", "registry-down", "router-api-slow", "late-rollback", "capacity-naive",
                                 "capacity-ordered", "replica-loss", "partition"}
+
+
+def test_ctrl_c_during_the_rollback_still_undoes_the_fault(tmp_path: Path) -> None:
+    from harness.engine.engine import RunInterrupted
+    from harness.engine.events import Event
+
+    class CtrlC:
+        def on_event(self, event: Event) -> None:
+            if isinstance(event, StepStarted) and event.name == "stop":
+                raise KeyboardInterrupt
+
+    target = FakeTarget()
+    d = drill(adversity=[{"kind": "registry-slow", "at": "step:drain", "for": "10m", "latency": "10ms"}])
+    with pytest.raises(RunInterrupted) as caught:
+        Engine([CtrlC()], make_target=factory(target)).run(d, RunOptions(report_root=tmp_path))
+    assert caught.value.result.status is RunStatus.ABORTED
+    [record] = caught.value.result.adversity
+    assert record.struck_at is not None and record.ended_at is not None
+    assert not isinstance(target.registry, FaultyRegistry) and target.closed == 1
