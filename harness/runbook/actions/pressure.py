@@ -91,7 +91,7 @@ def service_ensure(ctx: RunContext, p: EnsureParams) -> str:
 class RollbackTrafficParams(Params):
     max_failed: int = Field(default=0, ge=0, description="requests the rollback itself may fail (not the bad version's own)")
     slo: PositiveDuration | None = Field(default=None, description="an answer slower than this is slow")
-    max_slow: int = Field(default=0, ge=0, description="slow answers allowed")
+    max_slow: int | None = Field(default=None, ge=0, description="slow answers allowed (null: counted, not judged)")
 
 
 @action("verify.rollback_traffic", RollbackTrafficParams,
@@ -104,6 +104,6 @@ def verify_rollback_traffic(ctx: RunContext, p: RollbackTrafficParams) -> str:
     slow = sum(s.ok and p.slo is not None and s.latency_s > p.slo for s in samples)
     told = f"{failed} failed" + (f", {slow} slower than {p.slo:g}s" if p.slo is not None else "") + \
         f" of {len(samples)} requests since the rollback started"
-    if failed > p.max_failed or slow > p.max_slow:
+    if failed > p.max_failed or (p.max_slow is not None and slow > p.max_slow):
         raise StepFailed(told)
     return told
