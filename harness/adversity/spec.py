@@ -33,7 +33,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
 class AdversitySpec(Strict):
     """One fault on the way back: what, when (relative to the run), for how long, against which slot."""
 
-    kind: Kind
+    kind: Kind = Field(description="the fault: registry-slow, registry-down, router-api-slow, router-api-down, capacity, replica-loss, partition")
     at: str = Field(default="decision", description="decision, rollback, or step:<runbook step name>")
     for_: PositiveDuration = Field(alias="for", description="how long the fault lasts (then it is undone)")
     slot: Literal["stable", "candidate"] = Field(default="stable", description="the version it strikes (the one to go back to)")
