@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.adversity.spec import check_steps
 from harness.errors import SpecError, SpecIssue
 from harness.runbook import actions
 from harness.specs import DrillSpec, RunbookSpec, line_of, load_yaml, parse_model, validation_issues
@@ -164,6 +165,10 @@ def load_drill(name_or_path: str) -> LoadedDrill:
     issues = check_runbook(rb_path, runbook, spec.allow_shell)
     if spec.preflight:
         issues += check_runbook(path, preflight_runbook(spec), spec.allow_shell, key="preflight")
+    if spec.adversity:
+        _, text = load_yaml(path)
+        issues += [replace(issue, line=line_of(text, ("adversity", int(issue.field.split(".")[1]), "at")))
+                   for issue in check_steps(str(path), spec.adversity, [s.name for s in runbook.steps])]
     if issues:
         raise SpecError(issues)
     return LoadedDrill(spec, runbook, path, rb_path)

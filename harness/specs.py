@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from harness.adversity.spec import AdversitySpec
 from harness.errors import SpecError, SpecIssue
 from harness.outcomes import Expectation, RootCause
 
@@ -159,8 +160,6 @@ class CompareCheck(Strict):
                     "(prediction != expect), out_of_range, forbidden")
     method: Literal["sequential", "mann-whitney"] = Field(default="sequential",
         description="sequential: anytime-valid, however often the judge looks; mann-whitney: a one-sided U test at each look")
-    # sequential: this check's share of the drill's alpha (default: the drill's alpha split evenly);
-    # mann-whitney: the per-look level (default 0.001).
     alpha: float | None = Field(default=None, gt=0, lt=0.5,
         description="sequential: this check's share of the drill's alpha (default: split evenly); mann-whitney: the level per look (default "
                     "0.001)")
@@ -244,6 +243,7 @@ class DrillSpec(Strict):
     profiles: dict[str, ProfileSpec] = Field(default_factory=lambda: {"ci": ProfileSpec()},
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
+    adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16, description="faults on the way back, at the decision, the rollback or a step")
 
     @model_validator(mode="before")
     @classmethod

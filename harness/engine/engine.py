@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import catalogue, strategies, targets
+from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
@@ -137,9 +138,14 @@ class Engine:
         bad_input: SpecError | None = None
         samples: list[Sample] = []
         weight_log: list[tuple[float, int]] = []
+        # Faults on the way back (drill's adversity:): a listener for this run, always undone before teardown.
+        adversity = Scheduler(spec.adversity, lambda m: self.emit(Progress(m)))
+        if spec.adversity:
+            self.listeners.append(adversity)
         try:
             with self._phase(state, Phase.PREPARE):
                 target = self.make_target(drill, run_id, workdir, options.backend)
+                adversity.bind(target, run_id)
                 state.versions = target.versions
                 target.prepare(lambda m: self.emit(Progress(m)))
                 state.images_source = target.images_source
@@ -174,6 +180,7 @@ class Engine:
             if state.decision == Decision.ROLLBACK:
                 with self._phase(state, Phase.ROLLBACK):
                     state.rollback_started_at = now()
+                    ctx.variables["rollback_started_at"] = repr(state.rollback_started_at.timestamp())
                     outcome = runbook.execute(drill.runbook, ctx, self.emit, options.human if profile.decision == "manual" else None)
                     state.steps = state.steps + outcome.steps
                     if outcome.ok:
@@ -181,7 +188,8 @@ class Engine:
                         self._record_rollback(ctx, drill, state, run_id)
                     else:
                         failed = outcome.first_failure
-                        state.failure = f"runbook step {failed.name} failed: {failed.error}" if failed else "runbook failed"
+                        state.failure = (f"runbook step {failed.name} failed: {failed.error}{adversity.blame(failed)}"
+                                         if failed else "runbook failed")
             elif state.decision == Decision.PROMOTE:
                 with self._phase(state, Phase.PROMOTE):
                     self._promote(ctx, drill, versions, state)
@@ -205,6 +213,9 @@ class Engine:
             status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             ticker_stop.set()
+            interrupted |= _shielded(adversity.stop_all)
+            if adversity in self.listeners:
+                self.listeners.remove(adversity)
             # A second Ctrl-C must not skip the teardown: it is retried until it has run to the end.
             interrupted |= _shielded(lambda: self._teardown(state, load, target, workdir))
         if load is not None:
@@ -212,6 +223,7 @@ class Engine:
         if ctx is not None:
             weight_log = ctx.weight_log
         result = build_result(drill, options, run_id, state, status, reason, samples, target)
+        result = replace(result, adversity=adversity.records(state.steps))
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
         interrupted |= _shielded(lambda: self.emit(RunFinished(result)))
         if interrupted:

@@ -59,7 +59,8 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
         evidence_trace=tuple(state.trace),
         report_dir=str(options.report_root / run_id),
-        expect=Expectation.FAIL if spec.sabotage != "none" or "broken" in spec.name else spec.expect,
+        expect=Expectation.FAIL if spec.sabotage != "none" or "broken" in spec.name or spec.name.endswith("-naive")
+        else spec.expect,
         target=target.name if target is not None else targets.target_kind(drill),
         backend=target.backend.kind if target is not None and started(target) else (options.backend or "docker"),
         replicas=target.backend.replicas() if target is not None and started(target) else None,

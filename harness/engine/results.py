@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.adversity.base import AdversityRecord
 
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
@@ -177,6 +180,7 @@ class DrillResult:
     target: str = "builtin"  # which target ran it (builtin, image, mlflow, ...)
     backend: str = "docker"  # docker | swarm
     replicas: dict[str, int] | None = None
+    adversity: tuple[AdversityRecord, ...] = ()  # faults on the way back (harness.adversity)
 
     @property
     def detect_s(self) -> float | None:
@@ -244,4 +248,12 @@ class DrillResult:
             "target": self.target,
             "backend": self.backend,
             "replicas": self.replicas,
+            "adversity": [adversity_json(a) for a in self.adversity],
         }
+
+
+def adversity_json(record: AdversityRecord) -> dict[str, Any]:
+    return {"kind": record.kind, "at": record.at, "target": record.target, "struck_at": iso(record.struck_at),
+            "ended_at": iso(record.ended_at), "planned_s": record.planned_s, "active_s": record.active_s,
+            "absorbed_by": [asdict(a) for a in record.absorbed_by], "error": record.error,
+            "observations": record.observations or {}}

@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
+from harness.report import adversity as way_back
 from harness.report import charts, plot, timeline_model
 from harness.report.outcome import expectation, outcome, rolled_back_css
 
@@ -104,6 +105,7 @@ def render(result: DrillResult) -> str:
     parts.append(f'<div class="chart">{plot.timeline_svg(r, window=window)}</div>')
     if window.zoomed:
         parts.append(f'<div class="chart overview-chart">{plot.overview_svg(r)}</div>')
+    parts.append(way_back.section(r, window))  # adversity on the way back, decision -> completion by step
 
     parts.append("<h2>Timing against the target</h2>")
     bar = charts.target_bar_svg(r)

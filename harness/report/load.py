@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.adversity.base import record_from_json
 from harness.engine.results import (
     DrillResult,
     Evidence,
@@ -116,6 +117,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         target=str(data.get("target", "builtin")),
         backend=str(data.get("backend", "docker")),
         replicas=data.get("replicas"),
+        adversity=tuple(record_from_json(a) for a in data.get("adversity") or ()),
     )
 
 

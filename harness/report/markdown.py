@@ -54,6 +54,12 @@ def render(result: DrillResult) -> str:
         for s in result.steps:
             lines.append(f"| {md(s.name)} | {md_code(s.action)} | {s.status.value} | {_fmt(s.duration_s)} | {s.attempts} "
                          f"| {md(s.error or s.detail)} |")
+    if result.adversity:
+        lines += ["", "## Adversity on the way back", "", "| fault | at | struck | for | steps it met (status, attempts, s) |",
+                  "|---|---|---|---|---|"]
+        for f in result.adversity:
+            met = ", ".join(f"{a.step} ({a.status}, {a.attempts}, {_fmt(a.duration_s)})" for a in f.absorbed_by) or "—"
+            lines.append(f"| {md(f.kind)} | {md(f.at)} | {md(f.target)} | {_fmt(f.active_s)} | {md(met + (' ' + f.error if f.error else ''))} |")
     if result.traffic:
         t = result.traffic
         lines += ["", "## Traffic (client-side truth)", "",
