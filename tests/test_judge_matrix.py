@@ -83,13 +83,16 @@ def test_nothing_to_split_before_the_deploy() -> None:
 @pytest.mark.parametrize(("strategy", "weight"), [("canary", 10), ("blue-green", 100)])
 def test_every_kind_catches_a_bad_version_under_every_strategy(measure: str, strategy: str, weight: int) -> None:
     check = CompareCheck.model_validate({"name": f"client-{measure}", "measure": measure})
-    j = analysis.judge(FakeProm({}), [], [check], split(traffic(2, weight, measure), weight), alpha=0.01)
+    # 40 s: a forbidden answer is judged on protected requests only (16 %), and a check decides on 20 or more.
+    j = analysis.judge(FakeProm({}), [], [check], split(traffic(2, weight, measure, after_s=40.0), weight), alpha=0.01)
     e = j.evidence[0]
     assert j.verdict == "fail" and j.breached, e
     assert e.kind == "sequential" and e.e_value is not None and e.e_value >= e.threshold == pytest.approx(100.0)
     assert e.baseline_source == (analysis.PRE_DEPLOY if strategy == "blue-green" else analysis.CONCURRENT)
-    assert e.effect_size is not None and e.effect_size > 0
-    assert e.lower is not None and e.upper is not None and e.lower <= e.effect_size <= e.upper
+    # The effect is the candidate's event rate over the baseline's (None while the baseline has no events);
+    # the one-sided confidence sequence excludes no effect (1), as the rejection says.
+    assert e.lower is not None and e.lower > 1 and e.upper is None
+    assert e.effect_size is None or e.lower <= e.effect_size
 
 
 @pytest.mark.parametrize(("strategy", "weight"), [("canary", 10), ("blue-green", 100)])

@@ -64,7 +64,8 @@ class Evidence:
     confidence: float | None = None
     at: datetime | None = None
     kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney) | sequential (anytime-valid)
-    # sequential: the e-value (threshold is 1/alpha), the effect's confidence sequence, and what the
+    # sequential: the e-value (threshold is 1/alpha), the effect (candidate's event rate over the baseline's,
+    # no effect = 1) with its one-sided confidence sequence [lower, upper or unbounded), and what the
     # candidate was compared with ("stable since deploy" or "pre-deploy window" after a 100 % switch)
     e_value: float | None = None
     lower: float | None = None
@@ -73,8 +74,8 @@ class Evidence:
 
     @property
     def breached(self) -> bool:
-        if self.kind == "sequential":
-            return self.e_value is not None and self.e_value >= self.threshold
+        if self.kind == "sequential":  # the e-value over 1/alpha on at least min_samples (see analysis.py)
+            return self.verdict == "fail"
         if self.kind == "compare":
             return self.confidence is not None and 1 - self.confidence < self.threshold
         return self.canary_value is not None and self.canary_value > self.threshold
@@ -142,7 +143,7 @@ class EvidencePoint:
     check: str
     statistic: float  # the check's own statistic (an e-value, a p-value, a ratio)
     threshold: float  # the level at which the check fails
-    effect: float | None = None  # estimated effect (candidate minus baseline)
+    effect: float | None = None  # estimated effect (sequential: rate ratio; others: candidate minus baseline)
     lower: float | None = None  # confidence sequence of the effect, where the judge gives one
     upper: float | None = None
 

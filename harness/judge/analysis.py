@@ -157,12 +157,15 @@ def sequential_check(check: CompareCheck, split: SampleSplit, alpha: float, with
         out = sequential.pre_deploy_test(cx, cn, bx, bn, alpha, with_cs)
     else:
         out = sequential.concurrent_test(cx, cn, bx, bn, split.share, alpha, with_cs)
-    verdict = Verdict.FAIL if out.rejected else Verdict.PASS if cn and bn else Verdict.INCONCLUSIVE
+    # Never decided on fewer exposed samples than min_samples a side: stopping only from then on keeps the
+    # e-process valid (Ville's inequality holds at every stopping time), and the interval is shown only then.
+    decided = cn >= check.min_samples and bn >= check.min_samples
+    verdict = Verdict.INCONCLUSIVE if not decided else Verdict.FAIL if out.rejected else Verdict.PASS
     query = f"client:{check.measure}" + (f">{above * 1000:.0f}ms" if check.measure == "latency" else "")
     return Evidence(check.name, query, verdict, out.candidate_rate, out.threshold, float(cn), check.min_samples,
                     baseline_value=out.baseline_rate, effect_size=out.effect, confidence=1 - out.p_value, at=now(),
-                    kind="sequential", e_value=out.e_value, lower=out.lower, upper=out.upper,
-                    baseline_source=split.source)
+                    kind="sequential", e_value=out.e_value, lower=out.lower if decided else None,
+                    upper=out.upper if decided else None, baseline_source=split.source)
 
 
 MEASURES: dict[str, Callable[[Sample], float]] = {

@@ -29,10 +29,12 @@ numerical integration, hand-computed values and simulation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _EPS = 1e-15
 _LOG_CAP = math.log(1e300)
+_CAP = 1e300
 
 
 def log_beta(a: float, b: float) -> float:
@@ -181,8 +183,10 @@ def empirical_quantile(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class SequentialOutcome:
-    """One look of a sequential check: the e-value against its threshold 1/alpha, and the effect
-    (candidate rate minus baseline rate) with its confidence sequence."""
+    """One look of a sequential check: the e-value against its threshold 1/alpha, and the effect it tests
+    (the candidate's event rate as a multiple of the baseline's; no effect is 1) with its one-sided
+    confidence sequence ``[lower, upper)`` (``upper`` None: unbounded above) at the same alpha, inverted
+    from the same e-process, so ``rejected`` holds exactly when ``lower`` is above 1."""
 
     e_value: float
     alpha: float
@@ -206,36 +210,73 @@ class SequentialOutcome:
         return 1.0 if self.e_value <= 1.0 else 1.0 / self.e_value
 
 
+NO_EFFECT = 1.0  # the rate ratio of a candidate as good as its baseline
+
+
 def _rate(x: int, n: int) -> float | None:
     return x / n if n else None
 
 
-def effect_cs(cx: int, cn: int, bx: int, bn: int, alpha: float) -> tuple[float | None, float | None, float | None]:
-    """Candidate rate minus baseline rate, and a (1 - alpha) confidence sequence for it (each arm's at alpha/2)."""
-    if not cn or not bn:
-        return None, None, None
-    clo, chi = rate_cs(cx, cn, alpha / 2)
-    blo, bhi = rate_cs(bx, bn, alpha / 2)
-    return cx / cn - bx / bn, clo - bhi, chi - blo
+def _ratio(cx: int, cn: int, bx: int, bn: int) -> float | None:
+    """The candidate's event rate over the baseline's (None when the baseline has no events: unbounded)."""
+    return (cx / cn) / (bx / bn) if cn and bn and bx else None
+
+
+def lower_bound(e_at: Callable[[float], float], threshold: float, top: float, rejected: bool, null: float) -> float:
+    """The lower end of the one-sided confidence sequence {q : e_at(q) < threshold} for a rate in [0, top]
+    (``top`` the observed rate, where e_at < 1), found by bisection: above ``null`` exactly when the test at
+    ``null`` rejected (e_at(null) >= threshold). e_at(q) falls as q rises towards the observed rate (a larger
+    null rate explains more events; tests/test_evidence_agrees.py checks it on a grid), so the set is an interval."""
+    lo, hi = (null, top) if rejected else (0.0, min(null, top))
+    if not rejected and (hi <= 0.0 or e_at(_EPS) < threshold):
+        return 0.0
+    for _ in range(36):  # invariant: e_at(lo) >= threshold > e_at(hi); 2^-36 of the rate is plenty
+        mid = (lo + hi) / 2
+        if e_at(max(mid, _EPS)) >= threshold:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _above_one_if(rejected: bool, ratio: float) -> float:
+    """The ratio's lower end, kept strictly above 1 when the test rejected (rounding at the boundary)."""
+    return max(ratio, math.nextafter(NO_EFFECT, math.inf)) if rejected else min(ratio, NO_EFFECT)
 
 
 def concurrent_test(cx: int, cn: int, bx: int, bn: int, share: float, alpha: float, with_cs: bool = True) -> SequentialOutcome:
     """Canary: candidate (cx events in cn requests) against stable (bx in bn) running side by side,
-    the candidate taking ``share`` of the traffic. The decision is the count-process e-value; the
-    effect's confidence sequence is reported beside it."""
-    e = share_e_value(cx, cx + bx, share) if cx + bx else 1.0
-    effect, lo, hi = effect_cs(cx, cn, bx, bn, alpha) if with_cs else (None, None, None)
-    return SequentialOutcome(e, alpha, _rate(cx, cn), _rate(bx, bn), effect, lo, hi)
+    the candidate taking ``share`` of the traffic. The decision is the count-process e-value against
+    "the candidate's share of events is at most ``share``"; its confidence sequence for that share, turned
+    into a rate ratio (share q -> q (1 - s) / ((1 - q) s), which is 1 at q = s), is reported beside it."""
+    events = cx + bx
+    e = share_e_value(cx, events, share) if events else 1.0
+    lower: float | None = None
+    if with_cs and not events:
+        lower = 0.0  # no event yet: every share, every ratio is still possible
+    elif with_cs and 0.0 < share < 1.0:
+        threshold, rejected = 1.0 / alpha, e >= 1.0 / alpha
+        q = lower_bound(lambda q0: share_e_value(cx, events, min(q0, 1 - _EPS)), threshold, cx / events, rejected, share)
+        lower = _above_one_if(rejected, q * (1 - share) / ((1 - q) * share) if q < 1 else _CAP)
+    return SequentialOutcome(e, alpha, _rate(cx, cn), _rate(bx, bn), _ratio(cx, cn, bx, bn) if with_cs else None,
+                             lower, None)
 
 
 def pre_deploy_test(cx: int, cn: int, bx: int, bn: int, alpha: float, with_cs: bool = True) -> SequentialOutcome:
     """100 % switch: the candidate stream against a pre-deploy window (bx events in bn requests, fixed).
     Alpha is split: alpha/2 for the baseline's upper bound p0, alpha/2 for the candidate's e-process
-    against p0; a false rollback needs one of the two to fail, so its probability is at most alpha."""
+    against p0; a false rollback needs one of the two to fail, so its probability is at most alpha.
+    The interval: the candidate rate's confidence sequence at alpha/2 (lower end L) over p0, a lower bound
+    of the rate ratio at alpha (union bound again), above 1 exactly when the test rejected."""
     if not bn:
         return SequentialOutcome(1.0, alpha, _rate(cx, cn), None, None, None, None)
     p0 = clopper_pearson_upper(bx, bn, alpha / 2)
     e = rate_e_value(cx, cn, p0) if cn and p0 < 1.0 else 1.0
+    lower: float | None = None
+    if with_cs and cn:
+        rejected = e >= 2 / alpha
+        q = lower_bound(lambda q0: rate_e_value(cx, cn, min(q0, 1 - _EPS)), 2 / alpha, cx / cn, rejected, p0)
+        lower = _above_one_if(rejected, q / p0)
     # Reported on the same scale as the decision: E >= 2/alpha  <=>  E/2 >= 1/alpha.
-    effect, lo, hi = effect_cs(cx, cn, bx, bn, alpha) if with_cs else (None, None, None)
-    return SequentialOutcome(e / 2, alpha, _rate(cx, cn), bx / bn, effect, lo, hi)
+    return SequentialOutcome(e / 2, alpha, _rate(cx, cn), bx / bn, _ratio(cx, cn, bx, bn) if with_cs else None,
+                             lower, None)

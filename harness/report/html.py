@@ -149,7 +149,7 @@ def render(result: DrillResult) -> str:
             ["since deploy", "check", "statistic", "threshold", "effect", "interval"],
             [[_secs(p.t_s), _e(p.check), _e(f"{p.statistic:.4g}"), _e(f"{p.threshold:g}"),
               _e(None if p.effect is None else f"{p.effect:.4g}"),
-              "—" if p.lower is None or p.upper is None else escape(f"[{p.lower:.4g}, {p.upper:.4g}]")]
+              "—" if p.lower is None else escape(f"≥ {p.lower:.4g}" if p.upper is None else f"[{p.lower:.4g}, {p.upper:.4g}]")]
              for p in r.evidence_trace], "evidence-trace", numeric=(0, 2, 3, 4)))
         parts.append("</details>")
 

@@ -11,7 +11,9 @@ small container helpers (logs, running, stop, wait until serving) the backends u
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -125,6 +127,7 @@ class ServiceStack:
         self.router: RouterClient | None = None
         self.prometheus: PrometheusClient | None = None
         self.router_port = 0
+        self.router_on_run_network = threading.Event()  # set once the router can probe the run network
 
     def create_network(self) -> None:
         self.network.create()
@@ -151,6 +154,7 @@ class ServiceStack:
         self.router_container = container
         self._start(container, "router")
         self.network.connect(container.get_wrapped_container().id, network_aliases=["router"])
+        self.router_on_run_network.set()
         self.router_port = container.local_port(ROUTER_PORT)
         self.router = RouterClient("127.0.0.1", container.local_port(ROUTER_ADMIN_PORT))
 
@@ -172,6 +176,14 @@ class ServiceStack:
         self._start(container, "prometheus")
         self.network.connect(container.get_wrapped_container().id, network_aliases=["prometheus"])
         self.prometheus = PrometheusClient(f"http://127.0.0.1:{container.local_port(PROMETHEUS_PORT)}")
+
+    def probe(self, host: str, port: int, path: str, budget: float) -> tuple[bool, str]:
+        """GET path at host:port on the run network, from inside the router (see ``exec_probe``); waits for
+        the router to join the run network first (it may be starting in parallel)."""
+        started = time.monotonic()
+        if not self.router_on_run_network.wait(budget) or self.router_container is None:
+            return False, "waiting for the router to start"
+        return exec_probe(self.router_container, host, port, path, max(0.1, budget - (time.monotonic() - started)))
 
     def _http_ready(self, port: int, path: str) -> HttpWaitStrategy:
         return HttpWaitStrategy(port, path).with_startup_timeout(int(self.startup_timeout)).with_poll_interval(0.1)
@@ -214,28 +226,62 @@ def stop(container: StackContainer | None, timeout: int = 5) -> None:
         pass
 
 
-def wait_serving(container: StackContainer, host: str, port: int, path: str, timeout: float, what: str) -> None:
-    """Until GET path answers 2xx/3xx at host:port (the container's address on the run network, which a
-    Linux engine's host reaches); ServiceFailed with the server's logs if it exits or times out."""
-    import http.client
+# Run inside the router's container (the Docker API's exec): the harness process itself never connects to a
+# container's address, which neither Docker Desktop's nor a remote engine's host can reach (docs/engines.md).
+_PROBE = """
+import http.client, sys, time
+host, port, path, budget = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+deadline, last = time.monotonic() + budget, "no answer"
+while True:
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=2)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        if 200 <= status < 400:
+            print("serving", status)
+            sys.exit(0)
+        last = "GET %s answered %d" % (path, status)
+    except Exception as exc:
+        last = "GET %s: %s" % (path, type(exc).__name__)
+    if time.monotonic() >= deadline:
+        print(last)
+        sys.exit(1)
+    time.sleep(0.1)
+"""
 
+
+def exec_probe(prober: StackContainer, host: str, port: int, path: str, budget: float) -> tuple[bool, str]:
+    """GET ``path`` at host:port from inside ``prober`` (a container on the same network with python3), for up
+    to ``budget`` seconds: (serving?, what it last saw). Only the Docker API is used from here."""
+    try:
+        code, output = prober.get_wrapped_container().exec_run(
+            ["python3", "-c", _PROBE, host, str(port), path, f"{budget:g}"], stdout=True, stderr=True)
+    except (docker.errors.DockerException, AttributeError) as exc:
+        return False, f"probe failed: {exc}"
+    text = output.decode(errors="replace").strip() if isinstance(output, bytes) else str(output)
+    return code == 0, text.splitlines()[-1] if text else f"probe exit {code}"
+
+
+Probe = Callable[[float], tuple[bool, str]]
+
+
+def wait_serving(container: StackContainer, probe: Probe, timeout: float, what: str) -> None:
+    """Until ``probe`` (given a time budget) says the server answers its health path; ServiceFailed with the
+    server's logs if it exits or times out. The probe runs where the server's network is (``exec_probe``)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     wrapped = container.get_wrapped_container()
-    while time.monotonic() < deadline:
+    while True:
         wrapped.reload()
         if wrapped.status in ("exited", "dead"):
             code = wrapped.attrs.get("State", {}).get("ExitCode")
             raise ServiceFailed(f"{what} exited (code {code}) before serving: {logs(container) or 'no output'}")
-        try:
-            conn = http.client.HTTPConnection(host, port, timeout=2)
-            conn.request("GET", path)
-            status = conn.getresponse().status
-            conn.close()
-            if 200 <= status < 400:
-                return
-            last = f"GET {path} answered {status}"
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            last = f"GET {path}: {type(exc).__name__}"
-        time.sleep(0.1)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ok, last = probe(min(1.0, left))
+        if ok:
+            return
+        time.sleep(0.05)  # a probe that failed at once (the exec refused) must not spin on the Docker API
     raise ServiceFailed(f"{what} not serving after {timeout:g}s ({last}): {logs(container) or 'no output'}")

@@ -4,7 +4,8 @@ in front of the candidate (``ports.Fault``).
 A team container: the version's image (by its run tag), on the run's network under the slot's name,
 no capabilities, no new privileges, memory and pids limits, a read-only root with a tmpfs on /tmp
 (unless the drill says ``read_only: false``), the image's own user unless the drill names one, the
-run's labels. The run network is internal (no egress); the readiness check reaches the server there.
+run's labels. The run network is internal (no egress); the readiness check reaches the server there, from
+inside the router's container (Docker's exec): the harness process connects to no container address.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ SLOTS = ("stable", "candidate")
 class ImageBackend:
     kind = "docker"
 
-    def __init__(self, spec: ImageTargetSpec, run_id: str, network: Network, image_of: Callable[[str], str]) -> None:
+    def __init__(self, spec: ImageTargetSpec, run_id: str, network: Network, image_of: Callable[[str], str],
+                 probe: Callable[[str, int, str, float], tuple[bool, str]]) -> None:
         self.spec = spec
+        self.probe = probe  # GET (host, port, path, budget) from inside the run network: ServiceStack.probe
         self.run_id = run_id
         self.network = network
         self.image_of = image_of  # version -> the image reference to run (its run tag)
@@ -63,8 +66,8 @@ class ImageBackend:
         except docker.errors.DockerException as exc:
             raise ServiceFailed(f"{slot} ({version}) did not start: {exc}") from exc
         endpoint = Endpoint(container_ip(container.get_wrapped_container(), self.network.name), self.spec.port)
-        wait_serving(container, endpoint.host, endpoint.port, self.spec.health_path, self.spec.startup_timeout,
-                     f"model server {slot} ({version}, {self.image_of(version)})")
+        wait_serving(container, lambda budget: self.probe(endpoint.host, endpoint.port, self.spec.health_path, budget),
+                     self.spec.startup_timeout, f"model server {slot} ({version}, {self.image_of(version)})")
         with self._lock:
             self._addresses[slot] = endpoint
         return endpoint

@@ -85,7 +85,7 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         stack = self._stack = ServiceStack(client, roles, self.run_id)
         stack.create_network()
         self.fault.network, self.fault.image = stack.network, roles.model
-        backend = self._backend = ImageBackend(self.spec, self.run_id, stack.network, self.image_ref)
+        backend = self._backend = ImageBackend(self.spec, self.run_id, stack.network, self.image_ref, stack.probe)
         with ThreadPoolExecutor(max_workers=3) as pool:
             stable = pool.submit(backend.start, "stable", self.versions.stable)
             router = pool.submit(stack.start_router, self.spec.health_path)
