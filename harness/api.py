@@ -17,7 +17,7 @@ from harness.errors import SpecError, SpecIssue
 from harness.listeners.recording import StoreListener
 from harness.listeners.webhook import WebhookListener
 from harness.report import ReportListener
-from harness.specs import DrillSpec, RunbookSpec, load_yaml, parse_model
+from harness.specs import RunbookSpec, load_yaml, parse_model
 from harness.store import Store
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
@@ -114,9 +114,7 @@ def validate(paths: Sequence[Path]) -> list[Validated]:
                     raise SpecError(found)
                 ok.append(Validated(path, "runbook", rb.name))
             else:
-                spec = parse_model(path, DrillSpec)
-                catalogue.load_drill(str(path))
-                ok.append(Validated(path, "drill", spec.name))
+                ok.append(Validated(path, "drill", catalogue.load_drill(str(path)).spec.name))  # every error at once
         except SpecError as exc:
             issues.extend(exc.issues)
     if issues:

@@ -146,24 +146,32 @@ def load_drill(name_or_path: str) -> LoadedDrill:
         known = ", ".join(drill_names()) or "none"
         hint = did_you_mean(name_or_path, drill_names())
         raise SpecError(SpecIssue(name_or_path, "drill", f"no drill named {name_or_path!r}{hint} (known: {known}) in {_where()}"))
-    spec = parse_model(path, DrillSpec)
-    project = path.resolve().parent.parent
-    if spec.allow_shell:
-        # A drill that may run shell commands runs only its own project's runbook: a runbook of the same name
-        # elsewhere (the current directory, $DRILL_PATH) must never be able to slip commands in.
-        rb_path = _find_in_project(project, spec.runbook)
-        where = f"{project / 'runbooks'} (allow_shell: the drill's own project only)"
-    else:
-        rb_path = _find("runbooks", spec.runbook, near=project)
-        where = _where()
-    if rb_path is None:
-        _, text = load_yaml(path)
-        hint = did_you_mean(spec.runbook, runbook_names())
-        raise SpecError(SpecIssue(str(path), "runbook", f"no runbook named {spec.runbook!r}{hint} in {where}",
-                                  line_of(text, ("runbook",))))
-    runbook = parse_model(rb_path, RunbookSpec)
-    issues = check_runbook(rb_path, runbook, spec.allow_shell)
-    if spec.preflight:
+    # Every error of the drill at once: its own fields, its request file, its runbook's name, the runbook's
+    # fields and actions, its pre-flight steps; one that cannot be checked (no runbook) does not hide the rest.
+    issues: list[SpecIssue] = []
+    spec: DrillSpec | None = None
+    try:
+        spec = parse_model(path, DrillSpec)
+    except SpecError as exc:
+        issues += exc.issues
+    data, text = load_yaml(path)  # parsed already: a malformed file raised above, before any other check
+    name = spec.runbook if spec is not None else data.get("runbook")
+    allow_shell = spec.allow_shell if spec is not None else data.get("allow_shell") is True
+    runbook: RunbookSpec | None = None
+    rb_path: Path | None = None
+    if isinstance(name, str):
+        rb_path, where = _find_runbook(path, name, allow_shell)
+        if rb_path is None:
+            hint = did_you_mean(name, runbook_names())
+            issues.append(SpecIssue(str(path), "runbook", f"no runbook named {name!r}{hint} in {where}",
+                                    line_of(text, ("runbook",))))
+        else:
+            try:
+                runbook = parse_model(rb_path, RunbookSpec)
+                issues += check_runbook(rb_path, runbook, allow_shell)
+            except SpecError as exc:
+                issues += exc.issues
+    if spec is not None and spec.preflight:
         issues += check_runbook(path, preflight_runbook(spec), spec.allow_shell, key="preflight")
     if spec.adversity:
         _, text = load_yaml(path)
@@ -171,7 +179,18 @@ def load_drill(name_or_path: str) -> LoadedDrill:
                    for issue in check_steps(str(path), spec.adversity, [s.name for s in runbook.steps])]
     if issues:
         raise SpecError(issues)
+    assert spec is not None and runbook is not None and rb_path is not None
     return LoadedDrill(spec, runbook, path, rb_path)
+
+
+def _find_runbook(drill_path: Path, name: str, allow_shell: bool) -> tuple[Path | None, str]:
+    """The drill's runbook, and where it was looked for."""
+    project = drill_path.resolve().parent.parent
+    if allow_shell:
+        # A drill that may run shell commands runs only its own project's runbook: a runbook of the same name
+        # elsewhere (the current directory, $DRILL_PATH) must never be able to slip commands in.
+        return _find_in_project(project, name), f"{project / 'runbooks'} (allow_shell: the drill's own project only)"
+    return _find("runbooks", name, near=project), _where()
 
 
 def preflight_runbook(spec: DrillSpec) -> RunbookSpec:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.spec_types import Strict
+from harness.spec_types import FieldError, Strict
 
 # Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
 FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -50,9 +50,9 @@ class FaultSpec(Strict):
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> FaultSpec:
         if self.inject and self.kind not in NETWORK_FAULTS:
-            raise ValueError(f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
+            raise FieldError(("inject",), f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
         if not self.inject and self.kind in ("error", "drop", "wrong_body"):
-            raise ValueError(f"{self.kind!r} is a network fault: set inject: true")
+            raise FieldError(("kind",), f"{self.kind!r} is a network fault: set inject: true")
         _, required, optional = FAULT_KINDS[self.kind]
         if self.inject and self.kind == "latency":
             optional = (*optional, "rate")
@@ -60,7 +60,7 @@ class FaultSpec(Strict):
         extra = [f for f in ("feature", "above", "ms", "scale", "rename_to", "message", *_INJECTED_FIELDS)
                  if getattr(self, f) is not None and f not in required + optional]
         if missing:
-            raise ValueError(f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
+            raise FieldError(("kind",), f"fault kind {self.kind} needs {', '.join(missing)} (see `drill faults`)")
         if extra:
-            raise ValueError(f"fault kind {self.kind} takes no {', '.join(extra)} (see `drill faults`)")
+            raise FieldError((extra[0],), f"fault kind {self.kind} takes no {', '.join(extra)} (see `drill faults`)")
         return self

@@ -49,3 +49,15 @@ class TargetBlock(Strict):
     fields, and registers the subclass in its :class:`harness.targets.TargetKind` record."""
 
     kind: str = Field(default="builtin", description="a registered target kind: builtin, image, mlflow, or one a plugin registers")
+
+
+class FieldError(ValueError):
+    """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the
+    error is that field's (``harness.specs.validation_issues``), not the model's first line."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+ISSUES_KEY = "issues"  # validation context: problems found in other files (a request file) while validating

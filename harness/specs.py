@@ -25,6 +25,7 @@ from harness.spec_faults import FaultSpec as FaultSpec
 
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
 from harness.spec_types import IDENTIFIER as IDENTIFIER
+from harness.spec_types import ISSUES_KEY, FieldError
 from harness.spec_types import Duration as Duration
 from harness.spec_types import Name as Name
 from harness.spec_types import PositiveDuration as PositiveDuration
@@ -284,14 +285,14 @@ class DrillSpec(Strict):
 
         record = targets.get(self.target.kind)
         problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
-        if problem:
-            raise ValueError(problem)
+        if problem:  # at the fault: line (FieldError), not the drill's first line
+            raise FieldError(("fault",), problem)
         if record is not None and self.backend not in record.backends:
-            raise ValueError(f"target {record.kind!r} cannot run on backend {self.backend!r} "
+            raise FieldError(("backend",), f"target {record.kind!r} cannot run on backend {self.backend!r} "
                              f"(it runs on {', '.join(sorted(record.backends))})")
         problem = strategies.backend_problem(self.strategy.kind, self.backend)
         if problem:
-            raise ValueError(f"strategy {problem}")
+            raise FieldError(("strategy", "kind"), f"strategy {problem}")
         return self
 
 
@@ -382,10 +383,27 @@ def load_yaml(path: Path) -> tuple[dict[str, Any], str]:
     return data, text
 
 
-def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecIssue]:
+def _without_tags(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The location as the file has it: pydantic puts a tagged union's tag (``image`` of ``target.kind``) in
+    the path, where the YAML has none."""
+    kept: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # the discriminator's value, not a key
+        kept.append(part)
+        node = node.get(part) if isinstance(node, dict) else node[part] if (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)) else None
+    return tuple(kept)
+
+
+def validation_issues(path: Path, text: str, exc: ValidationError, data: Any = None) -> list[SpecIssue]:
     issues = []
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        loc = _without_tags(data, tuple(err["loc"])) if data is not None else tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):  # a model validator's error about one of its fields: that field's line
+            loc = (*loc, *cause.loc)
         field = ".".join(str(p) for p in loc) or "-"
         issues.append(SpecIssue(str(path), field, err["msg"], line_of(text, loc)))
     return issues
@@ -393,8 +411,13 @@ def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecI
 
 def parse_model(path: Path, model: type[M]) -> M:
     data, text = load_yaml(path)
+    # Paths inside a spec (a build context, a request file) are relative to the spec's own file; problems in
+    # those files (a request file's bad lines) are gathered in the context and reported with the spec's own.
+    elsewhere: list[SpecIssue] = []
     try:
-        # Paths inside a spec (a build context, a request file) are relative to the spec's own file.
-        return model.model_validate(data, context={"spec_dir": path.resolve().parent})
+        parsed = model.model_validate(data, context={"spec_dir": path.resolve().parent, ISSUES_KEY: elsewhere})
     except ValidationError as exc:
-        raise SpecError(validation_issues(path, text, exc)) from exc
+        raise SpecError(validation_issues(path, text, exc, data) + elsewhere) from exc
+    if elsewhere:
+        raise SpecError(elsewhere)
+    return parsed

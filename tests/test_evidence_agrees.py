@@ -8,13 +8,14 @@ monotonicity the bisection relies on on a grid, and agreement and coverage on si
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
 import pytest
 
-from harness import sequential as sq
-from harness.analysis import SampleSplit, sequential_check
+from harness.judge import sequential as sq
+from harness.judge.analysis import SampleSplit, sequential_check
 from harness.specs import CompareCheck
 from harness.traffic import Sample
 
@@ -44,7 +45,7 @@ def test_the_lower_end_solves_the_closed_form_at_the_threshold() -> None:
 def test_the_e_value_falls_as_the_null_rises_towards_the_observed_rate(x: int, n: int) -> None:
     grid = [i / 400 * x / n for i in range(1, 400)]
     values = [sq.share_e_value(x, n, q) for q in grid]
-    assert all(a >= b * (1 - 1e-9) for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b * (1 - 1e-9) for a, b in itertools.pairwise(values))
 
 
 def _agrees(out: sq.SequentialOutcome) -> bool:

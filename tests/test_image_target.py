@@ -92,7 +92,9 @@ def test_a_missing_request_file_is_named(tmp_path: Path) -> None:
     drill = project(tmp_path, GOOD_TARGET.replace("../requests.jsonl", "../nope.jsonl"))
     with pytest.raises(SpecError) as exc:
         catalogue.load_drill(str(drill))
-    assert exc.value.issues[0].file.endswith("nope.jsonl") and "cannot read" in exc.value.issues[0].message
+    [issue] = exc.value.issues  # the drill's error, at the line of its source: field
+    assert issue.file == str(drill) and issue.field == "target.request.source" and "nope.jsonl" in issue.message
+    assert issue.line is not None and "source:" in drill.read_text().splitlines()[issue.line - 1]
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [

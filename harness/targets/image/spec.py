@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.spec_types import Duration, Strict, TargetBlock
+from harness.spec_types import ISSUES_KEY, Duration, Strict, TargetBlock
 
 _PATH = re.compile(r"^/[^\s]*$")
 _MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
@@ -84,7 +84,16 @@ class RequestSpec(Strict):
     @classmethod
     def _readable(cls, value: Path, info: ValidationInfo) -> Path:
         path = _absolute(value, info)
-        load_requests(path)  # raises SpecError naming the file and line
+        if not path.is_file():  # the drill's own error, at its source: line
+            raise ValueError(f"no request file {path}")
+        context = info.context if isinstance(info.context, dict) else {}
+        elsewhere = context.get(ISSUES_KEY)
+        try:
+            load_requests(path)  # raises SpecError naming the file and the line of every bad line
+        except SpecError as exc:
+            if not isinstance(elsewhere, list):
+                raise
+            elsewhere.extend(exc.issues)  # reported with the drill's own errors (harness.specs.parse_model)
         return path
 
 
