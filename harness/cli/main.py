@@ -21,7 +21,7 @@ from harness.engine.human import HumanInput
 from harness.engine.results import DrillResult, RunStatus
 from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.exit_codes import ExitStatus
-from harness.listeners.console import LiveConsole, PlainConsole
+from harness.listeners.console import LiveConsole, PlainConsole, image_progress
 from harness.report.markdown import render as render_markdown
 from harness.specs import FaultSpec, NoiseSpec
 from harness.targets.image.spec import ImageTargetSpec
@@ -198,9 +198,9 @@ def clean(run_id: Annotated[str | None, typer.Option(help="Only this run's resou
 def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to date")] = False,
                  mlflow: Annotated[bool, typer.Option("--mlflow", help="Also the MLflow target's image (needs the mlflow extra's pip)")] = False) -> None:
     """Make the stack images: reuse, pull, or bootstrap a Debian base."""
-    with mapped_errors(), err.status("images") as status:
-        images = api.build_images(lambda m: status.update(m), force=force)
-        built = api.build_mlflow_image(lambda m: status.update(m), force=force) if mlflow else None
+    with mapped_errors(), image_progress(err) as progress:
+        images = api.build_images(progress, force=force)
+        built = api.build_mlflow_image(progress, force=force) if mlflow else None
     typer.echo(f"images ready ({images.source}, {images.seconds:.1f}s): {images.model} {images.router} {images.prometheus}")
     if built is not None:
         typer.echo(f"MLflow image ready ({built.source}, {built.seconds:.1f}s): {built.tag}")

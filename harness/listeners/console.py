@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +31,7 @@ from harness.engine.events import (
     TrafficTick,
 )
 from harness.engine.results import DrillResult, StepStatus
+from harness.stack.bootstrap import step_of
 
 
 class SafeConsole(Console):
@@ -97,6 +103,7 @@ class LiveConsole:
         self.tick: TrafficTick | None = None
         self.decision = "—"
         self.steps: list[tuple[str, str, str]] = []
+        self.bar: tuple[int, int, str] | None = None  # an image bootstrap's phase k of n, while it runs
         self.live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
         self.live.start()
 
@@ -112,7 +119,11 @@ class LiveConsole:
         steps = Table("step", "status", "time", box=None)
         for name, status, took in self.steps:
             steps.add_row(name, Text(status, style="green" if status == "ok" else "yellow" if status == "…" else "red"), took)
-        return Panel(Group(head, traffic, steps, Text(self.message, style="dim")), title=self.title)
+        parts: list[Table | Text | ProgressBar] = [head, traffic, steps, Text(self.message, style="dim")]
+        if self.bar is not None and self.phase == "prepare":
+            done, total, _ = self.bar
+            parts.append(ProgressBar(total=total, completed=done, width=40))
+        return Panel(Group(*parts), title=self.title)
 
     def on_event(self, event: Event) -> None:
         match event:
@@ -122,6 +133,7 @@ class LiveConsole:
                 self.phase = phase
             case Progress(message=message):
                 self.message = message
+                self.bar = step_of(message) or self.bar
             case TrafficTick():
                 self.tick = event
             case Breach(evidence=e):
@@ -145,3 +157,24 @@ class LiveConsole:
     def stop(self) -> None:
         if self.live.is_started:
             self.live.stop()
+
+
+@contextmanager
+def image_progress(console: Console) -> Iterator[Callable[[str], None]]:
+    """Progress of ``drill images build``: at a terminal one live bar (an image bootstrap's phases) with the
+    latest message; elsewhere (a CI log) one plain line per message, which the bootstrap keeps to a few."""
+    if not console.is_terminal:
+        yield lambda message: console.print(message, markup=False, highlight=False, soft_wrap=True)
+        return
+    with RichProgress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                      transient=True) as bar:
+        task = bar.add_task("images", total=None)
+
+        def update(message: str) -> None:
+            step = step_of(message)
+            if step is not None:
+                bar.update(task, completed=step[0], total=step[1], description=step[2])
+            else:
+                bar.update(task, description=message)
+
+        yield update

@@ -3,7 +3,8 @@
 Order of preference, per build-input digest (a content label on every image):
 1. local images whose ``io.drill.inputs`` label matches: reuse (warm start, well under a second);
 2. official images, when a registry answers: pull and build thin role images on them;
-3. a Debian base bootstrapped here (debootstrap + ``docker import``), then the role images on it.
+3. a Debian base bootstrapped here (mmdebstrap or debootstrap + ``docker import``: stack/bootstrap.py),
+   then the role images on it.
 If none can work, BackendUnavailable says what to do.
 """
 
@@ -12,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
-import subprocess
 import tarfile
-import tempfile
+import textwrap
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +26,10 @@ import docker
 import docker.errors
 
 from harness.errors import BackendUnavailable
+from harness.stack.bootstrap import BootstrapProgress, Recipe, bootstrap_archive, build_log_path, scratch_dir
 from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+
+__all__ = ["BootstrapProgress", "StackImages", "build_log_path", "ensure_images"]
 
 Progress = Callable[[str], None]
 
@@ -34,7 +37,7 @@ SERVING_FILES = ("model_server.py", "fault_proxy.py", "tee_proxy.py", "haproxy.c
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "haproxy", "prometheus")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-# Pruned after debootstrap: documentation, locales and apt's caches are dead weight in a container.
+# Left out of the bootstrapped base: documentation, locales and apt's caches are dead weight in a container.
 TRIM_PATHS = (
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
     "var/lib/apt/lists", "var/cache/apt", "var/cache/debconf",
@@ -45,51 +48,6 @@ ROLES = ("model", "router", "prometheus")
 # Every role image holds all serving files under /opt/drill; the stack sets each container's
 # entrypoint (see stack/services.py and stack/stack.py), so a bootstrapped base needs one build, not three.
 BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
-
-
-def build_log_path() -> Path:
-    """Where the full debootstrap output goes: $XDG_STATE_HOME/drill/images-build.log."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "drill" / "images-build.log"
-
-
-_PHASES = {"I: Retrieving": "retrieving", "I: Validating": "validating", "I: Unpacking": "unpacking",
-           "I: Configuring": "configuring", "I: Installing": "installing"}
-
-
-@dataclass
-class BootstrapProgress:
-    """Turns debootstrap's line per package (about 400) into a few status lines: phase and count.
-
-    The package total is learnt while retrieving (one line per package) and used for the later phases.
-    A message goes out when the phase changes or, within a phase, at most every ``every_s`` seconds.
-    """
-
-    progress: Progress
-    every_s: float = 2.0
-    clock: Callable[[], float] = time.monotonic
-    phase: str = ""
-    count: int = 0
-    total: int = 0
-    _last: float = field(default=-1e9, repr=False)
-
-    def line(self, text: str) -> None:
-        phase = next((name for prefix, name in _PHASES.items() if text.startswith(prefix)), None)
-        if phase is None:
-            if text.startswith("I: Base system installed"):
-                self.progress("debootstrap: base system installed")
-            return
-        if phase != self.phase:
-            if self.phase == "retrieving":
-                self.total = self.count
-            self.phase, self.count = phase, 0
-            self._last = -1e9
-        self.count += 1
-        now = self.clock()
-        if self.count == 1 or now - self._last >= self.every_s:
-            self._last = now
-            of = f"/{self.total}" if self.total and phase != "retrieving" else ""
-            self.progress(f"debootstrap: {phase} packages {self.count}{of} (full log: {build_log_path()})")
 
 
 @dataclass(frozen=True)
@@ -175,63 +133,45 @@ def ensure_images(client: docker.DockerClient, progress: Progress, *, force: boo
 
 
 def _pull_official(client: docker.DockerClient, progress: Progress) -> dict[str, str] | None:
-    progress("looking for a registry (official images)")
+    """The official bases, pulled; None when no registry answers (said once, with the next step)."""
     for image in OFFICIAL_BASES.values():
         if have_image(client, image):
             continue
         try:
             client.images.pull(image)
         except docker.errors.APIError as exc:
-            reason = (getattr(exc, "explanation", None) or str(exc)).splitlines()[0][:100]
-            progress(f"no registry reachable ({reason}); bootstrapping a Debian base instead")
+            reason = (getattr(exc, "explanation", None) or str(exc)).splitlines()[0]
+            _no_registry[0] = f"no registry reachable ({textwrap.shorten(reason, 90, placeholder=' …')}); "
             return None
     return dict(OFFICIAL_BASES)
 
 
-def ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool) -> str:
-    tag = f"drill-base:{base_digest()}"
+_no_registry = [""]  # why the official images were not used, said on the bootstrap's first line
+
+
+def base_tag() -> str:
+    return f"drill-base:{base_digest()}"
+
+
+def ensure_base(client: docker.DockerClient, progress: Progress, *, force: bool, tag: str | None = None) -> str:
+    """The bootstrapped Debian base (``tag``, by default the content-labelled ``drill-base:<digest>``)."""
+    tag = tag or base_tag()
     if not force and have_image(client, tag):
         return tag
-    debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
-    problems = []
-    if debootstrap is None:
-        problems.append("debootstrap is not installed (apt-get install debootstrap)")
-    if os.geteuid() != 0:
-        problems.append("bootstrapping needs root (run `sudo drill images build` once)")
-    if problems:
-        raise BackendUnavailable(
-            "cannot make the stack images: no registry answered and a Debian base cannot be bootstrapped: "
-            + "; ".join(problems)
-            + ". Fix one of these, or run `drill images build` where a registry answers."
-        )
-    assert debootstrap is not None
-    mirror = os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR)
-    with tempfile.TemporaryDirectory(prefix="drill-rootfs-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        cmd = [debootstrap, "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE, str(rootfs), mirror]
-        log_path = build_log_path()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        progress(f"bootstrapping Debian {DEBIAN_SUITE} from {mirror} (about a minute; full log: {log_path})")
-        status = BootstrapProgress(progress)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        tail: list[str] = []
-        with log_path.open("w", encoding="utf-8") as log:
-            for line in proc.stdout:
-                log.write(line)
-                line = line.strip()
-                tail = [*tail, line][-15:]
-                status.line(line)
-        if proc.wait() != 0:
-            raise BackendUnavailable(
-                f"debootstrap failed (exit {proc.returncode}) with mirror {mirror}; set DRILL_DEBIAN_MIRROR to a "
-                f"reachable Debian mirror. Full log: {log_path}. Last output:\n" + "\n".join(tail)
-            )
-        for rel in TRIM_PATHS:
-            shutil.rmtree(rootfs / rel, ignore_errors=True)
+    with _BASE_LOCK:  # a team's builds and the stack's images may want the base at once: bootstrap it once
+        if not force and have_image(client, tag):
+            return tag
+        return _bootstrap_base(client, progress, tag)
+
+
+_BASE_LOCK = threading.Lock()
+
+
+def _bootstrap_base(client: docker.DockerClient, progress: Progress, tag: str) -> str:
+    recipe = Recipe(DEBIAN_SUITE, DEBIAN_PACKAGES, TRIM_PATHS, os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR))
+    with scratch_dir() as tmp:
+        archive = bootstrap_archive(recipe, Path(tmp), progress, lead=_no_registry[0])
         progress("importing the base image")
-        archive = Path(tmp) / "rootfs.tar"
-        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
         repo, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(archive), repository=repo, tag=version,

@@ -72,12 +72,18 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         client = self._client = self._connect()
         builder = ImageBuilder(client, self.model, self.drill.drill_path, progress)
         wanted = list(dict.fromkeys([self.versions.stable, self.versions.candidate, self.versions.previous]))
-        for name in wanted:  # all of them before anything starts: a bad one is bad input, nothing to undo
-            self.resolved[name] = builder.resolve(name, self.spec.versions[name])
+        # All of them before anything starts (a bad one is bad input, nothing to undo), beside the stack's own
+        # images: the first version alone (the others reuse its cached layers), then the rest in parallel.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            stack_images = pool.submit(ensure_images, client, progress)
+            first, *rest = wanted
+            self.resolved[first] = builder.resolve(first, self.spec.versions[first])
+            for name, image in zip(rest, pool.map(lambda n: builder.resolve(n, self.spec.versions[n]), rest), strict=True):
+                self.resolved[name] = image
+            roles = stack_images.result()
         built = [r for r in self.resolved.values() if r.built]
         if built:
             progress("built " + ", ".join(f"{r.version} in {r.seconds:.1f}s" for r in built))
-        roles = ensure_images(client, progress)
         # Built now (a team version, or the harness's role images) is not "cached", whatever the roles say.
         self.images_source = "built" if built else roles.source
         for name, image in self.resolved.items():
