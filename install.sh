@@ -3,12 +3,19 @@
 # into the active Python environment. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
+# mmdebstrap (parallel downloads; preferred) and debootstrap (the fallback): one is enough.
+missing=""
+for tool in mmdebstrap debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/usr/bin/$tool" ] || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
+    # shellcheck disable=SC2086  # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null 2>&1; } \
+      || echo "note: could not install$missing; drill bootstraps with whichever of mmdebstrap and debootstrap is there" >&2
   else
-    echo "note: debootstrap is missing; without a registry, run: sudo apt-get install -y debootstrap" >&2
+    echo "note:$missing missing; without a registry, run: sudo apt-get install -y$missing" >&2
   fi
 fi
 # The mlflow extra too, so the MLflow tests run (under CI=true they must not skip); docs for the site's build.
