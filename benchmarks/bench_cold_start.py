@@ -41,6 +41,7 @@ def cold_images(tool: str) -> dict[str, object]:
         console.on_event(Progress(message))
 
     os.environ[bootstrap.TOOL_ENV] = tool
+    os.environ.setdefault("XDG_STATE_HOME", tempfile.mkdtemp(prefix="drill-bench-state-"))  # not the user's log
     base = f"{SCRATCH}-base:{tool}-{os.getpid()}"
     role = f"{SCRATCH}-model:{tool}-{os.getpid()}"
     try:

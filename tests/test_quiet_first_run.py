@@ -117,3 +117,23 @@ def test_images_build_on_a_log_prints_plain_lines() -> None:
         progress("mmdebstrap 1/6: updating package lists")
         progress("importing the base image")
     assert out.getvalue().splitlines() == ["mmdebstrap 1/6: updating package lists", "importing the base image"]
+
+
+def test_at_a_terminal_the_bootstrap_is_one_live_bar() -> None:
+    from rich.console import Console
+
+    from harness.engine.events import PhaseStarted
+    from harness.listeners.console import LiveConsole
+
+    out = io.StringIO()
+    live = LiveConsole(Console(file=out, force_terminal=True, width=100))
+    try:
+        live.on_event(PhaseStarted("prepare"))
+        status = BootstrapProgress(lambda m: live.on_event(Progress(m)), "mmdebstrap")
+        for line in (DATA / "mmdebstrap.log").read_text().splitlines()[:9]:  # up to "installing essential packages"
+            status.line(line)
+        assert live.bar == (4, 6, "mmdebstrap: installing essential packages")
+        live.on_event(Progress("importing the base image"))
+        assert live.bar is not None and live.bar[0] == 4  # other messages leave the bar where it is
+    finally:
+        live.live.stop()
