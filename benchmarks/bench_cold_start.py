@@ -45,7 +45,7 @@ def cold_images(tool: str) -> dict[str, object]:
     base = f"{SCRATCH}-base:{tool}-{os.getpid()}"
     role = f"{SCRATCH}-model:{tool}-{os.getpid()}"
     try:
-        images._ensure_base(client, progress, force=True, tag=base)
+        images.ensure_base(client, progress, force=True, tag=base)
         marks["import"] = time.monotonic() - started - marks.get("bootstrap", 0.0)
         built = time.monotonic()
         progress(f"building {role}")

@@ -25,12 +25,11 @@ from harness.spec_faults import FaultSpec as FaultSpec
 
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
 from harness.spec_types import IDENTIFIER as IDENTIFIER
-from harness.spec_types import ISSUES_KEY, FieldError
+from harness.spec_types import ISSUES_KEY, FieldError, TargetBlock
 from harness.spec_types import Duration as Duration
 from harness.spec_types import Name as Name
 from harness.spec_types import PositiveDuration as PositiveDuration
 from harness.spec_types import Strict as Strict
-from harness.spec_types import TargetBlock
 from harness.spec_types import parse_duration as parse_duration
 from harness.targets.builtin.spec import BuiltinTargetSpec as BuiltinTargetSpec
 
@@ -383,24 +382,10 @@ def load_yaml(path: Path) -> tuple[dict[str, Any], str]:
     return data, text
 
 
-def _without_tags(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """The location as the file has it: pydantic puts a tagged union's tag (``image`` of ``target.kind``) in
-    the path, where the YAML has none."""
-    kept: list[int | str] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part not in node and node.get("kind") == part:
-            continue  # the discriminator's value, not a key
-        kept.append(part)
-        node = node.get(part) if isinstance(node, dict) else node[part] if (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)) else None
-    return tuple(kept)
-
-
-def validation_issues(path: Path, text: str, exc: ValidationError, data: Any = None) -> list[SpecIssue]:
+def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecIssue]:
     issues = []
     for err in exc.errors():
-        loc = _without_tags(data, tuple(err["loc"])) if data is not None else tuple(err["loc"])
+        loc = tuple(err["loc"])
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):  # a model validator's error about one of its fields: that field's line
             loc = (*loc, *cause.loc)
@@ -417,7 +402,7 @@ def parse_model(path: Path, model: type[M]) -> M:
     try:
         parsed = model.model_validate(data, context={"spec_dir": path.resolve().parent, ISSUES_KEY: elsewhere})
     except ValidationError as exc:
-        raise SpecError(validation_issues(path, text, exc, data) + elsewhere) from exc
+        raise SpecError(validation_issues(path, text, exc) + elsewhere) from exc
     if elsewhere:
         raise SpecError(elsewhere)
     return parsed
