@@ -84,8 +84,7 @@ def test_image_bootstrap_prints_a_few_status_lines_not_one_per_package() -> None
         for i in range(300):
             status.line(f"I: {phase} pkg{i} 1.0")
     status.line("I: Base system installed successfully.")
-    assert seen == ["debootstrap 1/5: downloading packages", "debootstrap 2/5: checking packages",
-                    "debootstrap 3/5: unpacking packages", "debootstrap 4/5: configuring packages"]
+    assert seen == ["debootstrap 1/3: downloading packages", "debootstrap 3/3: configuring packages"]
 
 
 def test_read_only_commands_never_create_a_store(tmp_path: Path) -> None:

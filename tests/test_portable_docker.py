@@ -56,19 +56,19 @@ def test_an_image_target_drill_connects_only_to_docker_and_loopback(tmp_path: Pa
                               timeout=600, env={**os.environ, "PIP": f"{sys.executable} -m pip"})
         assert proc.returncode == 0, proc.stderr
     result, connects = audited_run(tmp_path, "tumor-canary-5xx", EXAMPLE)
-    assert result["decision"] == "rollback", result
+    assert result["decision"] == "rollback", (result["status"], result.get("reason"))
     assert_local_only(connects)
 
 
 def test_a_builtin_drill_connects_only_to_docker_and_loopback(tmp_path: Path, docker_client: object) -> None:
     result, connects = audited_run(tmp_path, "canary-fail")
-    assert result["decision"] == "rollback", result
+    assert result["decision"] == "rollback", (result["status"], result.get("reason"))
     assert_local_only(connects)
 
 
 def test_an_mlflow_drill_connects_only_to_docker_and_loopback(tmp_path: Path, docker_client: object) -> None:
     result, connects = audited_run(tmp_path, "mlflow-canary-fail")
-    assert result["decision"] == "rollback", result
+    assert result["decision"] == "rollback", (result["status"], result.get("reason"))
     assert_local_only(connects)
 
 

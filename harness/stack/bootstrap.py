@@ -3,7 +3,7 @@
 mmdebstrap (Debian's package) is preferred: it downloads in parallel, unpacks without a second pass and
 writes the image archive itself; debootstrap is the fallback where it is missing or fails. The tool's full
 output goes to a log file (``build_log_path``); a person sees one line per phase of it (``BootstrapProgress``,
-about eight lines for the whole bootstrap), each numbered ``k/n`` so a terminal can draw a bar from them.
+three lines for the whole bootstrap), each numbered ``k/n`` so a terminal can draw a bar from them.
 """
 
 from __future__ import annotations
@@ -25,16 +25,11 @@ TOOLS = ("mmdebstrap", "debootstrap")
 
 # (prefix of a line of the tool's output, what a person is told); each phase is announced once, in order seen.
 PHASES: dict[str, tuple[tuple[str, str], ...]] = {
-    "mmdebstrap": (("I: running apt-get update", "updating package lists"),
-                   ("I: downloading packages", "downloading packages"),
-                   ("I: extracting archives", "extracting packages"),
-                   ("I: installing essential packages", "installing essential packages"),
-                   ("I: installing remaining packages", "installing the other packages"),
+    "mmdebstrap": (("I: downloading packages", "downloading packages"),
+                   ("I: extracting archives", "installing packages"),
                    ("I: creating tarball", "writing the image archive")),
     "debootstrap": (("I: Retrieving", "downloading packages"),
-                    ("I: Validating", "checking packages"),
-                    ("I: Extracting", "extracting packages"),
-                    ("I: Unpacking", "unpacking packages"),
+                    ("I: Extracting", "installing packages"),
                     ("I: Configuring", "configuring packages")),
 }
 
@@ -55,11 +50,12 @@ class BootstrapProgress:
 
     def line(self, text: str) -> None:
         phases = PHASES[self.tool]
-        name = next((name for prefix, name in phases if text.startswith(prefix)), None)
-        if name is None or name in self.announced:
+        index = next((i for i, (prefix, _) in enumerate(phases) if text.startswith(prefix)), None)
+        if index is None or len(self.announced) > index:  # later phases only: debootstrap returns to earlier ones
             return
-        self.announced.append(name)
-        self.progress(f"{self.tool} {len(self.announced)}/{len(phases)}: {name}")
+        name = phases[index][1]
+        self.announced = [p for _, p in phases[:index]] + [name]
+        self.progress(f"{self.tool} {index + 1}/{len(phases)}: {name}")
 
 
 _STEP = re.compile(r"^(?P<tool>\S+) (?P<done>\d+)/(?P<total>\d+): (?P<what>.+)$")

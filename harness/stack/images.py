@@ -171,7 +171,6 @@ def _bootstrap_base(client: docker.DockerClient, progress: Progress, tag: str) -
     recipe = Recipe(DEBIAN_SUITE, DEBIAN_PACKAGES, TRIM_PATHS, os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR))
     with scratch_dir() as tmp:
         archive = bootstrap_archive(recipe, Path(tmp), progress, lead=_no_registry[0])
-        progress("importing the base image")
         repo, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(archive), repository=repo, tag=version,
