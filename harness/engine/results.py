@@ -75,7 +75,7 @@ class Evidence:
     @property
     def breached(self) -> bool:
         if self.kind == "sequential":  # the e-value over 1/alpha on at least min_samples (see analysis.py)
-            return self.verdict == "fail"
+            return self.verdict == Verdict.FAIL
         if self.kind == "compare":
             return self.confidence is not None and 1 - self.confidence < self.threshold
         return self.canary_value is not None and self.canary_value > self.threshold
