@@ -4,6 +4,7 @@ its health check passes), then gets its share; promotion moves all traffic and s
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from harness.engine.events import Decided, Progress, now
@@ -35,7 +36,7 @@ class TrafficSplit:
             state.decide(Decision.ROLLBACK, Trigger.AUTOMATED, breach=True)
             state.evidence = (Evidence("candidate-readiness", "container readiness", Verdict.FAIL, None, 0.0, None, 0,
                                        at=state.decision_at),)
-            run.emit(Progress(f"candidate never became ready: {str(exc)[:200]}"))
+            run.emit(Progress(f"candidate never became ready: {textwrap.shorten(str(exc), 200, placeholder=' …')}"))
             run.emit(Decided(Decision.ROLLBACK, Trigger.AUTOMATED, state.evidence))
             return False
         ctx.route(candidate=share, stable=100 - share)
