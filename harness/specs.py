@@ -31,11 +31,12 @@ from harness.spec_types import Name as Name
 from harness.spec_types import PositiveDuration as PositiveDuration
 from harness.spec_types import Strict as Strict
 from harness.spec_types import parse_duration as parse_duration
+from harness.spec_yaml import MAX_DEPTH as MAX_DEPTH
+from harness.spec_yaml import SpecLoader as SpecLoader
 from harness.targets.builtin.spec import BuiltinTargetSpec as BuiltinTargetSpec
 
 M = TypeVar("M", bound=BaseModel)
 ROOT_CAUSES = tuple(RootCause)
-MAX_DEPTH = 32  # nesting levels a drill or runbook file may use; deeper is refused, never a RecursionError
 
 
 class RetrySpec(Strict):
@@ -316,43 +317,6 @@ def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
         else:
             return line
     return line
-
-
-class _TooDeep(yaml.YAMLError):
-    def __init__(self, mark: yaml.Mark | None) -> None:
-        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
-        self.problem = str(self)
-        self.problem_mark = mark
-
-
-class SpecLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and deep nesting (both silently wrong or a crash otherwise)."""
-
-    _depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-                seen.add(key)
-            except TypeError:  # an unhashable key; SafeLoader reports it below
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        return super().construct_mapping(node, deep)
 
 
 def _decode(path: Path, raw: bytes) -> str:
