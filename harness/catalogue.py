@@ -173,8 +173,7 @@ def load_drill(name_or_path: str) -> LoadedDrill:
                 issues += exc.issues
     if spec is not None and spec.preflight:
         issues += check_runbook(path, preflight_runbook(spec), spec.allow_shell, key="preflight")
-    if spec.adversity:
-        _, text = load_yaml(path)
+    if spec is not None and runbook is not None and spec.adversity:  # steps named by the adversity, in the runbook
         issues += [replace(issue, line=line_of(text, ("adversity", int(issue.field.split(".")[1]), "at")))
                    for issue in check_steps(str(path), spec.adversity, [s.name for s in runbook.steps])]
     if issues:
