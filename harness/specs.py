@@ -22,8 +22,7 @@ from harness.outcomes import Expectation, RootCause
 from harness.spec_faults import FAULT_KINDS as FAULT_KINDS
 from harness.spec_faults import NETWORK_FAULTS as NETWORK_FAULTS
 from harness.spec_faults import FaultSpec as FaultSpec
-from harness.spec_traffic import MAX_RATE as MAX_RATE
-from harness.spec_traffic import StageSpec as StageSpec
+from harness.spec_traffic import MAX_RATE as MAX_RATE  # the traffic block: rate, ramp or stages, SLO
 from harness.spec_traffic import TrafficSpec as TrafficSpec
 
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
