@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.spec_types import FieldError, Strict
+from harness.spec_types import FieldError, PositiveDuration, Strict
 
 # Each fault kind: what it does, the fields it needs, the fields it may take (`drill faults` prints these).
 FAULT_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -46,6 +46,8 @@ class FaultSpec(Strict):
     rate: float | None = Field(default=None, ge=0, le=1, description="injected: the share of predict requests faulted (1.0)")
     status: int | None = Field(default=None, ge=400, le=599, description="injected error: the status answered (503)")
     body: Any = Field(default=None, description="injected wrong_body: the JSON answered with status 200")
+    after: PositiveDuration | None = Field(default=None, description="the fault strikes this long after the model "
+                                           "loads (a regression that shows late); built-in model only")
 
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> FaultSpec:
@@ -53,6 +55,8 @@ class FaultSpec(Strict):
             raise FieldError(("inject",), f"an injected fault is one of {', '.join(NETWORK_FAULTS)}; {self.kind!r} is made by the model")
         if not self.inject and self.kind in ("error", "drop", "wrong_body"):
             raise FieldError(("kind",), f"{self.kind!r} is a network fault: set inject: true")
+        if self.after is not None and (self.inject or self.kind in ("crash", "renamed_feature", "none")):
+            raise FieldError(("after",), f"fault kind {self.kind} takes no after: only a fault the model serves can start late")
         _, required, optional = FAULT_KINDS[self.kind]
         if self.inject and self.kind == "latency":
             optional = (*optional, "rate")

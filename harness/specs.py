@@ -22,6 +22,8 @@ from harness.outcomes import Expectation, RootCause
 from harness.spec_faults import FAULT_KINDS as FAULT_KINDS
 from harness.spec_faults import NETWORK_FAULTS as NETWORK_FAULTS
 from harness.spec_faults import FaultSpec as FaultSpec
+from harness.spec_traffic import MAX_RATE as MAX_RATE  # the traffic block: rate, ramp or stages, SLO
+from harness.spec_traffic import TrafficSpec as TrafficSpec
 
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
 from harness.spec_types import IDENTIFIER as IDENTIFIER
@@ -83,6 +85,8 @@ class StrategySpec(Strict):
     kind: str = Field(default="canary", description="how the candidate rolls out: canary, blue-green, swarm-update "
                       "or a registered strategy (harness.strategies)")
     weight: int = Field(default=10, ge=1, le=100, description="canary: the candidate's share of traffic in %")
+    scale_to_zero_after: Duration = Field(default=1.0, le=3600, description="late: how long the previous version "
+                                          "idles after the promotion before it is scaled to zero")
     # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
     # own health-based failure detection and automatic rollback (failure_action: rollback).
     parallelism: int = Field(default=1, ge=0, le=100, description="swarm-update: tasks updated at once (Swarm's update_config)")
@@ -129,12 +133,6 @@ class NoiseSpec(Strict):
         """The model server's environment: NOISE_ERROR_RATE, NOISE_LATENCY_JITTER_MS, NOISE_WRONG_RATE."""
         return {"NOISE_ERROR_RATE": repr(self.error_rate), "NOISE_LATENCY_JITTER_MS": repr(self.latency_jitter * 1000.0),
                 "NOISE_WRONG_RATE": repr(self.wrong_rate)}
-
-
-class TrafficSpec(Strict):
-    rate: float = Field(default=50.0, gt=0, le=500, description="requests per second sent through the router, from the baseline to the end")
-    workers: int = Field(default=4, ge=1, le=32, description="client threads sending them")
-    timeout: PositiveDuration = Field(default=5.0, description="a request with no answer within this counts as failed")
 
 
 class MetricCheck(Strict):
@@ -287,6 +285,8 @@ class DrillSpec(Strict):
         problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
         if problem:  # at the fault: line (FieldError), not the drill's first line
             raise FieldError(("fault",), problem)
+        if self.fault.after is not None and self.target.kind != "builtin":
+            raise FieldError(("fault", "after"), "fault.after (a fault that starts late) is made by the built-in model server")
         if record is not None and self.backend not in record.backends:
             raise FieldError(("backend",), f"target {record.kind!r} cannot run on backend {self.backend!r} "
                              f"(it runs on {', '.join(sorted(record.backends))})")

@@ -1,23 +1,33 @@
-"""Load generator with ground truth: labelled requests at a steady rate, client-side stats.
+"""Load generator with ground truth: labelled requests on a rate schedule, client-side stats.
 
 Every request is recorded (time, status, serving version, latency, correctness) so the drill's
 result does not depend on Prometheus alone: this is the client's truth. What a request looks like
 and how an answer is read belong to the target's serving protocol (ports.ServingProtocol); where an
 answer names no version, the slot the router says answered (``X-Drill-Backend``) names it.
+
+The load is open-loop: request *n* goes out at the schedule's ``time_of(n)`` (harness.load_profile),
+whether or not earlier answers came back, so a slow server does not lower the offered rate. The
+sending happens in a process of its own (harness.load_sender: one asyncio loop, aiohttp), so the
+run's own work cannot make it late; this module reads the answers it hands back into Samples.
 """
 
 from __future__ import annotations
 
 import http.client
-import queue
+import os
+import pickle
 import random
+import subprocess
+import sys
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from harness import load_sender
+from harness.load_profile import Schedule
 from harness.ports import Endpoint, Example, Reading, ServingProtocol
 
 BACKEND_HEADER = "x-drill-backend"
@@ -109,35 +119,59 @@ def probe(endpoint: Endpoint, protocol: ServingProtocol, n: int, timeout: float 
 
 
 class LoadGenerator:
-    """Sends labelled requests to host:port at ``rate`` per second until stopped."""
+    """Sends labelled requests to host:port on ``rate`` (requests/s, or a Schedule) until stopped.
 
-    def __init__(self, endpoint: Endpoint, protocol: ServingProtocol, rate: float, workers: int = 4,
+    ``workers`` bounds the requests in flight (the connections to the router); a request that waits for
+    a free connection counts that wait in its latency, as a client would see it.
+    """
+
+    def __init__(self, endpoint: Endpoint, protocol: ServingProtocol, rate: float | Schedule, workers: int = 4,
                  timeout: float = 5.0, seed: int = 42, slot_versions: Mapping[str, str] | None = None) -> None:
-        self.host, self.port, self.rate, self.timeout = endpoint.host, endpoint.port, rate, timeout
+        self.host, self.port, self.timeout = endpoint.host, endpoint.port, timeout
+        self.schedule = rate if isinstance(rate, Schedule) else Schedule.constant(rate)
+        self.rate = self.schedule.hold
+        self.workers = workers
         self.protocol = protocol
         self.slot_versions = slot_versions if slot_versions is not None else {}  # live: the run updates it
         self._examples = list(protocol.examples(5000, seed))
-        self._rng = random.Random(seed)
-        self._slots: queue.Queue[float | None] = queue.Queue()
-        self._stop = threading.Event()
+        self._seed = seed
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
-        self._threads = [threading.Thread(target=self._worker, daemon=True, name=f"load-{i}") for i in range(workers)]
-        self._ticker = threading.Thread(target=self._tick, daemon=True, name="load-ticker")
+        self._offered = 0
+        self.started_at: float | None = None  # epoch seconds of the schedule's zero
+        self.sender_cpu_s: float | None = None  # CPU seconds the sender process used, once stopped
+        self._plan = load_sender.SenderPlan(f"http://{self.host}:{self.port}{protocol.path}", protocol.method,
+                                            dict(protocol.headers), [ex.body for ex in self._examples],
+                                            self.schedule, workers, timeout, seed)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True, name="load-reader")
+        self._ready = threading.Event()
 
     def start(self) -> LoadGenerator:
-        for t in self._threads:
-            t.start()
-        self._ticker.start()
+        # The sender imports this very package: from where it is, installed or not.
+        here = str(Path(load_sender.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+        self._process = subprocess.Popen([sys.executable, "-m", "harness.load_sender"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=env)
+        assert self._process.stdin is not None
+        self._process.stdin.write(pickle.dumps(self._plan, protocol=pickle.HIGHEST_PROTOCOL))
+        self._process.stdin.flush()
+        self._reader.start()
+        self._ready.wait(timeout=30)  # the sender's first request is the schedule's zero
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for _ in self._threads:
-            self._slots.put(None)
-        self._ticker.join(timeout=2)
-        for t in self._threads:
-            t.join(timeout=self.timeout + 1)
+        proc = self._process
+        if proc is None:
+            return
+        if proc.stdin is not None and not proc.stdin.closed:
+            proc.stdin.close()  # the sender's signal to stop: in-flight requests finish (each within the timeout)
+        try:
+            proc.wait(timeout=self.timeout + 3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=2)
+        self._reader.join(timeout=2)
 
     def __enter__(self) -> LoadGenerator:
         return self.start()
@@ -154,45 +188,45 @@ class LoadGenerator:
         with self._lock:
             return list(self._samples)
 
-    def _tick(self) -> None:
-        # A fixed schedule (not sleep-after-send), so slow answers do not lower the offered rate.
-        interval = 1.0 / self.rate
-        next_at = time.monotonic()
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now < next_at:
-                time.sleep(min(next_at - now, 0.05))
-                continue
-            self._slots.put(time.time())
-            next_at += interval
+    @property
+    def offered(self) -> int:
+        """Requests sent so far (answered or not)."""
+        return self._offered
 
-    def _worker(self) -> None:
-        conn: http.client.HTTPConnection | None = None
-        while True:
-            slot = self._slots.get()
-            if slot is None:
-                break
-            ex = self._examples[self._rng.randrange(len(self._examples))]
-            sent = time.time()
-            started = time.perf_counter()
-            status, reading = 0, Reading(None)
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-                status, headers, body = _send(conn, self.protocol, ex)
-                reading = read_answer(self.protocol, ex, status, headers, body, self.slot_versions)
-                if headers.get("connection", "").lower() == "close":
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException):
-                if conn is not None:
-                    conn.close()
-                conn = None
-            sample = Sample(sent, status, reading.version, time.perf_counter() - started,
-                            reading.correct if 200 <= status < 300 else None, ex.protected,
-                            reading.score if 200 <= status < 300 else None,
-                            reading.prediction if 200 <= status < 300 else None)
-            with self._lock:
-                self._samples.append(sample)
-        if conn is not None:
-            conn.close()
+    def offered_between(self, start: float, end: float) -> float:
+        """Requests the schedule offers between two epoch times (what was asked for, against what was achieved)."""
+        if self.started_at is None or end <= start:
+            return 0.0
+        t0 = self.started_at
+        return self.schedule.count_by(max(0.0, end - t0)) - self.schedule.count_by(max(0.0, start - t0))
+
+    def _read(self) -> None:
+        """Turn the sender's raw answers into Samples, with the protocol and the live slot map."""
+        assert self._process is not None and self._process.stdout is not None
+        out = self._process.stdout
+        try:
+            while True:
+                message = pickle.load(out)  # noqa: S301 - our own child's output
+                if message[0] == "start":
+                    self.started_at = message[1]
+                    self._ready.set()
+                elif message[0] == "answers":
+                    self._offered = message[2]
+                    samples = [self._sample(*answer) for answer in message[1]]
+                    with self._lock:
+                        self._samples.extend(samples)
+                elif message[0] == "end":
+                    self.sender_cpu_s = message[1]
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass  # the sender has exited
+        finally:
+            self._ready.set()
+            out.close()
+
+    def _sample(self, index: int, sent: float, latency: float, status: int, headers: dict[str, str],
+                body: bytes) -> Sample:
+        ex = self._examples[index]
+        ok = 200 <= status < 300
+        reading = read_answer(self.protocol, ex, status, headers, body, self.slot_versions) if status else Reading(None)
+        return Sample(sent, status, reading.version, latency, reading.correct if ok else None, ex.protected,
+                      reading.score if ok else None, reading.prediction if ok else None)

@@ -40,7 +40,7 @@ def test_the_wheel_ships_drills_runbooks_and_serving_files(tmp_path: Path) -> No
     assert shipped <= names, shipped - names
     assert {"harness/serving/model_server.py", "harness/serving/tee_proxy.py", "harness/serving/haproxy.cfg", "harness/serving/haproxy-swarm.cfg",
             "harness/serving/prometheus.yml", "harness/py.typed", "harness/targets/mlflow/scoring_server.py",
-            "harness/targets/mlflow/drill_faulty_model.py"} <= names
+            "harness/targets/mlflow/drill_faulty_model.py", "harness/load_sender.py"} <= names
     assert not any(n.endswith(".whl") for n in names)
 
 

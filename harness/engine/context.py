@@ -29,6 +29,7 @@ class RunContext:
     weight_log: list[tuple[float, int]] = field(default_factory=list)  # (epoch, canary weight)
     # Which version runs in which slot: the load generator names versions by slot where servers do not.
     slot_versions: dict[str, str] = field(default_factory=dict)
+    stopped: set[str] = field(default_factory=set)  # slots the run stopped on purpose (not a dead service)
 
     def route(self, **weights: int) -> None:
         """Set router weights (runtime API, no reload) and record them for the live view and the timeline."""
@@ -41,6 +42,7 @@ class RunContext:
         """Start ``version`` in ``slot`` (through the target's fault, if any) and put it behind the router."""
         endpoint = self.target.fault.wrap(slot, self.backend.start(slot, version))
         self.slot_versions[slot] = version
+        self.stopped.discard(slot)
         if weight is not None:
             self.route(**{slot: weight})
         self.router.attach(slot, endpoint)
@@ -51,6 +53,7 @@ class RunContext:
         self.router.set_state(slot, "maint")
         self.target.fault.unwrap(slot)
         self.backend.stop(slot)
+        self.stopped.add(slot)
 
     @property
     def backend(self) -> Backend:

@@ -31,6 +31,7 @@ from harness.engine.state import RunState
 from harness.engine.verdict import timeline
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.judge import analysis
+from harness.load_profile import Schedule
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
@@ -66,17 +67,18 @@ def new_run_id(drill: str) -> str:
     return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(3)}"
 
 
-def _dead_services(target: Target | None) -> list[str]:
+def _dead_services(target: Target | None, stopped: frozenset[str] = frozenset()) -> list[str]:
+    """The stack's services that are down, but for slots the run stopped on purpose (``stopped``)."""
     if target is None:
         return []
     try:
-        return [name for name, alive in target.services().items() if not alive]
+        return [name for name, alive in target.services().items() if not alive and name not in stopped]
     except DrillError:
         return []
 
 
-def _check_stack(target: Target, during: str) -> None:
-    dead = _dead_services(target)
+def _check_stack(target: Target, during: str, stopped: frozenset[str] = frozenset()) -> None:
+    dead = _dead_services(target, stopped)
     if dead:
         raise StackDown(f"the stack's own {', '.join(dead)} stopped during {during}: not the candidate's doing")
 
@@ -152,8 +154,8 @@ class Engine:
             versions = target.versions
             with self._phase(state, Phase.BASELINE):
                 slot_versions = {"stable": versions.stable}
-                load = LoadGenerator(target.traffic_endpoint, target.protocol, spec.traffic.rate, spec.traffic.workers,
-                                     spec.traffic.timeout, slot_versions=slot_versions)
+                load = LoadGenerator(target.traffic_endpoint, target.protocol, Schedule.of(spec.traffic),
+                                     spec.traffic.connections, spec.traffic.timeout, slot_versions=slot_versions)
                 ctx = RunContext(target, load, self.emit,
                                  {**options.variables,
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
@@ -195,7 +197,7 @@ class Engine:
                     self._promote(ctx, drill, versions, state)
             state.serving_after = self._serving_version(ctx)
             status, reason = judge(drill, state, versions)
-            dead = _dead_services(target)
+            dead = _dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
             if status is not RunStatus.PASSED and dead:
                 status, reason = RunStatus.ERROR, f"the stack's own {', '.join(dead)} stopped during the drill ({reason})"
         except KeyboardInterrupt:
@@ -222,7 +224,7 @@ class Engine:
             samples = load.samples()
         if ctx is not None:
             weight_log = ctx.weight_log
-        result = build_result(drill, options, run_id, state, status, reason, samples, target)
+        result = build_result(drill, options, run_id, state, status, reason, samples, target, load)
         result = replace(result, adversity=adversity.records(state.steps))
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
         interrupted |= _shielded(lambda: self.emit(RunFinished(result)))
@@ -265,7 +267,7 @@ class Engine:
         deadline = time.monotonic() + det.max_wait
         streak = 0
         while time.monotonic() < deadline:
-            _check_stack(ctx.target, "detection")
+            _check_stack(ctx.target, "detection", frozenset(ctx.stopped))
             if strategy.orchestrator_decision(run) is not None:
                 return
             if not judges:
@@ -283,7 +285,7 @@ class Engine:
                 self._decide(state, profile, options, verdict.evidence)
                 return
             time.sleep(det.interval)
-        _check_stack(ctx.target, "detection")  # a dead router is never a missed detection
+        _check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
         if drill.spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
         else:

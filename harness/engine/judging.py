@@ -13,7 +13,7 @@ from harness.engine.verdict import summarise
 from harness.errors import DrillError
 from harness.outcomes import Decision, Expectation
 from harness.ports import Target, Versions
-from harness.traffic import Sample
+from harness.traffic import LoadGenerator, Sample
 
 
 def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:
@@ -41,7 +41,8 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
 
 def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: RunState, status: RunStatus,
-            reason: str, samples: list[Sample], target: Target | None) -> DrillResult:
+            reason: str, samples: list[Sample], target: Target | None,
+            load: LoadGenerator | None = None) -> DrillResult:
     spec = drill.spec
     versions = state.versions
     stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
@@ -55,7 +56,10 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         traffic=replace(summarise(samples, rollback_started=state.rollback_started_at.timestamp() if state.rollback_started_at else None,
                                   completed=state.completed_at.timestamp() if state.completed_at else None,
                                   baseline_error_rate=state.baseline_error_rate,
-                                  candidate=versions.candidate if versions else None), shadow=state.shadow) if samples else None,
+                                  candidate=versions.candidate if versions else None, phases=state.phases,
+                                  slo_s=spec.traffic.slo, requested_rps=spec.traffic.held_rate,
+                                  offered=load.offered_between if load is not None else None),
+                        shadow=state.shadow) if samples else None,
         serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
         evidence_trace=tuple(state.trace),
         report_dir=str(options.report_root / run_id),

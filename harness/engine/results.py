@@ -121,6 +121,23 @@ class TrafficSummary:
     by_version: dict[str, int] = field(default_factory=dict)
     bad_responses_during_rollback: int = 0
     shadow: dict[str, int] | None = None  # a shadow stage: mirrored, paired, candidate_answers_served, dropped
+    # The load itself: the rate asked for, and achieved (answered requests/s) in each phase of the run.
+    requested_rps: float | None = None
+    achieved_rps: dict[str, float] = field(default_factory=dict)
+    offered_rps: dict[str, float] = field(default_factory=dict)  # what the schedule asked for in each phase
+    slo_s: float | None = None  # answers slower than this are slow
+    slow_during_rollback: int = 0
+    rollback_seconds: tuple[SecondCount, ...] = ()  # per second from rollback start to completion
+
+
+@dataclass(frozen=True)
+class SecondCount:
+    """One second of the rollback: requests sent, failed (by the rollback, not the bad version), slower than the SLO."""
+
+    t: float  # seconds since the rollback started
+    requests: int
+    failed: int
+    slow: int
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from harness.engine.results import (
     EvidencePoint,
     PhaseResult,
     RunStatus,
+    SecondCount,
     StepResult,
     StepStatus,
     TimelinePoint,
@@ -87,6 +88,12 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
             baseline_error_rate=float(traffic["baseline_error_rate"]),
             after_error_rate=traffic.get("after_error_rate"),
             by_version=dict(traffic.get("by_version") or {}),
+            requested_rps=traffic.get("requested_rps"),
+            achieved_rps={str(k): float(v) for k, v in (traffic.get("achieved_rps") or {}).items()},
+            offered_rps={str(k): float(v) for k, v in (traffic.get("offered_rps") or {}).items()},
+            slo_s=traffic.get("slo_s"), slow_during_rollback=int(traffic.get("slow_during_rollback", 0)),
+            rollback_seconds=tuple(SecondCount(float(c["t"]), int(c["requests"]), int(c["failed"]), int(c["slow"]))
+                                   for c in traffic.get("rollback_seconds") or ()),
         ) if traffic else None,
         serving_version_after=data.get("serving_version_after"),
         evidence=tuple(

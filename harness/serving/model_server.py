@@ -61,12 +61,63 @@ def load_model(registry: str, model: str, ref: str) -> dict[str, Any]:
     digest = hashlib.sha256(raw).hexdigest()
     if digest != meta.get("sha256"):
         raise ModelLoadError(f"artifact for {model}/{version} corrupt: sha256 {digest} != {meta.get('sha256')}")
+    if meta.get("blob"):
+        load_blob(vdir, f"{model}/{version}", meta["blob"])
     artifact: dict[str, Any] = json.loads(raw)
     fault = artifact.get("fault") or {}
     if fault.get("kind") == "crash":
         raise ModelLoadError(f"model {model}/{version} failed to initialise: {fault.get('message', 'crash')}")
     artifact["version"] = version
+    # A fault with ``after`` strikes that many seconds after the model is loaded (a regression that shows late).
+    artifact["fault_from"] = time.monotonic() + float(fault.get("after") or 0.0)
     return artifact
+
+
+CHUNK = 8 << 20
+
+
+def load_blob(vdir: str, what: str, blob: dict[str, Any]) -> float:
+    """Read the version's weights file to the end and check its size and sha256 against the registry's
+    metadata, as loading a real model's weights would; returns the seconds it took."""
+    name, size, expected = str(blob.get("name", "weights.bin")), int(blob["size"]), str(blob["sha256"])
+    path = os.path.join(vdir, name)
+    started = time.monotonic()
+    h = hashlib.sha256()
+    seen = 0
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+                seen += n
+    except OSError as exc:
+        raise ModelLoadError(f"artifact for {what} unreadable: {name}: {exc.strerror or exc}") from exc
+    if seen != size:
+        raise ModelLoadError(f"artifact for {what} truncated: {name} has {seen:,} bytes, the registry says {size:,}")
+    if h.hexdigest() != expected:
+        raise ModelLoadError(f"artifact for {what} corrupt: {name} sha256 {h.hexdigest()[:16]}... != {expected[:16]}...")
+    took = time.monotonic() - started
+    print(f"loaded {name}: {size / 1e6:,.0f} MB verified in {took:.2f}s", flush=True)
+    return took
+
+
+def write_blob(path: str, size: int, seed: int) -> str:
+    """Write ``size`` bytes of seeded noise to ``path`` (via a temporary name); returns their sha256.
+    Every MiB differs (its index leads it), so nothing below can deduplicate or compress the artifact."""
+    block = random.Random(seed).randbytes(1 << 20)
+    h = hashlib.sha256()
+    tmp = f"{path}.partial"
+    with open(tmp, "wb") as fh:
+        index, left = 0, size
+        while left > 0:
+            chunk = (index.to_bytes(8, "big") + block[8:])[:left]
+            fh.write(chunk)
+            h.update(chunk)
+            left -= len(chunk)
+            index += 1
+    os.replace(tmp, path)
+    return h.hexdigest()
 
 
 class Metrics:
@@ -180,7 +231,7 @@ def predict(model: dict[str, Any], features: dict[str, Any], noise: Noise = QUIE
     z = model["bias"] + sum(w * x for w, x in zip(model["weights"], xs))
     score = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
     fault = model.get("fault") or {}
-    kind = fault.get("kind")
+    kind = fault.get("kind") if time.monotonic() >= model.get("fault_from", 0.0) else None
     if kind == "error_slice" and float(features.get(fault["feature"], 0.0)) > float(fault["above"]):
         return 500, {"error": "internal model error"}
     if kind == "latency":
@@ -251,7 +302,11 @@ def make_handler(model: dict[str, Any], metrics: Metrics, protected: tuple[str, 
     return Handler
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["pad"]:  # pad PATH SIZE SEED: the registry writes a version's weights file (see write_blob)
+        print(write_blob(args[1], int(args[2]), int(args[3])), flush=True)
+        return 0
     registry = os.environ.get("REGISTRY_DIR", "/registry")
     name = os.environ.get("MODEL_NAME", "model")
     ref = os.environ.get("MODEL_REF", "champion")

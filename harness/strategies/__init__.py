@@ -63,7 +63,8 @@ class Strategy(Protocol):
 
 
 _BUILTIN = {"canary": "harness.strategies.canary:CANARY", "blue-green": "harness.strategies.blue_green:BLUE_GREEN",
-            "swarm-update": "harness.strategies.rolling:SWARM_UPDATE", "shadow": "harness.strategies.shadow:SHADOW"}
+            "swarm-update": "harness.strategies.rolling:SWARM_UPDATE", "shadow": "harness.strategies.shadow:SHADOW",
+            "late": "harness.strategies.late:LATE"}
 _REGISTERED: dict[str, Strategy] = {}
 
 

@@ -40,6 +40,12 @@ class Registry:
                   "created_at": datetime.now(UTC).isoformat(), **meta}
         (vdir / "meta.json").write_text(json.dumps(record, sort_keys=True))
 
+    def set_blob(self, version: str, name: str, size: int, sha256: str) -> None:
+        """Record a version's weights file (written on the registry volume): the model server checks it at load."""
+        meta = self.meta(version)
+        meta["blob"] = {"name": name, "size": size, "sha256": sha256}
+        (self._vdir(version) / "meta.json").write_text(json.dumps(meta, sort_keys=True))
+
     def versions(self) -> list[str]:
         return sorted(p.name for p in (self.dir / "versions").iterdir() if p.is_dir())
 

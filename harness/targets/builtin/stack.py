@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,9 +43,10 @@ class Stack(ServiceStack):
         self._loader: Container | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
-    def start(self, registry_root: Path, stable_ref: str | None) -> None:
+    def start(self, registry_root: Path, stable_ref: str | None, fill_volume: Callable[[], None] | None = None) -> None:
         """Network, registry volume, then stable server, router and Prometheus in parallel.
-        Without ``stable_ref`` no model container starts (another backend runs the model versions)."""
+        Without ``stable_ref`` no model container starts (another backend runs the model versions);
+        ``fill_volume`` runs once the registry is in its volume, before any model server (big weights)."""
         self.create_network()
         self.client.volumes.create(self.volume_name, labels=run_labels(self.run_id, "registry"))
         self._loader = self.client.containers.create(
@@ -52,6 +54,8 @@ class Stack(ServiceStack):
             labels=run_labels(self.run_id, "registry-loader"), volumes={self.volume_name: {"bind": REGISTRY_MOUNT, "mode": "rw"}},
         )
         self.sync_registry(registry_root)
+        if fill_volume is not None:
+            fill_volume()
         with ThreadPoolExecutor(max_workers=3) as pool:
             starts: list[Future[object]] = [pool.submit(self.start_router, "/healthz", self.router_configs),
                                             pool.submit(self.start_prometheus, packaged("prometheus.yml"))]

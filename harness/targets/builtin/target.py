@@ -108,9 +108,11 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         self._images_source = images.source
         kind = self.backend_kind
         self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
-                            router_configs=kind.router_configs)
+                            router_configs=kind.router_configs, startup_timeout=self.startup_timeout)
         # A backend whose servers are the stack's own containers starts the stable one beside the router.
-        self._stack.start(self.registry.root, self.versions.stable if kind.in_stack else None)
+        self._stack.start(self.registry.root, self.versions.stable if kind.in_stack else None,
+                          fill_volume=(lambda: self._write_weights(client, images.model, progress))
+                          if self.artifact_size else None)
         opened = kind.open(ModelHost(self._stack, self.spec, lambda: self._stack_sync()), progress)
         self._backend, self._close_backend = opened.backend, opened.close
         if kind.in_stack and isinstance(opened.backend, ContainerBackend):
@@ -118,6 +120,28 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         else:
             stable = opened.backend.start("stable", self.versions.stable)
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
+
+    @property
+    def artifact_size(self) -> int:
+        return int(getattr(self.spec.target, "artifact_size", 0))
+
+    @property
+    def startup_timeout(self) -> float:
+        """How long a model server may take to load: 30 s, plus 30 s per GB of weights it reads and hashes."""
+        return 30.0 + 30.0 * self.artifact_size / 1e9
+
+    def _write_weights(self, client: docker.DockerClient, image: str, progress: Progress) -> None:
+        from harness.targets.builtin.stack import REGISTRY_MOUNT
+        from harness.targets.builtin.weights import WEIGHTS_FILE, write_weights
+
+        stack, versions = self._stack, self.registry.versions()
+        assert stack is not None
+        progress(f"writing {len(versions)} x {self.artifact_size / 1e6:,.0f} MB of weights in the registry volume")
+        digests = write_weights(client, image, stack.volume_name, REGISTRY_MOUNT, self.run_id, self.spec.model,
+                                versions, self.artifact_size)
+        for version, digest in digests.items():
+            self.registry.set_blob(version, WEIGHTS_FILE, self.artifact_size, digest)
+        stack.sync_registry(self.registry.root)
 
     def _stack_sync(self) -> None:
         assert self._stack is not None
@@ -153,4 +177,9 @@ class BuiltinTarget(OnServiceStack["Stack"]):
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> BuiltinTarget:
+    if backend != "docker" and int(getattr(drill.spec.target, "artifact_size", 0)):
+        from harness.errors import SpecError, SpecIssue
+
+        raise SpecError(SpecIssue(str(drill.drill_path), "target.artifact_size",
+                                  f"big weights are written for backend docker only, not {backend}"))
     return BuiltinTarget(drill, run_id, workdir, backend_kind=backend)
