@@ -3,7 +3,8 @@
     python benchmarks/store_bench.py [--events 1000000] [--models 20] [--seed 7] [--keep PATH]
 
 Prints one JSON object: generation, import seconds and events/s, and the metrics query
-(median of 3) for all time, one quarter, and the by-quarter trend. Goal: metrics <= 2 s.
+(median of 3) for all time, one quarter, and the by-quarter trend, and the post-mortem signals (RCA
+coverage over six months, repeated cause keys) for one quarter. Goal: metrics <= 2 s.
 The mix: deployments per model every few hours over ~2 years; ~10 % of deployments
 rolled back (a few of those outside the 7-day window), ~1 % planned rollbacks.
 """
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness.store import (
+    PRODUCTION,
     Deployment,
     Event,
     GroupBy,
@@ -63,7 +65,9 @@ def generate(total: int, models: int, seed: int) -> list[Event]:
                 decided + timedelta(minutes=rng.lognormvariate(2.0, 0.6)),
                 Trigger.AUTOMATED if rng.random() < 0.7 else Trigger.MANUAL,
                 rng.choice(CAUSES), roll >= 0.10,
-                f"https://rca.example/{model}/{version}" if rng.random() < 0.6 else None,
+                f"https://rca.example/{model}/{version}" if rng.random() < 0.6 else None, PRODUCTION,
+                # half the post-mortems name a finding, from a pool of 300: repeats are common, as in life
+                (f"finding-{rng.randrange(300)}:detail",) if rng.random() < 0.5 else (),
             ))
         clocks[m] = t + timedelta(seconds=step_s * rng.uniform(0.5, 1.5))
     return events
@@ -119,6 +123,8 @@ def main() -> int:
                 lambda: store.metrics_by(everything, GroupBy.QUARTER)),
             "metrics_by_model_s": median_seconds(
                 lambda: store.metrics_by(everything, GroupBy.MODEL)),
+            "postmortem_signals_one_quarter_s": median_seconds(lambda: store.postmortem_signals(quarter)),
+            "repeated_cause_keys_one_quarter": len(store.postmortem_signals(quarter).repeated),
             "db_mb": round(path.stat().st_size / 1e6, 1),
             "rollback_rate_pct": round(figures.rollback_rate_pct or 0, 2),
             "band": figures.band,

@@ -14,8 +14,9 @@ from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.results import DrillResult
 from harness.errors import SpecError, SpecIssue
-from harness.listeners.recording import StoreListener
+from harness.listeners.recording import RunContextInfo, StoreListener
 from harness.listeners.webhook import WebhookListener
+from harness.programme.hashing import content_hash
 from harness.report import ReportListener
 from harness.specs import RunbookSpec, load_yaml, parse_model
 from harness.store import Store
@@ -27,9 +28,9 @@ if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never b
 
 
 def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), listeners: Sequence[Listener] = (),
-              store_url: str | None = None, record: bool = True) -> DrillResult:
+              store_url: str | None = None, record: bool = True, gameday_id: str | None = None) -> DrillResult:
     """Run a drill (a name or path is loaded and fully validated first; a loaded drill is used as it is), open
-    the store, run, write reports, record the run."""
+    the store, run, write reports, record the run (with the GameDay it belongs to, if any)."""
     drill = catalogue.load_drill(name) if isinstance(name, str) else name
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
     variables.check_drill(drill, options.variables)
@@ -40,7 +41,8 @@ def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), liste
     store = Store.open(store_url) if record else None
     # The store row first, then the report files, then the caller's listeners (a console): a listener that
     # fails is logged by the engine and never costs the row, the reports or the teardown.
-    ordered: list[Listener] = [StoreListener(store)] if store is not None else []
+    info = RunContextInfo(drill.runbook.name, content_hash(drill.runbook_path), gameday_id)
+    ordered: list[Listener] = [StoreListener(store, info)] if store is not None else []
     ordered += [ReportListener(), *listeners]
     if drill.spec.notify is not None:  # the run's start, decision and result to a chat webhook (never fatal)
         hook = drill.spec.notify

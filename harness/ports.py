@@ -208,6 +208,28 @@ class ModelRegistry(Protocol):
     def history(self) -> list[dict[str, Any]]: ...
 
 
+@runtime_checkable
+class ArtifactReads(Protocol):
+    """A registry that can tell which versions' artifacts it was made to read, in order: how the engine knows
+    whether a drill's rollback reached the artifact it sabotaged (harness.engine.expectation)."""
+
+    def artifact_reads(self) -> tuple[str, ...]: ...
+
+
+class ReadLog:
+    """Mixin for registries: note each version whose artifact is read (call ``_note_read`` first thing)."""
+
+    _reads: list[str]
+
+    def _note_read(self, version: str) -> None:
+        if not hasattr(self, "_reads"):
+            self._reads = []
+        self._reads.append(version)
+
+    def artifact_reads(self) -> tuple[str, ...]:
+        return tuple(getattr(self, "_reads", ()))
+
+
 # ---- serving protocol -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Example:

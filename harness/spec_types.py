@@ -34,7 +34,23 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+_DAYS = re.compile(r"^\s*(\d+)\s*(d|w)?\s*$")
+
+
+def parse_days(value: Any) -> int:
+    """'90d', '13w' or a whole number of days -> days (a runbook's ``freshness:``)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number of days such as 90d or 13w")
+    if isinstance(value, int):
+        return value
+    match = _DAYS.match(str(value))
+    if not match:
+        raise ValueError(f"expected a number of days such as 90d or 13w, got {value!r}")
+    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Days = Annotated[int, BeforeValidator(parse_days), Field(ge=1, le=3650)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]  # where zero makes no sense
 Name = Annotated[str, Field(pattern=IDENTIFIER)]
 

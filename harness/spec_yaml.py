@@ -44,3 +44,12 @@ class SpecLoader(yaml.SafeLoader):
             if duplicate:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         return super().construct_mapping(node, deep)
+
+
+def _timestamp_as_text(loader: SpecLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode)  # a timestamp is always a scalar
+    return str(loader.construct_scalar(node))
+
+
+# Dates stay text: the model validates them and names the field (2026-02-30 is then a field error, not a crash).
+SpecLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)

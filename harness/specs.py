@@ -28,6 +28,7 @@ from harness.spec_traffic import TrafficSpec as TrafficSpec
 # Re-exported (``as``): harness.specs stays where specs and their building blocks are imported from.
 from harness.spec_types import IDENTIFIER as IDENTIFIER
 from harness.spec_types import ISSUES_KEY, FieldError, TargetBlock
+from harness.spec_types import Days as Days
 from harness.spec_types import Duration as Duration
 from harness.spec_types import Name as Name
 from harness.spec_types import PositiveDuration as PositiveDuration
@@ -70,6 +71,8 @@ class RunbookSpec(Strict):
     name: Name = Field(description="the runbook's name (a drill's `runbook:` names it; runbooks/NAME.yaml)")
     description: str = Field(default="", description="one line for `drill runbook show` and the reports")
     steps: list[StepSpec] = Field(min_length=1, description="the steps, run in order")
+    freshness: Days = Field(default=90, description="`drill status`: stale when its last as-expected drill is older"
+                            " than this (90d, 13w or a number of days; default 90, the standard's quarter)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunbookSpec:
@@ -232,8 +235,9 @@ class DrillSpec(Strict):
     target: TargetBlock = Field(default_factory=BuiltinTargetSpec,
         description="what the drill runs against: the built-in demo stack, a team's own image, or MLflow")
     time_target: PositiveDuration = Field(default=900.0, description="decision -> verified completion must take at most this")
-    expect: Literal[Expectation.ROLLBACK, Expectation.PROMOTE] = Field(default=Expectation.ROLLBACK,
-        description="rollback: the candidate must be detected and rolled back; promote: a control drill that must not roll back")
+    expect: Expectation | None = Field(default=None,
+        description="rollback: the candidate must be detected and rolled back; promote: a control drill that must not roll back; "
+                    "fail: the rollback must stop on the sabotaged artifact. Unset: fail with sabotage, else rollback (never the name)")
     allow_shell: bool = Field(default=False, description="let the runbook use the shell action (its runbook must then come from the drill's own project)")
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = Field(default="none",
@@ -243,6 +247,11 @@ class DrillSpec(Strict):
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
     adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16, description="faults on the way back, at the decision, the rollback or a step")
+
+    @property
+    def expected(self) -> str:
+        """rollback | promote | fail: what a run of this drill must end in to be as expected."""
+        return self.expect or ("fail" if self.sabotage != "none" else "rollback")
 
     @model_validator(mode="before")
     @classmethod

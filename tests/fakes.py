@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.catalogue import LoadedDrill
-from harness.ports import AliasMove, Endpoint, Progress, RollbackEvent, ServerState, ServiceFailed, Versions
+from harness.ports import AliasMove, Endpoint, Progress, ReadLog, RollbackEvent, ServerState, ServiceFailed, Versions
 from harness.targets.builtin.registry import RegistryError
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 
 
-class FakeRegistry:
+class FakeRegistry(ReadLog):
     def __init__(self, model: str, versions: Versions, broken: set[str] | None = None) -> None:
         self.model = model
         self._versions = [versions.previous, versions.stable, versions.candidate]
@@ -59,6 +59,7 @@ class FakeRegistry:
         return previous
 
     def check_deployable(self, version: str) -> None:
+        self._note_read(version)  # the drill's verdict asks whether a sabotaged artifact was reached
         if version in self.broken:
             raise RegistryError(f"{self.model}/{version}: artifact corrupt")
 
@@ -200,7 +201,10 @@ class FakeTarget:
         self.router.attach("stable", self.backend.start("stable", self.versions.stable))
 
     def sabotage(self, how: str) -> None:
+        """Break the way back for real: the stable version becomes undeployable in the registry."""
         self.sabotaged.append(how)
+        if how != "none":
+            self.registry.broken.add(self.versions.stable)
 
     def services(self) -> dict[str, bool]:
         return {"router": self.router.alive, "stable": self.backend.running("stable")}

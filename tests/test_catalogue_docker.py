@@ -57,6 +57,7 @@ def test_broken_rollback_path_fails_and_names_the_cause(isolated_env: Path, dock
     assert result.status is RunStatus.FAILED
     assert "restore-previous-alias" in result.reason and "artifact corrupt" in result.reason and "v2" in result.reason
     assert result.timestamps.completed_at is None and not result.rolled_back
+    assert result.expect == "fail" and result.as_expected is True and result.sabotage_reached is True
     skipped = [s.name for s in result.steps if s.status is StepStatus.SKIPPED]
     assert "stop-candidate" in skipped
     assert harness_resources(docker_client, result.run_id) == ([], [], [])

@@ -1,6 +1,7 @@
 """Every example in README.md and docs/**/*.md is checked, so the documentation cannot rot.
 
-- ```yaml: a runbook (has ``steps``) validates, and each step's params validate against its action; a whole
+- ```yaml: a GameDay plan (``participants``) or its answers (``retrospective``) validates;
+  a runbook (has ``steps``) validates, and each step's params validate against its action; a whole
   drill (has ``root_cause``) validates in a project with the files it names (a request file, a build context);
   a fragment of a drill (only drill fields at the top) validates merged into a minimal drill. Kubernetes
   manifests are tests/test_kubernetes_doc.py's.
@@ -24,6 +25,7 @@ import yaml
 from typer.main import get_command
 
 from harness.cli.main import app
+from harness.programme.gameday_plan import GameDayAnswers, GameDayPlan
 from harness.runbook import actions
 from harness.scaffold import scaffold
 from harness.specs import DrillSpec, RunbookSpec, SpecLoader, parse_model
@@ -125,6 +127,9 @@ def test_yaml_example_validates(example: Example, project: Path) -> None:
         path.write_text(example.body)
         runbook = parse_model(path, RunbookSpec)
         _check_steps([s.model_dump(mode="json") for s in runbook.steps], str(example))
+        return
+    if "participants" in data or "retrospective" in data:  # a GameDay plan or its answers (docs/programme.md)
+        (GameDayPlan if "participants" in data else GameDayAnswers).model_validate(data)
         return
     unknown = set(data) - set(DrillSpec.model_fields)
     assert not unknown, f"{example}: neither a runbook nor a drill (or a part of one): {sorted(unknown)}"

@@ -126,6 +126,25 @@ def test_a_broken_way_back_fails_naming_the_version(tmp_path: Path) -> None:
     result, _ = run(target, drill(name="fake-broken-path", sabotage="corrupt-previous"), tmp_path=tmp_path)
     assert result.status is RunStatus.FAILED and "fraud/v2: artifact corrupt" in result.reason
     assert target.sabotaged == ["corrupt-previous"] and result.expect == "fail"
+    assert result.as_expected is True and result.sabotage_reached is True
+
+
+def test_a_sabotage_the_rollback_never_reached_is_not_as_expected_and_names_the_step(tmp_path: Path) -> None:
+    """The new user's case: the runbook drains, stops and verifies, never reading the previous artifact."""
+    silent = RunbookSpec.model_validate({"name": "drain-only", "steps": [s for s in RUNBOOK.model_dump()["steps"]
+                                                                          if s["name"] != "restore"]})
+    d = drill(sabotage="missing-previous")
+    d = LoadedDrill(d.spec, silent, d.drill_path, d.runbook_path)
+    result, _ = run(FakeTarget(), d, tmp_path=tmp_path)
+    assert result.status is RunStatus.PASSED and result.expect == "fail"
+    assert result.as_expected is False and result.sabotage_reached is False
+    assert "sabotage (missing-previous of version v2's artifact) was never reached" in result.reason
+    assert "no step of runbook drain-only reads it" in result.reason and "registry.restore_previous" in result.reason
+
+
+def test_a_drill_named_broken_expects_what_it_says_not_what_its_name_says(tmp_path: Path) -> None:
+    result, _ = run(FakeTarget(), drill(name="broken-looking-name"), tmp_path=tmp_path)
+    assert result.expect == "rollback" and result.status is RunStatus.PASSED and result.as_expected is True
 
 
 def test_teardown_runs_when_the_engine_is_driven_from_another_thread(tmp_path: Path) -> None:

@@ -106,3 +106,23 @@ def test_flags_are_checked_before_anything(tmp_path: Path) -> None:
     r = invoke("import", "--from", "mlflow", "--tracking-uri", "http://127.0.0.1:9", "--store", f"sqlite:///{tmp_path}/x.db")
     assert r.exit_code == 3 and "127.0.0.1:9" in r.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_cause_keys_are_imported_and_release_notes_written_into_the_version(tracking_uri: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path}/drill.db"
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.set_model_version_tag("churn", "2", "rollback.cause_keys", "schema-drift:age, feature-store:lag")
+    try:
+        r = invoke("import", "--from", "mlflow", "--tracking-uri", tracking_uri, "--model", "churn", "--store", store)
+        assert r.exit_code == 0, r.output
+        with Store.open(store) as st:
+            (rollback,) = st.list_rollbacks()
+            assert set(rollback.cause_keys) == {"schema-drift:age", "feature-store:lag"}
+        notes = invoke("release-notes", "--model", "churn", "--version", "2", "--mlflow-uri", tracking_uri, "--store", store)
+        assert notes.exit_code == 0, notes.output
+        description = client.get_model_version("churn", "2").description
+        assert "## Rollback history: churn version 2" in description and "schema-drift:age" in description
+    finally:
+        client.delete_model_version_tag("churn", "2", "rollback.cause_keys")

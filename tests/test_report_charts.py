@@ -182,7 +182,7 @@ def test_promote_drill_has_no_target_bar_and_reads_green() -> None:
     ("rollback", "canary-fail", RunStatus.FAILED, False, "rollback failed", "bad"),
     ("promote", "good-canary", RunStatus.FAILED, True, "false rollback", "bad"),
     ("fail", "broken-rollback-path", RunStatus.PASSED, True, "passed, but the drill expected a failure", "bad"),
-    ("rollback", "broken-rollback-path", RunStatus.FAILED, False, "failed as expected", "good"),  # older report.json
+    ("rollback", "broken-rollback-path", RunStatus.FAILED, False, "rollback failed", "bad"),  # a name never decides
     ("rollback", "good-canary", RunStatus.PASSED, False, "promoted as expected", "good"),  # decision: promote
     ("rollback", "canary-fail", RunStatus.ERROR, False, "error", "bad"),
 ])

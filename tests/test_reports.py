@@ -16,7 +16,7 @@ from harness.report import WRITERS, html, junit, labels, plot, timeline_model, w
 from harness.report.load import load_result, result_from_json
 
 T0 = datetime(2026, 11, 2, 10, 0, 0, tzinfo=UTC)
-JUNIT_CASES = ["detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",
+JUNIT_CASES = ["as_expected", "detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",
                "serving_stable_after"]
 
 
@@ -197,7 +197,7 @@ def test_junit_passed_run_has_every_case_passing() -> None:
     assert list(cases) == JUNIT_CASES
     assert all(c.find("failure") is None for c in cases.values())
     suite = ET.fromstring(text).find("testsuite")
-    assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "0"
+    assert suite is not None and suite.get("tests") == "7" and suite.get("failures") == "0"
 
 
 def test_junit_failures_carry_messages() -> None:
@@ -210,13 +210,14 @@ def test_junit_failures_carry_messages() -> None:
         serving_version_after="v3")
     cases = junit_cases(junit.render(result))
     failed = {name: c.find("failure") for name, c in cases.items() if c.find("failure") is not None}
-    assert set(failed) == {"verified", "within_target", "no_failed_requests_during_rollback", "serving_stable_after"}
+    assert set(failed) == {"as_expected", "verified", "within_target", "no_failed_requests_during_rollback",
+                           "serving_stable_after"}
     assert "missed the 900 s target" in (failed["within_target"].get("message") or "")
     assert "3 request(s) failed" in (failed["no_failed_requests_during_rollback"].get("message") or "")
     assert "error rate 12%" in (failed["verified"].get("message") or "")
     assert "serving v3" in (failed["serving_stable_after"].get("message") or "")
     root = ET.fromstring(junit.render(result))
-    assert root.find("testsuite").get("failures") == "4"  # type: ignore[union-attr]
+    assert root.find("testsuite").get("failures") == "5"  # type: ignore[union-attr]
 
 
 def test_junit_missed_detection() -> None:
@@ -234,9 +235,31 @@ def test_junit_promote_drill_uses_promoted_case() -> None:
     result = make_result(decision="promote", rolled_back=False, steps=(), serving_version_after="v3",
                          reason="good version v3 promoted; nothing rolled back")
     cases = junit_cases(junit.render(result))
-    assert list(cases) == ["detected", "promoted", "verified", "within_target",
+    assert list(cases) == ["as_expected", "detected", "promoted", "verified", "within_target",
                            "no_failed_requests_during_rollback", "serving_stable_after"]
     assert all(c.find("failure") is None for c in cases.values())
+
+
+def test_junit_broken_path_drill_that_failed_as_expected_has_no_failures() -> None:
+    """A drill expecting failure that failed on its sabotaged artifact: every fact that did not hold passes."""
+    result = make_result(status=RunStatus.FAILED, expect="fail", as_expected=True, sabotage_reached=True,
+                         rolled_back=False, reason="runbook step restore-previous-alias failed: fraud/v2: artifact corrupt",
+                         timestamps=Timestamps(T0, at(6), at(8), at(9), at(9), None, at(20)))
+    root = ET.fromstring(junit.render(result))
+    assert root.find("testsuite").get("failures") == "0"  # type: ignore[union-attr]
+    cases = junit_cases(junit.render(result))
+    assert "did not hold, as expected" in (cases["rolled_back"].findtext("system-out") or "")
+
+
+def test_junit_silent_sabotage_fails_the_as_expected_case_only() -> None:
+    """The rollback passed, but never read the sabotaged artifact: one failure, saying so."""
+    result = make_result(expect="fail", as_expected=False, sabotage_reached=False,
+                         reason="rolled back; not as expected: the sabotage (missing-previous of version v2's artifact) "
+                                "was never reached: no step of runbook r reads it")
+    cases = junit_cases(junit.render(result))
+    failed = {name: c.find("failure") for name, c in cases.items() if c.find("failure") is not None}
+    assert set(failed) == {"as_expected"}
+    assert "never reached" in (failed["as_expected"].get("message") or "")
 
 
 def test_write_all_writes_the_four_reports(tmp_path: Path) -> None:

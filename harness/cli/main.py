@@ -23,6 +23,7 @@ from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.exit_codes import ExitStatus
 from harness.listeners.console import LiveConsole, PlainConsole, image_progress
 from harness.report.markdown import render as render_markdown
+from harness.report.outcome import expectation, outcome
 from harness.specs import FaultSpec, NoiseSpec
 from harness.targets.image.spec import ImageTargetSpec
 
@@ -33,8 +34,6 @@ runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
 
-STATUS_EXIT = {RunStatus.PASSED: ExitStatus.OK, RunStatus.FAILED: ExitStatus.DRILL_FAILED,
-               RunStatus.ERROR: ExitStatus.DRILL_FAILED, RunStatus.ABORTED: ExitStatus.INTERRUPTED}
 
 
 def _version(value: bool) -> None:
@@ -117,19 +116,31 @@ def run(
             except (RunInterrupted, BackendUnavailable) as exc:
                 # --json prints a result on every outcome that has one, aborted and environment errors included.
                 if as_json and exc.result is not None:
-                    typer.echo(json.dumps([*(r.to_json() for r in results), exc.result.to_json()] if all_drills
-                                          else exc.result.to_json(), indent=2))
+                    typer.echo(json.dumps([*(_json(r) for r in results), _json(exc.result)] if all_drills
+                                          else _json(exc.result), indent=2))
                 raise
             finally:
                 if live is not None:
                     live.stop()
         if as_json:
-            payload = results[0].to_json() if not all_drills else [r.to_json() for r in results]
+            payload = _json(results[0]) if not all_drills else [_json(r) for r in results]
             typer.echo(json.dumps(payload, indent=2))
         if all_drills:
             _summary_table(results)
-        worst = max((STATUS_EXIT[r.status] for r in results), default=ExitStatus.OK)
+        worst = max((exit_status(r) for r in results), default=ExitStatus.OK)
         raise typer.Exit(int(worst))
+
+
+def _json(result: DrillResult) -> dict[str, object]:
+    """The result JSON with the outcome as a person reads it beside ``expect`` and ``as_expected``."""
+    return {**result.to_json(), "outcome": outcome(result).label}
+
+
+def exit_status(result: DrillResult) -> ExitStatus:
+    """0 when the run ended as its drill expected (a broken-path drill that failed on its sabotage too)."""
+    if result.status is RunStatus.ABORTED:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.OK if outcome(result).as_expected else ExitStatus.DRILL_FAILED
 
 
 def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None) -> str:
@@ -152,7 +163,9 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              + f" with fault {s.fault.kind}",
              "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
-             + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expect}",
+             + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expected}"
+             + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
+                and s.expect is None else ""),
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
@@ -174,14 +187,20 @@ def _image_plan(target: ImageTargetSpec, fault: FaultSpec) -> list[str]:
 
 
 def _summary_table(results: list[DrillResult]) -> None:
-    table = Table("drill", "status", "decision", "detect", "decision→completion", "within target", "reason")
+    table = Table("drill", "expected", "outcome", "as expected", "status", "decision", "detect", "decision→completion",
+                  "within target", "reason")
     for r in results:
-        style = "green" if r.passed else "red"
-        table.add_row(r.drill, f"[{style}]{r.status.value}[/]", f"{r.decision or '—'} ({r.trigger or '—'})",
+        verdict = outcome(r)
+        style = "green" if verdict.as_expected else "red"
+        table.add_row(r.drill, expectation(r), f"[{style}]{verdict.label}[/]", f"[{style}]{'yes' if verdict.as_expected else 'NO'}[/]",
+                      r.status.value, f"{r.decision or '—'} ({r.trigger or '—'})",
                       f"{r.detect_s}s" if r.detect_s is not None else "—",
                       f"{r.decision_to_completion_s}s" if r.decision_to_completion_s is not None else "—",
                       "yes" if r.within_target else "no" if r.within_target is False else "—", r.reason)
     Console(stderr=True, width=None if sys.stderr.isatty() else 200).print(table)
+    missed = sum(not outcome(r).as_expected for r in results)
+    err.print(f"{len(results) - missed} of {len(results)} drill(s) ended as expected"
+              + (f"; {missed} did not" if missed else ""), markup=False)
 
 
 @app.command()
@@ -223,7 +242,7 @@ def list_drills() -> None:
     for d in drills:
         s = d.spec
         table.add_row(s.name, s.strategy.kind + (f" {s.strategy.weight}%" if s.strategy.kind == "canary" else ""),
-                      s.fault.kind, s.root_cause, s.expect, s.runbook)
+                      s.fault.kind, s.root_cause, s.expected, s.runbook)
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -239,12 +258,21 @@ def runbook_show(name: str) -> None:
 
 def _register_subcommands() -> None:
     from harness.cli import docs as docs_cli
+    from harness.cli import gameday as gameday_cli  # issue 20: the programme (gameday, rca, status, release-notes)
     from harness.cli import init as init_cli
+    from harness.cli import rca as rca_cli
+    from harness.cli import release_notes as release_notes_cli
     from harness.cli import report as report_cli
     from harness.cli import runs as runs_cli
+    from harness.cli import status as status_cli
     from harness.cli import store as store_cli
 
     store_cli.register(app)
+    rca_cli.register(app)
+    status_cli.register(app)
+    release_notes_cli.register(app)
+    gameday_cli.register(app)
+
     report_cli.register(app)
     runs_cli.register(app)
     docs_cli.register(app)

@@ -52,9 +52,14 @@ def report(
         "--trend", metavar="auto|week|quarter", help="Trend rows per week or quarter (auto: by the span).")] = "auto",
     target_minutes: Annotated[float, typer.Option(
         "--target-minutes", help="Decision-to-completion target for the production metrics.")] = 15.0,
+    gameday: Annotated[str | None, typer.Option(
+        "--gameday", metavar="ID", help="Instead: one GameDay's page (gameday-<ID>.html), as `drill gameday` named it.")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Summary of drill runs and the production rollback metrics, as HTML and Markdown."""
+    if gameday is not None:
+        _gameday_page(gameday, output, store)
+        return
     if quarter is not None:
         if until is not None:
             raise typer.BadParameter("give --quarter or --until, not both", param_hint="'--quarter'")
@@ -71,11 +76,14 @@ def report(
     if target_minutes <= 0:
         raise typer.BadParameter("must be greater than 0", param_hint="'--target-minutes'")
 
+    from harness.programme.freshness import project_runbooks, status
+    from harness.report import freshness
     from harness.report.summary import write_summary
     from harness.store import Store
 
     with mapped_errors(), Store.open(store, read_only=True) as st:
         paths = write_summary(st, since, until, output, period, target_minutes)  # type: ignore[arg-type]
+        freshness.append(paths, status(st, project_runbooks()))
     for path in paths:
         typer.echo(f"wrote {path}")
 
@@ -83,3 +91,16 @@ def report(
 def register(app: typer.Typer) -> None:
     """Add `drill report` to the drill app."""
     app.command("report")(report)
+
+
+def _gameday_page(gameday_id: str, output: Path, store: str | None) -> None:
+    from harness.errors import SpecError, SpecIssue
+    from harness.report import gameday as page
+    from harness.store import Store
+
+    with mapped_errors(), Store.open(store, read_only=True) as st:
+        record = st.gameday(gameday_id)
+        if record is None:
+            raise SpecError(SpecIssue("--gameday", "-", f"no GameDay {gameday_id!r} in the store"))
+        path = page.write(record, st.gameday_runs(gameday_id), output)
+    typer.echo(f"wrote {path}")

@@ -36,6 +36,7 @@ from harness.store import (
     Metrics,
     MetricsGroup,
     MetricsQuery,
+    PostmortemSignals,
     Rollback,
     RootCause,
     Store,
@@ -203,7 +204,7 @@ def metrics(
     query = MetricsQuery(since, until, window_days, environment, model, target_minutes)
     with mapped_errors(), Store.open(store, read_only=True) as st:
         if by is None:
-            _show_metrics(st.metrics(query), fmt)
+            _show_metrics(st.metrics(query), fmt, st.postmortem_signals(query))
         else:
             _show_groups(st.metrics_by(query, by), by, fmt)
 
@@ -213,13 +214,14 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
-def _show_metrics(m: Metrics, fmt: OutputFormat) -> None:
+def _show_metrics(m: Metrics, fmt: OutputFormat, postmortems: PostmortemSignals | None = None) -> None:
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps(m.to_json(), indent=2))
+        extra = {"postmortems": postmortems.to_json()} if postmortems is not None else {}
+        typer.echo(json.dumps({**m.to_json(), **extra}, indent=2))
     elif fmt is OutputFormat.OPENMETRICS:
         sys.stdout.write(render_openmetrics([((), m)]))
     else:
-        _console().print(metrics_table(m))
+        _console().print(metrics_table(m, postmortems))
 
 
 def _show_groups(groups: list[MetricsGroup], by: GroupBy, fmt: OutputFormat) -> None:

@@ -33,7 +33,7 @@ from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.judge import analysis
 from harness.load_profile import Schedule
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
-from harness.ports import RollbackEvent, Target, Versions
+from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
 from harness.specs import ProfileSpec
 from harness.strategies import Strategy, StrategyRun
@@ -174,6 +174,8 @@ class Engine:
                     self._preflight(ctx, drill, state)
             if state.failure is None:
                 with self._phase(state, Phase.DEPLOY):
+                    if spec.sabotage != "none" and isinstance(target.registry, ArtifactReads):
+                        state.reads_before_sabotage = len(target.registry.artifact_reads())
                     target.sabotage(spec.sabotage)
                     deployed = self._deploy(ctx, drill, state)
                 with self._phase(state, Phase.DETECT):
@@ -224,6 +226,11 @@ class Engine:
             samples = load.samples()
         if ctx is not None:
             weight_log = ctx.weight_log
+        # A registry that cannot tell (a plugin's) leaves sabotage_reached None: judged on the status alone.
+        witness: object = target.registry if state.reads_before_sabotage is not None and target is not None else None
+        if isinstance(witness, ArtifactReads) and state.versions is not None:
+            reads = witness.artifact_reads()[state.reads_before_sabotage or 0:]
+            state.sabotage_reached = state.versions.stable in reads
         result = build_result(drill, options, run_id, state, status, reason, samples, target, load)
         result = replace(result, adversity=adversity.records(state.steps))
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))

@@ -62,3 +62,11 @@ class HumanInput:
         answer = self._ask(f"MANUAL STEP {step}: {instructions}\nType done or failed (timeout {timeout:g}s) > ",
                            dict(CONFIRMS), timeout)
         return Answer(None if answer.value is None else ("done" if answer.value == "True" else "failed"), answer.text)
+
+    def text(self, prompt: str) -> str | None:
+        """The next line as typed, whatever it says (a GameDay's retrospective); None when the stream ended."""
+        self.prompt(prompt)
+        line = self._lines.get()
+        if line is None:
+            self._lines.put(None)
+        return line

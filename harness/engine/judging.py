@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from harness import targets
 from harness.catalogue import LoadedDrill
+from harness.engine import expectation
 from harness.engine.events import now
 from harness.engine.results import DrillResult, RunStatus, Timestamps
 from harness.engine.state import RunOptions, RunState
@@ -47,7 +48,7 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
     versions = state.versions
     stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
                         state.rollback_started_at, state.completed_at, now())
-    return DrillResult(
+    result = DrillResult(
         run_id=run_id, drill=spec.name, profile=options.profile, status=status, reason=reason,
         trigger=state.trigger, decision=state.decision, root_cause=spec.root_cause, model=spec.model,
         stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
@@ -63,12 +64,17 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         serving_version_after=state.serving_after, evidence=state.evidence, images_source=state.images_source,
         evidence_trace=tuple(state.trace),
         report_dir=str(options.report_root / run_id),
-        expect=Expectation.FAIL if spec.sabotage != "none" or "broken" in spec.name or spec.name.endswith("-naive")
-        else spec.expect,
+        expect=spec.expected,  # from expect:, else fail when the drill sabotages its way back; never its name
         target=target.name if target is not None else targets.target_kind(drill),
         backend=target.backend.kind if target is not None and started(target) else (options.backend or "docker"),
         replicas=target.backend.replicas() if target is not None and started(target) else None,
+        sabotage_reached=state.sabotage_reached,
     )
+    missed = expectation.missed_sabotage(spec.sabotage, versions.stable if versions else "?", drill.runbook, state.steps)
+    verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed)
+    if not verdict.as_expected and verdict.note and verdict.note not in reason:
+        result = replace(result, reason=f"{reason}; not as expected: {verdict.note}")
+    return replace(result, as_expected=verdict.as_expected)
 
 
 def started(target: Target) -> bool:

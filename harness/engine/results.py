@@ -199,6 +199,10 @@ class DrillResult:
     backend: str = "docker"  # docker | swarm
     replicas: dict[str, int] | None = None
     adversity: tuple[AdversityRecord, ...] = ()  # faults on the way back (harness.adversity)
+    # Whether the run ended as the drill expected (see engine.expectation); None only in a report.json
+    # written before the engine judged it. sabotage_reached: None where nothing was sabotaged (or untold).
+    as_expected: bool | None = None
+    sabotage_reached: bool | None = None
 
     @property
     def detect_s(self) -> float | None:
@@ -267,6 +271,8 @@ class DrillResult:
             "backend": self.backend,
             "replicas": self.replicas,
             "adversity": [adversity_json(a) for a in self.adversity],
+            "as_expected": self.as_expected,
+            "sabotage_reached": self.sabotage_reached,
         }
 
 

@@ -38,6 +38,8 @@ class RunState:
     failure: str | None = None  # why a rollback/promotion did not complete
     shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
     torn_down: bool = False
+    reads_before_sabotage: int | None = None  # the registry's read log length when the sabotage was made
+    sabotage_reached: bool | None = None
 
     def decide(self, decision: Decision, trigger: Trigger | None, breach: bool = False) -> None:
         """Record the decision now (and the first breach, if none was seen before and ``breach``)."""

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness.engine.events import Event, RunFinished
 from harness.engine.results import DrillResult
+from harness.report.outcome import outcome
 from harness.store import DrillRunRecord, StepRecord, Store
 
 
-def to_record(result: DrillResult) -> DrillRunRecord:
+@dataclass(frozen=True)
+class RunContextInfo:
+    """What the store keeps beside the result: the runbook exercised (name, content hash) and the GameDay."""
+
+    runbook: str | None = None
+    runbook_hash: str | None = None
+    gameday_id: str | None = None
+
+
+def to_record(result: DrillResult, info: RunContextInfo = RunContextInfo()) -> DrillRunRecord:
     ts = result.timestamps
     return DrillRunRecord(
         run_id=result.run_id, drill=result.drill, status=result.status.value, trigger=result.trigger,
@@ -19,13 +31,16 @@ def to_record(result: DrillResult) -> DrillRunRecord:
         decision_to_completion_s=result.decision_to_completion_s, report_dir=result.report_dir,
         steps=tuple(StepRecord(s.name, s.action, s.status.value, s.started_at, s.ended_at, s.duration_s, s.attempts,
                                s.error) for s in result.steps),
+        runbook=info.runbook, runbook_hash=info.runbook_hash, expect=result.expect,
+        as_expected=outcome(result).as_expected, gameday_id=info.gameday_id,
     )
 
 
 class StoreListener:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, info: RunContextInfo = RunContextInfo()) -> None:
         self.store = store
+        self.info = info
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            self.store.record_drill_run(to_record(event.result))
+            self.store.record_drill_run(to_record(event.result, self.info))

@@ -1,8 +1,11 @@
 """junit.xml: one testcase per expectation of a drill run, for CI test reporters.
 
-Suite ``drill.<drill>``; cases: detected, rolled_back (promoted for a drill whose decision was to
-promote), verified, within_target, no_failed_requests_during_rollback, serving_stable_after.
-A case that did not hold carries a <failure> with a message saying why.
+Suite ``drill.<drill>``; cases: as_expected (the run ended as the drill expected: rollback, promote or
+fail), then the facts: detected, rolled_back (promoted for a drill whose decision was to promote),
+verified, within_target, no_failed_requests_during_rollback, serving_stable_after.
+A testcase fails exactly when the run was not as expected: then every fact that did not hold carries a
+<failure> saying why. In a run that was as expected (a broken-path drill that failed on its sabotaged
+artifact) a fact that did not hold is reported, passing, as "did not hold, as expected".
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from harness.engine.results import DrillResult, StepStatus, iso
 from harness.report.escape import xml_text
+from harness.report.outcome import expectation, outcome
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,21 @@ def cases(result: DrillResult) -> list[Case]:
     return out
 
 
+def judged_cases(result: DrillResult) -> list[Case]:
+    """The as_expected case first, then the facts, failing only where the run was not as expected."""
+    verdict = outcome(result)
+    head = Case("as_expected", verdict.as_expected,
+                f"expected {expectation(result)}: {verdict.label} ({result.status.value}: {result.reason})",
+                result.wall_s)
+    facts = cases(result)
+    if verdict.as_expected:
+        facts = [c if c.ok else Case(c.name, True, f"did not hold, as expected: {c.message}", c.time_s) for c in facts]
+    return [head, *facts]
+
+
 def render(result: DrillResult) -> str:
     # Messages carry step errors and command output: characters XML 1.0 cannot hold are replaced first.
-    found = [Case(xml_text(c.name), c.ok, xml_text(c.message), c.time_s) for c in cases(result)]
+    found = [Case(xml_text(c.name), c.ok, xml_text(c.message), c.time_s) for c in judged_cases(result)]
     failures = sum(not c.ok for c in found)
     suite_name = xml_text(f"drill.{result.drill}")
     suites = ET.Element("testsuites", name="drill", tests=str(len(found)), failures=str(failures), errors="0",
@@ -96,6 +112,7 @@ def render(result: DrillResult) -> str:
                           timestamp=iso(result.timestamps.started_at) or "", id=result.run_id)
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", result.run_id), ("profile", result.profile), ("status", result.status.value),
+                       ("expect", expectation(result)), ("as_expected", outcome(result).as_expected),
                        ("reason", result.reason), ("decision", result.decision), ("trigger", result.trigger),
                        ("model", result.model), ("stable_version", result.stable_version),
                        ("candidate_version", result.candidate_version), ("target_s", result.target_s),

@@ -125,6 +125,8 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         backend=str(data.get("backend", "docker")),
         replicas=data.get("replicas"),
         adversity=tuple(record_from_json(a) for a in data.get("adversity") or ()),
+        as_expected=data.get("as_expected") if isinstance(data.get("as_expected"), bool) else None,
+        sabotage_reached=data.get("sabotage_reached") if isinstance(data.get("sabotage_reached"), bool) else None,
     )
 
 

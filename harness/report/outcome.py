@@ -19,18 +19,27 @@ class Outcome:
 
 
 def expectation(result: DrillResult) -> str:
-    """rollback | promote | fail. Where ``expect`` is still its default (a report.json from before the engine
-    filled it): a drill named *broken* expects to fail, and a decision to promote means the drill expected one
-    (the engine promotes only when the drill's ``expect:`` says so)."""
-    if result.expect == "rollback":
-        if "broken" in result.drill or result.drill.endswith("-naive"):
-            return "fail"
-        if result.decision == "promote":
-            return "promote"
+    """rollback | promote | fail, as the engine recorded it from the drill's ``expect:`` (or its sabotage).
+    The drill's name never decides; a report.json from before the engine filled it says rollback, and a
+    decision to promote there means the drill expected one (the engine promotes only when told to)."""
+    if result.expect == "rollback" and result.as_expected is None and result.decision == "promote":
+        return "promote"
     return result.expect
 
 
 def outcome(result: DrillResult) -> Outcome:
+    """The label for a person; ``as_expected`` is the engine's verdict where the result carries one."""
+    found = _label(result)
+    if result.as_expected is None or result.as_expected == found.as_expected:
+        return found
+    if result.as_expected:  # the engine knows better than the label's rule (it should not happen)
+        return Outcome(found.label, "good", True)
+    if result.sabotage_reached is False:
+        return Outcome("sabotage never reached", "bad", False)
+    return Outcome(found.label, "bad", False)
+
+
+def _label(result: DrillResult) -> Outcome:
     expect = expectation(result)
     status = result.status
     if status is RunStatus.ABORTED:

@@ -7,11 +7,13 @@
 
 Modules: `records` (value types), `codec` (JSONL in/out), `schema` (tables, migrations),
 `db` (URLs, engines), `rows` (row mapping), `store` (the Store), `metrics` (the
-definitions, in SQL), `trends` (by quarter / model), `openmetrics`, `render` (rich).
+definitions, in SQL), `postmortems` (RCA links, cause keys, their signals), `gamedays`,
+`freshness` (what `drill status` reads), `trends` (by quarter / model), `openmetrics`, `render` (rich).
 """
 
 from __future__ import annotations
 
+from harness.store.causes import check_cause_key, check_cause_keys
 from harness.store.codec import (
     event_from_json,
     event_to_json,
@@ -22,7 +24,10 @@ from harness.store.codec import (
     write_jsonl,
 )
 from harness.store.db import DEFAULT_STORE_ENV, resolve_store_url
+from harness.store.freshness import Latest, RunSummary
+from harness.store.gamedays import ROLES, ActionItem, GameDayRecord, LogEntry, Participant
 from harness.store.metrics import BANDS, INTERPRETATION, Metrics, MetricsQuery, band_for
+from harness.store.postmortems import PostmortemSignals, RepeatedCause, StoredRollback
 from harness.store.records import (
     DRILL_ENVIRONMENT,
     PRODUCTION,
@@ -47,21 +52,33 @@ __all__ = [
     "INTERPRETATION",
     "LATEST_VERSION",
     "PRODUCTION",
+    "ROLES",
+    "ActionItem",
     "Deployment",
     "DrillRunRecord",
     "Event",
+    "GameDayRecord",
     "GroupBy",
     "ImportResult",
+    "Latest",
+    "LogEntry",
     "Metrics",
     "MetricsGroup",
     "MetricsQuery",
+    "Participant",
+    "PostmortemSignals",
+    "RepeatedCause",
     "Rollback",
     "RootCause",
     "RunStatus",
+    "RunSummary",
     "StepRecord",
     "Store",
+    "StoredRollback",
     "Trigger",
     "band_for",
+    "check_cause_key",
+    "check_cause_keys",
     "event_from_json",
     "event_to_json",
     "format_timestamp",

@@ -7,7 +7,7 @@ One JSON object a line::
     {"type":"rollback","model":"fraud","from_version":"7","to_version":"6",
      "decided_at":"2026-10-01T12:00:00Z","completed_at":"2026-10-01T12:09:00Z",
      "trigger":"automated","root_cause":"performance","planned":false,"rca_url":null,
-     "environment":"production"}
+     "environment":"production","cause_keys":["schema-drift:customer_age"]}
 
 Reading validates every line before anything is written and reports *all* bad lines at
 once (up to a cap), so an import is all-or-nothing and a user fixes a file in one pass.
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.errors import SpecError, SpecIssue
+from harness.store.causes import check_cause_keys
 from harness.store.records import PRODUCTION, Deployment, Event, Rollback, RootCause, Trigger
 
 MAX_ISSUES = 50
@@ -42,6 +43,7 @@ _ROLLBACK_FIELDS = {
     "planned",
     "rca_url",
     "environment",
+    "cause_keys",
 }
 
 
@@ -141,6 +143,20 @@ class _LineParser:
             return False
         return value
 
+    def cause_keys(self, name: str) -> tuple[str, ...]:
+        """A list of cause keys (see `causes`); absent or null is none."""
+        value = self.obj.get(name)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.issue(name, f"must be a list of strings, got {json.dumps(value)}")
+            return ()
+        try:
+            return check_cause_keys(value)
+        except ValueError as exc:
+            self.issue(name, str(exc))
+            return ()
+
     def unknown(self, allowed: set[str]) -> None:
         for name in sorted(set(self.obj) - allowed):
             self.issue(name, "unknown field")
@@ -169,6 +185,7 @@ def event_from_json(obj: Any, file: str = "<input>", line: int | None = None) ->
         planned = p.flag("planned")
         rca_url = p.text("rca_url", nullable=True)
         environment = p.text("environment", PRODUCTION)
+        cause_keys = p.cause_keys("cause_keys")
         if decided_at and completed_at and completed_at < decided_at:
             p.issue("completed_at", "is before decided_at")
         if p.issues:
@@ -176,7 +193,7 @@ def event_from_json(obj: Any, file: str = "<input>", line: int | None = None) ->
         assert model and from_v and to_v and decided_at and completed_at and environment
         return Rollback(
             model, from_v, to_v, decided_at, completed_at, trigger, root_cause, planned, rca_url,
-            environment,
+            environment, cause_keys,
         )
     raise SpecError(
         SpecIssue(file, "type", f"must be 'deployment' or 'rollback', got {json.dumps(kind)}", line)
@@ -225,7 +242,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "deployed_at": format_timestamp(event.deployed_at),
             "environment": event.environment,
         }
-    return {
+    obj: dict[str, Any] = {
         "type": "rollback",
         "model": event.model,
         "from_version": event.from_version,
@@ -238,6 +255,9 @@ def event_to_json(event: Event) -> dict[str, Any]:
         "rca_url": event.rca_url,
         "environment": event.environment,
     }
+    if event.cause_keys:  # written only where there are some: files from before cause keys stay byte-identical
+        obj["cause_keys"] = list(event.cause_keys)
+    return obj
 
 
 def write_jsonl(events: Iterable[Event], out: TextIO) -> int:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from harness.outcomes import RootCause as RootCause
 from harness.outcomes import RunStatus as RunStatus
 from harness.outcomes import Trigger as Trigger
+from harness.store.causes import check_cause_keys
 
 PRODUCTION = "production"
 DRILL_ENVIRONMENT = "drill"
@@ -71,10 +72,12 @@ class Rollback:
     planned: bool = False
     rca_url: str | None = None
     environment: str = PRODUCTION
+    cause_keys: tuple[str, ...] = ()  # the post-mortem's findings (see `causes`), matched across rollbacks
 
     def __post_init__(self) -> None:
         for name in ("model", "from_version", "to_version", "environment"):
             _require_text(getattr(self, name), name)
+        object.__setattr__(self, "cause_keys", check_cause_keys(self.cause_keys))
         object.__setattr__(self, "trigger", Trigger(self.trigger))
         object.__setattr__(self, "root_cause", RootCause(self.root_cause))
         _normalise(self, ("decided_at", "completed_at"))
@@ -126,6 +129,13 @@ class DrillRunRecord:
     decision_to_completion_s: float | None
     report_dir: str | None
     steps: tuple[StepRecord, ...] = field(default=())
+    # What the drill exercised and how it judged itself (issue 20): the runbook's name and content hash,
+    # what the drill expected (rollback | promote | fail), whether it ended so, and the GameDay it was part of.
+    runbook: str | None = None
+    runbook_hash: str | None = None
+    expect: str | None = None
+    as_expected: bool | None = None
+    gameday_id: str | None = None
 
     def __post_init__(self) -> None:
         RunStatus(self.status)

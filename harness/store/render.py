@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.store.metrics import INTERPRETATION, Metrics
+from harness.store.postmortems import PostmortemSignals
 from harness.store.trends import MetricsGroup
 
 BAND_STYLES = {
@@ -42,7 +43,7 @@ def _scope(m: Metrics) -> str:
     return ", ".join(parts)
 
 
-def metrics_table(m: Metrics) -> Group:
+def metrics_table(m: Metrics, postmortems: PostmortemSignals | None = None) -> Group:
     """The full figure sheet for one query, with the signals of success below it."""
     target = m.query.target_minutes
     table = Table(title="Rollback metrics", caption=_scope(m), show_header=True)
@@ -70,11 +71,15 @@ def metrics_table(m: Metrics) -> Group:
     causes.add_column("Rollbacks", justify="right")
     for cause, count in m.root_causes.items():
         causes.add_row(cause, Text(str(count), style="bold" if count >= 2 else ""))
-    return Group(table, causes, Text(INTERPRETATION, style="italic"), signals(m))
+    return Group(table, causes, Text(INTERPRETATION, style="italic"), signals(m, postmortems))
 
 
-def signals(m: Metrics) -> Text:
-    """The standard's signals of success, each with a tick or a cross."""
+def signals(m: Metrics, postmortems: PostmortemSignals | None = None) -> Text:
+    """The standard's signals of success, each with a tick or a cross.
+
+    With ``postmortems`` (what `drill metrics` passes): RCA coverage over the last six months and the
+    rollbacks whose cause key an earlier post-mortem had named, listed. Without: the period's RCA share and
+    root-cause classes behind two or more rollbacks (a class repeating is a hint, not a repeated cause)."""
     target = m.query.target_minutes
     out = Text("Signals of success\n", style="bold")
 
@@ -83,12 +88,26 @@ def signals(m: Metrics) -> Text:
         out.append(f"  {mark} ", style=style)
         out.append(message + "\n")
 
-    coverage = m.rca_coverage_pct
-    line(None if coverage is None else coverage == 100,
-         f"published root-cause analysis for {_num(coverage, ' %')} of rollbacks")
-    repeated = m.repeated_root_causes
-    line(None if m.rollbacks == 0 else not repeated,
-         "root causes repeating (>= 2 rollbacks): " + (", ".join(repeated) or "none"))
+    if postmortems is None:
+        coverage = m.rca_coverage_pct
+        line(None if coverage is None else coverage == 100,
+             f"published root-cause analysis for {_num(coverage, ' %')} of rollbacks")
+        repeated = m.repeated_root_causes
+        line(None if m.rollbacks == 0 else not repeated,
+             "root causes repeating (>= 2 rollbacks): " + (", ".join(repeated) or "none"))
+    else:
+        pm = postmortems
+        coverage = pm.rca_coverage_six_months_pct
+        line(None if coverage is None else coverage == 100,
+             f"published root-cause analysis for {_num(coverage, ' %')} of the {pm.rollbacks_six_months} "
+             f"rollbacks of the last six months ({pm.coverage_since.date()} .. {pm.coverage_until.date()})")
+        line(not pm.repeated, "rollbacks whose cause an earlier post-mortem had already identified: "
+             + (str(len(pm.repeated)) if pm.repeated else "none"))
+        for item in pm.repeated:
+            r, e = item.rollback.rollback, item.earlier.rollback
+            out.append(f"      {item.cause_key}: {item.rollback.label} decided {r.decided_at:%Y-%m-%d}, "
+                       f"first named by {item.earlier.label} decided {e.decided_at:%Y-%m-%d}"
+                       + (f" ({e.rca_url})" if e.rca_url else "") + "\n")
     within = m.within_target_pct
     line(None if within is None else within == 100,
          f"decision to completion within {target:g} min for {_num(within, ' %')} of rollbacks")

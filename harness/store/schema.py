@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     select,
     text,
 )
@@ -134,7 +135,14 @@ drill_runs = Table(
     Column("within_target", Boolean, nullable=True),
     Column("decision_to_completion_s", Float, nullable=True),
     Column("report_dir", Text, nullable=True),
+    # v2 (issue 20): the runbook exercised, its content hash, the expectation and whether it held, the GameDay.
+    Column("runbook", String(200), nullable=True),
+    Column("runbook_hash", String(64), nullable=True),
+    Column("expect", String(20), nullable=True),
+    Column("as_expected", Boolean, nullable=True),
+    Column("gameday_id", String(100), nullable=True, index=True),
 )
+_V2_RUN_COLUMNS = ("runbook", "runbook_hash", "expect", "as_expected", "gameday_id")
 
 drill_steps = Table(
     "drill_steps",
@@ -153,8 +161,86 @@ drill_steps = Table(
 )
 
 
+# v2 (issue 20): post-mortem findings, and GameDays with their people, log and action items.
+rollback_cause_keys = Table(
+    "rollback_cause_keys",
+    metadata,
+    Column("rollback_id", Integer, ForeignKey("rollbacks.id", ondelete="CASCADE"), primary_key=True),
+    Column("cause_key", String(120), primary_key=True),
+)
+Index("ix_rollback_cause_keys_key", rollback_cause_keys.c.cause_key)
+
+gamedays = Table(
+    "gamedays",
+    metadata,
+    Column("gameday_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan_path", Text, nullable=False),
+    Column("started_at", UtcMicros, nullable=False, index=True),
+    Column("ended_at", UtcMicros, nullable=False),
+    Column("surprise_drill", String(200), nullable=True),
+    Column("went_well", Text, nullable=False),  # one item a line
+    Column("went_badly", Text, nullable=False),
+)
+
+gameday_participants = Table(
+    "gameday_participants",
+    metadata,
+    Column("gameday_id", String(100), ForeignKey("gamedays.gameday_id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+)
+
+gameday_log = Table(
+    "gameday_log",
+    metadata,
+    Column("gameday_id", String(100), ForeignKey("gamedays.gameday_id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcMicros, nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("person", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+gameday_actions = Table(
+    "gameday_actions",
+    metadata,
+    Column("gameday_id", String(100), ForeignKey("gamedays.gameday_id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("due", UtcMicros, nullable=False),
+)
+
+_V2_TABLES = (rollback_cause_keys, gamedays, gameday_participants, gameday_log, gameday_actions)
+
+
 def _v1_initial(conn: Connection) -> None:
+    # The v1 shape only, in a metadata of its own: v2's columns are added by v2 (a migration creates what
+    # *it* needs, never the current metadata).
+    v1 = MetaData()
     for table in (deployments, rollbacks, drill_runs, drill_steps):
+        columns = [column._copy() for column in table.columns
+                   if table is not drill_runs or column.name not in _V2_RUN_COLUMNS]
+        constraints = [UniqueConstraint(*(col.name for col in c.columns), name=c.name)
+                       for c in list(table.constraints) if isinstance(c, UniqueConstraint)]
+        copy = Table(table.name, v1, *columns, *constraints)
+        for index in table.indexes:  # the explicit ones; a column's own index=True came with the column
+            if not index._column_flag and all(column.name in copy.c for column in index.columns):
+                Index(index.name, *(copy.c[column.name] for column in index.columns))
+    v1.create_all(conn, checkfirst=False)
+
+
+def _v2_programme(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns("drill_runs")}
+    for name in _V2_RUN_COLUMNS:
+        if name not in present:
+            column = drill_runs.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE drill_runs ADD COLUMN {name} {kind}"))
+    Index("ix_drill_runs_gameday_id", drill_runs.c.gameday_id).create(conn, checkfirst=True)
+    for table in _V2_TABLES:
         table.create(conn)
 
 
@@ -162,6 +248,7 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "deployments, rollbacks, drill runs and steps", _v1_initial),
+    (2, "cause keys, runbook hashes, expected outcomes, GameDays", _v2_programme),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DBAPIError
 
 from harness.errors import BackendUnavailable
-from harness.store import rows
+from harness.store import freshness, gamedays, postmortems, rows
 from harness.store.db import (
     create_store_engine,
     describe,
@@ -25,7 +25,10 @@ from harness.store.db import (
     resolve_store_url,
     write_transaction,
 )
+from harness.store.freshness import Latest
+from harness.store.gamedays import GameDayRecord
 from harness.store.metrics import Metrics, MetricsQuery, compute
+from harness.store.postmortems import PostmortemSignals, StoredRollback, all_cause_keys
 from harness.store.records import (
     PRODUCTION,
     Deployment,
@@ -98,7 +101,7 @@ class Store:
     def record_rollback(self, r: Rollback) -> bool:
         """True if inserted, False if that rollback was already recorded."""
         with write_transaction(self._engine) as conn:
-            return rows.insert_rows(conn, rollbacks, [rows.rollback_row(r)]) == 1
+            return rows.insert_rollbacks(conn, [r]) == 1
 
     def import_events(
         self, events: Sequence[Event], on_progress: ProgressCallback | None = None
@@ -112,11 +115,11 @@ class Store:
             for start in range(0, len(events), rows.BATCH):
                 batch = events[start : start + rows.BATCH]
                 deps = [rows.deployment_row(e) for e in batch if isinstance(e, Deployment)]
-                rbs = [rows.rollback_row(e) for e in batch if isinstance(e, Rollback)]
-                for name, table, items in (("deployments", deployments, deps),
-                                           ("rollbacks", rollbacks, rbs)):
-                    counts[name][0] += rows.insert_rows(conn, table, items)
-                    counts[name][1] += len(items)
+                rbs = [e for e in batch if isinstance(e, Rollback)]
+                counts["deployments"][0] += rows.insert_rows(conn, deployments, deps)
+                counts["deployments"][1] += len(deps)
+                counts["rollbacks"][0] += rows.insert_rollbacks(conn, rbs)
+                counts["rollbacks"][1] += len(rbs)
                 if on_progress is not None:
                     on_progress(len(batch))
         (d_new, d_all), (r_new, r_all) = counts["deployments"], counts["rollbacks"]
@@ -141,6 +144,7 @@ class Store:
     def export_events(self) -> Iterator[Event]:
         """Every deployment and rollback, all environments, in time order."""
         with read_transaction(self._engine) as conn:
+            keys = all_cause_keys(conn)
             deps = conn.execute(
                 select(deployments).order_by(deployments.c.deployed_at, deployments.c.id),
                 execution_options={"yield_per": rows.BATCH},
@@ -152,7 +156,7 @@ class Store:
                 execution_options={"yield_per": rows.BATCH},
             )
             rb_events: Iterator[tuple[datetime, int, Event]] = (
-                (row.decided_at, 1, rows.rollback_from_row(row)) for row in rbs)
+                (row.decided_at, 1, rows.rollback_from_row(row, keys.get(row.id, ()))) for row in rbs)
             merged = heapq.merge(dep_events, rb_events, key=lambda item: (item[0], item[1]))
             for _, _, event in merged:
                 yield event
@@ -193,7 +197,9 @@ class Store:
             where.append(rollbacks.c.decided_at < until)
         query = select(rollbacks).where(*where).order_by(rollbacks.c.decided_at, rollbacks.c.id)
         with read_transaction(self._engine) as conn:
-            return [rows.rollback_from_row(row) for row in conn.execute(query)]
+            found = conn.execute(query).all()
+            keys = rows.cause_keys_of(conn, [row.id for row in found])
+            return [rows.rollback_from_row(row, keys.get(row.id, ())) for row in found]
 
     def recent_drill_runs(self, limit: int = 20, drill: str | None = None) -> list[DrillRunRecord]:
         """The newest drill runs (by start), newest first, with their steps; ``drill`` filters by name."""
@@ -226,6 +232,50 @@ class Store:
             for step in conn.execute(query):
                 steps[step.run_id].append(step)
         return [rows.run_from_rows(row, steps[row.run_id]) for row in run_rows]
+
+    # -- the programme: post-mortems, GameDays, freshness (issue 20) ---------------------------
+
+    def set_findings(self, ref: str, url: str | None, cause_keys: Sequence[str]) -> StoredRollback:
+        """Attach an RCA link and cause keys to one rollback (see `postmortems.find_rollback` for ``ref``)."""
+        with write_transaction(self._engine) as conn:
+            return postmortems.set_findings(conn, ref, url, cause_keys)
+
+    def postmortem_signals(self, query: MetricsQuery, now: datetime | None = None) -> PostmortemSignals:
+        with read_transaction(self._engine) as conn:
+            return postmortems.signals(conn, query.environment, query.since, query.until, query.model, now)
+
+    def stored_rollbacks(self, model: str, environment: str | None = None) -> list[StoredRollback]:
+        """Every rollback of one model (all environments unless one is named), oldest first, with row ids."""
+        where = [rollbacks.c.model == model]
+        if environment is not None:
+            where.append(rollbacks.c.environment == environment)
+        query = select(rollbacks).where(*where).order_by(rollbacks.c.decided_at, rollbacks.c.id)
+        with read_transaction(self._engine) as conn:
+            return postmortems.stored(conn, conn.execute(query).all())
+
+    def deployments_of(self, model: str) -> list[Deployment]:
+        """Every deployment of one model, all environments, oldest first."""
+        query = select(deployments).where(deployments.c.model == model).order_by(deployments.c.deployed_at)
+        with read_transaction(self._engine) as conn:
+            return [rows.deployment_from_row(row) for row in conn.execute(query)]
+
+    def record_gameday(self, record: GameDayRecord) -> bool:
+        with write_transaction(self._engine) as conn:
+            return gamedays.write(conn, record)
+
+    def gameday(self, gameday_id: str) -> GameDayRecord | None:
+        with read_transaction(self._engine) as conn:
+            return gamedays.read(conn, gameday_id)
+
+    def gameday_runs(self, gameday_id: str) -> list[DrillRunRecord]:
+        query = select(drill_runs).where(drill_runs.c.gameday_id == gameday_id).order_by(drill_runs.c.started_at)
+        with read_transaction(self._engine) as conn:
+            return self._with_steps(conn, conn.execute(query).all())
+
+    def latest_runs(self, by: str) -> dict[str, Latest]:
+        """Per runbook, drill or model: its newest drill run and its newest as-expected one."""
+        with read_transaction(self._engine) as conn:
+            return freshness.latest(conn, by)
 
     def metrics(self, query: MetricsQuery) -> Metrics:
         with read_transaction(self._engine) as conn:

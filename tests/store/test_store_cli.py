@@ -157,9 +157,10 @@ def test_table_shows_band_interpretation_and_signals(cli_app: typer.Typer, store
     assert r.exit_code == 0, r.output
     for text in ("50.0 %", "high-risk", "13.00 h", "16.0 min", "<5% excellent: mature validation",
                  ">20% high risk: deployment process needs work", "Signals of success",
-                 "root causes repeating (>= 2 rollbacks): performance",
+                 "rollbacks whose cause an earlier post-mortem had already identified: none",
                  "decision to completion within 15 min for 60.0 %",
-                 "published root-cause analysis for 60.0 %"):
+                 # six months before --until (2026-05-01 .. 11-01): 7 unplanned rollbacks decided, 2 with RCA
+                 "published root-cause analysis for 28.6 % of the 7 rollbacks of the last six months"):
         assert text in r.stdout, text
 
 

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.ports import AliasMove, RollbackEvent
+from harness.ports import AliasMove, ReadLog, RollbackEvent
 from harness.ports import RegistryError as RegistryError  # defined beside its port
 
 
-class Registry:
+class Registry(ReadLog):
     def __init__(self, root: Path, model: str) -> None:
         self.root = root
         self.model = model
@@ -65,6 +65,7 @@ class Registry:
 
     def check_deployable(self, version: str) -> None:
         """Raise RegistryError naming the problem if the artifact is missing or corrupt."""
+        self._note_read(version)  # the drill's verdict asks whether a sabotaged artifact was reached
         meta = self.meta(version)
         path = self._vdir(version) / "model.json"
         if not path.exists():

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.ports import AliasMove, RegistryError, RollbackEvent, Versions
+from harness.ports import AliasMove, ReadLog, RegistryError, RollbackEvent, Versions
 
 
-class ImageRegistry:
+class ImageRegistry(ReadLog):
     def __init__(self, model: str, root: Path, names: Sequence[str], versions: Versions,
                  deployable: Callable[[str], None]) -> None:
         self.model = model
@@ -72,6 +72,7 @@ class ImageRegistry:
         return previous
 
     def check_deployable(self, version: str) -> None:
+        self._note_read(version)  # the drill's verdict asks whether a sabotaged artifact was reached
         if version not in self._names:
             raise RegistryError(f"{self.model}: no version {version!r}; known: {', '.join(self._names)}")
         self._deployable(version)

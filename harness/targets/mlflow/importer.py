@@ -8,7 +8,7 @@ What is read, per registered model (all of them, or ``--model NAME``):
 * rollbacks: every version with the tags ``rollback.decided_at``, ``rollback.completed_at``,
   ``rollback.to_version``, ``rollback.trigger`` (automated | manual) and ``rollback.root_cause`` (performance,
   safety, infrastructure, upstream-data, business-rule, other); optional ``rollback.planned`` (true | false)
-  and ``rollback.rca_url``.
+  and ``rollback.rca_url``, ``rollback.cause_keys`` (the post-mortem's findings, comma-separated).
 
 Events written by a drill (a move or a rollback carrying a drill run id) go to the ``drill`` environment, the
 rest to ``--environment`` (production). Every tag is validated before anything is written; a bad one is a
@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 from harness.errors import BackendUnavailable, SpecError, SpecIssue
+from harness.store.causes import split_cause_keys
 from harness.store.codec import event_from_json
 from harness.store.records import DRILL_ENVIRONMENT, PRODUCTION, Deployment, Event
 from harness.targets.mlflow.registry import DEPLOYED_TAG, MOVE_PREFIX, ROLLBACK_PREFIX
@@ -109,6 +110,8 @@ def _versions(uri: str, rm: Any, versions: list[Any], environment: str) -> list[
         obj: dict[str, Any] = {"type": "rollback", "model": rm.name, "from_version": str(mv.version), **rollback,
                                "environment": DRILL_ENVIRONMENT if tags.get(ROLLBACK_PREFIX + "drill_run_id")
                                else environment}
+        if ROLLBACK_PREFIX + "cause_keys" in tags:  # one tag, keys separated by commas or spaces
+            obj["cause_keys"] = split_cause_keys(tags[ROLLBACK_PREFIX + "cause_keys"])
         if "planned" in obj:
             obj["planned"] = {"true": True, "false": False}.get(obj["planned"].lower(), obj["planned"])
         try:

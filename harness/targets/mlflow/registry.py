@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.ports import AliasMove, RegistryError, RollbackEvent
+from harness.ports import AliasMove, ReadLog, RegistryError, RollbackEvent
 from harness.targets.mlflow.models import CHECKSUM_TAG, checksums, tracking
 
 # MLflow's HTTP client retries for minutes by default; a drill wants to know in seconds.
@@ -59,7 +59,7 @@ def mlflow_errors(what: str) -> Iterator[None]:
         raise RegistryError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
 
 
-class MlflowRegistry:
+class MlflowRegistry(ReadLog):
     """One registered model in an MLflow tracking server (or any tracking URI the client accepts)."""
 
     def __init__(self, tracking_uri: str, model: str, run_id: str | None = None,
@@ -168,6 +168,7 @@ class MlflowRegistry:
     def check_deployable(self, version: str) -> None:
         """The version's artifact downloads, matches its recorded checksums, and loads as a pyfunc model.
         RegistryError names the version and the artifact otherwise."""
+        self._note_read(version)  # the drill's verdict asks whether a sabotaged artifact was reached
         import mlflow.artifacts
         import mlflow.pyfunc
 

@@ -1,0 +1,53 @@
+"""`drill record rca RUN_OR_ROLLBACK --url URL --cause-key KEY...`: a rollback's post-mortem, added later.
+
+RUN_OR_ROLLBACK is a drill run id (or a unique prefix), a rollback's ``#ID`` (as `drill release-notes`
+lists them) or ``MODEL@FROM_VERSION`` (that version's latest rollback). A malformed cause key is bad
+input (exit 2, nothing written); see `harness.store.causes` for what a key looks like.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from harness.cli.common import StoreOpt, mapped_errors
+from harness.errors import SpecError, SpecIssue
+from harness.store import Store, check_cause_key, format_timestamp
+
+
+def record_rca(
+    ref: Annotated[str, typer.Argument(metavar="RUN_OR_ROLLBACK",
+                                       help="A drill run id (or prefix), #ID, or MODEL@FROM_VERSION.")],
+    url: Annotated[str | None, typer.Option("--url", help="The published root-cause analysis.")] = None,
+    cause_key: Annotated[list[str] | None, typer.Option(
+        "--cause-key", metavar="KEY", help="A finding, e.g. schema-drift:customer_age (repeatable).")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Attach a post-mortem (its link and its cause keys) to a recorded rollback."""
+    keys = cause_key or []
+    with mapped_errors():
+        issues = []
+        for key in keys:
+            try:
+                check_cause_key(key)
+            except ValueError as exc:
+                issues.append(SpecIssue("--cause-key", "cause_key", str(exc)))
+        if url is not None and not url.strip():
+            issues.append(SpecIssue("--url", "rca_url", "must not be empty"))
+        if url is None and not keys:
+            issues.append(SpecIssue("RUN_OR_ROLLBACK", "-", "give --url, --cause-key or both"))
+        if issues:
+            raise SpecError(issues)  # before the store is even opened: nothing written
+        with Store.open(store) as st:
+            stored = st.set_findings(ref, url, keys)
+    r = stored.rollback
+    typer.echo(f"recorded post-mortem of rollback {stored.label} decided {format_timestamp(r.decided_at)}: "
+               f"rca {r.rca_url or '—'}; cause keys {', '.join(r.cause_keys) or '—'}")
+
+
+def register(app: typer.Typer) -> None:
+    """`rca` under `drill record`."""
+    from harness.cli.store import record_app
+
+    record_app.command("rca")(record_rca)
