@@ -64,7 +64,14 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         target=target.name if target is not None else targets.target_kind(drill),
         backend=target.backend.kind if target is not None and started(target) else (options.backend or "docker"),
         replicas=target.backend.replicas() if target is not None and started(target) else None,
+        replicas_by_node=_by_node(target),
     )
+
+
+def _by_node(target: Target | None) -> dict[str, dict[str, int]] | None:
+    """Where the replicas ran, from a backend that spreads them over nodes (a multi-node swarm)."""
+    placed = getattr(target.backend, "replicas_by_node", None) if target is not None and started(target) else None
+    return placed() if callable(placed) else None
 
 
 def started(target: Target) -> bool:

@@ -182,6 +182,7 @@ class DrillResult:
     backend: str = "docker"  # docker | swarm
     replicas: dict[str, int] | None = None
     adversity: tuple[AdversityRecord, ...] = ()  # faults on the way back (harness.adversity)
+    replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
 
     @property
     def detect_s(self) -> float | None:
@@ -250,6 +251,7 @@ class DrillResult:
             "backend": self.backend,
             "replicas": self.replicas,
             "adversity": [adversity_json(a) for a in self.adversity],
+            "replicas_by_node": self.replicas_by_node,
         }
 
 

@@ -118,6 +118,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         backend=str(data.get("backend", "docker")),
         replicas=data.get("replicas"),
         adversity=tuple(record_from_json(a) for a in data.get("adversity") or ()),
+        replicas_by_node=data.get("replicas_by_node"),
     )
 
 
