@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.cluster]
-DRILL = [sys.executable, "-m", "harness.cli.main"]
+DRILL = [sys.executable, "-m", "harness.cli"]
 NAME = f"t{os.getpid()}"  # this test run's own cluster, beside any a person has up
 
 
