@@ -1,6 +1,6 @@
 """Side by side on Docker Swarm: Swarm's native automatic rollback against our detection + runbook.
 
-    python benchmarks/bench_swarm.py [--max-wait 60] [--json] [--only ROW]
+    python benchmarks/bench_swarm.py [--max-wait 60] [--json] [--only ROW] [--nodes 3]
 
 The same two bad versions for every path: one that crashes while loading its model (Swarm's health-based
 update monitor can see it) and one that answers ~30 % of requests with 5xx while its health check passes
@@ -12,6 +12,11 @@ update monitor can see it) and one that answers ~30 % of requests with 5xx while
                  runs docker service rollback (swarm-rollback)
   canary+ours    a canary service (1 replica) at 10 % by router weight; our detection; the canary-rollback
                  or crashloop-rollback runbook (drain, restore alias, remove the canary service)
+
+With ``--nodes N`` (N >= 2) it then starts a local cluster (``drill cluster up --nodes N``), runs the multi-node
+rows on it (canary-fail with replicas spread over the nodes; swarm-node-loss, a worker engine stopped during
+the rollback) and removes the cluster: detect, decision → completion, failed requests and the time Swarm took
+to run every stable replica again after the node went away (``--only nodes/...`` picks among them).
 
 Figures per row, from the client side (the drill's own load generator, 50 requests/s, per-second timeline):
 time from the bad deploy to the last bad answer (a failed request or an answer by the bad version), time from
@@ -131,11 +136,68 @@ def table(rows: list[tuple[Row, dict[str, Any]]], max_wait: float) -> str:
     return "\n".join(lines)
 
 
+NODE_ROWS = (("nodes/canary+ours", "canary-fail"), ("nodes/node-loss", "swarm-node-loss"))
+
+
+def node_rows(nodes: int, only: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The multi-node rows, on a cluster made for them (and removed, whatever happens)."""
+    import os
+    import re
+
+    from harness.backends.swarm import cluster
+    from harness.stack.docker_api import connect
+
+    chosen = [(key, drill) for key, drill in NODE_ROWS if not only or key in only]
+    if not chosen:
+        return []
+    host = connect()
+    t0 = time.perf_counter()
+    made = cluster.up(host, nodes, "bench", lambda m: print(f"  {m}", file=sys.stderr))
+    up_s = time.perf_counter() - t0
+    before = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = made.docker_host
+    out: list[tuple[str, dict[str, Any]]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-swarm-nodes-") as tmp:
+            for key, name in chosen:
+                print(f"running {key} ({name}) on {nodes} nodes", file=sys.stderr)
+                drill = catalogue.load_drill(name)
+                result = Engine().run(drill, RunOptions(report_root=Path(tmp), backend="swarm"))
+                f = figures(result)
+                waited = next((s.detail for s in result.steps if "running again" in (s.detail or "")), "")
+                found = re.search(r"running again ([0-9.]+)s", waited)
+                f["reschedule_s"] = float(found.group(1)) if found else None
+                f["replicas_by_node"] = result.replicas_by_node
+                f["cluster_up_s"] = round(up_s, 1)
+                print(f"  {f['status']}: {f['reason']}", file=sys.stderr)
+                out.append((key, f))
+    finally:
+        if before is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = before
+        cluster.down(host, "bench")
+    return out
+
+
+def node_table(rows: list[tuple[str, dict[str, Any]]], nodes: int) -> str:
+    def s(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f} s"
+
+    lines = [f"| {nodes} nodes | detect | decision → completion | failed requests, deploy → restore "
+             "| failed during rollback | reschedule after node loss | drill |", "|---|---|---|---|---|---|---|"]
+    for key, f in rows:
+        lines.append(f"| {key} | {s(f['detect_s'])} | {s(f['decision_to_completion_s'])} | {f['failed_requests_deploy_to_restore']} "
+                     f"| {f['failed_during_rollback']} | {s(f['reschedule_s'])} | {f['status']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--max-wait", type=float, default=60.0, help="Observation window when nobody decides (s)")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON too")
     parser.add_argument("--only", action="append", default=[], help="Run only these rows (e.g. 5xx/swarm-native)")
+    parser.add_argument("--nodes", type=int, default=1, help="Also the multi-node rows, on a local cluster of N engines")
     args = parser.parse_args(argv)
     chosen = [r for r in ROWS if not args.only or r.key in args.only]
     results: list[tuple[Row, dict[str, Any]]] = []
@@ -147,10 +209,14 @@ def main(argv: list[str] | None = None) -> int:
             f = figures(result)
             print(f"  {f['status']}: {f['reason']}", file=sys.stderr)
             results.append((row, f))
-    print(table(results, args.max_wait))
-    print(f"\n{len(results)} drills on Docker Swarm in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    multi = node_rows(args.nodes, [k for k in args.only if k.startswith("nodes/")]) if args.nodes > 1 else []
+    if results:
+        print(table(results, args.max_wait))
+    if multi:
+        print(("\n" if results else "") + node_table(multi, args.nodes))
+    print(f"\n{len(results) + len(multi)} drills on Docker Swarm in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
-        print(json.dumps({row.key: f for row, f in results}, indent=2))
+        print(json.dumps({**{row.key: f for row, f in results}, **dict(multi)}, indent=2, default=str))
     return 0
 
 

@@ -57,11 +57,18 @@ class BackendKind:
     # "module:function(client, run_id) -> object | None": what `drill clean` undoes beyond the label sweep
     # (not None: it acted, e.g. left a swarm a killed run had made).
     sweeper: str | None = None
+    # "module:function(stack, progress) -> None": called before the stack starts (a multi-node swarm: publish
+    # the router and Prometheus where this host reaches them).
+    stack_planner: str | None = None
 
     def open(self, host: ModelHost, progress: Progress) -> Opened:
         if self.opener is None:
             raise NotImplementedError(f"backend {self.kind!r} opens no stack of its own")
         return _resolve(self.opener)(host, progress)  # type: ignore[no-any-return]
+
+    def plan(self, stack: Any, progress: Progress) -> None:
+        if self.stack_planner is not None:
+            _resolve(self.stack_planner)(stack, progress)
 
     def sweep(self, client: Any, run_id: str | None) -> bool:
         return self.sweeper is not None and _resolve(self.sweeper)(client, run_id) is not None
@@ -79,7 +86,7 @@ _BUILTIN = (
     BackendKind("swarm", "replicated Docker Swarm services per slot (DNS round robin; Swarm's own rolling update)",
                 opener="harness.backends.swarm:open_backend", rolling=True,
                 router_configs=("haproxy-swarm.cfg",), actions="harness.backends.swarm.actions",
-                sweeper="harness.backends.swarm.session:clean"),
+                sweeper="harness.backends.swarm.session:clean", stack_planner="harness.backends.swarm:plan_stack"),
 )
 _REGISTERED: dict[str, BackendKind] = {b.kind: b for b in _BUILTIN}
 _loaded: list[bool] = []

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__, api, catalogue, targets, variables
+from harness.cli.cluster import cluster_app
 from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
@@ -33,6 +34,7 @@ images_app = typer.Typer(help="Stack images (built locally; no registry needed).
 runbook_app = typer.Typer(help="Runbooks.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 app.add_typer(runbook_app, name="runbook")
+app.add_typer(cluster_app, name="cluster")
 
 
 

@@ -203,6 +203,7 @@ class DrillResult:
     # written before the engine judged it. sabotage_reached: None where nothing was sabotaged (or untold).
     as_expected: bool | None = None
     sabotage_reached: bool | None = None
+    replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
 
     @property
     def detect_s(self) -> float | None:
@@ -273,6 +274,7 @@ class DrillResult:
             "adversity": [adversity_json(a) for a in self.adversity],
             "as_expected": self.as_expected,
             "sabotage_reached": self.sabotage_reached,
+            "replicas_by_node": self.replicas_by_node,
         }
 
 

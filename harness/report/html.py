@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.engine.results import DrillResult, iso
 from harness.report import adversity as way_back
 from harness.report import charts, plot, timeline_model
-from harness.report.outcome import expectation, outcome, rolled_back_css
+from harness.report.outcome import by_node_text, expectation, outcome, rolled_back_css
 
 CSS = """
 :root { color-scheme: light; }
@@ -98,6 +98,7 @@ def render(result: DrillResult) -> str:
          else ("yes" if r.rolled_back else "no")),
         ("serving after", f"<code>{_e(r.serving_version_after)}</code>"),
         ("images", _e(r.images_source)),
+        *([("replicas by node", _e(by_node_text(r.replicas_by_node)))] if r.replicas_by_node else []),
     ], "outcome"))
 
     parts.append("<h2>Timeline</h2>")

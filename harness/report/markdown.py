@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
 from harness.report.escape import md, md_code
-from harness.report.outcome import expectation, outcome
+from harness.report.outcome import by_node_text, expectation, outcome
 
 
 def _fmt(value: float | None, unit: str = "s") -> str:
@@ -26,6 +26,7 @@ def render(result: DrillResult) -> str:
         f"candidate {md_code(result.candidate_version)}",
         f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), root cause class: {md(result.root_cause)}",
         f"- serving after: {md_code(result.serving_version_after)}",
+        *([f"- replicas by node: {md(by_node_text(result.replicas_by_node))}"] if result.replicas_by_node else []),
         "",
         "## Timing against the target",
         "",

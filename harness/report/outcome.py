@@ -63,3 +63,9 @@ def rolled_back_css(result: DrillResult) -> str:
     if expect == "fail":
         return ""
     return "good" if result.rolled_back == (expect == "rollback") else "bad"
+
+
+def by_node_text(placed: dict[str, dict[str, int]] | None) -> str:
+    """``stable: node-1 x1, node-2 x1; candidate: node-3 x1`` (where a multi-node swarm ran the replicas)."""
+    return "; ".join(f"{slot}: " + ", ".join(f"{node} x{n}" for node, n in nodes.items())
+                     for slot, nodes in (placed or {}).items())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
@@ -54,9 +54,9 @@ def hardening(memory: str, pids: int, user: str | None = "65534:65534", read_onl
 class StackContainer(DockerContainer):
     """A testcontainers container that publishes ports on 127.0.0.1 only."""
 
-    def publish_local(self, port: int) -> StackContainer:
+    def publish_local(self, port: int, bind: tuple[str, int | None] = ("127.0.0.1", None)) -> StackContainer:
         # testcontainers' with_bind_ports binds every interface; docker-py takes (ip, None) for a random port.
-        self.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        self.ports[f"{port}/tcp"] = bind  # type: ignore[assignment]
         return self
 
     def with_tmpfs(self, path: str, options: str) -> StackContainer:
@@ -128,6 +128,18 @@ class ServiceStack:
         self.prometheus: PrometheusClient | None = None
         self.router_port = 0
         self.router_on_run_network = threading.Event()  # set once the router can probe the run network
+        # On a cluster's manager (harness.backends.swarm.nodes): publish on the manager's ports from this block,
+        # which the cluster publishes to this host's 127.0.0.1; and where the harness's connections come from.
+        self.publish_block: Iterator[int] | None = None
+        self.admin_from: str | None = None
+
+    def _bind(self) -> tuple[str, int | None]:
+        if self.publish_block is None:
+            return ("127.0.0.1", None)
+        try:
+            return ("0.0.0.0", next(self.publish_block))  # inside the manager's engine; this host sees 127.0.0.1
+        except StopIteration:
+            raise ServiceFailed("the cluster's published port block is used up (too many runs on it at once)") from None
 
     def create_network(self) -> None:
         self.network.create()
@@ -143,9 +155,10 @@ class ServiceStack:
         container = (
             StackContainer(self.images.router, name=f"drill-{self.run_id}-router")
             .with_network(self.edge)
-            .publish_local(ROUTER_PORT).publish_local(ROUTER_ADMIN_PORT).publish_local(ROUTER_METRICS_PORT)
+            .publish_local(ROUTER_PORT, self._bind()).publish_local(ROUTER_ADMIN_PORT, self._bind())
+            .publish_local(ROUTER_METRICS_PORT, self._bind())
             .with_env("DRILL_CONFIG", haproxy_config(health_path))
-            .with_env("ADMIN_FROM", self._edge_gateway())  # the runtime API answers the harness alone
+            .with_env("ADMIN_FROM", self.admin_from or self._edge_gateway())  # the runtime API answers the harness alone
             .with_tmpfs("/tmp", "rw,size=16m,mode=1777").with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", command),
                          labels=run_labels(self.run_id, "router"), **hardening("128m", 256))
@@ -165,7 +178,7 @@ class ServiceStack:
         container = (
             StackContainer(self.images.prometheus, name=f"drill-{self.run_id}-prometheus")
             .with_network(self.edge)
-            .publish_local(PROMETHEUS_PORT)
+            .publish_local(PROMETHEUS_PORT, self._bind())
             .with_env("DRILL_CONFIG", config)
             .with_tmpfs("/prometheus", "rw,size=256m,mode=1777").with_tmpfs("/tmp", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=_from_env("/tmp/prometheus.yml", command),

@@ -133,6 +133,9 @@ class ServiceDef:
     health_timeout_s: float = 3.0  # a python3 check on a busy 2-core machine can take over a second
     health_retries: int = 3
     health_start_s: float = 10.0
+    constraints: tuple[str, ...] = ()  # Swarm placement constraints ("node.id!=..."): multi-node only
+    spread: str | None = None  # a placement preference: spread the replicas over this ("node.id")
+    tmpfs: str | None = None  # a tmpfs mounted here (a multi-node task's copy of the registry)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class TaskInfo:
     exit_code: int | None
     container_id: str | None
     env_ref: str | None  # the MODEL_REF the task runs
+    node_id: str | None = None  # the swarm node the task was scheduled on
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,13 @@ def service_create(client: docker.DockerClient, spec: ServiceDef, update: Update
     from docker.types import EndpointSpec, Healthcheck, Mount, NetworkAttachmentConfig, Resources, RestartPolicy, ServiceMode
 
     mounts = [Mount(spec.volume_target, spec.volume, type="volume", read_only=True)] if spec.volume else []
+    if spec.tmpfs:
+        mounts.append(Mount(spec.tmpfs, None, type="tmpfs", tmpfs_size=64 * 1024 * 1024))
+    placement: dict[str, object] = {}
+    if spec.constraints:
+        placement["constraints"] = list(spec.constraints)
+    if spec.spread:
+        placement["preferences"] = [("spread", spec.spread)]
     try:
         service = client.services.create(
             spec.image, command=spec.command, name=spec.name, env=[f"{k}={v}" for k, v in spec.env.items()],
@@ -193,7 +204,7 @@ def service_create(client: docker.DockerClient, spec: ServiceDef, update: Update
             healthcheck=Healthcheck(test=spec.health_cmd, interval=int(spec.health_interval_s * _NS),
                                     timeout=int(spec.health_timeout_s * _NS),
                                     retries=spec.health_retries, start_period=int(spec.health_start_s * _NS)),
-            mounts=mounts, user="65534:65534", read_only=True, cap_drop=["ALL"],
+            mounts=mounts, user="65534:65534", read_only=True, cap_drop=["ALL"], **placement,
             resources=Resources(mem_limit=spec.memory_bytes),
             # Docker's default: a task that ends for any reason is replaced, so the replica count holds.
             restart_policy=RestartPolicy(condition="any", delay=_NS, max_attempts=0),
@@ -250,7 +261,7 @@ def service_tasks(client: docker.DockerClient, name: str) -> list[TaskInfo]:
         ref = next((e.split("=", 1)[1] for e in env if e.startswith("MODEL_REF=")), None)
         out.append(TaskInfo(task["ID"], str(status.get("State", "")), str(task.get("DesiredState", "")),
                             str(status.get("Message", "")), str(status.get("Err", "")),
-                            container.get("ExitCode"), container.get("ContainerID"), ref))
+                            container.get("ExitCode"), container.get("ContainerID"), ref, task.get("NodeID")))
     return out
 
 

@@ -2,13 +2,64 @@
 
 ``open_backend`` joins (or makes) the engine's swarm for one run, puts the run's router and Prometheus
 containers on the run's overlay network and returns the session and the backend; the built-in target
-uses it when a drill runs with ``--backend swarm`` (or says ``backend: swarm``).
+uses it when a drill runs with ``--backend swarm`` (or says ``backend: swarm``). On a swarm of several
+nodes, ``plan_stack`` (before the stack starts) and the pieces of ``nodes`` make the run reach every node.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from harness.backends import ModelHost, Opened
+from harness.errors import BackendUnavailable
 from harness.ports import Progress
+
+if TYPE_CHECKING:
+    import docker
+
+    from harness.backends.swarm.nodes import Layout
+
+
+def multi_node(client: docker.DockerClient) -> Layout | None:
+    """The layout of a manager of several nodes; None on one node (or no swarm yet: the single-node path)."""
+    from harness.backends.swarm import nodes
+    from harness.stack import swarm_api
+
+    info = swarm_api.swarm_info(client)
+    if not (info.active and info.manager):
+        return None
+    layout = nodes.read_layout(client)
+    return layout if layout.multi else None
+
+
+def plan_stack(stack: Any, progress: Progress) -> None:
+    """Before the stack starts: on a manager of several nodes, publish the router and Prometheus on the manager's
+    port block this host reaches on 127.0.0.1, and accept the runtime API from where this host's connections come."""
+    from harness.backends.swarm import nodes
+
+    layout = multi_node(stack.client)
+    if layout is None:
+        return
+    nodes.require_reachable(layout)
+    assert layout.ports is not None
+    stack.publish_block = nodes.free_ports(stack.client, layout.ports)
+    stack.admin_from = layout.api_from
+    progress(f"swarm of {len(layout.nodes)} nodes ({', '.join(sorted(n.hostname for n in layout.nodes))}); "
+             f"model image through {layout.registry}")
+
+
+def _files_server(stack: Any, network: str) -> None:
+    """The run's registry for tasks on any node: the volume (on the manager) served, as one tar, on the overlay."""
+    from harness.backends.swarm.nodes import FILES_ALIAS, FILES_SERVER
+    from harness.stack import swarm_api
+    from harness.stack.docker_api import run_labels
+    from harness.stack.services import REGISTRY_MOUNT, hardening
+
+    container = stack.client.containers.run(
+        stack.images.model, FILES_SERVER, name=f"drill-{stack.run_id}-model-files", detach=True,
+        network=stack.network.name, labels=run_labels(stack.run_id, "model-files"),
+        volumes={stack.volume_name: {"bind": REGISTRY_MOUNT, "mode": "ro"}}, **hardening("64m", 32))
+    swarm_api.connect_container(stack.client, network, container.id, [FILES_ALIAS])
 
 
 def open_backend(host: ModelHost, progress: Progress) -> Opened:
@@ -26,11 +77,23 @@ def open_backend(host: ModelHost, progress: Progress) -> Opened:
         for role, container in (("router", stack.router_container), ("prometheus", stack.prometheus_container)):
             if container is not None:
                 swarm_api.connect_container(stack.client, session.network, container.get_wrapped_container().id, [role])
+        image, layout = stack.images.model, multi_node(stack.client)
+        if layout is not None:
+            from harness.backends.swarm import nodes
+
+            if getattr(stack, "publish_block", None) is None:
+                raise BackendUnavailable("this target's stack was not planned for several nodes (the backend's "
+                                         "stack_planner); run it on a single-node swarm")
+            assert layout.registry is not None
+            image = nodes.publish_image(stack.client, image, layout.registry)
+            progress(f"model image pushed to {layout.registry}")
+            _files_server(stack, session.network)
         backend = SwarmBackend(
-            stack.client, stack.run_id, stack.images.model, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
+            stack.client, stack.run_id, image, spec.model, session.network, stack.volume_name, REGISTRY_MOUNT,
             sync=host.sync or (lambda: None),
             replicas={"stable": spec.replicas.stable, "candidate": spec.replicas.candidate},
-            rolling=policy_of(spec.strategy), extra_env=stack.model_env)
+            rolling=policy_of(spec.strategy), extra_env=stack.model_env, layout=layout)
+        session.on_close.append(backend.restore_nodes)
     except BaseException:
         session.close()  # the caller never sees this session: leave the engine as found here
         raise

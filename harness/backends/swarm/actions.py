@@ -9,6 +9,7 @@ validate`` loads the action registry without a Docker client.
 from __future__ import annotations
 
 import time
+from typing import Protocol, runtime_checkable
 
 from pydantic import Field
 
@@ -59,5 +60,29 @@ class ConvergedParams(Params):
 def wait_converged(ctx: RunContext, p: ConvergedParams) -> str:
     started = time.monotonic()
     # Bounded by the step's deadline too, so a retry never overlaps a wait still running.
-    _orchestrator(ctx).wait_converged(p.service, current_attempt().bound(p.timeout), version=p.version)
-    return f"{p.service} converged" + (f" on {p.version}" if p.version else "") + f" in {time.monotonic() - started:.1f}s"
+    backend = _orchestrator(ctx)
+    backend.wait_converged(p.service, current_attempt().bound(p.timeout), version=p.version)
+    rescheduled = getattr(backend, "rescheduled_s", None)  # a drill stopped a node: how long Swarm took to recover
+    return (f"{p.service} converged" + (f" on {p.version}" if p.version else "") + f" in {time.monotonic() - started:.1f}s"
+            + (f" (every replica running again {rescheduled:.1f}s after the node was lost)" if rescheduled is not None else ""))
+
+
+@runtime_checkable
+class NodeLossBackend(Protocol):
+    kind: str
+
+    def lose_node(self, slot: str) -> str: ...
+
+
+class LoseNodeParams(Params):
+    service: str
+
+
+@action("swarm.lose_node", LoseNodeParams,
+        "A drill's adversity: stop the engine of a worker node running replicas of a service (a `drill cluster up` "
+        "cluster; the engine comes back when the run ends)", services=("service",))
+def lose_node(ctx: RunContext, p: LoseNodeParams) -> str:
+    backend = ctx.backend
+    if not isinstance(backend, NodeLossBackend):
+        raise StepFailed(f"backend {backend.kind!r} has no nodes to lose; swarm.lose_node needs --backend swarm on a cluster")
+    return backend.lose_node(p.service)

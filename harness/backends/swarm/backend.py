@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import docker
 
@@ -25,6 +27,9 @@ from harness.specs import StrategySpec
 from harness.stack import swarm_api
 from harness.stack.docker_api import run_labels
 from harness.stack.swarm_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePolicy
+
+if TYPE_CHECKING:
+    from harness.backends.swarm.nodes import Layout
 
 MODEL_PORT = 8080
 POOL_PORTS = {"stable": 8101, "candidate": 8102}  # the router's pool per slot (haproxy-swarm.cfg)
@@ -45,7 +50,7 @@ class SwarmBackend:
                  volume: str, registry_mount: str, sync: Callable[[], None],
                  replicas: Mapping[str, int] = DEFAULT_REPLICAS, startup_timeout: float = 60.0,
                  rolling: UpdatePolicy | None = None, rollback_policy: UpdatePolicy | None = None,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, layout: Layout | None = None) -> None:
         self.client = client
         self.run_id = run_id
         self.image = image
@@ -66,6 +71,11 @@ class SwarmBackend:
         self.rollback_policy = rollback_policy or UpdatePolicy(parallelism=1, delay_s=0.0, failure_action="pause",
                                                               monitor_s=1.0, order="start-first")
         self._started: set[str] = set()
+        self.layout = layout  # several nodes: tasks copy the registry from the file server; placement over nodes
+        self.placement: dict[str, dict[str, int]] = {}  # the last converged replicas per slot, by node hostname
+        self.lost: dict[str, str] = {}  # node id -> hostname of engines a drill stopped (brought back at close)
+        self.lost_at: float | None = None  # when the last one was stopped (monotonic): rescheduling is timed from it
+        self.rescheduled_s: float | None = None  # node stopped -> every replica running again elsewhere
 
     def service(self, slot: str) -> str:
         _check_slot(slot)
@@ -86,6 +96,8 @@ class SwarmBackend:
                 labels=run_labels(self.run_id, f"model-{slot}"), network=self.network, aliases=[slot],
                 replicas=self.configured[slot], health_cmd=HEALTH_CMD, volume=self.volume,
                 volume_target=self.registry_mount)
+            if self.layout is not None:
+                spec = _on_nodes(spec, slot, self.layout)
             swarm_api.service_create(self.client, spec, self.rolling, self.rollback_policy)
         self._started.add(slot)
         self.wait_converged(slot, self.startup_timeout, version=version, fail_fast=True)
@@ -114,6 +126,16 @@ class SwarmBackend:
 
     def replicas(self) -> dict[str, int] | None:
         return dict(self.configured)
+
+    def replicas_by_node(self) -> dict[str, dict[str, int]] | None:
+        """Where each slot's replicas ran when it last converged (node hostname -> replicas); None on one node."""
+        return {slot: dict(nodes) for slot, nodes in self.placement.items()} if self.layout is not None else None
+
+    def nodes_of(self, slot: str) -> dict[str, int]:
+        """Running replicas of the slot per node hostname, now."""
+        from harness.backends.swarm.nodes import by_node, read_layout
+
+        return by_node(read_layout(self.client), self.tasks(slot))
 
     # ---- the orchestrator's own moves -------------------------------------------------------
     def tasks(self, slot: str) -> list[TaskInfo]:
@@ -166,22 +188,86 @@ class SwarmBackend:
         while True:
             info = self.info(slot)
             tasks = self.tasks(slot)
-            running = [t for t in tasks if t.desired == "running" and t.state == "running"]
+            # A task on a node the drill stopped still reads "running" until Swarm marks the node down: not counted.
+            running = [t for t in tasks if t.desired == "running" and t.state == "running" and t.node_id not in self.lost]
             wanted = [t for t in running if version is None or t.env_ref == version]
             if fail_fast and (dead := [t for t in tasks if t.state in _FAILED and (version is None or t.env_ref == version)]):
                 logs = swarm_api.service_logs(self.client, name)
-                raise ServiceFailed(f"{name} ({version or 'current'}): task {dead[0].state}: "
+                where = f" on node {self._hostname(dead[0].node_id)} (image {self.image})" if self.layout is not None else ""
+                raise ServiceFailed(f"{name} ({version or 'current'}): task {dead[0].state}{where}: "
                                     f"{dead[0].error or dead[0].message}" + (f"; last log lines: {logs}" if logs else ""))
             if info.update_state in ("paused", "rollback_paused"):
                 raise ServiceFailed(f"{name}: update {info.update_state}: {info.update_message}")
             settled = info.update_state in (None, *_TERMINAL_UPDATE)
             if settled and len(wanted) == info.replicas and len(running) == info.replicas:
+                if self.layout is not None:
+                    self.placement[slot] = {h: n for h, n in self.nodes_of(slot).items() if h not in self.lost.values()}
+                if self.lost_at is not None and self.rescheduled_s is None:
+                    self.rescheduled_s = round(time.monotonic() - self.lost_at, 2)
                 return info
             last = (f"{len(wanted)}/{info.replicas} replicas running {version or 'the current spec'}, "
                     f"{len(running)} running in all, update {info.update_state or 'none'}")
             if time.monotonic() > deadline:
                 raise ServiceFailed(f"{name} did not converge within {timeout:g}s: {last}")
             time.sleep(0.2)
+
+
+    # ---- a node going away (drill clusters: the engine's container is stopped) ---------------
+    def lose_node(self, slot: str) -> str:
+        """Stop the engine of a worker that runs replicas of ``slot`` (never the manager the harness talks to)."""
+        from harness.backends.swarm import cluster
+        from harness.backends.swarm.nodes import read_layout
+
+        layout = read_layout(self.client)
+        if layout.cluster is None:
+            raise ServiceFailed("losing a node needs a cluster made by `drill cluster up` (its engines are containers "
+                                "this host can stop); on another swarm, stop the node yourself")
+        workers = {n.id: n for n in layout.nodes if n.role == "worker" and n.state == "ready"}
+        holding = sorted({t.node_id for t in self.tasks(slot)
+                          if t.desired == "running" and t.state == "running" and t.node_id in workers})
+        if not holding:
+            raise ServiceFailed(f"no worker node runs a replica of {slot} (placement: {self.nodes_of(slot)})")
+        node = workers[str(holding[0])]
+        count = sum(1 for t in self.tasks(slot) if t.node_id == node.id and t.state == "running")
+        cluster.stop_node(cluster.host_engine(), layout.cluster, node.hostname)
+        self.lost[node.id] = node.hostname
+        self.lost_at, self.rescheduled_s = time.monotonic(), None
+        return f"engine {node.hostname} stopped ({count} {slot} replica(s) on it)"
+
+    def restore_nodes(self) -> None:
+        """Start the engines the drill stopped again (they rejoin the swarm by themselves)."""
+        from harness.backends.swarm import cluster
+        from harness.backends.swarm.nodes import read_layout
+
+        if not self.lost:
+            return
+        name = read_layout(self.client).cluster
+        host = cluster.host_engine()
+        for hostname in self.lost.values():
+            if name is not None:
+                cluster.start_node(host, name, hostname)
+        self.lost.clear()
+
+    def _hostname(self, node_id: str | None) -> str:
+        from harness.backends.swarm.nodes import read_layout
+
+        try:
+            return read_layout(self.client).hostname(node_id)
+        except DrillError:
+            return node_id or "?"
+
+
+def _on_nodes(spec: ServiceDef, slot: str, layout: Layout) -> ServiceDef:
+    """A model service on several nodes: the registry copied from the file server into a tmpfs, placed by slot."""
+    from harness.backends.swarm.nodes import FETCH_THEN_SERVE, TASK_REGISTRY
+
+    own = layout.candidate_node()
+    if own is None:
+        constraints: tuple[str, ...] = ()
+    else:
+        constraints = (f"node.id=={own.id}",) if slot == "candidate" else (f"node.id!={own.id}",)
+    return replace(spec, command=FETCH_THEN_SERVE, env={**spec.env, "REGISTRY_DIR": TASK_REGISTRY}, volume=None,
+                   tmpfs="/tmp", constraints=constraints, spread="node.id" if slot == "stable" else None)
 
 
 def policy_of(strategy: StrategySpec) -> UpdatePolicy:

@@ -14,7 +14,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +61,7 @@ class SwarmSession:
         self.network = f"drill-{run_id}-overlay"
         self.report = SessionReport()
         self._open = False
+        self.on_close: list[Callable[[], None]] = []  # before the sweep (engines a drill stopped come back)
 
     def open(self, progress: Progress) -> None:
         """Be a swarm manager (init one if the engine is in none) and create the run's overlay network."""
@@ -87,7 +88,11 @@ class SwarmSession:
         if not self._open:
             return self.report
         self._open = False
-        docker_api.sweep(self.client, self.run_id)
+        try:
+            for hook in self.on_close:
+                hook()
+        finally:
+            docker_api.sweep(self.client, self.run_id)
         with swarm_lock():
             self._leave_if_idle()
         return self.report
