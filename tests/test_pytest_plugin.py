@@ -80,5 +80,5 @@ def test_real_drill_through_the_plugin(pytester: pytest.Pytester, monkeypatch: p
     assert suite is not None and suite.get("name") == "drill.canary-fail"
     assert suite.get("failures") == "0"
     assert [c.get("name") for c in suite.findall("testcase")] == [
-        "detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",
+        "as_expected", "detected", "rolled_back", "verified", "within_target", "no_failed_requests_during_rollback",
         "serving_stable_after"]

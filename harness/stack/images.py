@@ -109,7 +109,8 @@ def ensure_images(client: docker.DockerClient, progress: Progress, *, force: boo
     if source in ("auto", "official"):
         bases = _pull_official(client, progress)
         if bases is None and source == "official":
-            raise BackendUnavailable("DRILL_IMAGE_SOURCE=official but no registry answered; unset it to bootstrap.")
+            raise BackendUnavailable(f"DRILL_IMAGE_SOURCE=official but no registry answered "
+                                     f"({_no_registry[0].rstrip('; ')}); unset it to bootstrap.")
     if bases is None:
         base = ensure_base(client, progress, force=force)
         bases = {role: base for role in ROLES}
