@@ -169,7 +169,9 @@ class CompareCheck(Strict):
     min_effect: float = Field(default=0.6, gt=0.5, le=1.0,
         description="mann-whitney: the effect size P(candidate worse than baseline) that must be reached too; the sequential test does not "
                     "use it")
-    min_samples: int = Field(default=20, ge=8, description="mann-whitney: the fewest samples on each side before a look decides")
+    min_samples: int = Field(default=20, ge=8,
+        description="the fewest exposed samples on each side before a look decides (both methods: the sequential test is valid "
+                    "at any stopping time; the guard keeps a few cold-start answers from deciding)")
 
 
 class DetectionSpec(Strict):
