@@ -61,6 +61,7 @@ class PlainConsole:
     def __init__(self, stream: TextIO) -> None:
         self.console = SafeConsole(file=stream, highlight=False, soft_wrap=True)
         self.t0 = time.monotonic()
+        self.in_step = False
 
     def _line(self, text: str) -> None:
         self.console.print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", markup=False)
@@ -81,9 +82,12 @@ class PlainConsole:
                 self._line(f"  decision: {decision} ({trigger})")
             case StepEnded(result=r):
                 mark = "ok" if r.status is StepStatus.OK else r.status.value.upper()
+                self.in_step = False
                 self._line(f"  step {r.name} [{r.action}] {mark} in {_fmt_s(r.duration_s)}, "
                            f"{r.attempts} attempt(s): {r.error or r.detail}")
-            case Notified(channel=channel, message=message):
+            case StepStarted():
+                self.in_step = True
+            case Notified(channel=channel, message=message) if not self.in_step:  # a step's own: on its line
                 self._line(f"  notify #{channel}: {message}")
             case RunFinished(result=result):
                 self._line(summary_line(result))

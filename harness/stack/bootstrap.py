@@ -102,9 +102,11 @@ def _command(name: str, path: str, recipe: Recipe, target: Path) -> list[str]:
     return [path, "--variant=minbase", include, recipe.suite, str(target), recipe.mirror]
 
 
-def _run(cmd: list[str], tool: str, progress: Progress, log_path: Path) -> tuple[int, list[str]]:
+def _run(cmd: list[str], tool: str, progress: Progress, log_path: Path, workdir: Path) -> tuple[int, list[str]]:
     status = BootstrapProgress(progress, tool)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The tool's own temporary root goes next to the archive (mmdebstrap honours TMPDIR).
+    env = {**os.environ, "TMPDIR": str(workdir)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
     tail: list[str] = []
     with log_path.open("a", encoding="utf-8") as log:
@@ -139,10 +141,10 @@ def bootstrap_archive(recipe: Recipe, workdir: Path, progress: Progress, lead: s
         lead = ""
         if name == "mmdebstrap":
             archive = workdir / "rootfs.tar"
-            code, tail = _run(_command(name, path, recipe, archive), name, progress, log_path)
+            code, tail = _run(_command(name, path, recipe, archive), name, progress, log_path, workdir)
         else:
             rootfs = workdir / "rootfs"
-            code, tail = _run(_command(name, path, recipe, rootfs), name, progress, log_path)
+            code, tail = _run(_command(name, path, recipe, rootfs), name, progress, log_path, workdir)
             if code == 0:
                 for rel in recipe.trim:
                     shutil.rmtree(rootfs / rel, ignore_errors=True)
@@ -157,5 +159,26 @@ def bootstrap_archive(recipe: Recipe, workdir: Path, progress: Progress, lead: s
                              f"reachable Debian mirror. Full log: {log_path}. " + "\n".join(failures))
 
 
+SCRATCH_ENV = "DRILL_SCRATCH_DIR"  # where the root filesystem and its archive are made (default: see scratch_parent)
+SCRATCH_NEEDS = 3 << 30  # bytes free: the unpacked root (~0.5 GB), its archive and the packages, with room to spare
+
+
+def scratch_parent(candidates: tuple[str, ...] = ("/dev/shm",)) -> str | None:
+    """The directory a bootstrap works in: ``$DRILL_SCRATCH_DIR``, else a memory filesystem when one is
+    usable (writable, exec and dev allowed, 3 GiB free; dpkg's hundreds of small writes and fsyncs go
+    there at memory speed: 17 s instead of 28-40 s on this machine's disk), else the system's temp dir (None)."""
+    if wanted := os.environ.get(SCRATCH_ENV):
+        return wanted
+    for path in candidates:
+        try:
+            info = os.statvfs(path)
+        except OSError:
+            continue
+        usable = not info.f_flag & (os.ST_NOEXEC | os.ST_NODEV | os.ST_RDONLY) and os.access(path, os.W_OK | os.X_OK)
+        if usable and info.f_bavail * info.f_frsize >= SCRATCH_NEEDS:
+            return path
+    return None
+
+
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="drill-rootfs-")
+    return tempfile.TemporaryDirectory(prefix="drill-rootfs-", dir=scratch_parent())

@@ -41,6 +41,8 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 TRIM_PATHS = (
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
     "var/lib/apt/lists", "var/cache/apt", "var/cache/debconf",
+    # 218 MB of time-zone data for Prometheus's web UI (a dependency of its package); the drill reads its API only.
+    "usr/share/javascript/moment-timezone",
 )
 OFFICIAL_BASES = {"model": "python:3.11-slim", "router": "haproxy:2.6", "prometheus": "prom/prometheus:v2.42.0"}
 
@@ -48,6 +50,12 @@ ROLES = ("model", "router", "prometheus")
 # Every role image holds all serving files under /opt/drill; the stack sets each container's
 # entrypoint (see stack/services.py and stack/stack.py), so a bootstrapped base needs one build, not three.
 BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
+# A base bootstrapped here already holds the serving files (added to its archive before the import, labelled
+# with their digest): it is then the role image itself, no build (a build here costs 2-8 s even for one USER line:
+# each instruction commits a layer on fuse-overlayfs). Its default user is root, for a team's builds on it; the
+# stack never relies on an image's USER: every container and service it starts names 65534:65534 itself
+# (stack/services.py ``hardening``, stack/swarm_api.py).
+LABEL_SERVING = "io.drill.serving"
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,15 @@ def _serving_bytes() -> dict[str, bytes]:
 
 
 def base_digest() -> str:
-    recipe = f"{DEBIAN_SUITE}|{','.join(DEBIAN_PACKAGES)}|{','.join(TRIM_PATHS)}|v1"
+    recipe = f"{DEBIAN_SUITE}|{','.join(DEBIAN_PACKAGES)}|{','.join(TRIM_PATHS)}|v2"
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def serving_digest() -> str:
+    h = hashlib.sha256()
+    for name, data in sorted(_serving_bytes().items()):
+        h.update(name.encode() + b"\0" + data)
+    return h.hexdigest()[:16]
 
 
 def inputs_digest() -> str:
@@ -124,8 +139,12 @@ def ensure_images(client: docker.DockerClient, progress: Progress, *, force: boo
         if bases[role] in built:  # same base: one build, another tag
             client.images.get(built[bases[role]]).tag(tag)
             continue
-        progress(f"building {tag}")
-        _build(client, bases[role], tag, digest)
+        if _holds_serving_files(client, bases[role]):
+            repo, _, version = tag.partition(":")
+            client.images.get(bases[role]).tag(repo, version)
+        else:
+            progress(f"building {tag}")
+            _build(client, bases[role], tag, digest)
         built[bases[role]] = tag
     return StackImages(
         _tag("model", digest), _tag("router", digest), _tag("prometheus", digest), source,
@@ -172,12 +191,30 @@ def _bootstrap_base(client: docker.DockerClient, progress: Progress, tag: str) -
     recipe = Recipe(DEBIAN_SUITE, DEBIAN_PACKAGES, TRIM_PATHS, os.environ.get("DRILL_DEBIAN_MIRROR", DEFAULT_MIRROR))
     with scratch_dir() as tmp:
         archive = bootstrap_archive(recipe, Path(tmp), progress, lead=_no_registry[0])
+        with tarfile.open(archive, mode="a") as tar:  # appended: the archive is plain tar, written in scratch
+            folder = tarfile.TarInfo("./opt/drill")
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(folder)
+            for name, data in _serving_bytes().items():
+                tar.addfile(_entry(f"./opt/drill/{name}", len(data)), io.BytesIO(data))
         repo, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(archive), repository=repo, tag=version,
-            changes=[f"LABEL {LABEL_HARNESS}=true", f"LABEL {LABEL_INPUTS}={base_digest()}"],
+            changes=[f"LABEL {LABEL_HARNESS}=true", f"LABEL {LABEL_INPUTS}={base_digest()}",
+                     f"LABEL {LABEL_SERVING}={serving_digest()}"],
         )
     return tag
+
+
+def _holds_serving_files(client: docker.DockerClient, base: str) -> bool:
+    labels = client.images.get(base).labels or {}
+    return labels.get(LABEL_SERVING) == serving_digest()
+
+
+def _entry(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    return info
 
 
 def _build(client: docker.DockerClient, base: str, tag: str, digest: str) -> None:
@@ -186,14 +223,11 @@ def _build(client: docker.DockerClient, base: str, tag: str, digest: str) -> Non
     with tarfile.open(fileobj=context, mode="w") as tar:
         files = {"Dockerfile": dockerfile.encode(), **_serving_bytes()}
         for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
+            tar.addfile(_entry(name, len(data)), io.BytesIO(data))
     context.seek(0)
     try:
         client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: digest})
+                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: digest, LABEL_SERVING: serving_digest()})
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
         raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
