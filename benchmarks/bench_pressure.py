@@ -10,7 +10,8 @@ is not in the catalogue (``late-rollback`` comes with the production-rate load w
 compare the ratios within one run, not absolute seconds across runs.
 
 JSON shape: {"clean": {...}, "cases": {"<name>": {"status", "expected", "as_expected",
-"decision_to_completion_s", "failed_during_rollback", "slow_during_rollback", "ratio_to_clean"}}}
+"decision_to_completion_s", "failed_during_rollback", "slow_during_rollback", "ratio_to_clean", "achieved_rps"}}}
+(``achieved_rps``: requests/s achieved per phase, report.json's ``traffic.achieved_rps``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def figures(result: Any, clean_d2c: float | None) -> dict[str, Any]:
         "failed_during_rollback": traffic.failed_during_rollback if traffic is not None else None,
         "slow_during_rollback": getattr(traffic, "slow_during_rollback", None) if traffic is not None else None,
         "ratio_to_clean": round(d2c / clean_d2c, 2) if d2c is not None and clean_d2c else None,
+        # requests/s the load generator achieved per phase; the table shows the rollback's (and detect's)
+        "achieved_rps": dict(traffic.achieved_rps) if traffic is not None else None,
         "reason": result.reason,
         "run_id": result.run_id,
     }
@@ -47,7 +50,7 @@ def figures(result: Any, clean_d2c: float | None) -> dict[str, Any]:
 
 def missing(name: str) -> dict[str, Any]:
     return {"status": "missing", "expected": None, "as_expected": False, "decision_to_completion_s": None,
-            "failed_during_rollback": None, "slow_during_rollback": None, "ratio_to_clean": None,
+            "failed_during_rollback": None, "slow_during_rollback": None, "ratio_to_clean": None, "achieved_rps": None,
             "reason": f"no drill named {name} in the catalogue"}
 
 
@@ -61,14 +64,17 @@ def table(out: dict[str, Any]) -> str:
             return f"{value:.2f}"
         return str(value)
 
-    head = ("case", "status", "expected", "as expected", "decision→completion s", "failed", "slow", "× clean")
-    rows = [(CLEAN + " (clean)", *(cell(out["clean"].get(k)) for k in (
-        "status", "expected", "as_expected", "decision_to_completion_s", "failed_during_rollback",
-        "slow_during_rollback", "ratio_to_clean")))]
+    def rate(case: dict[str, Any]) -> str:
+        achieved = case.get("achieved_rps") or {}
+        return "/".join(f"{achieved[p]:.0f}" if p in achieved else "—" for p in ("detect", "rollback"))
+
+    keys = ("status", "expected", "as_expected", "decision_to_completion_s", "failed_during_rollback",
+            "slow_during_rollback", "ratio_to_clean")
+    head = ("case", "status", "expected", "as expected", "decision→completion s", "failed", "slow", "× clean",
+            "req/s detect/rollback")
+    rows = [(CLEAN + " (clean)", *(cell(out["clean"].get(k)) for k in keys), rate(out["clean"]))]
     for name, case in out["cases"].items():
-        rows.append((name, *(cell(case.get(k)) for k in (
-            "status", "expected", "as_expected", "decision_to_completion_s", "failed_during_rollback",
-            "slow_during_rollback", "ratio_to_clean"))))
+        rows.append((name, *(cell(case.get(k)) for k in keys), rate(case)))
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in (head, *rows)]
     lines.insert(1, "  ".join("-" * w for w in widths))
