@@ -1,6 +1,6 @@
 """Late-rollback benchmark: decision -> completion against the size of the weights brought back.
 
-    python benchmarks/bench_late.py [--sizes 200MB,1GB] [--runs 1] [--rate 500] [--json]
+    python benchmarks/bench_late.py [--sizes 200MB,2GB] [--runs 1] [--rate 500] [--json]
 
 For each artifact size, runs the late-rollback drill (a copy with ``target.artifact_size`` set) and prints
 per size: status, decision -> completion, the start-previous step (start the stopped version, read and
@@ -47,7 +47,7 @@ def figures(result: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="200MB,1GB", help="comma-separated artifact sizes")
+    parser.add_argument("--sizes", default="200MB,2GB", help="comma-separated artifact sizes")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=None, help="requests/s (default: the drill's)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
