@@ -121,6 +121,11 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
         stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
         containers, networks, volumes = harness_resources(docker_client, run_id)
         assert len(containers) == 4 and len(networks) == 2 and len(volumes) == 1  # 3 services + the registry loader
+        # The stack's image is the bootstrapped base (default user root, for a team's builds on it) where no registry
+        # answers: every server names its unprivileged user itself (the loader never runs; it only holds the volume).
+        users = {c.labels.get("io.drill.role"): c.attrs["Config"]["User"] for c in containers}  # type: ignore[attr-defined]
+        assert {role: user for role, user in users.items() if role != "registry-loader"} == dict.fromkeys(
+            ("router", "prometheus", "model-stable"), "65534:65534"), users
         _assert_the_model_cannot_reach_the_runtime_api_or_the_outside(stack)
         # A killed image-target run also leaves its per-run image tags behind.
         run_tag = f"drill-team-probe:run-{run_id}-v1"
