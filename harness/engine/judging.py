@@ -72,7 +72,7 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         replicas_by_node=_by_node(target),
     )
     missed = expectation.missed_sabotage(spec.sabotage, versions.stable if versions else "?", drill.runbook, state.steps)
-    verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed)
+    verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed, reason, spec.fails_with)
     if not verdict.as_expected and verdict.note and verdict.note not in reason:
         result = replace(result, reason=f"{reason}; not as expected: {verdict.note}")
     return replace(result, as_expected=verdict.as_expected)

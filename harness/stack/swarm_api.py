@@ -283,6 +283,25 @@ def service_update(client: docker.DockerClient, name: str, env: dict[str, str],
         raise SwarmError(f"docker service update {name} failed: {_explain(exc)}") from exc
 
 
+def service_placement(client: docker.DockerClient, name: str, constraints: tuple[str, ...], spread: str | None) -> None:
+    """Replace the service's placement only. Swarm restarts no task that still satisfies the new constraints (checked
+    on Engine 20.10: the same task ids before and after), so a laxer placement binds only tasks scheduled later."""
+    service = _service(client, name)
+    spec = service.attrs["Spec"]
+    placement: dict[str, object] = {"Constraints": list(constraints)}
+    if spread:
+        placement["Preferences"] = [{"Spread": {"SpreadDescriptor": spread}}]
+    spec["TaskTemplate"]["Placement"] = placement
+    api = client.api
+    try:
+        # The spec as stored, changed in Placement only. docker-py's update_service(fetch_current_spec=True) reads it
+        # with the defaults filled in (DNSConfig {} for none): a change of the task spec, and every task was replaced.
+        response = api._post_json(api._url("/services/{0}/update", service.id), data=spec, params={"version": service.version})
+        api._raise_for_status(response)
+    except docker.errors.APIError as exc:
+        raise SwarmError(f"docker service update --constraint-rm {name} failed: {_explain(exc)}") from exc
+
+
 def service_rollback(client: docker.DockerClient, name: str) -> None:
     """`docker service rollback`: the server-side rollback to the service's previous spec."""
     service = _service(client, name)

@@ -62,6 +62,9 @@ STORAGE_DRIVER = "overlay2"
 # What an engine in a container needs here (docker run --privileged is refused on this machine).
 ENGINE_CAPS = ["SYS_ADMIN", "NET_ADMIN", "MKNOD", "SYS_PTRACE"]
 ENGINE_SECURITY = ["seccomp=unconfined", "apparmor=unconfined"]
+# An engine a drill stopped (killed after the stop timeout) leaves its pid files behind, and dockerd then refuses
+# to start again ("pid file found"): a node that should rejoin stays down. Remove them before each start.
+ENGINE_START = ["sh", "-c", 'rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid; exec "$@"', "engine"]
 
 
 class ClusterError(BackendUnavailable):
@@ -184,7 +187,7 @@ def _up(client: docker.DockerClient, image: str, model_image: str, nodes: int, n
     containers = []
     for i, hostname in enumerate(hostnames):
         manager = i == 0
-        command = ["dockerd", "--host=unix:///var/run/docker.sock", f"--storage-driver={STORAGE_DRIVER}",
+        command = [*ENGINE_START, "dockerd", "--host=unix:///var/run/docker.sock", f"--storage-driver={STORAGE_DRIVER}",
                    f"--insecure-registry={registry}"]
         published: dict[str, object] = {}
         node_labels = labels(name, "cluster-node", hostname)
