@@ -32,15 +32,16 @@ def multi_node(client: docker.DockerClient) -> Layout | None:
     return layout if layout.multi else None
 
 
-def require_nodes(client: docker.DockerClient, drill: str, wanted: int, layout: Layout | None) -> None:
+def require_nodes(engine: str, drill: str, wanted: int, layout: Layout | None) -> None:
     """A drill needing ``wanted`` nodes (``nodes:``) on fewer: an environment problem (exit 3), said before
-    anything starts, with what to do."""
+    anything starts, with what to do. ``engine``: the Docker API the run talks to."""
     have = sum(1 for n in layout.nodes if n.state == "ready") if layout is not None else 1
     if have >= wanted:
         return
-    where = f"the engine at {client.api.base_url}" if layout is None else f"the swarm of {client.api.base_url}"
+    where = (f"the engine at {engine} is one node" if layout is None
+             else f"the swarm of {engine} has {have} of its {len(layout.nodes)} nodes ready")
     raise BackendUnavailable(
-        f"drill {drill} needs a swarm of {wanted} nodes; {where} has {have} ready: start one with "
+        f"drill {drill} needs a swarm of {wanted} nodes; {where}: start a cluster with "
         f"`drill cluster up --nodes {wanted}` and run with the DOCKER_HOST it prints")
 
 
@@ -52,7 +53,7 @@ def plan_stack(host: ModelHost, progress: Progress) -> None:
 
     stack = host.stack
     layout = multi_node(stack.client)
-    require_nodes(stack.client, host.spec.name, host.spec.nodes, layout)
+    require_nodes(stack.client.api.base_url, host.spec.name, host.spec.nodes, layout)
     if layout is None:
         return
     nodes.require_reachable(layout)
@@ -86,7 +87,7 @@ def open_backend(host: ModelHost, progress: Progress) -> Opened:
     from harness.stack.services import REGISTRY_MOUNT
 
     stack, spec = host.stack, host.spec
-    require_nodes(stack.client, spec.name, spec.nodes, multi_node(stack.client))  # a target that planned nothing
+    require_nodes(stack.client.api.base_url, spec.name, spec.nodes, multi_node(stack.client))  # a target that planned nothing
     session = SwarmSession(stack.client, stack.run_id)
     session.open(progress)
     try:

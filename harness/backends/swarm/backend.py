@@ -75,6 +75,7 @@ class SwarmBackend:
         self.layout = layout  # several nodes: tasks copy the registry from the file server; placement over nodes
         self.placement: dict[str, dict[str, int]] = {}  # the last converged replicas per slot, by node hostname
         self.lost: dict[str, str] = {}  # node id -> hostname of engines a drill stopped (brought back at close)
+        self.placement_before: dict[str, dict[str, int]] | None = None  # replicas by node just before the first loss
         self.lost_at: float | None = None  # when the last one was stopped (monotonic): rescheduling is timed from it
         self.rescheduled_s: float | None = None  # node stopped -> every replica running again elsewhere
         self.withheld: Withheld | None = None  # nodes a drill cut off the registry, the model image removed
@@ -142,6 +143,10 @@ class SwarmBackend:
     def replicas_by_node(self) -> dict[str, dict[str, int]] | None:
         """Where each slot's replicas ran when it last converged (node hostname -> replicas); None on one node."""
         return {slot: dict(nodes) for slot, nodes in self.placement.items()} if self.layout is not None else None
+
+    def replicas_by_node_before(self) -> dict[str, dict[str, int]] | None:
+        """Where each slot's replicas ran just before a drill stopped a node; None if none was stopped."""
+        return self.placement_before
 
     def nodes_of(self, slot: str) -> dict[str, int]:
         """Running replicas of the slot per node hostname, now."""
@@ -243,6 +248,8 @@ class SwarmBackend:
             raise ServiceFailed(f"no worker node runs a replica of {slot} (placement: {self.nodes_of(slot)})")
         node = workers[str(holding[0])]
         count = sum(1 for t in self.tasks(slot) if t.node_id == node.id and t.state == "running")
+        if self.placement_before is None:
+            self.placement_before = {s: self.nodes_of(s) for s in SLOTS if s in self._started}
         cluster.stop_node(cluster.host_engine(), layout.cluster, node.hostname)
         self.lost[node.id] = node.hostname
         self.lost_at, self.rescheduled_s = time.monotonic(), None
