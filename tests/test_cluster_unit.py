@@ -82,7 +82,7 @@ def test_a_drill_needing_more_nodes_than_there_are_stops_with_what_to_do() -> No
     with pytest.raises(BackendUnavailable, match=r"needs a swarm of 3 nodes; the engine at unix://x is one node: .*"
                                                  r"drill cluster up --nodes 3"):
         require_nodes("unix://x", "swarm-image-missing", 3, None)
-    two = Layout(_layout(3).nodes[:2] + (Node("id3", "node-3", "worker", "down", {}),), "drill", "reg:5000", (1, 2), None)
+    two = Layout((*_layout(3).nodes[:2], Node("id3", "node-3", "worker", "down", {})), "drill", "reg:5000", (1, 2), None)
     with pytest.raises(BackendUnavailable, match="has 2 of its 3 nodes ready"):
         require_nodes("tcp://127.0.0.1:1", "swarm-image-missing", 3, two)
     require_nodes("tcp://127.0.0.1:1", "swarm-node-loss", 2, two)  # enough: nothing said
