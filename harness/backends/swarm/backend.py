@@ -303,7 +303,7 @@ class SwarmBackend:
             where = ""
         elif "No such image" in error:  # the node has not got the image and could not pull it
             where = (f" on node {self._hostname(task.node_id)}: node {self._hostname(task.node_id)} lacks image "
-                     f"{self.image} and could not pull it from {self.layout.registry}")
+                     f"{self.image} and could not pull it (the run's images come from {self.layout.registry})")
         else:
             where = f" on node {self._hostname(task.node_id)} (image {self.image})"
         logs = "" if "No such image" in error else swarm_api.service_logs(self.client, name)
