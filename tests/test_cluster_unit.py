@@ -134,3 +134,13 @@ def test_the_withheld_registry_rule_is_a_reset_on_the_registry_port_only() -> No
     assert _rule("192.168.64.2") == ["OUTPUT", "-d", "192.168.64.2", "-p", "tcp", "--dport", "5000", "-j", "REJECT",
                                      "--reject-with", "tcp-reset"]
 
+
+
+def test_swarm_names_fit_in_63_characters_and_stay_unique() -> None:
+    from harness.stack.swarm_api import swarm_name
+
+    assert swarm_name("20261202T004446Z-canary-fail-773604", "stable") == "drill-20261202T004446Z-canary-fail-773604-stable"
+    long_a = swarm_name("20261202T004446Z-shadow-nondeterministic-control-773604", "candidate")
+    long_b = swarm_name("20261202T004446Z-shadow-nondeterministic-control-aaaaaa", "candidate")
+    assert len(long_a) <= 63 and long_a.endswith("-candidate") and long_a.startswith("drill-20261202T004446Z-shadow")
+    assert long_a != long_b

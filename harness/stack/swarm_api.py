@@ -16,6 +16,20 @@ from harness.stack.docker_api import LABEL_HARNESS, LABEL_RUN
 from harness.stack.docker_api import explain as _explain
 
 SWARM_NETWORKS = ("docker_gwbridge", "ingress")  # what `docker swarm init` creates and `leave` may leave behind
+MAX_NAME = 63  # Swarm refuses longer service and network names ("name must be 63 characters or fewer")
+
+
+def swarm_name(run_id: str, suffix: str) -> str:
+    """``drill-<run id>-<suffix>``; for a run id too long for Swarm (a drill name over ~23 characters), the run id
+    cut short and made unique again by a hash of the whole. Resources are found by label, never by this name."""
+    import hashlib
+
+    name = f"drill-{run_id}-{suffix}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:6]
+    keep = MAX_NAME - len(f"drill--{digest}-{suffix}")
+    return f"drill-{run_id[:keep].rstrip('-')}-{digest}-{suffix}"
 
 
 class SwarmError(ServiceFailed):

@@ -82,7 +82,7 @@ class SwarmBackend:
 
     def service(self, slot: str) -> str:
         _check_slot(slot)
-        return f"drill-{self.run_id}-{slot}"
+        return swarm_api.swarm_name(self.run_id, slot)
 
     # ---- ports.Backend ----------------------------------------------------------------------
     def start(self, slot: str, version: str) -> Endpoint:
