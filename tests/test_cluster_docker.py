@@ -1,6 +1,8 @@
 """Drills on a real multi-node swarm: `drill cluster up --nodes 3` (three engines in containers), then
-canary-fail with replicas over the nodes, swarm-node-loss (a worker engine stopped during the rollback), and
-`drill cluster down` leaving nothing behind.
+canary-fail with replicas over the nodes, swarm-node-loss (a worker engine stopped during the rollback; the
+rescheduled replica spreads), swarm-image-missing (its replacement lands on a node without the image: fails as
+expected, naming both), a multi-node drill refused on a single engine (exit 3), and `drill cluster down`
+leaving nothing behind.
 
 Marked ``cluster`` (and ``docker``: CI always runs them, and fails when they cannot run). One cluster for the
 module keeps the total to a few minutes; each phase's time is printed (pytest -s) and is noisy on a shared
