@@ -153,7 +153,8 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus"
              + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
-                " for the run if the engine is in none)" if where == "swarm" else "")
+                " for the run if the engine is in none" + (f"; needs {s.nodes} nodes" if s.nodes > 1 else "") + ")"
+                if where == "swarm" else "")
              + (f" — target {s.target.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
                                                 " servers loading them" if s.target.kind == "mlflow" else "")
                 if s.target.kind != "builtin" else ""),
@@ -167,7 +168,8 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
              + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expected}"
              + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
-                and s.expect is None else ""),
+                and s.expect is None else "") + (f", the reason saying {s.fails_with!r}" if s.fails_with else ""),
+             *[f"  adversity: {a.kind} ({a.slot}) at {a.at} for {a.for_:g}s" for a in s.adversity],
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
