@@ -245,3 +245,20 @@ def test_a_report_dir_under_a_regular_file_is_bad_input_and_starts_nothing(tmp_p
     proc = _run(["run", "canary-fail", "--report-dir", str(blocker / "reports")], tmp_path)
     assert proc.returncode == 2 and "--report-dir" in proc.stderr and "not a directory" in proc.stderr
     assert not (tmp_path / "drill.db").exists()
+
+
+def test_run_all_goes_on_past_a_drill_this_engine_cannot_run(tmp_path: Path, docker_client: object) -> None:
+    """A multi-node drill on one engine is reported as not run here (exit 3); the drills after it still run."""
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    for name in ("swarm-image-missing", "canary-fail"):  # sorted: the multi-node one comes first
+        shutil.copy(CATALOGUE / "drills" / f"{name}.yaml", drills)
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(tmp_path)}
+    proc = subprocess.run([*DRILL, "run", "--all", "--json", "--report-dir", str(tmp_path / "reports")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    by_drill = {entry["drill"]: entry for entry in json.loads(proc.stdout)}
+    assert by_drill["canary-fail"]["status"] == "passed"
+    assert by_drill["swarm-image-missing"]["status"] == "not_run"
+    assert "drill cluster up --nodes 3" in by_drill["swarm-image-missing"]["reason"]
+    assert "1 of 1 drill(s) ended as expected; 1 could not run in this environment (exit 3)" in proc.stderr
