@@ -304,8 +304,9 @@ def _wait_nodes_ready(client: docker.DockerClient, nodes: int, timeout: float) -
 
 
 def _copy_image(source: docker.DockerClient, target: docker.DockerClient, tag: str) -> None:
-    """docker save | docker load, streamed (no temporary file)."""
-    target.images.load(source.images.get(tag).save(named=True))
+    """docker save | docker load, streamed (no temporary file). Saved under ``tag`` itself: one image often has
+    several tags (the stack's roles and the bootstrapped base), and ``named=True`` would keep only the first."""
+    target.images.load(source.images.get(tag).save(named=tag))
 
 
 def down(client: docker.DockerClient, name: str = "drill") -> int:
