@@ -155,7 +155,8 @@ class Engine:
             with self._phase(state, Phase.BASELINE):
                 slot_versions = {"stable": versions.stable}
                 load = LoadGenerator(target.traffic_endpoint, target.protocol, Schedule.of(spec.traffic),
-                                     spec.traffic.connections, spec.traffic.timeout, slot_versions=slot_versions)
+                                     spec.traffic.connections, spec.traffic.timeout, slot_versions=slot_versions,
+                                     labelled=spec.traffic.labelled)
                 ctx = RunContext(target, load, self.emit,
                                  {**options.variables,
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
