@@ -279,7 +279,7 @@ class DrillSpec(Strict):
             if check.measure == "disagreement" and not self.strategy.has_shadow:
                 raise FieldError(("detection", "compare", i, "measure"), "disagreement is judged in a shadow stage (against a "
                                  f"second stable instance on the same requests); strategy {self.strategy.kind!r} has none")
-        client_side = self.detection.metrics or [c for c in self.detection.compare if c.measure != "disagreement"]
+        client_side = bool(self.detection.metrics) or any(c.measure != "disagreement" for c in self.detection.compare)
         if any(s.kind == "canary" for s in self.strategy.stages) and not client_side:
             raise FieldError(("detection",), "a canary stage is judged by detection.metrics or a client-side compare check "
                              "(disagreement is shadow's only): give one")
