@@ -80,8 +80,8 @@ def canary_stage(run: StrategyRun, stage: StrategyStage, alpha: float) -> StageO
     streak = 0
     evidence: tuple[Evidence, ...] = ()
     deadline = time.monotonic() + stage.max_wait
-    while time.monotonic() < deadline:
-        time.sleep(det.interval)
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(det.interval, left))
         split = analysis.split_samples(ctx.load.samples(), since, stable, candidate, weight)
         verdict = analysis.judge(ctx.prometheus, det.metrics, compares, split, alpha)
         evidence = verdict.evidence

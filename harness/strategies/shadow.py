@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -114,10 +115,12 @@ class ShadowStage:
         stable = self.backend.address("stable")
         if stable is None:
             raise RuntimeError("the stable slot is not running: nothing to shadow")
-        candidate = self.backend.start("candidate", candidate_version)  # never attached: it serves no client
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the second stable instance starts beside the candidate
+            second = pool.submit(self.backend.start, "secondary", stable_version) if self.secondary else None
+            candidate = self.backend.start("candidate", candidate_version)  # never attached: it serves no client
+            secondary = second.result() if second is not None else None
         if self.fault is not None:
             candidate = self.fault.wrap("candidate", candidate)  # an injected fault sits between tee and candidate
-        secondary = self.backend.start("secondary", stable_version) if self.secondary else None
         judge = PairedJudge(self.alpha, self.measures)
         reader: TeeReader | None = None
         started = mirroring = time.monotonic()
@@ -129,8 +132,8 @@ class ShadowStage:
             self.router.attach("stable", routed)
             mirroring, since = time.monotonic(), now()
             reader = TeeReader(records, self.protocol, examples_by_digest(self.examples))
-            while time.monotonic() - mirroring < max_wait:
-                self.sleep(interval)
+            while (left := max_wait - (time.monotonic() - mirroring)) > 0:
+                self.sleep(min(interval, left))  # the last look at the end of the budget, not an interval after it
                 judge.extend(reader.poll())
                 self.looks.append((time.monotonic() - mirroring, judge.look(with_cs=False)))
                 if judge.rejected():
