@@ -112,6 +112,15 @@ class StrategySpec(Strict):
         return self
 
     @property
+    def summary(self) -> str:
+        """One line for `drill list` and the plan: "canary 10%", "progressive: shadow (20s) -> canary 10 % (30s) -> promote"."""
+        if self.kind == "canary":
+            return f"canary {self.weight}%"
+        if self.kind == "progressive":
+            return "progressive: " + " -> ".join(f"{s.label} ({s.max_wait:g}s)" for s in self.stages) + " -> promote"
+        return self.kind
+
+    @property
     def has_shadow(self) -> bool:
         """A shadow stage runs: the strategy is shadow, or a progressive one that starts with one."""
         return self.kind == "shadow" or (self.kind == "progressive" and bool(self.stages) and self.stages[0].kind == "shadow")
