@@ -153,6 +153,7 @@ class Progressive:
                 return next((e for e in state.evidence if e.breached), state.evidence[0])
         if spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
+            state.decision_at = done[-1].decided_at or state.decision_at  # the last stage's end, not its cleanup
         else:
             state.decide(Decision.MISSED, None)
         run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))

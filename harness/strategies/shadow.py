@@ -139,6 +139,8 @@ class ShadowStage:
                 if judge.rejected():
                     decision, decided_at = "rollback", now()
                     break
+            else:
+                decided_at = now()  # the budget is spent: the decision is now, not after the route is restored
         finally:
             self.router.attach("stable", stable)  # clients straight to the stable again, tee or no tee
             self.sleep(self.drain_s)
@@ -228,6 +230,7 @@ class Shadow:
             run.emit(Breach(next(e for e in state.evidence if e.breached)))
         elif run.drill.spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
+            state.decision_at = out.decided_at or state.decision_at  # the end of the budget, not the cleanup
         else:
             state.decide(Decision.MISSED, None)
         run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
