@@ -23,7 +23,7 @@ from harness.cli.main import app
 from harness.engine.engine import Engine, RunOptions
 from harness.engine.results import DrillResult, RunStatus
 from harness.exit_codes import ExitStatus
-from harness.report import jsonreport, markdown
+from harness.report import html, jsonreport, markdown
 from harness.report.load import load_result
 from harness.specs import DrillSpec, RunbookSpec
 from harness.strategies.progressive import PROGRESSIVE
@@ -83,6 +83,8 @@ def test_a_regression_caught_in_shadow_was_never_served(tmp_path: Path) -> None:
     assert load_result(tmp_path).stages == result.stages  # report.json reads back
     text = markdown.render(result)
     assert "## Stages" in text and "no client ever saw the candidate (client answers served by it: 0)" in text
+    page = html.render(result)
+    assert "<h2>Stages</h2>" in page and "no client ever saw the candidate" in page and "not reached" in page
 
 
 def test_a_regression_that_shows_late_is_caught_at_the_canary_stage_after_serving_clients(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def render(result: DrillResult) -> str:
     for name in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at", "completed_at"):
         lines.append(f"| {name} | {iso(getattr(ts, name)) or '—'} |")
     if result.stages:
-        lines += ["", "## Stages", "", _caught_line(result), "",
+        lines += ["", "## Stages", "", md(caught_text(result)), "",
                   "| stage | budget | started (UTC) | decided (UTC) | decision | client answers by the candidate | evidence |",
                   "|---|---|---|---|---|---|---|"]
         for st in result.stages:
@@ -85,14 +85,15 @@ def render(result: DrillResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _caught_line(result: DrillResult) -> str:
+def caught_text(result: DrillResult) -> str:
+    """Which stage caught the candidate, and whether any client saw it, in words (report.md and report.html)."""
     caught = result.caught_in
     if caught is None:
         return "No stage caught the candidate." + (" It passed every stage and was promoted." if result.decision == "promote" else "")
     if caught.kind == "shadow" and caught.candidate_answers_served == 0:
-        return f"Caught in the **{md(caught.label)}** stage: no client ever saw the candidate (client answers served by it: 0)."
+        return f"Caught in the {caught.label} stage: no client ever saw the candidate (client answers served by it: 0)."
     served = sum(st.candidate_answers_served for st in result.stages)
-    return f"Caught in the **{md(caught.label)}** stage, after the candidate served {served} client answers."
+    return f"Caught in the {caught.label} stage, after the candidate served {served} client answers."
 
 
 def write(result: DrillResult, directory: Path) -> Path:
