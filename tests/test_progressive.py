@@ -140,6 +140,14 @@ def test_the_second_stable_instance_is_the_noise_floor_of_unlabelled_requests(tm
     assert [s.kind for s in result.stages] == ["shadow"] and result.stages[0].decision == "pass"
 
 
+def test_the_stages_keep_their_own_budgets_whatever_detection_max_wait_says(tmp_path: Path) -> None:
+    target = ServingTarget({"v3": WRONG})
+    d = drill(detection={"interval": "250ms", "max_wait": 0, "compare": [{"name": "incorrect", "measure": "incorrect"}]})
+    result = run(target, d, tmp_path)
+    assert result.status is RunStatus.PASSED, result.reason
+    assert result.stages[0].decision == "rollback"
+
+
 def test_without_disagreement_no_second_instance_starts(tmp_path: Path) -> None:
     target = ServingTarget()
     result = run(target, drill([{"kind": "shadow", "max_wait": "1s"}], expect="promote"), tmp_path)

@@ -273,8 +273,9 @@ class Engine:
         strategy, run = self._strategy(ctx, drill, state)
         judges = strategy.analysis_judges(run)
         deadline = time.monotonic() + det.max_wait
-        streak = 0
-        while time.monotonic() < deadline:
+        streak, first = 0, True
+        while first or time.monotonic() < deadline:  # at least one look: a staged strategy keeps its own budgets
+            first = False
             _check_stack(ctx.target, "detection", frozenset(ctx.stopped))
             if strategy.orchestrator_decision(run) is not None:
                 return
