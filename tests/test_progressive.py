@@ -206,3 +206,14 @@ def test_disagreement_needs_a_shadow_stage(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(only_paired))
     result = RUNNER.invoke(app, ["validate", str(path)])
     assert result.exit_code == ExitStatus.BAD_INPUT and "a canary stage is judged by" in result.output, result.output
+
+
+def test_traffic_labelled_drops_the_label_of_a_reproducible_share() -> None:
+    from harness.targets.builtin.target import FeatureProtocol
+    from harness.traffic import unlabel
+
+    examples = list(FeatureProtocol().examples(2000, 5))
+    half = unlabel(examples, 0.5, 42)
+    assert 900 < sum(e.expected is None for e in half) < 1100 and half == unlabel(examples, 0.5, 42)
+    assert [e.body for e in half] == [e.body for e in examples]  # the same requests, fewer labels
+    assert unlabel(examples, 0.0, 42) == examples and all(e.expected is None for e in unlabel(examples, 1.0, 42))
