@@ -8,7 +8,8 @@ protocols; the built-in demo stack (``harness.targets.builtin.target``), a team'
 (``harness.backends.swarm``) implement them. A fake target for a unit test implements them too,
 without Docker (see tests/fakes.py), the way ``httpx.MockTransport`` plugs into ``BaseTransport``.
 
-Slots are named ``stable`` and ``candidate``. Every method raises a :class:`harness.errors.DrillError`
+Slots are named ``stable`` and ``candidate`` (and ``secondary``, which a shadow stage starts on a backend that runs
+containers: a second stable instance behind the tee, never behind the router). Every method raises a :class:`harness.errors.DrillError`
 subclass on failure (``ServiceFailed``, ``RouterError``, ``RegistryError``), never a library's own error.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from harness.errors import DrillError
 
 SLOTS = ("stable", "candidate")
+SECONDARY = "secondary"  # a second stable instance a shadow stage may start: never routed, the noise floor of its judge
 Progress = Callable[[str], None]
 
 

@@ -30,6 +30,9 @@ class TrafficSpec(Strict):
     workers: int | None = Field(default=None, ge=1, le=1024, description="requests in flight at most (connections "
                                 "to the router); default: enough for 50 ms answers at the rate")
     timeout: PositiveDuration = Field(default=5.0, description="a request with no answer within this counts as failed")
+    labelled: float = Field(default=1.0, ge=0.0, le=1.0, description="share of the requests whose label (the right "
+                            "answer) the harness knows, as in production where labels arrive for some only; the others are "
+                            "judged without one (in shadow: by disagreement against a second stable instance)")
     slo: PositiveDuration = Field(default=0.5, description="an answer slower than this counts as slow "
                                   "(per second, during the rollback)")
 

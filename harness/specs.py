@@ -22,6 +22,9 @@ from harness.outcomes import Expectation, RootCause
 from harness.spec_faults import FAULT_KINDS as FAULT_KINDS
 from harness.spec_faults import NETWORK_FAULTS as NETWORK_FAULTS
 from harness.spec_faults import FaultSpec as FaultSpec
+from harness.spec_strategy import STAGE_KINDS as STAGE_KINDS  # the strategy block, with progressive stages
+from harness.spec_strategy import StrategySpec as StrategySpec
+from harness.spec_strategy import StrategyStage as StrategyStage
 from harness.spec_traffic import MAX_RATE as MAX_RATE  # the traffic block: rate, ramp or stages, SLO
 from harness.spec_traffic import TrafficSpec as TrafficSpec
 
@@ -84,37 +87,6 @@ class RunbookSpec(Strict):
         return self
 
 
-class StrategySpec(Strict):
-    kind: str = Field(default="canary", description="how the candidate rolls out: canary, blue-green, swarm-update "
-                      "or a registered strategy (harness.strategies)")
-    weight: int = Field(default=10, ge=1, le=100, description="canary: the candidate's share of traffic in %")
-    scale_to_zero_after: Duration = Field(default=1.0, le=3600, description="late: how long the previous version "
-                                          "idles after the promotion before it is scaled to zero")
-    # swarm-update: the orchestrator's rolling update of the stable service (Swarm's update_config), with its
-    # own health-based failure detection and automatic rollback (failure_action: rollback).
-    parallelism: int = Field(default=1, ge=0, le=100, description="swarm-update: tasks updated at once (Swarm's update_config)")
-    delay: Duration = Field(default=1.0, description="swarm-update: wait between two batches of tasks")
-    monitor: Duration = Field(default=5.0, description="swarm-update: how long Swarm watches a new task's health before it counts as updated")
-    failure_action: Literal["rollback", "pause", "continue"] = Field(default="rollback",
-        description="swarm-update: what Swarm does when an updated task fails (rollback: by itself)")
-    order: Literal["start-first", "stop-first"] = Field(default="start-first",
-        description="swarm-update: start the new task before stopping the old one, or the reverse")
-    # Who may decide to roll back: the orchestrator alone (the path a team without canary analysis has),
-    # or the orchestrator and the drill's own detection, whichever is first.
-    detect_by: Literal["both", "orchestrator"] = Field(default="both",
-        description="swarm-update: both: Swarm or the drill's own detection, whichever decides first; orchestrator: Swarm alone")
-
-    @field_validator("kind")
-    @classmethod
-    def _registered(cls, kind: str) -> str:
-        from harness import strategies
-
-        known = strategies.names()
-        if kind not in known:
-            raise ValueError(f"no strategy {kind!r}; known: {', '.join(known)}")
-        return kind
-
-
 class ReplicasSpec(Strict):
     """Replicas per slot where the backend has replicas (an orchestrator)."""
 
@@ -157,9 +129,10 @@ class CompareCheck(Strict):
     The baseline is the stable version since the deploy, or the pre-deploy window after a 100 % switch."""
 
     name: str = Field(description="the check's name in the evidence and reports")
-    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden"] = Field(
+    measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden", "disagreement"] = Field(
         description="what counts as bad: error (failed requests), latency (answers slower than the baseline's `quantile`), incorrect "
-                    "(prediction != expect), out_of_range, forbidden")
+                    "(prediction != expect), out_of_range, forbidden; disagreement (shadow only: the candidate's answer differs "
+                    "from the stable's on unlabelled requests more often than a second stable instance's does)")
     method: Literal["sequential", "mann-whitney"] = Field(default="sequential",
         description="sequential: anytime-valid, however often the judge looks; mann-whitney: a one-sided U test at each look")
     alpha: float | None = Field(default=None, gt=0, lt=0.5,
@@ -312,6 +285,14 @@ class DrillSpec(Strict):
             raise FieldError(("nodes",), f"a drill needing {self.nodes} nodes runs on a swarm: set backend: swarm")
         if self.fails_with is not None and self.expected != "fail":
             raise FieldError(("fails_with",), f"fails_with is for a drill that expects fail (this one expects {self.expected})")
+        for i, check in enumerate(self.detection.compare):
+            if check.measure == "disagreement" and not self.strategy.has_shadow:
+                raise FieldError(("detection", "compare", i, "measure"), "disagreement is judged in a shadow stage (against a "
+                                 f"second stable instance on the same requests); strategy {self.strategy.kind!r} has none")
+        client_side = bool(self.detection.metrics) or any(c.measure != "disagreement" for c in self.detection.compare)
+        if any(s.kind == "canary" for s in self.strategy.stages) and not client_side:
+            raise FieldError(("detection",), "a canary stage is judged by detection.metrics or a client-side compare check "
+                             "(disagreement is shadow's only): give one")
         return self
 
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,14 @@ def probe(endpoint: Endpoint, protocol: ServingProtocol, n: int, timeout: float 
     return answers
 
 
+def unlabel(examples: Iterable[Example], share: float, seed: int) -> list[Example]:
+    """The examples with the label dropped from ``share`` of them (reproducibly by seed): requests whose right
+    answer the harness does not know, as most of production's."""
+    rng = random.Random(seed ^ 0x5EED)
+    return [replace(ex, expected=None) if share > 0 and ex.expected is not None and rng.random() < share else ex
+            for ex in examples]
+
+
 class LoadGenerator:
     """Sends labelled requests to host:port on ``rate`` (requests/s, or a Schedule) until stopped.
 
@@ -126,14 +134,15 @@ class LoadGenerator:
     """
 
     def __init__(self, endpoint: Endpoint, protocol: ServingProtocol, rate: float | Schedule, workers: int = 4,
-                 timeout: float = 5.0, seed: int = 42, slot_versions: Mapping[str, str] | None = None) -> None:
+                 timeout: float = 5.0, seed: int = 42, slot_versions: Mapping[str, str] | None = None,
+                 labelled: float = 1.0) -> None:
         self.host, self.port, self.timeout = endpoint.host, endpoint.port, timeout
         self.schedule = rate if isinstance(rate, Schedule) else Schedule.constant(rate)
         self.rate = self.schedule.hold
         self.workers = workers
         self.protocol = protocol
         self.slot_versions = slot_versions if slot_versions is not None else {}  # live: the run updates it
-        self._examples = list(protocol.examples(5000, seed))
+        self._examples = unlabel(protocol.examples(5000, seed), 1.0 - labelled, seed)
         self._seed = seed
         self._lock = threading.Lock()
         self._samples: list[Sample] = []

@@ -175,11 +175,13 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              + (f"; noise on every version: {s.noise.error_rate:.1%} errors, {s.noise.latency_jitter * 1000:g} ms jitter, "
                 f"{s.noise.wrong_rate:.1%} wrong answers" if s.noise != NoiseSpec() else ""),
              *[f"  preflight {i}. {st.name}: {st.action} {st.params or ''}" for i, st in enumerate(s.preflight, 1)],
-             f"  deploy: {s.strategy.kind} of the candidate" + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "")
-             + f" with fault {s.fault.kind}",
+             f"  deploy: {s.strategy.kind if s.strategy.kind == 'canary' else s.strategy.summary} of the candidate"
+             + (f" at {s.strategy.weight}%" if s.strategy.kind == "canary" else "") + f" with fault {s.fault.kind}",
              "  detect: " + "; ".join([f"{m.name} > {m.failure_above:g} (min {m.min_samples} samples)" for m in s.detection.metrics]
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
-             + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expected}"
+             + f" (alpha {s.detection.alpha:g}" + (f" split over {len(s.strategy.stages)} stages), each within its budget"
+                                                    if s.strategy.stages else f"), up to {s.detection.max_wait:g}s")
+             + f"; expect {s.expected}"
              + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
                 and s.expect is None else "") + (f", the reason saying {s.fails_with!r}" if s.fails_with else ""),
              *[f"  adversity: {a.kind} ({a.slot}) at {a.at} for {a.for_:g}s" for a in s.adversity],
@@ -261,7 +263,7 @@ def list_drills() -> None:
     table = Table("drill", "strategy", "fault", "root cause", "expect", "runbook")
     for d in drills:
         s = d.spec
-        table.add_row(s.name, s.strategy.kind + (f" {s.strategy.weight}%" if s.strategy.kind == "canary" else ""),
+        table.add_row(s.name, s.strategy.summary,
                       s.fault.kind, s.root_cause, s.expected, s.runbook)
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 

@@ -155,7 +155,8 @@ class Engine:
             with self._phase(state, Phase.BASELINE):
                 slot_versions = {"stable": versions.stable}
                 load = LoadGenerator(target.traffic_endpoint, target.protocol, Schedule.of(spec.traffic),
-                                     spec.traffic.connections, spec.traffic.timeout, slot_versions=slot_versions)
+                                     spec.traffic.connections, spec.traffic.timeout, slot_versions=slot_versions,
+                                     labelled=spec.traffic.labelled)
                 ctx = RunContext(target, load, self.emit,
                                  {**options.variables,
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
@@ -272,8 +273,9 @@ class Engine:
         strategy, run = self._strategy(ctx, drill, state)
         judges = strategy.analysis_judges(run)
         deadline = time.monotonic() + det.max_wait
-        streak = 0
-        while time.monotonic() < deadline:
+        streak, first = 0, True
+        while first or time.monotonic() < deadline:  # at least one look: a staged strategy keeps its own budgets
+            first = False
             _check_stack(ctx.target, "detection", frozenset(ctx.stopped))
             if strategy.orchestrator_decision(run) is not None:
                 return

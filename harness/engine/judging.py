@@ -39,7 +39,11 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     took = (state.completed_at - state.decision_at).total_seconds()
     if took > spec.time_target:
         return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.time_target:g}s target"
-    return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s"
+    caught = next((s for s in state.stages if s.caught), None)
+    where = "" if caught is None else (f"; caught in the {caught.label} stage, " + (
+        "no client ever saw the candidate" if caught.kind == "shadow" and not caught.candidate_answers_served
+        else f"after the candidate served {caught.candidate_answers_served} client answers"))
+    return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s{where}"
 
 def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: RunState, status: RunStatus,
             reason: str, samples: list[Sample], target: Target | None,
@@ -71,6 +75,7 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         sabotage_reached=state.sabotage_reached,
         replicas_by_node=_by_node(target),
         replicas_by_node_before=_by_node(target, "replicas_by_node_before"),
+        stages=state.stages,
     )
     missed = expectation.missed_sabotage(spec.sabotage, versions.stable if versions else "?", drill.runbook, state.steps)
     verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed, reason, spec.fails_with)

@@ -165,6 +165,31 @@ class EvidencePoint:
     upper: float | None = None
 
 
+@dataclass(frozen=True)
+class StageResult:
+    """One stage of a staged rollout (a shadow drill's one stage, or a progressive chain's): what it judged, when it
+    decided, and how many client answers the candidate served while it ran (in shadow: none)."""
+
+    kind: str  # shadow | canary
+    label: str  # "shadow", "canary 10 %"
+    max_wait_s: float
+    decision: str  # rollback (caught here) | pass (nothing within max_wait: the next stage) | not reached
+    started_at: datetime | None = None
+    decided_at: datetime | None = None
+    weight: int | None = None  # canary: the clients' share in %
+    candidate_answers_served: int = 0
+    summary: str = ""
+    evidence: tuple[str, ...] = ()  # one headline per check at the look that decided (or the last one)
+
+    @property
+    def caught(self) -> bool:
+        return self.decision == "rollback"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "started_at": iso(self.started_at), "decided_at": iso(self.decided_at),
+                "evidence": list(self.evidence)}
+
+
 def _span(a: datetime | None, b: datetime | None) -> float | None:
     return round((b - a).total_seconds(), 3) if a is not None and b is not None else None
 
@@ -205,6 +230,12 @@ class DrillResult:
     sabotage_reached: bool | None = None
     replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
     replicas_by_node_before: dict[str, dict[str, int]] | None = None  # the same just before a node was lost
+    stages: tuple[StageResult, ...] = ()  # shadow and progressive strategies: each stage, in order
+
+    @property
+    def caught_in(self) -> StageResult | None:
+        """The stage whose judge caught the candidate (None: no stage did, or the strategy has none)."""
+        return next((s for s in self.stages if s.caught), None)
 
     @property
     def detect_s(self) -> float | None:
@@ -277,6 +308,8 @@ class DrillResult:
             "sabotage_reached": self.sabotage_reached,
             "replicas_by_node": self.replicas_by_node,
             "replicas_by_node_before": self.replicas_by_node_before,
+            "stages": [st.to_json() for st in self.stages],
+            "caught_in_stage": self.caught_in.label if self.caught_in else None,
         }
 
 

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from harness.engine.events import now
 from harness.engine.human import HumanInput
-from harness.engine.results import Evidence, EvidencePoint, PhaseResult, StepResult
+from harness.engine.results import Evidence, EvidencePoint, PhaseResult, StageResult, StepResult
 from harness.outcomes import Decision, Trigger
 from harness.ports import Versions
 
@@ -37,6 +37,7 @@ class RunState:
     baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
     shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
+    stages: tuple[StageResult, ...] = ()  # a staged strategy's stages, as far as they ran (report.json stages)
     torn_down: bool = False
     reads_before_sabotage: int | None = None  # the registry's read log length when the sabotage was made
     sabotage_reached: bool | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
 from harness.report import adversity as way_back
-from harness.report import charts, plot, timeline_model
+from harness.report import charts, markdown, plot, timeline_model
 from harness.report.outcome import by_node_text, expectation, outcome, rolled_back_css
 
 CSS = """
@@ -155,6 +155,14 @@ def render(result: DrillResult) -> str:
               "—" if p.lower is None else escape(f"≥ {p.lower:.4g}" if p.upper is None else f"[{p.lower:.4g}, {p.upper:.4g}]")]
              for p in r.evidence_trace], "evidence-trace", numeric=(0, 2, 3, 4)))
         parts.append("</details>")
+
+    if r.stages:
+        parts.append("<h2>Stages</h2>")
+        parts.append(f"<p>{_e(markdown.caught_text(r))}</p>")
+        parts.append(_table(
+            ["stage", "budget", "started (UTC)", "decided (UTC)", "decision", "client answers by the candidate", "evidence"],
+            [[_e(st.label), _secs(st.max_wait_s), _e(iso(st.started_at)), _e(iso(st.decided_at)), _e(st.decision),
+              str(st.candidate_answers_served), _e(st.summary or None)] for st in r.stages], "stages", numeric=(1, 5)))
 
     parts.append("<h2>Runbook steps</h2>")
     if r.steps:

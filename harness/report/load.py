@@ -21,6 +21,7 @@ from harness.engine.results import (
     PhaseResult,
     RunStatus,
     SecondCount,
+    StageResult,
     StepResult,
     StepStatus,
     TimelinePoint,
@@ -91,6 +92,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
             requested_rps=traffic.get("requested_rps"),
             achieved_rps={str(k): float(v) for k, v in (traffic.get("achieved_rps") or {}).items()},
             offered_rps={str(k): float(v) for k, v in (traffic.get("offered_rps") or {}).items()},
+            shadow={str(k): int(v) for k, v in traffic["shadow"].items()} if traffic.get("shadow") else None,
             slo_s=traffic.get("slo_s"), slow_during_rollback=int(traffic.get("slow_during_rollback", 0)),
             rollback_seconds=tuple(SecondCount(float(c["t"]), int(c["requests"]), int(c["failed"]), int(c["slow"]))
                                    for c in traffic.get("rollback_seconds") or ()),
@@ -129,6 +131,13 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         sabotage_reached=data.get("sabotage_reached") if isinstance(data.get("sabotage_reached"), bool) else None,
         replicas_by_node=data.get("replicas_by_node"),
         replicas_by_node_before=data.get("replicas_by_node_before"),
+        stages=tuple(
+            StageResult(str(st["kind"]), str(st.get("label", st["kind"])), float(st.get("max_wait_s", 0.0)),
+                        str(st.get("decision", "")), _dt(st.get("started_at")), _dt(st.get("decided_at")), st.get("weight"),
+                        int(st.get("candidate_answers_served", 0)), str(st.get("summary", "")),
+                        tuple(str(e) for e in st.get("evidence") or ()))
+            for st in data.get("stages") or ()
+        ),
     )
 
 

@@ -45,6 +45,13 @@ def render(result: DrillResult) -> str:
     ]
     for name in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at", "completed_at"):
         lines.append(f"| {name} | {iso(getattr(ts, name)) or '—'} |")
+    if result.stages:
+        lines += ["", "## Stages", "", md(caught_text(result)), "",
+                  "| stage | budget | started (UTC) | decided (UTC) | decision | client answers by the candidate | evidence |",
+                  "|---|---|---|---|---|---|---|"]
+        for st in result.stages:
+            lines.append(f"| {md(st.label)} | {st.max_wait_s:g} s | {iso(st.started_at) or '—'} | {iso(st.decided_at) or '—'} | "
+                         f"{md(st.decision)} | {st.candidate_answers_served} | {md(st.summary or '—')} |")
     if result.evidence:
         lines += ["", "## Evidence behind the decision", "",
                   "| metric | verdict | canary | baseline | limit | samples (min) |", "|---|---|---|---|---|---|"]
@@ -72,9 +79,23 @@ def render(result: DrillResult) -> str:
                   f"- error rate at baseline: {t.baseline_error_rate:.2%}, after: "
                   + ("—" if t.after_error_rate is None else f"{t.after_error_rate:.2%}"),
                   f"- by version: {', '.join(f'{md(k)}: {v}' for k, v in sorted(t.by_version.items()))}"]
+        if t.shadow is not None:
+            lines.append(f"- shadow: {t.shadow.get('mirrored', 0)} requests mirrored, {t.shadow.get('paired', 0)} pairs judged, "
+                         f"{t.shadow.get('candidate_answers_served', 0)} candidate answers served to clients")
     lines += ["", "## Phases", "", "| phase | duration | status |", "|---|---|---|"]
     lines += [f"| {md(p.name)} | {_fmt(p.duration_s)} | {md(p.status)} |" for p in result.phases]
     return "\n".join(lines) + "\n"
+
+
+def caught_text(result: DrillResult) -> str:
+    """Which stage caught the candidate, and whether any client saw it, in words (report.md and report.html)."""
+    caught = result.caught_in
+    if caught is None:
+        return "No stage caught the candidate." + (" It passed every stage and was promoted." if result.decision == "promote" else "")
+    if caught.kind == "shadow" and caught.candidate_answers_served == 0:
+        return f"Caught in the {caught.label} stage: no client ever saw the candidate (client answers served by it: 0)."
+    served = sum(st.candidate_answers_served for st in result.stages)
+    return f"Caught in the {caught.label} stage, after the candidate served {served} client answers."
 
 
 def write(result: DrillResult, directory: Path) -> Path:

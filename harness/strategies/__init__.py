@@ -4,7 +4,8 @@ A :class:`Strategy` deploys the candidate (``deploy``), may let an orchestrator 
 (``orchestrator_decision``), says whether the drill's own analysis judges (``analysis_judges``) and
 promotes a good candidate (``promote``). The engine calls these and names no strategy. Built-ins:
 ``canary`` and ``blue-green`` (router weights, ``harness.strategies.split``) and ``swarm-update``
-(the orchestrator's own rolling update, ``harness.strategies.rolling``). A third party adds one with an
+(the orchestrator's own rolling update, ``harness.strategies.rolling``), ``shadow`` (copies to the candidate, the
+paired judge) and ``progressive`` (chained stages: shadow, then canaries, then the promotion). A third party adds one with an
 entry point in the ``harness.strategies.v1`` group naming a ``Strategy`` object.
 """
 
@@ -64,7 +65,7 @@ class Strategy(Protocol):
 
 _BUILTIN = {"canary": "harness.strategies.canary:CANARY", "blue-green": "harness.strategies.blue_green:BLUE_GREEN",
             "swarm-update": "harness.strategies.rolling:SWARM_UPDATE", "shadow": "harness.strategies.shadow:SHADOW",
-            "late": "harness.strategies.late:LATE"}
+            "late": "harness.strategies.late:LATE", "progressive": "harness.strategies.progressive:PROGRESSIVE"}
 _REGISTERED: dict[str, Strategy] = {}
 
 

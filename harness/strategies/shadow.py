@@ -7,26 +7,32 @@ second stable instance: the noise floor for unlabelled traffic), the router poin
 tee and back, and a ``TeeRunner`` starts the tee (``harness.stack.tee.TeeContainer`` on Docker; an
 in-process ``harness.serving.tee_proxy.Tee`` in a unit test). The records come back through 127.0.0.1
 (``harness.judge.tee_records``). ``SHADOW`` is the strategy (``strategy: {kind: shadow}``): the stage runs
-in the detect phase and its decision is the drill's, as an orchestrator's is; chained stages
-(``shadow -> canary 10% -> promote``) are not done yet.
+in the detect phase and its decision is the drill's, as an orchestrator's is. ``run_shadow`` is the stage as
+a strategy runs it, alone or as the first stage of ``strategy: {kind: progressive}``
+(``harness.strategies.progressive``). When the drill's compare list has ``measure: disagreement``, a second
+stable instance (the ``secondary`` slot) answers the same copies: the noise floor of that check.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from harness.engine.events import Breach, Decided, Progress, now
-from harness.engine.results import Evidence
+from harness.engine.results import Evidence, StageResult
 from harness.errors import SpecError, SpecIssue
 from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
 from harness.outcomes import Decision, Expectation, Trigger, Verdict
 from harness.ports import Backend, Endpoint, Example, Fault, Router, ServingProtocol
 from harness.strategies import StrategyRun
+
+if TYPE_CHECKING:
+    from harness.specs import DetectionSpec
 
 LABELLED_MEASURES = ("error", "latency", "incorrect")
 
@@ -82,7 +88,9 @@ def to_evidence(out: PairedOutcome) -> Evidence:
     return Evidence(f"shadow-{out.measure}", f"paired:{out.measure}", Verdict(out.verdict), out.candidate_rate, out.threshold,
                     float(c.pairs), 0, baseline_value=out.reference_rate, effect_size=out.effect,
                     confidence=1 - min(1.0, 1 / out.e_value) if out.e_value > 0 else 0.0, at=now(), kind="sequential",
-                    e_value=out.e_value, lower=out.lower, upper=out.upper, baseline_source="the stable on the same requests")
+                    e_value=out.e_value, lower=out.lower, upper=out.upper,
+                    baseline_source="a second stable instance against the stable" if out.measure == "disagreement"
+                    else "the stable on the same requests")
 
 
 @dataclass
@@ -107,10 +115,12 @@ class ShadowStage:
         stable = self.backend.address("stable")
         if stable is None:
             raise RuntimeError("the stable slot is not running: nothing to shadow")
-        candidate = self.backend.start("candidate", candidate_version)  # never attached: it serves no client
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the second stable instance starts beside the candidate
+            second = pool.submit(self.backend.start, "secondary", stable_version) if self.secondary else None
+            candidate = self.backend.start("candidate", candidate_version)  # never attached: it serves no client
+            secondary = second.result() if second is not None else None
         if self.fault is not None:
             candidate = self.fault.wrap("candidate", candidate)  # an injected fault sits between tee and candidate
-        secondary = self.backend.start("secondary", stable_version) if self.secondary else None
         judge = PairedJudge(self.alpha, self.measures)
         reader: TeeReader | None = None
         started = mirroring = time.monotonic()
@@ -122,13 +132,15 @@ class ShadowStage:
             self.router.attach("stable", routed)
             mirroring, since = time.monotonic(), now()
             reader = TeeReader(records, self.protocol, examples_by_digest(self.examples))
-            while time.monotonic() - mirroring < max_wait:
-                self.sleep(interval)
+            while (left := max_wait - (time.monotonic() - mirroring)) > 0:
+                self.sleep(min(interval, left))  # the last look at the end of the budget, not an interval after it
                 judge.extend(reader.poll())
                 self.looks.append((time.monotonic() - mirroring, judge.look(with_cs=False)))
                 if judge.rejected():
                     decision, decided_at = "rollback", now()
                     break
+            else:
+                decided_at = now()  # the budget is spent: the decision is now, not after the route is restored
         finally:
             self.router.attach("stable", stable)  # clients straight to the stable again, tee or no tee
             self.sleep(self.drain_s)
@@ -146,19 +158,61 @@ class ShadowStage:
                              decided_at or now())
 
 
+def paired_measures(det: DetectionSpec) -> tuple[str, ...]:
+    """The paired checks of a shadow stage: the drill's compare measures the paired judge knows (error, latency,
+    incorrect, disagreement), or the labelled three when it names none of them."""
+    return tuple(dict.fromkeys(c.measure for c in det.compare if c.measure in MEASURES)) or LABELLED_MEASURES
+
+
+def require_tee(run: StrategyRun) -> None:
+    """A shadow stage runs its tee as a container: refused (bad input, exit 2) where the target has none."""
+    if getattr(run.ctx.target, "shadow_tee", None) is None or run.ctx.backend.kind != "docker":
+        raise SpecError(SpecIssue(str(run.drill.drill_path), "strategy.kind",
+                                  f"shadow runs its tee as a container: target {run.ctx.target.name!r} on backend "
+                                  f"{run.ctx.backend.kind!r} has none (builtin or image on docker)"))
+
+
+def run_shadow(run: StrategyRun, max_wait: float, alpha: float) -> tuple[ShadowOutcome, StageResult]:
+    """The shadow stage of a run: its traffic, exposure time and evidence go to the run's state; the stage's record."""
+    ctx, state, det = run.ctx, run.state, run.drill.spec.detection
+    stable, candidate = ctx.variables["stable_version"], ctx.variables["candidate_version"]
+    measures = paired_measures(det)
+    secondary = "disagreement" in measures  # the noise floor of the unlabelled check: a second stable instance
+    if secondary:
+        run.emit(Progress(f"shadow: a second {stable} instance answers the same copies (the noise floor of disagreement)"))
+    stage = ShadowStage(ctx.backend, ctx.router, ctx.protocol, ctx.target.shadow_tee(),  # type: ignore[attr-defined]
+                        ctx.load.examples, alpha=alpha, measures=measures, secondary=secondary, fault=ctx.target.fault)
+    out = stage.run(stable, candidate, max_wait, det.interval, lambda: sum(s.version == candidate for s in ctx.load.samples()))
+    state.shadow = out.traffic.as_json()
+    state.deployed_at = state.deployed_at or out.mirroring_since or now()  # exposed to traffic once copies flow
+    state.evidence = tuple(to_evidence(o) for o in out.outcomes)
+    run.emit(Progress(f"shadow: candidate and tee up in {out.setup_s:.1f} s; {out.summary}"))
+    record = StageResult("shadow", "shadow", max_wait, "rollback" if out.decision == "rollback" else "pass",
+                         out.mirroring_since, out.decided_at, None, out.traffic.candidate_answers_served, out.summary,
+                         tuple(e.headline for e in state.evidence))
+    return out, record
+
+
+def attach_candidate(run: StrategyRun) -> None:
+    """Put the candidate a shadow stage left running behind the router (at weight 0), through the target's fault."""
+    ctx = run.ctx
+    endpoint = ctx.backend.address("candidate")
+    if endpoint is None:
+        raise RuntimeError("the candidate is not running: nothing to put behind the router")
+    ctx.slot_versions["candidate"] = ctx.variables["candidate_version"]
+    ctx.router.attach("candidate", ctx.target.fault.wrap("candidate", endpoint))  # first time: it served no one in shadow
+
+
 @dataclass(frozen=True)
 class Shadow:
     """``strategy: {kind: shadow}``: the stable serves, the candidate gets copies, the paired judge decides.
-    The drill's ``compare`` measures (error, latency, incorrect) are the paired checks, alpha split over them."""
+    The drill's ``compare`` measures (error, latency, incorrect, disagreement) are the paired checks, alpha split over them."""
 
     kind: str = "shadow"
     needs_rolling_backend: bool = False
 
     def deploy(self, run: StrategyRun) -> bool:
-        if getattr(run.ctx.target, "shadow_tee", None) is None or run.ctx.backend.kind != "docker":
-            raise SpecError(SpecIssue(str(run.drill.drill_path), "strategy.kind",
-                                      f"shadow runs its tee as a container: target {run.ctx.target.name!r} on backend "
-                                      f"{run.ctx.backend.kind!r} has none (builtin or image on docker)"))
+        require_tee(run)
         run.emit(Progress(f"shadow: {run.ctx.variables['stable_version']} serves every client, "
                           f"{run.ctx.variables['candidate_version']} gets a copy of each request"))
         return True
@@ -167,23 +221,16 @@ class Shadow:
         return False  # the paired judge decides, in orchestrator_decision
 
     def orchestrator_decision(self, run: StrategyRun) -> Evidence | None:
-        ctx, state, det = run.ctx, run.state, run.drill.spec.detection
-        stable, candidate = ctx.variables["stable_version"], ctx.variables["candidate_version"]
-        measures = tuple(dict.fromkeys(c.measure for c in det.compare if c.measure in MEASURES)) or LABELLED_MEASURES
-        stage = ShadowStage(ctx.backend, ctx.router, ctx.protocol, ctx.target.shadow_tee(),  # type: ignore[attr-defined]
-                            ctx.load.examples, alpha=det.alpha, measures=measures, fault=ctx.target.fault)
-        out = stage.run(stable, candidate, det.max_wait, det.interval,
-                        lambda: sum(s.version == candidate for s in ctx.load.samples()))
-        state.shadow = out.traffic.as_json()
-        state.deployed_at = out.mirroring_since or now()  # exposed to traffic once copies flow
-        state.evidence = tuple(to_evidence(o) for o in out.outcomes)
-        run.emit(Progress(f"shadow: candidate and tee up in {out.setup_s:.1f} s; {out.summary}"))
+        state, det = run.state, run.drill.spec.detection
+        out, record = run_shadow(run, det.max_wait, det.alpha)
+        state.stages = (record,)
         if out.decision == "rollback":
             state.decide(Decision.ROLLBACK, Trigger.AUTOMATED, breach=True)
             state.decision_at = state.first_breach_at = out.decided_at  # the look that decided, not the cleanup
             run.emit(Breach(next(e for e in state.evidence if e.breached)))
         elif run.drill.spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
+            state.decision_at = out.decided_at or state.decision_at  # the end of the budget, not the cleanup
         else:
             state.decide(Decision.MISSED, None)
         run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
@@ -191,14 +238,9 @@ class Shadow:
                     Evidence("shadow", "paired", Verdict.INCONCLUSIVE, None, 0.0, None, 0))
 
     def promote(self, run: StrategyRun) -> None:
-        ctx = run.ctx
-        endpoint = ctx.backend.address("candidate")
-        if endpoint is None:
-            raise RuntimeError("the candidate is not running: nothing to promote")
-        ctx.slot_versions["candidate"] = ctx.variables["candidate_version"]
-        ctx.router.attach("candidate", endpoint)  # first time behind the router: it served no one in shadow
-        ctx.route(candidate=100, stable=0)
-        ctx.stop_slot("stable")
+        attach_candidate(run)
+        run.ctx.route(candidate=100, stable=0)
+        run.ctx.stop_slot("stable")
 
 
 SHADOW = Shadow()

@@ -20,7 +20,7 @@ import docker.errors
 from docker.models.containers import Container
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from harness.ports import SLOTS, ServiceFailed
+from harness.ports import SECONDARY, SLOTS, ServiceFailed
 from harness.stack.docker_api import container_ip, run_labels, sweep
 from harness.stack.images import StackImages
 from harness.stack.services import MODEL_PORT, REGISTRY_MOUNT, ServiceStack, StackContainer, hardening, packaged, running, stop
@@ -88,8 +88,8 @@ class Stack(ServiceStack):
     # ---- services -------------------------------------------------------------------------
     def start_model(self, slot: str, ref: str) -> str:
         """Start a model server in a slot; returns its IP on the run network once it serves."""
-        if slot not in SLOTS:
-            raise ServiceFailed(f"unknown slot {slot!r}; known: {', '.join(SLOTS)}")
+        if slot not in (*SLOTS, SECONDARY):
+            raise ServiceFailed(f"unknown slot {slot!r}; known: {', '.join((*SLOTS, SECONDARY))}")
         container = (
             StackContainer(self.images.model, name=f"drill-{self.run_id}-{slot}")
             .with_network(self.network)

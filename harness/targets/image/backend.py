@@ -19,7 +19,7 @@ import docker
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from harness.ports import Endpoint, ServiceFailed
+from harness.ports import SECONDARY, Endpoint, ServiceFailed
 from harness.specs import FaultSpec
 from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.services import (
@@ -35,7 +35,7 @@ from harness.stack.services import (
 )
 from harness.targets.image.spec import ImageTargetSpec
 
-SLOTS = ("stable", "candidate")
+SLOTS = ("stable", "candidate", SECONDARY)  # secondary: a second stable instance behind a shadow stage's tee
 
 
 class ImageBackend:
