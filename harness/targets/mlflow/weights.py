@@ -98,8 +98,8 @@ class ServerWeights:
                 out += stdout or b""
                 err += stderr or b""
             code = api.exec_inspect(exec_id).get("ExitCode")
-        except docker.errors.APIError as exc:
-            raise ServiceFailed(f"logging weights to MLflow failed: {exc}") from exc
+        except (docker.errors.APIError, OSError) as exc:  # OSError: requests' timeouts and connection errors
+            raise ServiceFailed(f"logging weights to MLflow failed: {type(exc).__name__}: {exc}") from exc
         digest = out.decode(errors="replace").strip()
         if code != 0 or len(digest) != 64:
             tail = err.decode(errors="replace").strip().splitlines()[-3:]
