@@ -121,3 +121,9 @@ def test_artifact_size_reads_units() -> None:
     assert int(getattr(spec.target, "artifact_size", 0)) == 200_000_000
     with pytest.raises(ValueError):
         DrillSpec.model_validate({**base, "target": {"kind": "builtin", "artifact_size": "20GB"}})
+    # the MLflow target takes the same field, with the same limits
+    spec = DrillSpec.model_validate({**base, "target": {"kind": "mlflow", "artifact_size": "2GiB"}})
+    assert int(getattr(spec.target, "artifact_size", 0)) == 2 << 30
+    for bad in ("20GB", "-1", "lots"):
+        with pytest.raises(ValueError, match="artifact_size"):
+            DrillSpec.model_validate({**base, "target": {"kind": "mlflow", "artifact_size": bad}})
