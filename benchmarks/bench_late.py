@@ -1,6 +1,6 @@
 """Late-rollback benchmark: decision -> completion against the size of the weights brought back.
 
-    python benchmarks/bench_late.py [--sizes 200MB,1GB] [--runs 1] [--rate 500] [--target builtin|mlflow] [--json]
+    python benchmarks/bench_late.py [--sizes 200MB,2GB] [--runs 1] [--rate 500] [--target builtin|mlflow] [--json]
 
 For each artifact size, runs the late-rollback drill (``--target mlflow``: ``mlflow-late-rollback``, the versions in
 a real MLflow server; a copy with ``target.artifact_size`` set) and prints
@@ -50,7 +50,7 @@ def figures(result: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="200MB,1GB", help="comma-separated artifact sizes")
+    parser.add_argument("--sizes", default="200MB,2GB", help="comma-separated artifact sizes")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=None, help="requests/s (default: the drill's)")
     parser.add_argument("--target", choices=sorted(DRILLS), default="builtin",

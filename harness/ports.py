@@ -116,8 +116,9 @@ class RollingBackend(Protocol):
 
     def scale(self, slot: str, replicas: int) -> None: ...
 
-    def wait_converged(self, slot: str, timeout: float, version: str | None = None) -> object:
-        """Until every replica of the slot runs (``version``, if given) and no rollout is under way."""
+    def wait_converged(self, slot: str, timeout: float, version: str | None = None, fail_fast: bool = False) -> object:
+        """Until every replica of the slot runs (``version``, if given) and no rollout is under way; ``fail_fast``:
+        a new task of that version that fails or is rejected ends the wait, saying where and why."""
         ...
 
 

@@ -225,6 +225,8 @@ class DrillSpec(Strict):
     strategy: StrategySpec = Field(default_factory=StrategySpec, description="how the candidate goes out")
     backend: str = Field(default="docker", description="where model versions run; drill run --backend overrides it")
     replicas: ReplicasSpec = Field(default_factory=ReplicasSpec, description="backend swarm: replicas per slot")
+    nodes: int = Field(default=1, ge=1, le=16, description="the fewest swarm nodes the drill needs (node loss, a node without "
+                       "the image): on fewer the run stops before anything starts (exit 3); above 1 needs backend: swarm")
     fault: FaultSpec = Field(description="what is wrong with the candidate (kind: none for a good one, or a real bad version)")
     traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="the client load with ground-truth labels")
     noise: NoiseSpec = Field(default_factory=NoiseSpec, description="background noise every version serves with")
@@ -240,6 +242,8 @@ class DrillSpec(Strict):
     expect: Expectation | None = Field(default=None,
         description="rollback: the candidate must be detected and rolled back; promote: a control drill that must not roll back; "
                     "fail: the rollback must stop on the sabotaged artifact. Unset: fail with sabotage, else rollback (never the name)")
+    fails_with: str | None = Field(default=None, min_length=1, description="expect fail: text the run's reason must contain to "
+                                   "count as expected (the failure the drill exists to show, not just any failure)")
     allow_shell: bool = Field(default=False, description="let the runbook use the shell action (its runbook must then come from the drill's own project)")
     # Break the rollback path on purpose (the previous version's artifact) to prove the drill notices.
     sabotage: Literal["none", "corrupt-previous", "missing-previous"] = Field(default="none",
@@ -306,6 +310,10 @@ class DrillSpec(Strict):
         problem = strategies.backend_problem(self.strategy.kind, self.backend)
         if problem:
             raise FieldError(("strategy", "kind"), f"strategy {problem}")
+        if self.nodes > 1 and self.backend != "swarm":
+            raise FieldError(("nodes",), f"a drill needing {self.nodes} nodes runs on a swarm: set backend: swarm")
+        if self.fails_with is not None and self.expected != "fail":
+            raise FieldError(("fails_with",), f"fails_with is for a drill that expects fail (this one expects {self.expected})")
         return self
 
 

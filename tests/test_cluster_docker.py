@@ -1,6 +1,8 @@
 """Drills on a real multi-node swarm: `drill cluster up --nodes 3` (three engines in containers), then
-canary-fail with replicas over the nodes, swarm-node-loss (a worker engine stopped during the rollback), and
-`drill cluster down` leaving nothing behind.
+canary-fail with replicas over the nodes, swarm-node-loss (a worker engine stopped during the rollback; the
+rescheduled replica spreads), swarm-image-missing (its replacement lands on a node without the image: fails as
+expected, naming both), a multi-node drill refused on a single engine (exit 3), and `drill cluster down`
+leaving nothing behind.
 
 Marked ``cluster`` (and ``docker``: CI always runs them, and fails when they cannot run). One cluster for the
 module keeps the total to a few minutes; each phase's time is printed (pytest -s) and is noisy on a shared
@@ -156,8 +158,11 @@ def test_swarm_node_loss(cluster: str, tmp_path: Path) -> None:
     assert result["status"] == "passed", (result["reason"], result["_stderr"][-3000:])
     steps = {s["name"]: s for s in result["steps"]}
     lost = steps["lose-a-stable-node"]["detail"].split()[1]  # "engine <hostname> stopped (...)"
-    placed = result["replicas_by_node"]["stable"]
+    before, placed = result["replicas_by_node_before"]["stable"], result["replicas_by_node"]["stable"]
+    assert lost in before and len(before) == 2, (lost, before)
     assert lost not in placed and sum(placed.values()) == 2, (lost, placed)  # every stable replica runs again elsewhere
+    # Spread again over the two nodes left (the manager and the candidate's), not both on the manager.
+    assert len(placed) == 2, f"the rescheduled replica did not spread: before {before}, after {placed}"
     assert "running again" in steps["wait-stable-rescheduled"]["detail"]
     # No failed request once verification started (the background traffic; the verify steps check their own).
     started = datetime.fromisoformat(result["timestamps"]["started_at"].replace("Z", "+00:00"))
@@ -172,6 +177,52 @@ def test_swarm_node_loss(cluster: str, tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "the lost node did not rejoin"
         time.sleep(1)
     failed_window = [p["t"] for p in result["timeline"] if sum(p["failed"].values())]
-    print(f"\nswarm-node-loss: {steps['wait-stable-rescheduled']['detail']}; decision->completion "
+    print(f"\nswarm-node-loss: stable {before} -> {placed}; {steps['wait-stable-rescheduled']['detail']}; decision->completion "
           f"{result['durations']['decision_to_completion_s']}s; failed during rollback "
           f"{result['traffic']['failed_during_rollback']} (seconds with failures: {failed_window}); wall {result['_wall_s']}s")
+
+
+def test_swarm_image_missing_fails_as_expected_naming_node_and_image(cluster: str, tmp_path: Path) -> None:
+    """The catalogue drill: the replacement of a lost node's stable replica lands on the node the candidate left,
+    which has neither the image nor a registry; the drill fails naming both, and that is as expected (exit 0)."""
+    import docker
+
+    proc = _drill(["run", "swarm-image-missing", "--json", "--report-dir", str(tmp_path / "reports")], tmp_path, cluster)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    assert result["status"] == "failed" and result["as_expected"] is True, (result["reason"], proc.stderr[-3000:])
+    assert proc.returncode == 0, "a drill that failed as it expected exits 0"
+    fault = result["adversity"][0]
+    assert fault["error"] is None and fault["observations"]["nodes"], fault
+    node, image = fault["observations"]["nodes"][0], fault["observations"]["image"]
+    assert f"node {node} lacks image {image}" in result["reason"], result["reason"]
+    steps = {s["name"]: s for s in result["steps"]}
+    assert steps["wait-stable-rescheduled"]["status"] == "failed"
+    assert steps.get("verify-stable-serving", {}).get("status", "skipped") == "skipped"  # never reached
+    before = result["replicas_by_node_before"]["stable"]
+    assert node not in before, f"the image was withheld where no stable replica ran: {node} vs {before}"
+    assert _services_left(_manager(cluster), result["run_id"]) == []
+    # Undone: the node reaches the registry again (no rule left), and the lost node rejoins.
+    host = docker.from_env(timeout=60)
+    engine = host.containers.list(filters={"label": f"io.drill.node={node}"})[0]
+    assert "REJECT" not in engine.exec_run(["iptables", "-S", "OUTPUT"])[1].decode()
+    deadline = time.monotonic() + 60
+    while not all(n.attrs["Status"]["State"] == "ready" for n in _manager(cluster).nodes.list()):
+        assert time.monotonic() < deadline, "the lost node did not rejoin"
+        time.sleep(1)
+    print(f"\nswarm-image-missing: failed after waiting {steps['wait-stable-rescheduled']['duration_s']}s: "
+          f"{steps['wait-stable-rescheduled']['error'][:300]}; stable before {before}")
+
+
+def test_a_multi_node_drill_on_a_single_engine_stops_before_anything_starts(tmp_path: Path) -> None:
+    """No cluster: this host's own engine. Exit 3 (the environment), saying what to do; nothing started."""
+    import docker
+
+    client = docker.from_env(timeout=60)
+    swarm_before = client.info()["Swarm"]["LocalNodeState"]
+    proc = _drill(["run", "swarm-image-missing", "--report-dir", str(tmp_path / "reports")], tmp_path)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "needs a swarm of 3 nodes" in proc.stderr and "drill cluster up --nodes 3" in proc.stderr, proc.stderr[-2000:]
+    assert "phase baseline" not in proc.stderr
+    assert client.info()["Swarm"]["LocalNodeState"] == swarm_before
+    run_id = proc.stderr.split(", run ", 1)[1].split()[0]
+    assert client.containers.list(all=True, filters={"label": f"io.drill.run-id={run_id}"}) == []

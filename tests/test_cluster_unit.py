@@ -73,3 +73,74 @@ def test_bad_node_counts_are_refused_before_anything_starts() -> None:
 def test_the_report_line() -> None:
     assert by_node_text({"stable": {"node-1": 1, "node-2": 1}, "candidate": {"node-3": 1}}) == \
         "stable: node-1 x1, node-2 x1; candidate: node-3 x1"
+
+
+# ---- the drills that need several nodes: what they declare, what a single engine says ----------------
+def test_a_drill_needing_more_nodes_than_there_are_stops_with_what_to_do() -> None:
+    from harness.backends.swarm import require_nodes
+
+    with pytest.raises(BackendUnavailable, match=r"needs a swarm of 3 nodes; the engine at unix://x is one node: .*"
+                                                 r"drill cluster up --nodes 3"):
+        require_nodes("unix://x", "swarm-image-missing", 3, None)
+    two = Layout((*_layout(3).nodes[:2], Node("id3", "node-3", "worker", "down", {})), "drill", "reg:5000", (1, 2), None)
+    with pytest.raises(BackendUnavailable, match="has 2 of its 3 nodes ready"):
+        require_nodes("tcp://127.0.0.1:1", "swarm-image-missing", 3, two)
+    require_nodes("tcp://127.0.0.1:1", "swarm-node-loss", 2, two)  # enough: nothing said
+
+
+def test_a_backend_without_nodes_refuses_a_drill_that_needs_several() -> None:
+    from harness import backends, catalogue
+
+    drill = catalogue.load_drill("swarm-image-missing")
+    docker_kind = backends.get("docker")
+    assert docker_kind is not None and drill.spec.nodes == 3
+    with pytest.raises(BackendUnavailable, match="runs on one engine"):
+        docker_kind.plan(backends.ModelHost(object(), drill.spec), lambda m: None)
+
+
+def test_the_image_missing_drill_declares_its_failure_and_its_nodes() -> None:
+    from harness import catalogue
+
+    spec = catalogue.load_drill("swarm-image-missing").spec
+    assert spec.expected == "fail" and spec.fails_with == "lacks image" and spec.backend == "swarm"
+    assert [(a.kind, a.at) for a in spec.adversity] == [("image-missing", "step:lose-a-stable-node")]
+    assert catalogue.load_drill("swarm-node-loss").spec.nodes == 2
+
+
+@pytest.mark.parametrize(("over", "field"), [({"nodes": 3}, "nodes"), ({"fails_with": "x"}, "fails_with")])
+def test_nodes_need_swarm_and_fails_with_needs_expect_fail(over: dict[str, object], field: str) -> None:
+    from harness import catalogue
+    from harness.specs import DrillSpec
+
+    base = catalogue.load_drill("canary-fail").spec.model_dump(by_alias=True, exclude_none=True)
+    with pytest.raises(ValueError, match=field):
+        DrillSpec.model_validate({**base, "backend": "docker", **over})
+
+
+def test_fails_with_makes_any_other_failure_not_as_expected() -> None:
+    from harness.engine.expectation import judge
+    from harness.engine.results import RunStatus
+
+    said = "step wait failed: node n3 lacks image reg/m:1 and could not pull it"
+    assert judge("fail", RunStatus.FAILED, "none", None, "", said, "lacks image").as_expected
+    other = judge("fail", RunStatus.FAILED, "none", None, "", "port already allocated", "lacks image")
+    assert not other.as_expected and "lacks image" in other.note
+    assert judge("fail", RunStatus.FAILED, "none", None, "", "anything").as_expected  # without fails_with, as before
+
+
+def test_the_withheld_registry_rule_is_a_reset_on_the_registry_port_only() -> None:
+    from harness.backends.swarm.withhold import _rule
+
+    assert _rule("192.168.64.2") == ["OUTPUT", "-d", "192.168.64.2", "-p", "tcp", "--dport", "5000", "-j", "REJECT",
+                                     "--reject-with", "tcp-reset"]
+
+
+
+def test_swarm_names_fit_in_63_characters_and_stay_unique() -> None:
+    from harness.stack.swarm_api import swarm_name
+
+    assert swarm_name("20261202T004446Z-canary-fail-773604", "stable") == "drill-20261202T004446Z-canary-fail-773604-stable"
+    long_a = swarm_name("20261202T004446Z-shadow-nondeterministic-control-773604", "candidate")
+    long_b = swarm_name("20261202T004446Z-shadow-nondeterministic-control-aaaaaa", "candidate")
+    assert len(long_a) <= 63 and long_a.endswith("-candidate") and long_a.startswith("drill-20261202T004446Z-shadow")
+    assert long_a != long_b

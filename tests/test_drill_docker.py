@@ -121,6 +121,11 @@ def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_clien
         stack.start(registry.root, versions.stable)  # and never closed: a "crashed" run
         containers, networks, volumes = harness_resources(docker_client, run_id)
         assert len(containers) == 4 and len(networks) == 2 and len(volumes) == 1  # 3 services + the registry loader
+        # The stack's image is the bootstrapped base (default user root, for a team's builds on it) where no registry
+        # answers: every server names its unprivileged user itself (the loader never runs; it only holds the volume).
+        users = {c.labels.get("io.drill.role"): c.attrs["Config"]["User"] for c in containers}  # type: ignore[attr-defined]
+        assert {role: user for role, user in users.items() if role != "registry-loader"} == dict.fromkeys(
+            ("router", "prometheus", "model-stable"), "65534:65534"), users
         _assert_the_model_cannot_reach_the_runtime_api_or_the_outside(stack)
         # A killed image-target run also leaves its per-run image tags behind.
         run_tag = f"drill-team-probe:run-{run_id}-v1"
@@ -240,3 +245,20 @@ def test_a_report_dir_under_a_regular_file_is_bad_input_and_starts_nothing(tmp_p
     proc = _run(["run", "canary-fail", "--report-dir", str(blocker / "reports")], tmp_path)
     assert proc.returncode == 2 and "--report-dir" in proc.stderr and "not a directory" in proc.stderr
     assert not (tmp_path / "drill.db").exists()
+
+
+def test_run_all_goes_on_past_a_drill_this_engine_cannot_run(tmp_path: Path, docker_client: object) -> None:
+    """A multi-node drill on one engine is reported as not run here (exit 3); the drills after it still run."""
+    drills = tmp_path / "drills"
+    drills.mkdir()
+    for name in ("swarm-image-missing", "canary-fail"):  # sorted: the multi-node one comes first
+        shutil.copy(CATALOGUE / "drills" / f"{name}.yaml", drills)
+    env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(tmp_path)}
+    proc = subprocess.run([*DRILL, "run", "--all", "--json", "--report-dir", str(tmp_path / "reports")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    by_drill = {entry["drill"]: entry for entry in json.loads(proc.stdout)}
+    assert by_drill["canary-fail"]["status"] == "passed"
+    assert by_drill["swarm-image-missing"]["status"] == "not_run"
+    assert "drill cluster up --nodes 3" in by_drill["swarm-image-missing"]["reason"]
+    assert "1 of 1 drill(s) ended as expected; 1 could not run in this environment (exit 3)" in proc.stderr

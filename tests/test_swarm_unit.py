@@ -95,7 +95,7 @@ class FakeOrchestrator(FakeBackend):
     def scale(self, slot: str, replicas: int) -> None:
         self.calls.append(f"scale {slot} {replicas}")
 
-    def wait_converged(self, slot: str, timeout: float, version: str | None = None) -> object:
+    def wait_converged(self, slot: str, timeout: float, version: str | None = None, fail_fast: bool = False) -> object:
         if version is not None and self.target.router.slot_version.get(slot) != version:
             raise ServiceFailed(f"{slot} runs {self.target.router.slot_version.get(slot)}, not {version}")
         return None

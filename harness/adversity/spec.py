@@ -14,9 +14,10 @@ from pydantic import Field, field_validator, model_validator
 from harness.errors import SpecIssue
 from harness.spec_types import PositiveDuration, Strict
 
-KINDS = ("registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss", "partition")
+KINDS = ("registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss", "partition",
+         "image-missing")
 Kind = Literal["registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss",
-               "partition"]
+               "partition", "image-missing"]
 MOMENTS = ("decision", "rollback")
 # What each kind may take beside kind/at/for/slot (``drill`` docs list these).
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -27,13 +28,15 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "capacity": ("cpus", "replicas"),
     "replica-loss": (),
     "partition": (),
+    "image-missing": (),
 }
 
 
 class AdversitySpec(Strict):
     """One fault on the way back: what, when (relative to the run), for how long, against which slot."""
 
-    kind: Kind = Field(description="the fault: registry-slow, registry-down, router-api-slow, router-api-down, capacity, replica-loss, partition")
+    kind: Kind = Field(description="the fault: registry-slow, registry-down, router-api-slow, router-api-down, capacity, replica-loss, partition, "
+                      "image-missing (Swarm cluster: nodes without a replica of the slot lose the image and the registry)")
     at: str = Field(default="decision", description="decision, rollback, or step:<runbook step name>")
     for_: PositiveDuration = Field(alias="for", description="how long the fault lasts (then it is undone)")
     slot: Literal["stable", "candidate"] = Field(default="stable", description="the version it strikes (the one to go back to)")

@@ -57,8 +57,8 @@ class BackendKind:
     # "module:function(client, run_id) -> object | None": what `drill clean` undoes beyond the label sweep
     # (not None: it acted, e.g. left a swarm a killed run had made).
     sweeper: str | None = None
-    # "module:function(stack, progress) -> None": called before the stack starts (a multi-node swarm: publish
-    # the router and Prometheus where this host reaches them).
+    # "module:function(host, progress) -> None": called before the stack starts (a multi-node swarm: publish
+    # the router and Prometheus where this host reaches them; refuse a drill needing more nodes than there are).
     stack_planner: str | None = None
 
     def open(self, host: ModelHost, progress: Progress) -> Opened:
@@ -66,9 +66,16 @@ class BackendKind:
             raise NotImplementedError(f"backend {self.kind!r} opens no stack of its own")
         return _resolve(self.opener)(host, progress)  # type: ignore[no-any-return]
 
-    def plan(self, stack: Any, progress: Progress) -> None:
+    def plan(self, host: ModelHost, progress: Progress) -> None:
+        """Before the target's stack starts. A backend without a planner runs on one engine: a drill needing
+        several nodes stops here, before anything starts."""
         if self.stack_planner is not None:
-            _resolve(self.stack_planner)(stack, progress)
+            _resolve(self.stack_planner)(host, progress)
+        elif host.spec.nodes > 1:
+            from harness.errors import BackendUnavailable
+
+            raise BackendUnavailable(f"drill {host.spec.name} needs a swarm of {host.spec.nodes} nodes; backend "
+                                     f"{self.kind!r} runs on one engine (run it with --backend swarm)")
 
     def sweep(self, client: Any, run_id: str | None) -> bool:
         return self.sweeper is not None and _resolve(self.sweeper)(client, run_id) is not None

@@ -103,6 +103,7 @@ def run(
                                     for d in loaded)
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
         results: list[DrillResult] = []
+        not_run: list[tuple[str, str, DrillResult | None]] = []  # --all: what this environment cannot run (fewer nodes…)
         for drill in loaded:
             options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
                                  backend=backend, variables=run_vars)
@@ -115,7 +116,15 @@ def run(
                 listeners.append(live)
             try:
                 results.append(api.run_drill(drill, options, listeners, store_url=store))  # validated above
-            except (RunInterrupted, BackendUnavailable) as exc:
+            except BackendUnavailable as exc:
+                if not all_drills:
+                    if as_json and exc.result is not None:  # a result on every outcome that has one
+                        typer.echo(json.dumps(_json(exc.result), indent=2))
+                    raise
+                # One drill's environment (a multi-node drill on one engine) does not stop the others.
+                err.print(f"environment: {drill.spec.name}: {exc}", markup=False)
+                not_run.append((drill.spec.name, str(exc), exc.result))  # recorded as an error when it had started
+            except RunInterrupted as exc:
                 # --json prints a result on every outcome that has one, aborted and environment errors included.
                 if as_json and exc.result is not None:
                     typer.echo(json.dumps([*(_json(r) for r in results), _json(exc.result)] if all_drills
@@ -125,11 +134,15 @@ def run(
                 if live is not None:
                     live.stop()
         if as_json:
-            payload = _json(results[0]) if not all_drills else [_json(r) for r in results]
+            payload = _json(results[0]) if not all_drills else [
+                *(_json(r) for r in results),
+                *({**(_json(r) if r is not None else {"drill": n}), "status": "not_run", "outcome": "not run here",
+                   "reason": why} for n, why, r in not_run)]
             typer.echo(json.dumps(payload, indent=2))
         if all_drills:
-            _summary_table(results)
-        worst = max((exit_status(r) for r in results), default=ExitStatus.OK)
+            _summary_table(results, not_run)
+        worst = max((*(exit_status(r) for r in results), *((ExitStatus.ENVIRONMENT,) if not_run else ())),
+                    default=ExitStatus.OK)
         raise typer.Exit(int(worst))
 
 
@@ -153,7 +166,8 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              f"  profile {profile}: " + (f"baseline {prof.baseline:g}s, decision {prof.decision}" if prof else "UNKNOWN"),
              "  prepare: images, network, registry volume, stable model server, router, Prometheus"
              + (f" (Swarm services: stable x{s.replicas.stable}, candidate x{s.replicas.candidate}; a swarm made and left"
-                " for the run if the engine is in none)" if where == "swarm" else "")
+                " for the run if the engine is in none" + (f"; needs {s.nodes} nodes" if s.nodes > 1 else "") + ")"
+                if where == "swarm" else "")
              + (f" — target {s.target.kind}" + (": an MLflow server, versions 1-3 of the model logged to it, scoring"
                                                 " servers loading them" if s.target.kind == "mlflow" else "")
                 if s.target.kind != "builtin" else ""),
@@ -167,7 +181,8 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
                                       + [f"{c.name}: {c.method} test of client {c.measure} vs baseline" for c in s.detection.compare])
              + f" (alpha {s.detection.alpha:g}), up to {s.detection.max_wait:g}s; expect {s.expected}"
              + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
-                and s.expect is None else ""),
+                and s.expect is None else "") + (f", the reason saying {s.fails_with!r}" if s.fails_with else ""),
+             *[f"  adversity: {a.kind} ({a.slot}) at {a.at} for {a.for_:g}s" for a in s.adversity],
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
@@ -188,7 +203,7 @@ def _image_plan(target: ImageTargetSpec, fault: FaultSpec) -> list[str]:
             f"           serving :{target.port}{target.predict_path}, health {target.health_path}; router, Prometheus; fault: {injected}"]
 
 
-def _summary_table(results: list[DrillResult]) -> None:
+def _summary_table(results: list[DrillResult], not_run: list[tuple[str, str, DrillResult | None]]) -> None:
     table = Table("drill", "expected", "outcome", "as expected", "status", "decision", "detect", "decision→completion",
                   "within target", "reason")
     for r in results:
@@ -199,10 +214,13 @@ def _summary_table(results: list[DrillResult]) -> None:
                       f"{r.detect_s}s" if r.detect_s is not None else "—",
                       f"{r.decision_to_completion_s}s" if r.decision_to_completion_s is not None else "—",
                       "yes" if r.within_target else "no" if r.within_target is False else "—", r.reason)
+    for name, why, _result in not_run:
+        table.add_row(name, "—", "[yellow]not run here[/]", "—", "—", "—", "—", "—", "—", why)
     Console(stderr=True, width=None if sys.stderr.isatty() else 200).print(table)
     missed = sum(not outcome(r).as_expected for r in results)
     err.print(f"{len(results) - missed} of {len(results)} drill(s) ended as expected"
-              + (f"; {missed} did not" if missed else ""), markup=False)
+              + (f"; {missed} did not" if missed else "")
+              + (f"; {len(not_run)} could not run in this environment (exit 3)" if not_run else ""), markup=False)
 
 
 @app.command()

@@ -6,7 +6,8 @@ expectation comes from the drill's ``expect:``, else ``fail`` when it sets ``sab
 name. A sabotage drill is as expected only if the rollback *reached* the sabotaged artifact: a runbook
 that never reads the previous version would pass (or fail for some other reason) without ever testing
 what the drill exists to test, so the registry is asked which artifacts it was made to read
-(`ArtifactReads`), and the reason names the step that should have reached it.
+(`ArtifactReads`), and the reason names the step that should have reached it. A drill that sets
+``fails_with:`` is as expected only if its failure's reason says that text (the failure it exists to show).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def missed_sabotage(how: str, version: str, runbook: RunbookSpec, steps: Sequenc
             f"({step.action}) should have reached it, but {state}")
 
 
-def judge(expect: str, status: RunStatus, sabotage: str, reached: bool | None, missed: str) -> Verdict:
+def judge(expect: str, status: RunStatus, sabotage: str, reached: bool | None, missed: str,
+          reason: str = "", fails_with: str | None = None) -> Verdict:
     """``reached``: whether the sabotaged artifact was read after the sabotage (None: no sabotage, or a
-    registry that cannot tell); ``missed``: the reason to give when it was not."""
+    registry that cannot tell); ``missed``: the reason to give when it was not. ``fails_with``: text a failed
+    run's ``reason`` must contain (a drill that exists to show one failure is not as expected on another)."""
     if status is RunStatus.ABORTED:
         return Verdict(False, "the run was interrupted")
     if status is RunStatus.ERROR:
@@ -56,6 +59,8 @@ def judge(expect: str, status: RunStatus, sabotage: str, reached: bool | None, m
     if sabotage != "none" and reached is False:
         return Verdict(False, missed)
     if expect == "fail":
+        if status is RunStatus.FAILED and fails_with is not None and fails_with not in reason:
+            return Verdict(False, f"failed, but not as the drill expected: the reason does not say {fails_with!r}")
         if status is RunStatus.FAILED:
             return Verdict(True, "")
         return Verdict(False, "passed, but the drill expected a failure")

@@ -70,17 +70,19 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
         replicas=target.backend.replicas() if target is not None and started(target) else None,
         sabotage_reached=state.sabotage_reached,
         replicas_by_node=_by_node(target),
+        replicas_by_node_before=_by_node(target, "replicas_by_node_before"),
     )
     missed = expectation.missed_sabotage(spec.sabotage, versions.stable if versions else "?", drill.runbook, state.steps)
-    verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed)
+    verdict = expectation.judge(spec.expected, status, spec.sabotage, state.sabotage_reached, missed, reason, spec.fails_with)
     if not verdict.as_expected and verdict.note and verdict.note not in reason:
         result = replace(result, reason=f"{reason}; not as expected: {verdict.note}")
     return replace(result, as_expected=verdict.as_expected)
 
 
-def _by_node(target: Target | None) -> dict[str, dict[str, int]] | None:
-    """Where the replicas ran, from a backend that spreads them over nodes (a multi-node swarm)."""
-    placed = getattr(target.backend, "replicas_by_node", None) if target is not None and started(target) else None
+def _by_node(target: Target | None, which: str = "replicas_by_node") -> dict[str, dict[str, int]] | None:
+    """Where the replicas ran, from a backend that spreads them over nodes (a multi-node swarm); ``which``:
+    ``replicas_by_node_before`` for where they ran just before a drill lost a node."""
+    placed = getattr(target.backend, which, None) if target is not None and started(target) else None
     return placed() if callable(placed) else None
 
 

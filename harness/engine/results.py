@@ -204,6 +204,7 @@ class DrillResult:
     as_expected: bool | None = None
     sabotage_reached: bool | None = None
     replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
+    replicas_by_node_before: dict[str, dict[str, int]] | None = None  # the same just before a node was lost
 
     @property
     def detect_s(self) -> float | None:
@@ -275,6 +276,7 @@ class DrillResult:
             "as_expected": self.as_expected,
             "sabotage_reached": self.sabotage_reached,
             "replicas_by_node": self.replicas_by_node,
+            "replicas_by_node_before": self.replicas_by_node_before,
         }
 
 

@@ -99,6 +99,8 @@ def render(result: DrillResult) -> str:
         ("serving after", f"<code>{_e(r.serving_version_after)}</code>"),
         ("images", _e(r.images_source)),
         *([("replicas by node", _e(by_node_text(r.replicas_by_node)))] if r.replicas_by_node else []),
+        *([("replicas by node before the node loss", _e(by_node_text(r.replicas_by_node_before)))]
+          if r.replicas_by_node_before else []),
     ], "outcome"))
 
     parts.append("<h2>Timeline</h2>")

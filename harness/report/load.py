@@ -128,6 +128,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         as_expected=data.get("as_expected") if isinstance(data.get("as_expected"), bool) else None,
         sabotage_reached=data.get("sabotage_reached") if isinstance(data.get("sabotage_reached"), bool) else None,
         replicas_by_node=data.get("replicas_by_node"),
+        replicas_by_node_before=data.get("replicas_by_node_before"),
     )
 
 

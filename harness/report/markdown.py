@@ -27,6 +27,8 @@ def render(result: DrillResult) -> str:
         f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), root cause class: {md(result.root_cause)}",
         f"- serving after: {md_code(result.serving_version_after)}",
         *([f"- replicas by node: {md(by_node_text(result.replicas_by_node))}"] if result.replicas_by_node else []),
+        *([f"- replicas by node before the node loss: {md(by_node_text(result.replicas_by_node_before))}"]
+          if result.replicas_by_node_before else []),
         "",
         "## Timing against the target",
         "",

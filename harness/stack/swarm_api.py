@@ -16,6 +16,20 @@ from harness.stack.docker_api import LABEL_HARNESS, LABEL_RUN
 from harness.stack.docker_api import explain as _explain
 
 SWARM_NETWORKS = ("docker_gwbridge", "ingress")  # what `docker swarm init` creates and `leave` may leave behind
+MAX_NAME = 63  # Swarm refuses longer service and network names ("name must be 63 characters or fewer")
+
+
+def swarm_name(run_id: str, suffix: str) -> str:
+    """``drill-<run id>-<suffix>``; for a run id too long for Swarm (a drill name over ~23 characters), the run id
+    cut short and made unique again by a hash of the whole. Resources are found by label, never by this name."""
+    import hashlib
+
+    name = f"drill-{run_id}-{suffix}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:6]
+    keep = MAX_NAME - len(f"drill--{digest}-{suffix}")
+    return f"drill-{run_id[:keep].rstrip('-')}-{digest}-{suffix}"
 
 
 class SwarmError(ServiceFailed):
@@ -281,6 +295,25 @@ def service_update(client: docker.DockerClient, name: str, env: dict[str, str],
         service.update(**kwargs)
     except docker.errors.APIError as exc:
         raise SwarmError(f"docker service update {name} failed: {_explain(exc)}") from exc
+
+
+def service_placement(client: docker.DockerClient, name: str, constraints: tuple[str, ...], spread: str | None) -> None:
+    """Replace the service's placement only. Swarm restarts no task that still satisfies the new constraints (checked
+    on Engine 20.10: the same task ids before and after), so a laxer placement binds only tasks scheduled later."""
+    service = _service(client, name)
+    spec = service.attrs["Spec"]
+    placement: dict[str, object] = {"Constraints": list(constraints)}
+    if spread:
+        placement["Preferences"] = [{"Spread": {"SpreadDescriptor": spread}}]
+    spec["TaskTemplate"]["Placement"] = placement
+    api = client.api
+    try:
+        # The spec as stored, changed in Placement only. docker-py's update_service(fetch_current_spec=True) reads it
+        # with the defaults filled in (DNSConfig {} for none): a change of the task spec, and every task was replaced.
+        response = api._post_json(api._url("/services/{0}/update", service.id), data=spec, params={"version": service.version})
+        api._raise_for_status(response)
+    except docker.errors.APIError as exc:
+        raise SwarmError(f"docker service update --constraint-rm {name} failed: {_explain(exc)}") from exc
 
 
 def service_rollback(client: docker.DockerClient, name: str) -> None:

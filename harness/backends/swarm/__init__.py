@@ -32,12 +32,28 @@ def multi_node(client: docker.DockerClient) -> Layout | None:
     return layout if layout.multi else None
 
 
-def plan_stack(stack: Any, progress: Progress) -> None:
-    """Before the stack starts: on a manager of several nodes, publish the router and Prometheus on the manager's
-    port block this host reaches on 127.0.0.1, and accept the runtime API from where this host's connections come."""
+def require_nodes(engine: str, drill: str, wanted: int, layout: Layout | None) -> None:
+    """A drill needing ``wanted`` nodes (``nodes:``) on fewer: an environment problem (exit 3), said before
+    anything starts, with what to do. ``engine``: the Docker API the run talks to."""
+    have = sum(1 for n in layout.nodes if n.state == "ready") if layout is not None else 1
+    if have >= wanted:
+        return
+    where = (f"the engine at {engine} is one node" if layout is None
+             else f"the swarm of {engine} has {have} of its {len(layout.nodes)} nodes ready")
+    raise BackendUnavailable(
+        f"drill {drill} needs a swarm of {wanted} nodes; {where}: start a cluster with "
+        f"`drill cluster up --nodes {wanted}` and run with the DOCKER_HOST it prints")
+
+
+def plan_stack(host: ModelHost, progress: Progress) -> None:
+    """Before the stack starts: refuse a drill needing more nodes than the swarm has; on a manager of several nodes,
+    publish the router and Prometheus on the manager's port block this host reaches on 127.0.0.1, and accept the
+    runtime API from where this host's connections come."""
     from harness.backends.swarm import nodes
 
+    stack = host.stack
     layout = multi_node(stack.client)
+    require_nodes(stack.client.api.base_url, host.spec.name, host.spec.nodes, layout)
     if layout is None:
         return
     nodes.require_reachable(layout)
@@ -71,6 +87,7 @@ def open_backend(host: ModelHost, progress: Progress) -> Opened:
     from harness.stack.services import REGISTRY_MOUNT
 
     stack, spec = host.stack, host.spec
+    require_nodes(stack.client.api.base_url, spec.name, spec.nodes, multi_node(stack.client))  # a target that planned nothing
     session = SwarmSession(stack.client, stack.run_id)
     session.open(progress)
     try:
@@ -93,7 +110,7 @@ def open_backend(host: ModelHost, progress: Progress) -> Opened:
             sync=host.sync or (lambda: None),
             replicas={"stable": spec.replicas.stable, "candidate": spec.replicas.candidate},
             rolling=policy_of(spec.strategy), extra_env=stack.model_env, layout=layout)
-        session.on_close.append(backend.restore_nodes)
+        session.on_close.extend((backend.give_back_image, backend.restore_nodes))
     except BaseException:
         session.close()  # the caller never sees this session: leave the engine as found here
         raise

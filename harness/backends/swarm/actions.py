@@ -52,6 +52,9 @@ class ConvergedParams(Params):
     service: str
     version: str | None = None
     timeout: Duration = 60.0
+    # A replacement that cannot start (rejected on a node without the image) fails the step at once, naming the
+    # node and the image; without it the wait sees Swarm try that node again and again (five times here) first.
+    fail_fast: bool = False
 
 
 @action("swarm.wait_converged", ConvergedParams,
@@ -61,7 +64,7 @@ def wait_converged(ctx: RunContext, p: ConvergedParams) -> str:
     started = time.monotonic()
     # Bounded by the step's deadline too, so a retry never overlaps a wait still running.
     backend = _orchestrator(ctx)
-    backend.wait_converged(p.service, current_attempt().bound(p.timeout), version=p.version)
+    backend.wait_converged(p.service, current_attempt().bound(p.timeout), version=p.version, fail_fast=p.fail_fast)
     rescheduled = getattr(backend, "rescheduled_s", None)  # a drill stopped a node: how long Swarm took to recover
     return (f"{p.service} converged" + (f" on {p.version}" if p.version else "") + f" in {time.monotonic() - started:.1f}s"
             + (f" (every replica running again {rescheduled:.1f}s after the node was lost)" if rescheduled is not None else ""))

@@ -30,6 +30,7 @@ from harness.stack.swarm_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePol
 
 if TYPE_CHECKING:
     from harness.backends.swarm.nodes import Layout
+    from harness.backends.swarm.withhold import Withheld
 
 MODEL_PORT = 8080
 POOL_PORTS = {"stable": 8101, "candidate": 8102}  # the router's pool per slot (haproxy-swarm.cfg)
@@ -74,19 +75,24 @@ class SwarmBackend:
         self.layout = layout  # several nodes: tasks copy the registry from the file server; placement over nodes
         self.placement: dict[str, dict[str, int]] = {}  # the last converged replicas per slot, by node hostname
         self.lost: dict[str, str] = {}  # node id -> hostname of engines a drill stopped (brought back at close)
+        self.placement_before: dict[str, dict[str, int]] | None = None  # replicas by node just before the first loss
         self.lost_at: float | None = None  # when the last one was stopped (monotonic): rescheduling is timed from it
         self.rescheduled_s: float | None = None  # node stopped -> every replica running again elsewhere
+        self.withheld: Withheld | None = None  # nodes a drill cut off the registry, the model image removed
 
     def service(self, slot: str) -> str:
         _check_slot(slot)
-        return f"drill-{self.run_id}-{slot}"
+        return swarm_api.swarm_name(self.run_id, slot)
 
     # ---- ports.Backend ----------------------------------------------------------------------
     def start(self, slot: str, version: str) -> Endpoint:
         """Create the slot's service (or update it to ``version``) and wait until every replica runs healthy."""
         name = self.service(slot)
         self.sync()
+        relax = False
+        failed_before: set[str] = set()
         if swarm_api.service_exists(self.client, name):
+            failed_before = {t.id for t in self.tasks(slot) if t.state in _FAILED}
             swarm_api.service_update(self.client, name, {"MODEL_REF": version})
         else:
             spec = ServiceDef(
@@ -98,9 +104,16 @@ class SwarmBackend:
                 volume_target=self.registry_mount)
             if self.layout is not None:
                 spec = _on_nodes(spec, slot, self.layout)
+                relax = slot == "stable" and bool(spec.constraints)
             swarm_api.service_create(self.client, spec, self.rolling, self.rollback_policy)
         self._started.add(slot)
-        self.wait_converged(slot, self.startup_timeout, version=version, fail_fast=True)
+        self.wait_converged(slot, self.startup_timeout, version=version, fail_fast=True, failed_before=failed_before)
+        if relax:
+            # Stable is kept off the candidate's node only for its first placement. A constraint binds every later
+            # task too: with it, replicas rescheduled after a node loss all landed on the one node left (the
+            # manager), the candidate's node being excluded even once the candidate was gone. Without it, Swarm's
+            # spread puts them on the nodes with the fewest stable replicas. The running tasks stay where they are.
+            swarm_api.service_placement(self.client, name, (), "node.id")
         return Endpoint("127.0.0.1", POOL_PORTS[slot])
 
     def stop(self, slot: str) -> None:
@@ -130,6 +143,10 @@ class SwarmBackend:
     def replicas_by_node(self) -> dict[str, dict[str, int]] | None:
         """Where each slot's replicas ran when it last converged (node hostname -> replicas); None on one node."""
         return {slot: dict(nodes) for slot, nodes in self.placement.items()} if self.layout is not None else None
+
+    def replicas_by_node_before(self) -> dict[str, dict[str, int]] | None:
+        """Where each slot's replicas ran just before a drill stopped a node; None if none was stopped."""
+        return self.placement_before
 
     def nodes_of(self, slot: str) -> dict[str, int]:
         """Running replicas of the slot per node hostname, now."""
@@ -179,23 +196,25 @@ class SwarmBackend:
         return self.info(slot).env.get("MODEL_REF")
 
     def wait_converged(self, slot: str, timeout: float, version: str | None = None,
-                       fail_fast: bool = False) -> ServiceInfo:
+                       fail_fast: bool = False, failed_before: set[str] | None = None) -> ServiceInfo:
         """Until the service runs its desired replicas, all healthy (and all on ``version`` if given), and no
-        update or rollback is under way. ``fail_fast``: a failed task of the awaited version ends the wait."""
+        update or rollback is under way. ``fail_fast``: a task of the awaited version that fails or is rejected
+        (a node without the image) ends the wait, naming the node and the image; tasks in ``failed_before``
+        (default: those failed when the wait starts) are history, not news."""
         name = self.service(slot)
         deadline = time.monotonic() + timeout
         last = "no tasks yet"
         while True:
             info = self.info(slot)
             tasks = self.tasks(slot)
+            if failed_before is None:
+                failed_before = {t.id for t in tasks if t.state in _FAILED}
             # A task on a node the drill stopped still reads "running" until Swarm marks the node down: not counted.
             running = [t for t in tasks if t.desired == "running" and t.state == "running" and t.node_id not in self.lost]
             wanted = [t for t in running if version is None or t.env_ref == version]
-            if fail_fast and (dead := [t for t in tasks if t.state in _FAILED and (version is None or t.env_ref == version)]):
-                logs = swarm_api.service_logs(self.client, name)
-                where = f" on node {self._hostname(dead[0].node_id)} (image {self.image})" if self.layout is not None else ""
-                raise ServiceFailed(f"{name} ({version or 'current'}): task {dead[0].state}{where}: "
-                                    f"{dead[0].error or dead[0].message}" + (f"; last log lines: {logs}" if logs else ""))
+            if fail_fast and (dead := [t for t in tasks if t.state in _FAILED and t.id not in failed_before
+                                       and (version is None or t.env_ref == version)]):
+                raise ServiceFailed(self._failed_task(name, version, dead[0]))
             if info.update_state in ("paused", "rollback_paused"):
                 raise ServiceFailed(f"{name}: update {info.update_state}: {info.update_message}")
             settled = info.update_state in (None, *_TERMINAL_UPDATE)
@@ -229,10 +248,40 @@ class SwarmBackend:
             raise ServiceFailed(f"no worker node runs a replica of {slot} (placement: {self.nodes_of(slot)})")
         node = workers[str(holding[0])]
         count = sum(1 for t in self.tasks(slot) if t.node_id == node.id and t.state == "running")
+        if self.placement_before is None:
+            self.placement_before = {s: self.nodes_of(s) for s in SLOTS if s in self._started}
         cluster.stop_node(cluster.host_engine(), layout.cluster, node.hostname)
         self.lost[node.id] = node.hostname
         self.lost_at, self.rescheduled_s = time.monotonic(), None
         return f"engine {node.hostname} stopped ({count} {slot} replica(s) on it)"
+
+    def withhold_image(self, slot: str) -> list[str]:
+        """On every ready node running no replica of ``slot`` (where Swarm would put a replacement), remove the model
+        image and refuse the registry (``withhold``); the hostnames. ``give_back_image`` undoes it."""
+        from harness.backends.swarm import withhold
+        from harness.backends.swarm.nodes import read_layout
+
+        layout = read_layout(self.client)
+        if layout.cluster is None or self.layout is None:
+            raise ServiceFailed("a node without the image needs a cluster made by `drill cluster up` (its engines are "
+                                "containers on this host); on another swarm, cut a node off the registry yourself")
+        holding = {t.node_id for t in self.tasks(slot) if t.desired == "running" and t.state == "running"}
+        spare = sorted(n.hostname for n in layout.nodes
+                       if n.state == "ready" and n.id not in holding and n.id not in self.lost)
+        if not spare:
+            raise ServiceFailed(f"every ready node runs a replica of {slot} ({self.nodes_of(slot)}): no node left for a "
+                                "replacement to land on without the image (`drill cluster up --nodes 3`)")
+        from harness.backends.swarm.cluster import host_engine
+
+        host = host_engine()
+        if self.withheld is None:
+            self.withheld = withhold.Withheld(layout.cluster, withhold.registry_ip(host, layout.cluster))
+        self.withheld.strike(spare, self.image)
+        return spare
+
+    def give_back_image(self) -> None:
+        if self.withheld is not None:
+            self.withheld.give_back()
 
     def restore_nodes(self) -> None:
         """Start the engines the drill stopped again (they rejoin the swarm by themselves)."""
@@ -247,6 +296,19 @@ class SwarmBackend:
             if name is not None:
                 cluster.start_node(host, name, hostname)
         self.lost.clear()
+
+    def _failed_task(self, name: str, version: str | None, task: TaskInfo) -> str:
+        error = task.error or task.message
+        if self.layout is None:
+            where = ""
+        elif "No such image" in error:  # the node has not got the image and could not pull it
+            where = (f" on node {self._hostname(task.node_id)}: node {self._hostname(task.node_id)} lacks image "
+                     f"{self.image} and could not pull it (the run's images come from {self.layout.registry})")
+        else:
+            where = f" on node {self._hostname(task.node_id)} (image {self.image})"
+        logs = "" if "No such image" in error else swarm_api.service_logs(self.client, name)
+        return (f"{name} ({version or 'current'}): task {task.state}{where}: {error}"
+                + (f"; last log lines: {logs}" if logs else ""))
 
     def _hostname(self, node_id: str | None) -> str:
         from harness.backends.swarm.nodes import read_layout

@@ -62,6 +62,9 @@ STORAGE_DRIVER = "overlay2"
 # What an engine in a container needs here (docker run --privileged is refused on this machine).
 ENGINE_CAPS = ["SYS_ADMIN", "NET_ADMIN", "MKNOD", "SYS_PTRACE"]
 ENGINE_SECURITY = ["seccomp=unconfined", "apparmor=unconfined"]
+# An engine a drill stopped (killed after the stop timeout) leaves its pid files behind, and dockerd then refuses
+# to start again ("pid file found"): a node that should rejoin stays down. Remove them before each start.
+ENGINE_START = ["sh", "-c", 'rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid; exec "$@"', "engine"]
 
 
 class ClusterError(BackendUnavailable):
@@ -179,22 +182,39 @@ def _up(client: docker.DockerClient, image: str, model_image: str, nodes: int, n
         tmpfs={"/tmp": "rw,size=2g,mode=1777"},
         cap_drop=["ALL"], security_opt=["no-new-privileges:true"], user="65534:65534", read_only=True)
     first = _free_block(PORT_BLOCK + 1)
-    api_port, ports = first, (first + 1, first + PORT_BLOCK)
     hostnames = [f"{pre}-node-{i}" for i in range(1, nodes + 1)]
     containers = []
     for i, hostname in enumerate(hostnames):
         manager = i == 0
-        command = ["dockerd", "--host=unix:///var/run/docker.sock", f"--storage-driver={STORAGE_DRIVER}",
+        command = [*ENGINE_START, "dockerd", "--host=unix:///var/run/docker.sock", f"--storage-driver={STORAGE_DRIVER}",
                    f"--insecure-registry={registry}"]
-        published: dict[str, object] = {}
-        node_labels = labels(name, "cluster-node", hostname)
-        if manager:
-            command.append(f"--host=tcp://0.0.0.0:{API_PORT}")
-            published = {f"{API_PORT}/tcp": ("127.0.0.1", api_port),
-                         **{f"{p}/tcp": ("127.0.0.1", p) for p in range(ports[0], ports[1] + 1)}}
-            node_labels[LABEL_PORTS] = f"{ports[0]}-{ports[1]}"
         volume = client.volumes.create(f"{hostname}-docker", labels=labels(name, "cluster-node-storage", hostname))
-        containers.append(_run_engine(client, image, command, hostname, network.name, published, node_labels, volume.name))
+        if not manager:
+            containers.append(_run_engine(client, image, command, hostname, network.name, {},
+                                          labels(name, "cluster-node", hostname), volume.name))
+            continue
+        command.append(f"--host=tcp://0.0.0.0:{API_PORT}")
+        # The block was free when probed, but another `drill cluster up` (a second test run, a bench) may take it
+        # before this engine binds it: Docker then refuses the start ("port is already allocated"). Next block.
+        for _attempt in range(5):
+            api_port, ports = first, (first + 1, first + PORT_BLOCK)
+            published: dict[str, object] = {f"{API_PORT}/tcp": ("127.0.0.1", api_port),
+                                            **{f"{p}/tcp": ("127.0.0.1", p) for p in range(ports[0], ports[1] + 1)}}
+            node_labels = {**labels(name, "cluster-node", hostname), LABEL_PORTS: f"{ports[0]}-{ports[1]}"}
+            try:
+                containers.append(_run_engine(client, image, command, hostname, network.name, published, node_labels,
+                                              volume.name))
+                break
+            except docker.errors.APIError as exc:
+                if "already allocated" not in str(exc) and "address already in use" not in str(exc):
+                    raise
+                try:
+                    client.api.remove_container(hostname, force=True)  # created, not started
+                except docker.errors.NotFound:
+                    pass
+                first = _free_block(PORT_BLOCK + 1, start=first + PORT_BLOCK + 1)
+        else:
+            raise ClusterError(f"no free block of {PORT_BLOCK + 1} ports on 127.0.0.1 stayed free long enough")
     progress(f"{nodes} engine(s) starting")
     for container, hostname in zip(containers, hostnames):
         _wait_engine(container, hostname, start_timeout)

@@ -58,7 +58,7 @@ class SwarmSession:
     def __init__(self, client: docker.DockerClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
-        self.network = f"drill-{run_id}-overlay"
+        self.network = swarm_api.swarm_name(run_id, "overlay")
         self.report = SessionReport()
         self._open = False
         self.on_close: list[Callable[[], None]] = []  # before the sweep (engines a drill stopped come back)
