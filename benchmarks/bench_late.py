@@ -1,8 +1,9 @@
 """Late-rollback benchmark: decision -> completion against the size of the weights brought back.
 
-    python benchmarks/bench_late.py [--sizes 200MB,2GB] [--runs 1] [--rate 500] [--json]
+    python benchmarks/bench_late.py [--sizes 200MB,2GB] [--runs 1] [--rate 500] [--target builtin|mlflow] [--json]
 
-For each artifact size, runs the late-rollback drill (a copy with ``target.artifact_size`` set) and prints
+For each artifact size, runs the late-rollback drill (``--target mlflow``: ``mlflow-late-rollback``, the versions in
+a real MLflow server; a copy with ``target.artifact_size`` set) and prints
 per size: status, decision -> completion, the start-previous step (start the stopped version, read and
 verify its weights, pass the router's health check), the achieved request rate per phase, and the
 failed and slow requests during the rollback. Figures on a shared 2-core machine are approximate.
@@ -20,16 +21,18 @@ from typing import Any
 
 import yaml
 
+DRILLS = {"builtin": "late-rollback", "mlflow": "mlflow-late-rollback"}
 
-def variant(dest: Path, size: str, rate: float | None) -> Path:
-    """A copy of the catalogue's late-rollback drill with another artifact size (and rate)."""
+
+def variant(dest: Path, size: str, rate: float | None, target: str = "builtin") -> Path:
+    """A copy of the catalogue's late-rollback drill for ``target`` with another artifact size (and rate)."""
     from harness import catalogue
 
-    data = yaml.safe_load(catalogue.load_drill("late-rollback").drill_path.read_text())
+    data = yaml.safe_load(catalogue.load_drill(DRILLS[target]).drill_path.read_text())
     data["target"]["artifact_size"] = size
     if rate is not None:
         data["traffic"]["rate"] = rate
-    path = dest / f"late-rollback-{size}.yaml"
+    path = dest / f"{DRILLS[target]}-{size}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="200MB,2GB", help="comma-separated artifact sizes")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=None, help="requests/s (default: the drill's)")
+    parser.add_argument("--target", choices=sorted(DRILLS), default="builtin",
+                        help="the target kind whose late-rollback drill runs (mlflow: mlflow-late-rollback)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
 
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {}
     ok = True
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
-        path = variant(workdir, size, args.rate)
+        path = variant(workdir, size, args.rate, args.target)
         runs = []
         for _ in range(args.runs):
             result = api.run_drill(str(path), RunOptions(report_root=workdir / "reports"), store_url=store)

@@ -47,7 +47,7 @@ class FaultSpec(Strict):
     status: int | None = Field(default=None, ge=400, le=599, description="injected error: the status answered (503)")
     body: Any = Field(default=None, description="injected wrong_body: the JSON answered with status 200")
     after: PositiveDuration | None = Field(default=None, description="the fault strikes this long after the model "
-                                           "loads (a regression that shows late); built-in model only")
+                                           "loads (a regression that shows late); the built-in and MLflow models")
 
     @model_validator(mode="after")
     def _fields_of_the_kind(self) -> FaultSpec:

@@ -273,8 +273,10 @@ class DrillSpec(Strict):
         problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
         if problem:  # at the fault: line (FieldError), not the drill's first line
             raise FieldError(("fault",), problem)
-        if self.fault.after is not None and self.target.kind != "builtin":
-            raise FieldError(("fault", "after"), "fault.after (a fault that starts late) is made by the built-in model server")
+        if self.fault.after is not None and record is not None and not record.late_faults:
+            late = ", ".join(sorted(k for k, r in targets.kinds().items() if r.late_faults))
+            raise FieldError(("fault", "after"), f"fault.after (a fault that starts late) is made by the model of "
+                             f"target kinds {late}, not {self.target.kind!r}")
         if record is not None and self.backend not in record.backends:
             raise FieldError(("backend",), f"target {record.kind!r} cannot run on backend {self.backend!r} "
                              f"(it runs on {', '.join(sorted(record.backends))})")

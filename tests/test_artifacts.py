@@ -7,11 +7,16 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from pydantic import Field
 
+from harness import targets
 from harness.serving import model_server
+from harness.spec_types import TargetBlock
 from harness.specs import DrillSpec, FaultSpec
+from harness.targets import TargetKind
 from harness.targets.builtin.registry import Registry
 from harness.targets.builtin.seed import seed_registry
 from harness.targets.builtin.weights import WEIGHTS_FILE
@@ -90,15 +95,22 @@ def test_a_late_fault_strikes_only_after_its_delay(registry: Registry) -> None:
     assert model_server.predict(model, features)[0] == 500
 
 
-def test_after_is_refused_where_it_cannot_apply() -> None:
+class SteadySpec(TargetBlock):
+    kind: Literal["steady"] = Field(default="steady", description="a test's target kind")
+
+
+def test_after_is_refused_where_it_cannot_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="crash takes no after"):
         FaultSpec(kind="crash", after=5)
     with pytest.raises(ValueError):
         FaultSpec(kind="latency", ms=100, after=0)
-    with pytest.raises(ValueError, match="built-in model server"):
+    # a plugin's kind whose model makes the fault but cannot start it late
+    monkeypatch.setitem(targets._REGISTERED, "steady", TargetKind(
+        kind="steady", spec=SteadySpec, factory=lambda *a: None, faults=frozenset({"none", "wrong_answers"})))  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match="target kinds builtin, mlflow, not 'steady'"):
         DrillSpec.model_validate({"name": "d", "root_cause": "performance", "runbook": "r",
                                   "fault": {"kind": "wrong_answers", "after": "5s"},
-                                  "target": {"kind": "mlflow"},
+                                  "target": {"kind": "steady"},
                                   "detection": {"compare": [{"name": "c", "measure": "incorrect"}]}})
 
 
@@ -109,3 +121,9 @@ def test_artifact_size_reads_units() -> None:
     assert int(getattr(spec.target, "artifact_size", 0)) == 200_000_000
     with pytest.raises(ValueError):
         DrillSpec.model_validate({**base, "target": {"kind": "builtin", "artifact_size": "20GB"}})
+    # the MLflow target takes the same field, with the same limits
+    spec = DrillSpec.model_validate({**base, "target": {"kind": "mlflow", "artifact_size": "2GiB"}})
+    assert int(getattr(spec.target, "artifact_size", 0)) == 2 << 30
+    for bad in ("20GB", "-1", "lots"):
+        with pytest.raises(ValueError, match="artifact_size"):
+            DrillSpec.model_validate({**base, "target": {"kind": "mlflow", "artifact_size": bad}})

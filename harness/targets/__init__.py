@@ -42,6 +42,7 @@ class TargetKind:
     faults: frozenset[str] = frozenset({"none"})  # fault kinds its bad version carries itself
     injected: frozenset[str] = frozenset()  # fault kinds a proxy injects in front of it (inject: true)
     fault_hint: str = ""  # said when a fault does not fit
+    late_faults: bool = False  # its model can start a fault some time after it loaded (fault.after)
 
     def fault_problem(self, fault_kind: str, inject: bool) -> str | None:
         """Why a drill's ``fault:`` cannot run on this kind (None: it can)."""

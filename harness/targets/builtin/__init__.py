@@ -17,4 +17,5 @@ KIND = TargetKind(
     description="the demo stack: stdlib model server, file registry, HAProxy, Prometheus",
     backends=frozenset({"docker", "swarm"}), faults=MODEL_FAULTS,
     fault_hint="the built-in model makes its own faults (see `drill faults`); inject: true is for target kind image",
+    late_faults=True,
 )

@@ -15,4 +15,5 @@ KIND = TargetKind(
     description="model versions in a real MLflow registry, served by MLflow's pyfunc",
     backends=frozenset({"docker"}), faults=frozenset(SUPPORTED_FAULTS),
     fault_hint="an MLflow model version carries its own fault (inject: true is for target kind image)",
+    late_faults=True,
 )

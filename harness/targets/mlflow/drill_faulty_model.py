@@ -5,6 +5,7 @@ top-level name ``drill_faulty_model``, so whoever loads the version (the scoring
 ``check_deployable`` on the host) imports it from the artifact itself: no harness install needed.
 Standard library, numpy and pandas only. Output has the shape of sklearn's ``predict_proba``
 (one row per input, columns P(0), P(1)), like the good versions logged with ``predict_proba``.
+A fault with ``after`` (seconds) strikes only that long after the model loaded (a regression that shows late).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ class FaultyModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     def load_context(self, context: Any) -> None:
         if self.fault.get("kind") == "crash" and self.armed:
             raise ModelFault(str(self.fault.get("message") or "model failed to initialise"))
+        self.fault_from = time.monotonic() + float(self.fault.get("after") or 0.0)
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        kind = self.fault.get("kind")
+        kind = self.fault.get("kind") if time.monotonic() >= getattr(self, "fault_from", 0.0) else "none"
         if kind == "error_slice":
             column = model_input[self.fault["feature"]].astype(float)
             if bool((column > float(self.fault["above"])).any()):

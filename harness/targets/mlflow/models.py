@@ -4,7 +4,8 @@ Every version is a logistic regression trained on the harness's labelled synthet
 (:mod:`harness.targets.builtin.model`), logged with its signature. The good versions use MLflow's ``sklearn`` flavor with
 ``predict_proba`` as the pyfunc method; the bad one (the drill's fault) is a ``pyfunc`` model whose code
 travels inside its artifact (see :mod:`drill_faulty_model`). Each version carries a tag with the sha256 of
-every artifact file, so a later check names the exact file that went missing or changed.
+every artifact file, so a later check names the exact file that went missing or changed; with the drill's
+``artifact_size`` its model directory also holds big weights (:mod:`harness.targets.mlflow.weights`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from harness.targets.builtin.model import FEATURES, make_examples
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS
+from harness.targets.mlflow.weights import WEIGHTS_TAG
 
 ARTIFACT_PATH = "model"
 CHECKSUM_TAG = "drill.artifact_sha256"
@@ -34,6 +36,8 @@ FAULT_TAG = "drill.fault"
 # Pinned requirements keep MLflow from importing the world to infer them (13 s a model here).
 REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
 _FAULTY_MODULE = "drill_faulty_model"
+# (the version's model directory URI, a seed) -> (file name, size, sha256) of the weights logged into it
+LogWeights = Callable[[str, int], tuple[str, int, str]]
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,10 @@ def tracking(uri: str | None) -> Iterator[None]:
 
 
 def log_version(client: Any, model: str, seed: int, fault: dict[str, Any] | None = None,
-                experiment: str = "drill", tracking_uri: str | None = None) -> LoggedVersion:
-    """Train, log as a run's artifact, register as a new version of ``model`` with its checksums."""
+                experiment: str = "drill", tracking_uri: str | None = None,
+                weights: LogWeights | None = None) -> LoggedVersion:
+    """Train, log as a run's artifact (with ``weights`` logged into it), register as a new version of ``model``
+    with its checksums."""
     from mlflow.exceptions import MlflowException
 
     estimator, accuracy = train_estimator(seed)
@@ -132,6 +138,12 @@ def log_version(client: Any, model: str, seed: int, fault: dict[str, Any] | None
         sums = checksums(local)
         with tracking(tracking_uri):
             client.log_artifacts(run.info.run_id, str(local), ARTIFACT_PATH)
+    model_uri = f"{run.info.artifact_uri}/{ARTIFACT_PATH}"
+    tags: dict[str, str] = {}
+    if weights is not None:
+        name, size, digest = weights(model_uri, seed)
+        sums[name] = digest
+        tags[WEIGHTS_TAG] = json.dumps({"file": name, "size": size}, sort_keys=True)
     client.log_metric(run.info.run_id, "holdout_accuracy", accuracy)
     client.set_terminated(run.info.run_id)
     try:
@@ -140,16 +152,17 @@ def log_version(client: Any, model: str, seed: int, fault: dict[str, Any] | None
         if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
             raise
     kind = (fault or {}).get("kind", "none")
-    tags = {CHECKSUM_TAG: json.dumps(sums, sort_keys=True), "holdout_accuracy": f"{accuracy:.4f}"}
+    tags.update({CHECKSUM_TAG: json.dumps(sums, sort_keys=True), "holdout_accuracy": f"{accuracy:.4f}"})
     if kind != "none":
         tags[FAULT_TAG] = kind
-    mv = client.create_model_version(model, f"{run.info.artifact_uri}/{ARTIFACT_PATH}", run_id=run.info.run_id,
-                                     tags=tags)
+    mv = client.create_model_version(model, model_uri, run_id=run.info.run_id, tags=tags)
     return LoggedVersion(str(mv.version), run.info.run_id, accuracy, None if kind == "none" else kind)
 
 
-def seed_versions(registry: Any, fault: dict[str, Any]) -> tuple[LoggedVersion, LoggedVersion, LoggedVersion]:
-    """Register v1 and v2 (good) and v3 (the drill's fault) of ``registry.model``; v1 then v2 deployed as champion.
+def seed_versions(registry: Any, fault: dict[str, Any], weights: LogWeights | None = None,
+                  ) -> tuple[LoggedVersion, LoggedVersion, LoggedVersion]:
+    """Register v1 and v2 (good) and v3 (the drill's fault) of ``registry.model``, each with ``weights`` if given;
+    v1 then v2 deployed as champion.
 
     ``registry`` is a :class:`harness.targets.mlflow.registry.MlflowRegistry` (its client and history)."""
     kind = fault.get("kind", "none")
@@ -158,9 +171,9 @@ def seed_versions(registry: Any, fault: dict[str, Any]) -> tuple[LoggedVersion, 
                          f"{', '.join(SUPPORTED_FAULTS)}")
     uri = registry.tracking_uri
     with quiet():
-        v1 = log_version(registry.client, registry.model, seed=1, tracking_uri=uri)
-        v2 = log_version(registry.client, registry.model, seed=2, tracking_uri=uri)
-        v3 = log_version(registry.client, registry.model, seed=3, fault=fault, tracking_uri=uri)
+        v1 = log_version(registry.client, registry.model, seed=1, tracking_uri=uri, weights=weights)
+        v2 = log_version(registry.client, registry.model, seed=2, tracking_uri=uri, weights=weights)
+        v3 = log_version(registry.client, registry.model, seed=3, fault=fault, tracking_uri=uri, weights=weights)
     registry.promote(v1.version, "seed")
     registry.promote(v2.version, "seed")
     return v1, v2, v3

@@ -9,6 +9,7 @@ the registry itself, where every other tool can read it:
     version tag           rollback.decided_at / rollback.completed_at / rollback.trigger /
                           rollback.root_cause / rollback.to_version / rollback.drill_run_id
     version tag           drill.artifact_sha256     sha256 of every artifact file (written when logged)
+    version tag           drill.weights             {"file": "weights.bin", "size"}: the big weights, if any
 
 The previous champion is the last version deployed before the current champion that was not itself rolled
 back; it is also kept in the ``previous`` alias. MLflow's own errors (and an unreachable server) become
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 
 from harness.ports import AliasMove, ReadLog, RegistryError, RollbackEvent
 from harness.targets.mlflow.models import CHECKSUM_TAG, checksums, tracking
+from harness.targets.mlflow.weights import recorded_weights
 
 # MLflow's HTTP client retries for minutes by default; a drill wants to know in seconds.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -167,21 +169,31 @@ class MlflowRegistry(ReadLog):
     # ---- deployability -----------------------------------------------------------------------
     def check_deployable(self, version: str) -> None:
         """The version's artifact downloads, matches its recorded checksums, and loads as a pyfunc model.
-        RegistryError names the version and the artifact otherwise."""
+        RegistryError names the version and the artifact otherwise.
+
+        Big weights (``drill.weights``) are not downloaded here: this check runs on the host, twice in a
+        rollback (restore, start), and would copy gigabytes that the scoring server fetches and hashes anyway
+        before it serves (and refuses on a mismatch). Here they must be listed at their recorded size."""
         self._note_read(version)  # the drill's verdict asks whether a sabotaged artifact was reached
-        import mlflow.artifacts
         import mlflow.pyfunc
 
         mv = self._call(f"read version {version}", lambda: self.client.get_model_version(self.model, version))
         where = f"{self.model} version {version} (artifact {mv.source})"
+        tags = mv.tags or {}
+        weights = recorded_weights(tags)
         with tempfile.TemporaryDirectory(prefix="drill-mlflow-check-") as tmp:
             try:
                 with tracking(self.tracking_uri):
-                    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=tmp))
+                    local, listed = _download_model(mv.source, tmp, weights[0] if weights else None)
             except Exception as exc:  # any failure to fetch means the same thing: not deployable
                 raise RegistryError(f"{where}: does not download: {_first_line(exc)}") from exc
-            expected = json.loads((mv.tags or {}).get(CHECKSUM_TAG, "{}"))
+            expected = json.loads(tags.get(CHECKSUM_TAG, "{}"))
             found = checksums(local)
+            if weights is not None and listed is not None:
+                if listed != weights[1]:
+                    raise RegistryError(f"{where}: artifact file {weights[0]} truncated ({listed:,} bytes, the "
+                                        f"registry says {weights[1]:,})")
+                found[weights[0]] = expected.get(weights[0], "")  # hashed by the scoring server when it loads
             missing = sorted(set(expected) - set(found))
             if missing:
                 raise RegistryError(f"{where}: artifact file {missing[0]} missing")
@@ -208,6 +220,24 @@ class MlflowRegistry(ReadLog):
 
     def _tag_version(self, version: str, key: str, value: str) -> None:
         self._call(f"tag version {version}", lambda: self.client.set_model_version_tag(self.model, version, key, value))
+
+
+def _download_model(source: str, dst: str, skip: str | None) -> tuple[Path, int | None]:
+    """Download the model directory at ``source`` into ``dst``, all but the top-level file ``skip``; returns the
+    local directory and ``skip``'s listed size (None when not listed)."""
+    import mlflow.artifacts
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    if skip is None:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=dst)), None
+    repo = get_artifact_repository(source)
+    listed: int | None = None
+    for info in repo.list_artifacts():
+        if info.path == skip:
+            listed = info.file_size
+        else:
+            repo.download_artifacts(info.path, dst)  # type: ignore[no-untyped-call]
+    return Path(dst), listed
 
 
 def _first_line(exc: BaseException) -> str:

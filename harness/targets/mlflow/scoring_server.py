@@ -1,9 +1,11 @@
 """The scoring server that runs INSIDE the MLflow image: one model version loaded from the MLflow registry.
 
 It resolves ``MODEL_REF`` (an alias such as ``champion`` or a version number) through the tracking server at
-``MLFLOW_TRACKING_URI``, downloads that version's artifact through the server, loads it as an MLflow pyfunc
-model, and speaks the harness's feature protocol, so the router, the load generator and detection work
-unchanged:
+``MLFLOW_TRACKING_URI``, downloads that version's artifact through the server (MLflow's artifact download, as
+``mlflow models serve`` does), hashes every file the version's ``drill.artifact_sha256`` tag lists to the end
+(its weights too: ``weights.bin``, as big as the drill's ``artifact_size``) and refuses to serve on a mismatch,
+loads it as an MLflow pyfunc model, and speaks the harness's feature protocol, so the router, the load
+generator and detection work unchanged:
 
     POST /v1/predict   {"features": {...}} -> {"prediction", "score", "model_version"}
     GET  /healthz      200 once the model is loaded
@@ -16,6 +18,7 @@ Background noise, as the built-in model server serves it (the drill's ``noise`` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -27,6 +30,51 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The version tags the harness writes when it logs a version (harness/targets/mlflow/models.py, weights.py):
+# no harness in this image, so the names are repeated here.
+CHECKSUM_TAG = "drill.artifact_sha256"  # {"<file>": "<sha256>", ...}, every file of the artifact
+WEIGHTS_TAG = "drill.weights"  # {"file": "weights.bin", "size": <bytes>}
+CHUNK = 8 << 20
+
+
+class ArtifactMismatch(Exception):
+    """The downloaded artifact is not what the registry recorded: the server refuses to serve it."""
+
+
+def verify(root: str, expected: dict[str, str], sizes: dict[str, int], what: str) -> tuple[int, float]:
+    """Read every file ``expected`` names under ``root`` to the end and check its sha256 (and its size where
+    ``sizes`` records one); returns (bytes read, seconds). ArtifactMismatch names the version and the file."""
+    started = time.monotonic()
+    total = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    for name, digest in sorted(expected.items()):
+        if os.path.isabs(name) or ".." in name.split("/"):
+            raise ArtifactMismatch(f"artifact of {what}: checksum tag names {name!r}, outside the artifact")
+        h, seen = hashlib.sha256(), 0
+        try:
+            with open(os.path.join(root, name), "rb", buffering=0) as fh:
+                while n := fh.readinto(buf):
+                    h.update(view[:n])
+                    seen += n
+        except OSError as exc:
+            raise ArtifactMismatch(f"artifact of {what} missing or unreadable: {name}: {exc.strerror or exc}") from exc
+        total += seen
+        if name in sizes and seen != sizes[name]:
+            raise ArtifactMismatch(f"artifact of {what} truncated: {name} has {seen:,} bytes, the registry says "
+                                   f"{sizes[name]:,}")
+        if h.hexdigest() != digest:
+            raise ArtifactMismatch(f"artifact of {what} corrupt: {name} sha256 {h.hexdigest()[:16]}... != "
+                                   f"{digest[:16]}... (refusing to serve it)")
+    return total, time.monotonic() - started
+
+
+def recorded(tags: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
+    """(sha256 per file, size per file) from a version's tags; empty when the version carries none."""
+    expected = json.loads(tags.get(CHECKSUM_TAG) or "{}")
+    weights = json.loads(tags.get(WEIGHTS_TAG) or "{}")
+    sizes = {str(weights["file"]): int(weights["size"])} if weights else {}
+    return {str(k): str(v) for k, v in expected.items()}, sizes
 
 
 class Metrics:
@@ -79,15 +127,25 @@ class Noise:
 
 
 def load(name: str, ref: str) -> tuple[str, Any, list[str]]:
-    """(version, pyfunc model, input column names) for an alias or a version of ``name``."""
+    """(version, pyfunc model, input column names) for an alias or a version of ``name``: downloaded through
+    the tracking server, verified file by file against the version's checksum tag, then loaded."""
+    import mlflow.artifacts
     import mlflow.pyfunc
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    version = ref if ref.isdigit() else str(client.get_model_version_by_alias(name, ref).version)
+    mv = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref)
+    version = str(mv.version)
     dst = os.environ.get("MODEL_DIR", "/tmp/model")
     os.makedirs(dst, exist_ok=True)
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=dst)
+    started = time.monotonic()
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=dst)
+    fetched = time.monotonic() - started
+    expected, sizes = recorded({str(k): str(v) for k, v in (mv.tags or {}).items()})
+    total, took = verify(local, expected, sizes, f"{name}/{version}")
+    print(f"fetched {name}/{version}: {total / 1e6:,.1f} MB downloaded in {fetched:.2f}s, verified in {took:.2f}s",
+          flush=True)
+    model = mlflow.pyfunc.load_model(local)
     schema = model.metadata.get_input_schema()
     columns = list(schema.input_names()) if schema is not None else []
     return version, model, columns

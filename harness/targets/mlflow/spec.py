@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ByteSize, Field
 
 from harness.spec_types import TargetBlock
 
@@ -24,3 +24,7 @@ class MlflowTargetSpec(TargetBlock):
     backend_store: str | None = Field(default=None, min_length=1,
         description="the MLflow server's backend store: a database URL its container can reach (postgresql://..., psycopg2); unset: a SQLite "
                     "file on the run's volume; $DRILL_MLFLOW_BACKEND_STORE overrides both")
+    artifact_size: ByteSize = Field(default=ByteSize(0), ge=0, le=8 << 30, description=(
+        "each model version's weights artifact (weights.bin in its model directory, 200MB, 2GB), logged to the run's MLflow "
+        "server; the scoring server downloads it through the server and verifies it (sha256) before it serves, so bringing a "
+        "stopped version back costs a real load; 0: the small model only"))

@@ -7,6 +7,12 @@ image's scoring server, which loads ``models:/NAME/VERSION`` through that server
 like the rest (non-root, read-only root, no capabilities, no new privileges, memory and pids limits) and
 publishes on 127.0.0.1 only. Scoring servers sit on the internal run network only (no egress); the MLflow
 server, like the router, is published from the edge network and joined to the run network.
+
+Big weights (``artifact_size``) change three sizes: the MLflow server spools uploads and downloads through a
+temporary directory (2.22's artifact proxy copies every file it receives or sends), so its ``TMPDIR`` is on the data
+volume, not its 256 MB ``/tmp``; its gunicorn workers may spend as long on one request as a scoring server may
+take to start (gunicorn's default kills a sync worker after 30 s); and a scoring server's ``/tmp`` (where it
+downloads its version) and memory grow by the size.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
 class MlflowStack(Stack):
     def __init__(self, client: docker.DockerClient, images: StackImages, run_id: str, model: str,
                  startup_timeout: float = 90.0, model_env: dict[str, str] | None = None,
-                 backend_store: str | None = None) -> None:
+                 backend_store: str | None = None, artifact_size: int = 0) -> None:
         super().__init__(client, images, run_id, model, startup_timeout, model_env=model_env)
+        self.artifact_size = artifact_size
         self.data_volume = f"drill-{run_id}-mlflow"
         self.mlflow_container: StackContainer | None = None
         self.mlflow_port = 0
@@ -52,7 +59,8 @@ class MlflowStack(Stack):
         self.client.volumes.create(self.data_volume, labels=run_labels(self.run_id, "mlflow-data"))
         command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--workers", "2",
                    "--backend-store-uri", self.backend_store, "--serve-artifacts",
-                   "--artifacts-destination", f"{DATA_MOUNT}/artifacts"]
+                   "--artifacts-destination", f"{DATA_MOUNT}/artifacts",
+                   "--gunicorn-opts", f"--timeout {max(60, int(self.startup_timeout))}"]
         # Like the router: published from the edge network, joined to the internal run network once up.
         container = (
             StackContainer(self.images.model, name=f"drill-{self.run_id}-mlflow")
@@ -60,6 +68,7 @@ class MlflowStack(Stack):
             .publish_local(MLFLOW_PORT)
             .with_volume_mapping(self.data_volume, DATA_MOUNT, "rw")
             .with_tmpfs("/tmp", "rw,size=256m,mode=1777")
+            .with_env("TMPDIR", DATA_MOUNT)  # the artifact proxy's copies: as big as the artifacts
             .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening("1g", 256))
             .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(self.startup_timeout))
                          .with_poll_interval(0.25))
@@ -97,9 +106,10 @@ class MlflowStack(Stack):
             .with_envs(MODEL_NAME=self.model, MODEL_REF=ref, PORT=str(MODEL_PORT),
                        MLFLOW_TRACKING_URI=f"http://{self.mlflow_ip}:{MLFLOW_PORT}", MODEL_DIR="/tmp/model",
                        **self.model_env)
-            .with_tmpfs("/tmp", "rw,size=128m,mode=1777")
+            .with_tmpfs("/tmp", f"rw,size={(128 << 20) + self.artifact_size},mode=1777")  # the downloaded version
             .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/scoring_server.py"],
-                         labels=run_labels(self.run_id, f"model-{slot}"), **hardening("512m", 128))
+                         labels=run_labels(self.run_id, f"model-{slot}"),
+                         **hardening(str((512 << 20) + self.artifact_size), 128))  # tmpfs counts as memory
             .waiting_for(LogMessageWaitStrategy("serving ")
                          .with_startup_timeout(int(self.startup_timeout)).with_poll_interval(0.1))
         )

@@ -1,8 +1,9 @@
 """The MLflow target: the drill's model versions live in a real MLflow registry and are served from it.
 
 ``prepare`` starts an MLflow server for the run, logs three real versions of the drill's model (v1, v2 good;
-v3 carries the drill's fault), deploys v1 then v2 as ``champion`` through the registry adapter, starts a
-scoring server for v2 behind the router. Rolling back moves the ``champion`` alias back through
+v3 carries the drill's fault; each with ``target.artifact_size`` bytes of weights, see ``weights.py``),
+deploys v1 then v2 as ``champion`` through the registry adapter, starts a scoring server for v2 behind the
+router. Rolling back moves the ``champion`` alias back through
 :class:`MlflowRegistry`; after a verified rollback the engine tags the rolled-back version with the event,
 readable through MLflow's own API. ``close`` removes everything by the run's label.
 """
@@ -68,24 +69,43 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
         from harness.targets.mlflow.image import ensure_image
         from harness.targets.mlflow.models import seed_versions
         from harness.targets.mlflow.registry import MlflowRegistry
-        from harness.targets.mlflow.stack import MlflowStack
+        from harness.targets.mlflow.stack import MLFLOW_PORT, MlflowStack
+        from harness.targets.mlflow.weights import ServerWeights
 
         client: docker.DockerClient = connect()
         images = ensure_images(client, progress)
         mlflow_image = ensure_image(client, progress)
         self.images_source = f"{images.source}+mlflow-{mlflow_image.source}"
         backend_store = self.spec.target.backend_store if isinstance(self.spec.target, MlflowTargetSpec) else None
+        size = self.artifact_size
         self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
-                                   model_env=self.spec.noise.env(), backend_store=backend_store)
+                                   startup_timeout=self.startup_timeout, model_env=self.spec.noise.env(),
+                                   backend_store=backend_store, artifact_size=size)
         self._backend = ContainerBackend(self._stack)
         progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
         self._stack.start_mlflow()
         self._registry = MlflowRegistry(self._stack.tracking_uri, self.spec.model, run_id=self.run_id)
-        progress(f"logging versions 1, 2 (good) and 3 ({self.spec.fault.kind}) of {self.spec.model} to MLflow")
-        seed_versions(self._registry, self.spec.fault.model_dump(exclude_none=True))
+        weights = None
+        if size:
+            assert self._stack.mlflow_container is not None
+            weights = ServerWeights(self._stack.mlflow_container.get_wrapped_container(), MLFLOW_PORT, size, progress)
+        progress(f"logging versions 1, 2 (good) and 3 ({self.spec.fault.kind}) of {self.spec.model} to MLflow"
+                 + (f", each with {size / 1e6:,.0f} MB of weights" if size else ""))
+        seed_versions(self._registry, self.spec.fault.model_dump(exclude_none=True), weights)
         self._stack.start_rest(self.versions.stable)
         stable = self._backend.adopt("stable")
         self.router.attach("stable", stable)  # haproxy.cfg starts it at weight 100
+
+    @property
+    def artifact_size(self) -> int:
+        target = self.spec.target
+        return int(target.artifact_size) if isinstance(target, MlflowTargetSpec) else 0
+
+    @property
+    def startup_timeout(self) -> float:
+        """How long a scoring server may take to start: 90 s, plus 60 s per GB of weights it downloads and hashes
+        (through the MLflow server, which copies each file once more on its way out)."""
+        return 90.0 + 60.0 * self.artifact_size / 1e9
 
     def sabotage(self, how: str) -> None:
         """Break the way back: the stable version's artifact (see :func:`sabotage_version`). The running stable
