@@ -280,7 +280,11 @@ class DrillSpec(Strict):
         if record is not None and self.backend not in record.backends:
             raise FieldError(("backend",), f"target {record.kind!r} cannot run on backend {self.backend!r} "
                              f"(it runs on {', '.join(sorted(record.backends))})")
-        problem = strategies.backend_problem(self.strategy.kind, self.backend)
+        if self.strategy.has_shadow and record is not None and not record.tee:
+            tees = ", ".join(sorted(k for k, r in targets.kinds().items() if r.tee))
+            raise FieldError(("strategy", "kind"), f"a shadow stage runs a tee in front of the stable: target kinds {tees} "
+                             f"take one, not {self.target.kind!r}")
+        problem = strategies.backend_problem(self.strategy.kind, self.backend, shadow=self.strategy.has_shadow)
         if problem:
             raise FieldError(("strategy", "kind"), f"strategy {problem}")
         if self.nodes > 1 and self.backend != "swarm":

@@ -128,3 +128,21 @@ def test_did_you_mean_for_drill_and_runbook_names(tmp_path: Path) -> None:
     _bad(RUNNER.invoke(app, ["run", "canary-fial"], env=NO_DOCKER), "did you mean canary-fail")
     _bad(RUNNER.invoke(app, ["runbook", "show", "canary-rolback"]), "did you mean canary-rollback")
     _bad(_run(tmp_path, _drill(tmp_path, runbook="canary-rolback")), "bad.yaml", "did you mean canary-rollback")
+
+
+def test_a_shadow_stage_where_no_tee_can_run_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    shadow = _drill(tmp_path, strategy={"kind": "shadow"})
+    store, reports = tmp_path / "store.db", tmp_path / "reports"
+    result = RUNNER.invoke(app, ["run", str(shadow), "--backend", "swarm", "--store", str(store), "--report-dir",
+                                 str(reports)], env=NO_DOCKER)
+    assert result.exit_code == ExitStatus.BAD_INPUT, result.output
+    assert "strategy.kind" in result.output and "cannot run on backend 'swarm'" in result.output, result.output
+    assert not store.exists() and not reports.exists()
+    progressive = _drill(tmp_path, strategy={"kind": "progressive", "stages": [
+        {"kind": "shadow", "max_wait": "10s"}, {"kind": "canary", "weight": 10, "max_wait": "10s"}]}, backend="swarm")
+    out = _run(tmp_path, progressive)
+    assert out.exit_code == ExitStatus.BAD_INPUT and "strategy.kind" in out.output and "'swarm'" in out.output, out.output
+    mlflow = _drill(tmp_path, strategy={"kind": "shadow"}, target={"kind": "mlflow"})
+    out = _run(tmp_path, mlflow)
+    assert out.exit_code == ExitStatus.BAD_INPUT and "target kinds builtin, image take one, not 'mlflow'" in out.output, \
+        out.output

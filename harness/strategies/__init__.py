@@ -95,10 +95,14 @@ def get(kind: str) -> Strategy | None:
     return None
 
 
-def backend_problem(kind: str, backend: str) -> str | None:
-    """Why strategy ``kind`` cannot run on ``backend`` (None: it can)."""
+def backend_problem(kind: str, backend: str, shadow: bool = False) -> str | None:
+    """Why strategy ``kind`` cannot run on ``backend`` (None: it can); ``shadow``: the drill has a shadow stage."""
     from harness import backends
+    from harness.strategies.shadow import TEE_BACKENDS
 
+    if shadow and backend not in TEE_BACKENDS:
+        return (f"{kind}: a shadow stage runs its tee as a container beside the stable, on backend "
+                f"{' or '.join(sorted(TEE_BACKENDS))}; it cannot run on backend {backend!r}")
     strategy, record = get(kind), backends.get(backend)
     if strategy is None or record is None or not strategy.needs_rolling_backend or record.rolling:
         return None

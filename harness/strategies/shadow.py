@@ -164,9 +164,12 @@ def paired_measures(det: DetectionSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c.measure for c in det.compare if c.measure in MEASURES)) or LABELLED_MEASURES
 
 
+TEE_BACKENDS = frozenset({"docker"})  # where the tee runs as a container beside the stable
+
+
 def require_tee(run: StrategyRun) -> None:
     """A shadow stage runs its tee as a container: refused (bad input, exit 2) where the target has none."""
-    if getattr(run.ctx.target, "shadow_tee", None) is None or run.ctx.backend.kind != "docker":
+    if getattr(run.ctx.target, "shadow_tee", None) is None or run.ctx.backend.kind not in TEE_BACKENDS:
         raise SpecError(SpecIssue(str(run.drill.drill_path), "strategy.kind",
                                   f"shadow runs its tee as a container: target {run.ctx.target.name!r} on backend "
                                   f"{run.ctx.backend.kind!r} has none (builtin or image on docker)"))

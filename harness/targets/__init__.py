@@ -43,6 +43,7 @@ class TargetKind:
     injected: frozenset[str] = frozenset()  # fault kinds a proxy injects in front of it (inject: true)
     fault_hint: str = ""  # said when a fault does not fit
     late_faults: bool = False  # its model can start a fault some time after it loaded (fault.after)
+    tee: bool = False  # a shadow stage can run its tee in front of its stable (the target has ``shadow_tee``)
 
     def fault_problem(self, fault_kind: str, inject: bool) -> str | None:
         """Why a drill's ``fault:`` cannot run on this kind (None: it can)."""
@@ -112,7 +113,7 @@ def check_backend(drill: LoadedDrill, backend: str | None) -> str:
         raise SpecError(SpecIssue(str(drill.drill_path), "backend",
                                   f"target {record.kind!r} cannot run on backend {chosen!r} "
                                   f"(it runs on {', '.join(sorted(record.backends))})"))
-    problem = strategies.backend_problem(drill.spec.strategy.kind, chosen)
+    problem = strategies.backend_problem(drill.spec.strategy.kind, chosen, shadow=drill.spec.strategy.has_shadow)
     if problem:
         raise SpecError(SpecIssue(str(drill.drill_path), "strategy.kind", problem))
     return chosen

@@ -18,4 +18,5 @@ KIND = TargetKind(
     backends=frozenset({"docker", "swarm"}), faults=MODEL_FAULTS,
     fault_hint="the built-in model makes its own faults (see `drill faults`); inject: true is for target kind image",
     late_faults=True,
+    tee=True,
 )

@@ -12,7 +12,7 @@ from harness.targets.image.spec import ImageTargetSpec
 KIND = TargetKind(
     kind="image", spec=ImageTargetSpec, factory="harness.targets.image.target:create",
     description="a team's own model server image or Dockerfile",
-    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=NETWORK_FAULTS,
+    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=NETWORK_FAULTS, tee=True,
     fault_hint="an image target's bad version is either a real version (fault: {kind: none}) "
                "or a fault injected in front of it (inject: true)",
 )
