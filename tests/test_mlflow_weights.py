@@ -62,7 +62,7 @@ def test_recorded_reads_the_version_tags() -> None:
     assert recorded_weights(tags) == (WEIGHTS_FILE, SIZE) and recorded_weights({}) is None
 
 
-def test_the_upload_script_streams_the_seeded_bytes_it_reports() -> None:
+def test_the_upload_script_streams_the_seeded_bytes_it_reports(tmp_path: Path) -> None:
     received: dict[str, Any] = {}
 
     class Store(BaseHTTPRequestHandler):
@@ -89,7 +89,7 @@ def test_the_upload_script_streams_the_seeded_bytes_it_reports() -> None:
     assert received["path"] == "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/weights.bin"
     assert received["size"] == SIZE and out.stdout.strip() == received["sha256"]
     # the same bytes the built-in target writes for the same seed
-    assert received["sha256"] == model_server.write_blob("/dev/null", SIZE, 7)
+    assert received["sha256"] == model_server.write_blob(str(tmp_path / "weights.bin"), SIZE, 7)
     with pytest.raises(Exception, match="artifact proxy"):
         artifact_path("s3://bucket/model")
 
