@@ -20,7 +20,8 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,6 +202,18 @@ class LoadGenerator:
     def offered(self) -> int:
         """Requests sent so far (answered or not)."""
         return self._offered
+
+    def settle(self, cutoff: float, until: float, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Wait until the requests sent before ``cutoff`` (epoch s) have their answers, at the latest until epoch
+        ``until`` (each answers or times out within ``timeout``); how many were still out then. An overloaded
+        server's answers are the slow ones: judging before they arrive would count only the quick."""
+        sent = self._offered  # the sender's last report: no more than it had sent by the cutoff
+        while True:
+            with self._lock:
+                answered = sum(1 for s in self._samples if s.at < cutoff)
+            if answered >= sent or time.time() >= until:
+                return max(0, sent - answered)
+            sleep(0.05)
 
     def offered_between(self, start: float, end: float) -> float:
         """Requests the schedule offers between two epoch times (what was asked for, against what was achieved)."""

@@ -174,3 +174,50 @@ def test_the_pressure_page_examples_validate() -> None:
             TrafficSpec.model_validate(data["traffic"])
         else:
             DrillSpec.model_validate(data)
+
+
+def test_settle_waits_for_the_slow_answers_still_in_flight() -> None:
+    """Judging right after a cutoff would miss the overloaded server's answers: they are the ones not back yet."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from harness.ports import Endpoint
+
+    class EveryFifthSlow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        seen = 0
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            EveryFifthSlow.seen += 1
+            if EveryFifthSlow.seen % 5 == 0:
+                time.sleep(1.0)
+            body = b'{"version": "v2", "score": 0.1, "prediction": 0}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EveryFifthSlow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = FakeTarget()
+    try:
+        load = LoadGenerator(Endpoint("127.0.0.1", server.server_address[1]), target.protocol, 50, workers=16, timeout=3.0)
+        with load:
+            time.sleep(1.5)
+            cutoff = time.time()
+            before = [s for s in load.samples() if s.at < cutoff]
+            out = load.settle(cutoff, until=cutoff + 4.0)
+            after = [s for s in load.samples() if s.at < cutoff]
+        assert out == 0
+        slow_before = sum(s.latency_s > 0.9 for s in before)
+        slow_after = sum(s.latency_s > 0.9 for s in after)
+        assert len(after) > len(before) and slow_after > slow_before  # what came back late was the slow
+        assert slow_after >= 0.15 * len(after), (slow_after, len(after))  # about one in five, all counted now
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -99,11 +99,14 @@ class RollbackTrafficParams(Params):
 def verify_rollback_traffic(ctx: RunContext, p: RollbackTrafficParams) -> str:
     since = float(ctx.variables.get("rollback_started_at") or 0.0)
     candidate = ctx.variables.get("candidate_version")
-    samples = [s for s in ctx.load.samples() if s.at >= since and s.at <= time.time()]
-    failed = sum(not s.ok and not bad_answer(s, candidate) for s in samples)
+    cutoff = time.time()
+    # The requests sent until now first get their answers (or time out): the slow ones are the overloaded ones.
+    out = ctx.load.settle(cutoff, until=cutoff + current_attempt().bound(ctx.load.timeout + 1.0))
+    samples = [s for s in ctx.load.samples() if since <= s.at < cutoff]
+    failed = sum(not s.ok and not bad_answer(s, candidate) for s in samples) + out
     slow = sum(s.ok and p.slo is not None and s.latency_s > p.slo for s in samples)
     told = f"{failed} failed" + (f", {slow} slower than {p.slo:g}s" if p.slo is not None else "") + \
-        f" of {len(samples)} requests since the rollback started"
+        f" of {len(samples) + out} requests since the rollback started" + (f" ({out} never answered)" if out else "")
     if failed > p.max_failed or (p.max_slow is not None and slow > p.max_slow):
         raise StepFailed(told)
     return told
