@@ -116,15 +116,12 @@ def run(
                 listeners.append(live)
             try:
                 results.append(api.run_drill(drill, options, listeners, store_url=store))  # validated above
-            except BackendUnavailable as exc:
-                if not all_drills:
-                    if as_json and exc.result is not None:  # a result on every outcome that has one
-                        typer.echo(json.dumps(_json(exc.result), indent=2))
-                    raise
-                # One drill's environment (a multi-node drill on one engine) does not stop the others.
-                err.print(f"environment: {drill.spec.name}: {exc}", markup=False)
-                not_run.append((drill.spec.name, str(exc), exc.result))  # recorded as an error when it had started
-            except RunInterrupted as exc:
+            except (RunInterrupted, BackendUnavailable) as exc:
+                if all_drills and isinstance(exc, BackendUnavailable):
+                    # One drill's environment (a multi-node drill on one engine) does not stop the others.
+                    err.print(f"environment: {drill.spec.name}: {exc}", markup=False)
+                    not_run.append((drill.spec.name, str(exc), exc.result))  # recorded as an error if it had started
+                    continue
                 # --json prints a result on every outcome that has one, aborted and environment errors included.
                 if as_json and exc.result is not None:
                     typer.echo(json.dumps([*(_json(r) for r in results), _json(exc.result)] if all_drills

@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -103,21 +104,28 @@ def load_blob(vdir: str, what: str, blob: dict[str, Any]) -> float:
 
 
 def write_blob(path: str, size: int, seed: int) -> str:
-    """Write ``size`` bytes of seeded noise to ``path`` (via a temporary name); returns their sha256.
-    Every MiB differs (its index leads it), so nothing below can deduplicate or compress the artifact."""
-    block = random.Random(seed).randbytes(1 << 20)
+    """Write ``size`` bytes of seeded noise to ``path`` (via a temporary name); returns their sha256."""
     h = hashlib.sha256()
     tmp = f"{path}.partial"
     with open(tmp, "wb") as fh:
-        index, left = 0, size
-        while left > 0:
-            chunk = (index.to_bytes(8, "big") + block[8:])[:left]
+        for chunk in noise_chunks(size, seed):
             fh.write(chunk)
             h.update(chunk)
-            left -= len(chunk)
-            index += 1
     os.replace(tmp, path)
     return h.hexdigest()
+
+
+def noise_chunks(size: int, seed: int) -> Iterator[bytes]:
+    """``size`` bytes of seeded noise, a MiB at a time. Every MiB differs (its index leads it), so nothing below
+    can deduplicate or compress the artifact. Stdlib only: the MLflow target runs this very source in its server's
+    container (``harness.targets.mlflow.weights``), so both targets make the same bytes for a seed."""
+    block = random.Random(seed).randbytes(1 << 20)
+    index, left = 0, size
+    while left > 0:
+        chunk = (index.to_bytes(8, "big") + block[8:])[:left]
+        yield chunk
+        left -= len(chunk)
+        index += 1
 
 
 class Metrics:

@@ -16,12 +16,14 @@ and size into ``drill.weights``.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from harness.ports import Progress, ServiceFailed
+from harness.serving.model_server import noise_chunks
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -30,24 +32,23 @@ WEIGHTS_FILE = "weights.bin"
 WEIGHTS_TAG = "drill.weights"  # {"file": "weights.bin", "size": <bytes>}
 _PROGRESS_EVERY = 64  # MiB: a line on stderr keeps the exec's stream (and the Docker client's timeout) alive
 
-# Runs in the MLflow container: argv = port, artifact path, size, seed. Prints the sha256 of what it sent.
+# Runs in the MLflow container: argv = port, artifact path, size, seed. Prints the sha256 of what it sent. The bytes
+# come from the built-in model server's own generator, its source carried along (the image does not hold that file).
 UPLOAD = f"""\
+from __future__ import annotations
 import hashlib, http.client, random, sys
+from collections.abc import Iterator
+{inspect.getsource(noise_chunks)}
 port, path, size, seed = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-block = random.Random(seed).randbytes(1 << 20)
 h = hashlib.sha256()
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
 conn.putrequest("PUT", "/api/2.0/mlflow-artifacts/artifacts/" + path)
 conn.putheader("Content-Type", "application/octet-stream")
 conn.putheader("Content-Length", str(size))
 conn.endheaders()
-index, left = 0, size
-while left > 0:
-    chunk = (index.to_bytes(8, "big") + block[8:])[:left]
+for index, chunk in enumerate(noise_chunks(size, seed), 1):
     conn.send(chunk)
     h.update(chunk)
-    left -= len(chunk)
-    index += 1
     if index % {_PROGRESS_EVERY} == 0:
         print(index, file=sys.stderr, flush=True)
 answer = conn.getresponse()
