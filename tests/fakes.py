@@ -22,6 +22,15 @@ from harness.targets.builtin.registry import RegistryError
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """What every in-process test server's handler shares: HTTP/1.1 keep-alive, and no log lines."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
 class FakeRegistry(ReadLog):
     def __init__(self, model: str, versions: Versions, broken: set[str] | None = None) -> None:
         self.model = model
@@ -178,12 +187,7 @@ class FakeTarget:
             raise self.prepare_raises
         router = self.router
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, body, version = router.answer()

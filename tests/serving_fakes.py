@@ -24,7 +24,7 @@ from harness.serving import model_server
 from harness.serving.tee_proxy import Tee, TeeConfig
 from harness.targets.builtin.model import FEATURES, TRUE_BIAS, TRUE_WEIGHTS
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
-from tests.fakes import FakeRegistry, NoMetrics
+from tests.fakes import FakeRegistry, NoMetrics, QuietHandler
 
 
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
@@ -152,12 +152,7 @@ class ServingTarget:
     def prepare(self, progress: Progress) -> None:
         router = self.router
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 picked = router.pick()

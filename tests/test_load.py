@@ -15,7 +15,7 @@ from harness.errors import SpecError
 from harness.load_profile import Schedule
 from harness.specs import TrafficSpec
 from harness.traffic import LoadGenerator, Sample
-from tests.fakes import FakeTarget
+from tests.fakes import FakeTarget, QuietHandler
 
 
 def test_a_constant_rate_offers_rate_times_t() -> None:
@@ -179,16 +179,12 @@ def test_the_pressure_page_examples_validate() -> None:
 def test_settle_waits_for_the_slow_answers_still_in_flight() -> None:
     """Judging right after a cutoff would miss the overloaded server's answers: they are the ones not back yet."""
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
 
     from harness.ports import Endpoint
 
-    class EveryFifthSlow(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class EveryFifthSlow(QuietHandler):
         seen = 0
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
