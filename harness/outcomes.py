@@ -36,6 +36,15 @@ class Trigger(StrEnum):
     MANUAL = "manual"
 
 
+class DecidedBy(StrEnum):
+    """Who made a decision (or confirmed a manual step): a person, an answers file standing in for one in a
+    rehearsal, or automation (the analysis, an orchestrator, or the escalation when nobody answered)."""
+
+    PERSON = "person"
+    ANSWERS_FILE = "answers-file"
+    AUTOMATION = "automation"
+
+
 class Verdict(StrEnum):
     """One check's (or all checks') verdict at one look, as Argo Rollouts' analysis phases."""
 

@@ -114,7 +114,7 @@ def test_on_failure_continue_and_manual_steps_answered_from_a_file(tmp_path: Pat
     human = HumanInput(answers.open(), prompt=lambda _t: None)
     out = runbook.execute(spec, _context(events), events.append, human)
     assert [s.status for s in out.steps] == [StepStatus.OK, StepStatus.FAILED, StepStatus.OK]
-    assert out.steps[0].manual and out.steps[0].detail == "confirmed by a person"
+    assert out.steps[0].manual and out.steps[0].detail == "confirmed by the answers file"  # a file, not a person
 
 
 def test_human_decision_times_out_and_reads_answers(tmp_path: Path) -> None:

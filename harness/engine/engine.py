@@ -23,7 +23,21 @@ from harness import catalogue, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
 from harness.engine.context import RunContext
-from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
+from harness.engine.events import (
+    Alerted,
+    Breach,
+    Decided,
+    Event,
+    Listener,
+    Notified,
+    PhaseEnded,
+    PhaseStarted,
+    Progress,
+    RunFinished,
+    RunStarted,
+    TrafficTick,
+    now,
+)
 from harness.engine.judging import build_result, judge
 from harness.engine.results import DrillResult, Evidence, PhaseResult, RunStatus
 from harness.engine.state import RunOptions as RunOptions  # re-exported: the engine's public options
@@ -32,7 +46,7 @@ from harness.engine.verdict import timeline
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.judge import analysis
 from harness.load_profile import Schedule
-from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
+from harness.outcomes import DecidedBy, Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
 from harness.specs import ProfileSpec
@@ -312,17 +326,23 @@ class Engine:
         if profile.decision == "automated" or options.human is None:
             state.decide(Decision.ROLLBACK, Trigger.AUTOMATED)
         else:
-            lines = [f"ALERT: canary analysis failed at {now():%H:%M:%S}"] + [
-                f"  {e.headline}, samples {e.samples}"
-                for e in evidence]
-            answer = options.human.decide("\n".join(lines), profile.decision_timeout)
+            human = options.human
+            state.alerted_at = now()
+            headline = f"ALERT: canary analysis failed at {state.alerted_at:%H:%M:%S}"
+            self.emit(Alerted(headline, at=state.alerted_at))
+            lines = [headline] + [f"  {e.headline}, samples {e.samples}" for e in evidence]
+            answer = human.decide("\n".join(lines), profile.decision_timeout)
             state.decision_at = now()
             if answer.value is None:
-                self.emit(Notified("escalation", f"no decision within {profile.decision_timeout:g}s: paging the secondary on-call; rolling back by default"))
+                self.emit(Notified("escalation", f"{answer.silence(profile.decision_timeout)}: paging the secondary "
+                                                 "on-call; rolling back by default (an automated decision)"))
                 state.decision, state.trigger = Decision.ROLLBACK, Trigger.AUTOMATED
+                state.decided_by = DecidedBy.AUTOMATION
             else:
                 state.decision, state.trigger = Decision(answer.value), Trigger.MANUAL
-        self.emit(Decided(state.decision or Decision.ROLLBACK, state.trigger or Trigger.AUTOMATED, evidence))
+                state.decided_by, state.decider = human.source, answer.by or human.who
+        self.emit(Decided(state.decision or Decision.ROLLBACK, state.trigger or Trigger.AUTOMATED, evidence,
+                          state.decided_by or DecidedBy.AUTOMATION, state.decider, state.alerted_at))
 
     def _promote(self, ctx: RunContext, drill: LoadedDrill, versions: Versions, state: RunState) -> None:
         strategy, run = self._strategy(ctx, drill, state)

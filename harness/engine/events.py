@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from harness.engine.results import DrillResult, Evidence, StepResult
-from harness.outcomes import Decision, Trigger
+from harness.outcomes import DecidedBy, Decision, Trigger
 
 
 def now() -> datetime:
@@ -58,10 +58,20 @@ class Breach(Event):
 
 
 @dataclass(frozen=True)
+class Alerted(Event):
+    """A person is alerted and asked to decide (the incident commander's clock starts here)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Decided(Event):
     decision: Decision
     trigger: Trigger
     evidence: tuple[Evidence, ...]
+    by: DecidedBy = DecidedBy.AUTOMATION  # a person, an answers file, or automation
+    decider: str | None = None  # the person's name, where known
+    alerted_at: datetime | None = None  # when the person was alerted (None: nobody was asked)
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,11 @@ def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: Ru
     spec = drill.spec
     versions = state.versions
     stamps = Timestamps(state.started_at, state.deployed_at, state.first_breach_at, state.decision_at,
-                        state.rollback_started_at, state.completed_at, now())
+                        state.rollback_started_at, state.completed_at, now(), state.alerted_at)
     result = DrillResult(
         run_id=run_id, drill=spec.name, profile=options.profile, status=status, reason=reason,
-        trigger=state.trigger, decision=state.decision, root_cause=spec.root_cause, model=spec.model,
+        trigger=state.trigger, decision=state.decision, decided_by=state.decided_by, decider=state.decider,
+        root_cause=spec.root_cause, model=spec.model,
         stable_version=versions.stable if versions else "?", candidate_version=versions.candidate if versions else "?",
         rolled_back=state.decision == Decision.ROLLBACK and state.completed_at is not None,
         timestamps=stamps, target_s=spec.time_target, steps=state.steps, phases=tuple(state.phases),

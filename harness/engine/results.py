@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.adversity.base import AdversityRecord
 
-from harness.outcomes import Decision, Trigger, Verdict
+from harness.outcomes import DecidedBy, Decision, Trigger, Verdict
 from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
 
 
@@ -37,6 +37,7 @@ class StepResult:
     error: str | None = None
     manual: bool = False
     verify: bool = False
+    by: str | None = None  # a manual step: the person named as having done it ("done by Dan"), if any
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Timestamps:
     rollback_started_at: datetime | None = None
     completed_at: datetime | None = None
     ended_at: datetime | None = None
+    alerted_at: datetime | None = None  # a person was alerted and asked to decide (None: nobody was asked)
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ class DrillResult:
     replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
     replicas_by_node_before: dict[str, dict[str, int]] | None = None  # the same just before a node was lost
     stages: tuple[StageResult, ...] = ()  # shadow and progressive strategies: each stage, in order
+    decided_by: DecidedBy | None = None  # a person, an answers file standing in for one, or automation
+    decider: str | None = None  # the person's name, where known
 
     @property
     def caught_in(self) -> StageResult | None:
@@ -240,6 +244,11 @@ class DrillResult:
     @property
     def detect_s(self) -> float | None:
         return _span(self.timestamps.deployed_at, self.timestamps.decision_at)
+
+    @property
+    def alert_to_decision_s(self) -> float | None:
+        """The person's time to decide, from the alert (None where nobody was asked)."""
+        return _span(self.timestamps.alerted_at, self.timestamps.decision_at)
 
     @property
     def decision_to_completion_s(self) -> float | None:
@@ -272,15 +281,18 @@ class DrillResult:
             "reason": self.reason,
             "trigger": self.trigger,
             "decision": self.decision,
+            "decided_by": self.decided_by,
+            "decider": self.decider,
             "root_cause": self.root_cause,
             "model": self.model,
             "versions": {"stable": self.stable_version, "candidate": self.candidate_version},
             "rolled_back": self.rolled_back,
             "timestamps": {k: iso(getattr(ts, k)) for k in (
                 "started_at", "deployed_at", "first_breach_at", "decision_at", "rollback_started_at",
-                "completed_at", "ended_at")},
+                "completed_at", "ended_at", "alerted_at")},
             "durations": {
                 "detect_s": self.detect_s,
+                "alert_to_decision_s": self.alert_to_decision_s,
                 "decision_to_completion_s": self.decision_to_completion_s,
                 "deploy_to_recovery_s": self.deploy_to_recovery_s,
                 "wall_s": self.wall_s,

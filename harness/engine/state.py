@@ -12,7 +12,7 @@ from types import MappingProxyType
 from harness.engine.events import now
 from harness.engine.human import HumanInput
 from harness.engine.results import Evidence, EvidencePoint, PhaseResult, StageResult, StepResult
-from harness.outcomes import Decision, Trigger
+from harness.outcomes import DecidedBy, Decision, Trigger
 from harness.ports import Versions
 
 
@@ -28,6 +28,9 @@ class RunState:
     completed_at: datetime | None = None
     decision: Decision | None = None
     trigger: Trigger | None = None
+    alerted_at: datetime | None = None  # a person was alerted and asked to decide
+    decided_by: DecidedBy | None = None  # a person, an answers file, or automation
+    decider: str | None = None  # the person's name, where known
     evidence: tuple[Evidence, ...] = ()
     trace: list[EvidencePoint] = field(default_factory=list)  # every look at every check, for reports
     steps: tuple[StepResult, ...] = ()
@@ -48,6 +51,7 @@ class RunState:
         if breach and self.first_breach_at is None:
             self.first_breach_at = self.decision_at
         self.decision, self.trigger = decision, trigger
+        self.decided_by = DecidedBy.AUTOMATION if trigger is Trigger.AUTOMATED else self.decided_by
 
 
 @dataclass(frozen=True)

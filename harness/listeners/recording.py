@@ -33,6 +33,7 @@ def to_record(result: DrillResult, info: RunContextInfo = RunContextInfo()) -> D
                                s.error) for s in result.steps),
         runbook=info.runbook, runbook_hash=info.runbook_hash, expect=result.expect,
         as_expected=outcome(result).as_expected, gameday_id=info.gameday_id,
+        decided_by=result.decided_by, decider=result.decider, alerted_at=ts.alerted_at,
     )
 
 

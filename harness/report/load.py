@@ -28,6 +28,7 @@ from harness.engine.results import (
     Timestamps,
     TrafficSummary,
 )
+from harness.outcomes import DecidedBy
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -56,6 +57,8 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         reason=data.get("reason", ""),
         trigger=data.get("trigger"),
         decision=data.get("decision"),
+        decided_by=DecidedBy(data["decided_by"]) if data.get("decided_by") else None,
+        decider=data.get("decider"),
         root_cause=data.get("root_cause", ""),
         model=data.get("model", ""),
         stable_version=versions.get("stable", ""),
@@ -64,7 +67,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         timestamps=Timestamps(
             started_at=_req_dt(ts["started_at"]),
             **{k: _dt(ts.get(k)) for k in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at",
-                                            "completed_at", "ended_at")},
+                                            "completed_at", "ended_at", "alerted_at")},
         ),
         target_s=float(data["target_s"]),
         steps=tuple(
@@ -72,7 +75,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
                 name=s["name"], action=s["action"], status=StepStatus(s["status"]),
                 started_at=_dt(s.get("started_at")), ended_at=_dt(s.get("ended_at")),
                 duration_s=s.get("duration_s"), attempts=int(s.get("attempts", 0)), detail=s.get("detail", ""),
-                error=s.get("error"), manual=bool(s.get("manual")), verify=bool(s.get("verify")),
+                error=s.get("error"), manual=bool(s.get("manual")), verify=bool(s.get("verify")), by=s.get("by"),
             )
             for s in data.get("steps") or ()
         ),

@@ -15,6 +15,7 @@ from harness.engine.events import Event, StepEnded, StepStarted, now
 from harness.engine.human import HumanInput
 from harness.engine.results import StepResult, StepStatus
 from harness.errors import StepFailed
+from harness.outcomes import DecidedBy
 from harness.runbook import actions
 from harness.runbook.retry import RetryPolicy, run
 from harness.specs import OnFailure, RunbookSpec, StepSpec
@@ -52,14 +53,18 @@ def execute(runbook: RunbookSpec, ctx: RunContext, emit: Callable[[Event], None]
 def _run_step(step: StepSpec, ctx: RunContext, emit: Callable[[Event], None], human: HumanInput | None) -> StepResult:
     emit(StepStarted(step.name, step.action, step.manual))
     started_at, t0 = now(), time.perf_counter()
-    attempts, detail, error = 0, "", None
+    attempts, detail, error, by = 0, "", None, None
     try:
         if step.manual and human is not None:
             attempts = 1
             answer = human.confirm(step.name, step.instructions or step.name, step.timeout)
+            by = answer.by
+            source = "the answers file" if human.source is DecidedBy.ANSWERS_FILE else "a person"
             if answer.value != "done":
-                raise StepFailed(f"person answered {answer.text!r}" if answer.value else f"no confirmation within {step.timeout:g}s")
-            detail = "confirmed by a person"
+                raise StepFailed(f"{source} answered {answer.text!r}" if answer.value
+                                 else f"no confirmation: {answer.silence(step.timeout)}")
+            detail = f"confirmed by {by or source}" + (
+                " from the answers file" if by and human.source is DecidedBy.ANSWERS_FILE else "")
         else:
             action = actions.get(step.action)
             if action is None:
@@ -79,6 +84,6 @@ def _run_step(step: StepSpec, ctx: RunContext, emit: Callable[[Event], None], hu
         ended_at = now()
         result = StepResult(step.name, step.action, StepStatus.FAILED if error else StepStatus.OK, started_at,
                             ended_at, round(time.perf_counter() - t0, 4), max(attempts, 1), detail, error,
-                            step.manual, step.verify)
+                            step.manual, step.verify, by)
     emit(StepEnded(result))
     return result

@@ -18,6 +18,7 @@ from harness.store.records import as_utc
 from harness.store.schema import EPOCH, gameday_actions, gameday_log, gameday_participants, gamedays
 
 ROLES = ("incident-commander", "operator", "scribe")
+ABORTED = "aborted"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class GameDayRecord:
     went_badly: tuple[str, ...] = ()
     actions: tuple[ActionItem, ...] = ()
     log: tuple[LogEntry, ...] = field(default=())
+    status: str = "completed"  # completed | aborted (interrupted, or a drill could not run: ``reason`` says why)
+    reason: str | None = None
+
+    @property
+    def aborted(self) -> bool:
+        return self.status == ABORTED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", as_utc(self.started_at, "started_at"))
@@ -77,7 +84,7 @@ def write(conn: Connection, g: GameDayRecord) -> bool:
     new = rows.insert_rows(conn, gamedays, [{
         "gameday_id": g.gameday_id, "name": g.name, "plan_path": g.plan_path, "started_at": g.started_at,
         "ended_at": g.ended_at, "surprise_drill": g.surprise_drill, "went_well": "\n".join(g.went_well),
-        "went_badly": "\n".join(g.went_badly)}])
+        "went_badly": "\n".join(g.went_badly), "status": g.status, "reason": g.reason}])
     if not new:
         return False
     rows.insert_rows(conn, gameday_participants, [
@@ -109,11 +116,12 @@ def read(conn: Connection, gameday_id: str) -> GameDayRecord | None:
         _lines(row.went_well), _lines(row.went_badly),
         tuple(ActionItem(a.description, a.owner, a.due.date()) for a in child(gameday_actions)),
         tuple(LogEntry(e.at, e.role, e.person, e.message) for e in child(gameday_log)),
+        row.status, row.reason,
     )
 
 
-def list_ids(conn: Connection, limit: int = 20) -> list[tuple[str, str, datetime]]:
-    """The newest GameDays: (id, name, started_at)."""
-    query = select(gamedays.c.gameday_id, gamedays.c.name, gamedays.c.started_at).order_by(
+def list_ids(conn: Connection, limit: int = 20) -> list[tuple[str, str, datetime, str]]:
+    """The newest GameDays: (id, name, started_at, status)."""
+    query = select(gamedays.c.gameday_id, gamedays.c.name, gamedays.c.started_at, gamedays.c.status).order_by(
         gamedays.c.started_at.desc()).limit(limit)
-    return [(r.gameday_id, r.name, r.started_at) for r in conn.execute(query)]
+    return [(r.gameday_id, r.name, r.started_at, r.status) for r in conn.execute(query)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # Defined once, in harness.outcomes; re-exported where the store's types are imported from.
+from harness.outcomes import DecidedBy as DecidedBy
 from harness.outcomes import RootCause as RootCause
 from harness.outcomes import RunStatus as RunStatus
 from harness.outcomes import Trigger as Trigger
@@ -136,9 +137,22 @@ class DrillRunRecord:
     expect: str | None = None
     as_expected: bool | None = None
     gameday_id: str | None = None
+    # Who decided (issue 28): person | answers-file | automation, the person's name, and when they were alerted.
+    decided_by: str | None = None
+    decider: str | None = None
+    alerted_at: datetime | None = None
+
+    @property
+    def alert_to_decision_s(self) -> float | None:
+        """The person's time to decide, from the alert (None where nobody was asked)."""
+        if self.alerted_at is None or self.decision_at is None:
+            return None
+        return (self.decision_at - self.alerted_at).total_seconds()
 
     def __post_init__(self) -> None:
         RunStatus(self.status)
+        if self.decided_by is not None:
+            DecidedBy(self.decided_by)
         if self.trigger is not None:
             Trigger(self.trigger)
         if self.root_cause is not None:
@@ -152,6 +166,7 @@ class DrillRunRecord:
                 "decision_at",
                 "rollback_started_at",
                 "completed_at",
+                "alerted_at",
             ),
         )
         object.__setattr__(self, "steps", tuple(self.steps))

@@ -141,8 +141,13 @@ drill_runs = Table(
     Column("expect", String(20), nullable=True),
     Column("as_expected", Boolean, nullable=True),
     Column("gameday_id", String(100), nullable=True, index=True),
+    # v3 (issue 28): who decided (person | answers-file | automation), the person's name, when they were alerted.
+    Column("decided_by", String(20), nullable=True),
+    Column("decider", String(200), nullable=True),
+    Column("alerted_at", UtcMicros, nullable=True),
 )
 _V2_RUN_COLUMNS = ("runbook", "runbook_hash", "expect", "as_expected", "gameday_id")
+_V3_RUN_COLUMNS = ("decided_by", "decider", "alerted_at")
 
 drill_steps = Table(
     "drill_steps",
@@ -181,7 +186,11 @@ gamedays = Table(
     Column("surprise_drill", String(200), nullable=True),
     Column("went_well", Text, nullable=False),  # one item a line
     Column("went_badly", Text, nullable=False),
+    # v3 (issue 28): completed | aborted, and why a GameDay stopped early.
+    Column("status", String(20), nullable=False, server_default="completed"),
+    Column("reason", Text, nullable=True),
 )
+_V3_GAMEDAY_COLUMNS = ("status", "reason")
 
 gameday_participants = Table(
     "gameday_participants",
@@ -222,7 +231,7 @@ def _v1_initial(conn: Connection) -> None:
     v1 = MetaData()
     for table in (deployments, rollbacks, drill_runs, drill_steps):
         columns = [column._copy() for column in table.columns
-                   if table is not drill_runs or column.name not in _V2_RUN_COLUMNS]
+                   if table is not drill_runs or column.name not in (*_V2_RUN_COLUMNS, *_V3_RUN_COLUMNS)]
         constraints = [UniqueConstraint(*(col.name for col in c.columns), name=c.name)
                        for c in list(table.constraints) if isinstance(c, UniqueConstraint)]
         copy = Table(table.name, v1, *columns, *constraints)
@@ -240,8 +249,30 @@ def _v2_programme(conn: Connection) -> None:
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE drill_runs ADD COLUMN {name} {kind}"))
     Index("ix_drill_runs_gameday_id", drill_runs.c.gameday_id).create(conn, checkfirst=True)
-    for table in _V2_TABLES:
-        table.create(conn)
+    v2 = MetaData()
+    for table in _V2_TABLES:  # the v2 shape: v3's GameDay columns are added by v3
+        columns = [column._copy() for column in table.columns
+                   if table is not gamedays or column.name not in _V3_GAMEDAY_COLUMNS]
+        copy = Table(table.name, v2, *columns)
+        for index in table.indexes:
+            if not index._column_flag:
+                Index(index.name, *(copy.c[column.name] for column in index.columns))
+    v2.create_all(conn, checkfirst=False)
+
+
+def _add_columns(conn: Connection, table: Table, names: tuple[str, ...]) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            default = f" NOT NULL DEFAULT '{column.server_default.arg}'" if column.server_default is not None else ""  # type: ignore[attr-defined]
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{default}"))
+
+
+def _v3_evidence(conn: Connection) -> None:
+    _add_columns(conn, drill_runs, _V3_RUN_COLUMNS)
+    _add_columns(conn, gamedays, _V3_GAMEDAY_COLUMNS)
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -249,6 +280,7 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "deployments, rollbacks, drill runs and steps", _v1_initial),
     (2, "cause keys, runbook hashes, expected outcomes, GameDays", _v2_programme),
+    (3, "who decided a drill run and when they were alerted; aborted GameDays", _v3_evidence),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
