@@ -98,18 +98,25 @@ def clean(run_id: str | None = None) -> SweepResult:
 @dataclass(frozen=True)
 class Validated:
     path: Path
-    kind: str  # drill | runbook
+    kind: str  # drill | runbook | plan
     name: str
 
 
 def validate(paths: Sequence[Path]) -> list[Validated]:
-    """Validate drill and runbook files (kind told by content); every issue of every file at once."""
+    """Validate drill and runbook files and GameDay plans (kind told by content); every issue of every file at once."""
     issues: list[SpecIssue] = []
     ok: list[Validated] = []
     for path in paths:
         try:
             data, _ = load_yaml(path)
-            if "steps" in data:
+            if "participants" in data:  # a GameDay plan: its drills and runbooks are checked with it
+                from harness.programme.gameday_check import prepare
+
+                ok.append(Validated(path, "plan", prepare(path, None).plan.name))
+            elif "retrospective" in data:
+                raise SpecError(SpecIssue(str(path), "-", "a GameDay answers file: check it with its plan, "
+                                          f"`drill gameday PLAN.yaml --answers {path} --check`"))
+            elif "steps" in data:
                 rb = parse_model(path, RunbookSpec)
                 found = catalogue.check_runbook(path, rb)
                 if found:

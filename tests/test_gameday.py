@@ -83,9 +83,10 @@ def test_an_owner_who_is_not_a_participant(tmp_path: Path) -> None:
 def test_a_valid_plan_prepares_and_the_seeded_surprise_is_reproducible(tmp_path: Path) -> None:
     path = plan(tmp_path, "name: q4\n" + PEOPLE + "surprise: {from: [canary-fail, canary-latency, safety], seed: 3}\n")
     due = (datetime.now(UTC) + timedelta(days=14)).date().isoformat()
-    loaded, got = prepare(path, answers(tmp_path, due))
+    prepared = prepare(path, answers(tmp_path, due))
+    got = prepared.answers
     assert got is not None and got.retrospective.actions[0].owner == "Ben"
-    assert len({draw_surprise(loaded) for _ in range(5)}) == 1
+    assert len({draw_surprise(prepared.plan) for _ in range(5)}) == 1
 
 
 @pytest.mark.parametrize("text", ["name: q4\n" + PEOPLE, "name: q4\n" + PEOPLE + "drills: []\n"])

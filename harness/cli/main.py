@@ -245,8 +245,8 @@ def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to
 
 
 @app.command()
-def validate(paths: Annotated[list[Path], typer.Argument(help="Drill and runbook YAML files")]) -> None:
-    """Validate drill and runbook files; no Docker needed."""
+def validate(paths: Annotated[list[Path], typer.Argument(help="Drill and runbook YAML files, GameDay plans")]) -> None:
+    """Validate drill and runbook files and GameDay plans (with their drills); no Docker needed."""
     with mapped_errors():
         for item in api.validate(paths):
             typer.echo(f"ok  {item.kind:<8} {item.name}  ({item.path})")

@@ -22,6 +22,7 @@ order the drills run (the surprise last), and the retrospective:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -86,7 +87,10 @@ class RetrospectiveSpec(Strict):
 
 
 class GameDayAnswers(Strict):
-    drills: list[list[str]] = Field(default_factory=list)
+    """Each drill's answers, in the order the drills run (the surprise last), and the retrospective."""
+
+    drills: list[list[Text]] = Field(default_factory=list, description="one list per drill: the decision (rollback "
+                                     "or hold), then done or failed for each manual step; 'by NAME' names who")
     retrospective: RetrospectiveSpec
 
 
@@ -129,8 +133,16 @@ def check_retrospective(retro: RetrospectiveSpec, plan: GameDayPlan, file: str, 
         raise SpecError(issues)
 
 
-def load_answers(path: Path, plan: GameDayPlan, today: date | None = None) -> GameDayAnswers:
+def load_answers(path: Path, plan: GameDayPlan, today: date | None = None,
+                 lists: Callable[[GameDayAnswers, str], list[SpecIssue]] | None = None) -> GameDayAnswers:
+    """The answers file; ``lists`` checks its answer lists against the drills (every issue raised at once)."""
     answers = parse_model(path, GameDayAnswers)
     _, text = load_yaml(path)
-    check_retrospective(answers.retrospective, plan, str(path), text, today)
+    issues = lists(answers, text) if lists is not None else []
+    try:
+        check_retrospective(answers.retrospective, plan, str(path), text, today)
+    except SpecError as exc:
+        issues += exc.issues
+    if issues:
+        raise SpecError(issues)
     return answers
