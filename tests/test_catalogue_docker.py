@@ -63,7 +63,7 @@ def test_broken_rollback_path_fails_and_names_the_cause(isolated_env: Path, dock
     assert harness_resources(docker_client, result.run_id) == ([], [], [])
 
 
-def test_a_person_decides_and_confirms_steps_from_an_answers_file(tmp_path: Path, docker_client: object) -> None:
+def test_an_answers_file_decides_and_confirms_steps_and_says_so(tmp_path: Path, docker_client: object) -> None:
     answers = tmp_path / "answers.txt"
     answers.write_text("# decision, then the manual step 'page-model-owner'\nrollback\ndone\n")
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
@@ -73,9 +73,10 @@ def test_a_person_decides_and_confirms_steps_from_an_answers_file(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["trigger"] == "manual" and result["decision"] == "rollback"
+    assert result["decided_by"] == "answers-file" and result["durations"]["alert_to_decision_s"] is not None
     assert "ALERT: canary analysis failed" in proc.stderr and "MANUAL STEP page-model-owner" in proc.stderr
     page = next(s for s in result["steps"] if s["name"] == "page-model-owner")
-    assert page["manual"] and page["detail"] == "confirmed by a person" and page["status"] == "ok"
+    assert page["manual"] and page["detail"] == "confirmed by the answers file" and page["status"] == "ok"
 
 
 def test_a_person_who_holds_fails_the_drill(tmp_path: Path, docker_client: object) -> None:

@@ -113,3 +113,83 @@ def test_the_retrospective_typed_at_a_terminal_asks_again_for_a_bad_action_item(
     assert retro.went_well == ["the alert was clear"] and retro.went_badly == ["slow page"]
     assert [(a.what, a.owner, a.due.isoformat()) for a in retro.actions] == [("fix the page", "Ben", due)]
     assert sum("not taken" in line for line in said) == 2
+
+
+# ---- the answers file against what each drill asks (issue 28, finding 1) --------------------------------------
+TWO = "name: q4\n" + PEOPLE + "drills: [canary-fail, canary-latency]\n"
+
+
+def answer_lists(tmp_path: Path, lists: str, owner: str = "Ben") -> Path:
+    due = (datetime.now(UTC) + timedelta(days=14)).date().isoformat()
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"drills:\n{lists}retrospective:\n  actions:\n    - {{what: fix it, owner: {owner}, due: {due}}}\n")
+    return path
+
+
+def test_a_typo_in_an_answer_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    # Before: `rollbak` was skipped as "not understood", `done` became the decision and the manual step failed.
+    answers_file = answer_lists(tmp_path, "  - [rollbak, done]\n  - [rollback, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file))
+    assert code == 2 and f"{answers_file}:2: drills.0.0: 'rollbak' is not an answer" in out, out
+
+
+def test_a_list_shorter_than_its_drill_asks_is_refused(tmp_path: Path) -> None:
+    answers_file = answer_lists(tmp_path, "  - [rollback]\n  - [rollback, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file))
+    assert code == 2 and "drills.0: drill canary-fail asks the decision (rollback or hold), then manual step " \
+        "page-model-owner" in out and "0 manual step answers for 1 manual step" in out, out
+
+
+def test_one_list_for_two_drills_is_refused_not_turned_into_an_automated_decision(tmp_path: Path) -> None:
+    # Before: the second drill read nothing, was "decided" by automation after 0 s and the day said "2 passed".
+    answers_file = answer_lists(tmp_path, "  - [rollback, done, rollback, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file))
+    assert code == 2, out
+    assert "drills: 1 answer list for 2 drills (canary-fail, canary-latency): canary-latency would get no answers: " \
+        "its decision would be made by automation, not a person" in out
+    assert "drills.0.2: 'rollback' is a decision, but the decision is the first answer" in out
+
+
+def test_a_list_without_the_decision_and_every_problem_at_once(tmp_path: Path) -> None:
+    answers_file = answer_lists(tmp_path, "  - [done]\n  - [rollback, done by Zed]\n", owner="Zed")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file))
+    assert code == 2, out
+    assert "drills.0: drill canary-fail asks the decision" in out and "no decision first" in out
+    assert "drills.1.1: 'Zed' is not a participant" in out
+    assert "retrospective.actions.0.owner: 'Zed' is not a participant" in out
+
+
+def test_answers_after_hold_would_never_be_read(tmp_path: Path) -> None:
+    answers_file = answer_lists(tmp_path, "  - [hold, done]\n  - [rollback, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file))
+    assert code == 2 and "1 answer too many (after hold nothing is rolled back)" in out, out
+
+
+def test_check_is_a_dry_run_that_says_what_each_drill_asks(tmp_path: Path) -> None:
+    answers_file = answer_lists(tmp_path, "  - [rollback, done]\n  - [rollback, done by Ben]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(answers_file), "--check")
+    assert code == 0, out
+    assert "drill 2: canary-latency (runbook canary-rollback) asks the decision (rollback or hold), then manual " \
+        "step page-model-owner (done or failed)" in out and "(nothing started)" in out
+    bad = answer_lists(tmp_path, "  - [rollbak, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, TWO)), "--answers", str(bad), "--check")
+    assert code == 2 and "'rollbak' is not an answer" in out and "drills: 1 answer list for 2 drills" in out
+
+
+def test_the_surprise_list_must_fit_every_drill_it_may_be(tmp_path: Path) -> None:
+    text = "name: q4\n" + PEOPLE + "surprise: {from: [canary-fail, blue-green-fail]}\n"
+    answers_file = answer_lists(tmp_path, "  - [rollback, done]\n")
+    code, out = gameday(tmp_path, str(plan(tmp_path, text)), "--answers", str(answers_file), "--check")
+    assert code == 2 and "the surprise (here blue-green-fail, one of canary-fail, blue-green-fail)" in out, out
+
+
+def test_drill_validate_recognises_a_plan_and_points_an_answers_file_to_check(tmp_path: Path) -> None:
+    path = plan(tmp_path, TWO)
+    result = RUNNER.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0 and "ok  plan" in result.output and "q4" in result.output, result.output
+    bad = plan(tmp_path, TWO.replace("canary-latency", "canary-nope"))
+    result = RUNNER.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2 and "drills.1" in result.output and "canary-nope" in result.output
+    answers_file = answer_lists(tmp_path, "  - [rollback, done]\n")
+    result = RUNNER.invoke(app, ["validate", str(answers_file)])
+    assert result.exit_code == 2 and "drill gameday PLAN.yaml --answers" in result.output and "--check" in result.output

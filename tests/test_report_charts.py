@@ -226,9 +226,14 @@ def test_completion_points_within_and_over_the_target() -> None:
 
 
 def test_share_and_causes() -> None:
-    root = svg_root(charts.share_svg([("production", 3, 1), ("drill runs", 0, 0)]))
-    widths = {e.get("class"): float(e.get("width", 0)) for e in root.iter(f"{SVG}rect") if "share" in (e.get("class") or "")}
+    root = svg_root(charts.share_svg([("production", 3, 1, 0), ("drill runs", 1, 1, 2)]))
+    rects = [(e.get("class"), float(e.get("width", 0)), float(e.get("x", 0))) for e in root.iter(f"{SVG}rect")
+             if "share" in (e.get("class") or "")]
+    widths = {cls: w for cls, w, _ in rects[:2]}
     assert widths["share automated"] == pytest.approx(3 * widths["share human"])
+    drills = rects[2:]  # automated, person, answers file side by side: the file's answers are nobody's decisions
+    assert [c for c, _, _ in drills] == ["share automated", "share human", "share answers-file"]
+    assert drills[2][1] == pytest.approx(2 * drills[0][1]) and drills[2][2] == pytest.approx(drills[1][2] + drills[1][1])
     svg = charts.causes_svg([("performance", 3, 1), ("safety", 1, 0)])
     bars = [(e.get("class"), e.get("data-cause")) for e in svg_root(svg).iter(f"{SVG}rect")
             if (e.get("class") or "").startswith("cause")]

@@ -150,7 +150,7 @@ def test_summary_charts_rate_per_week_and_every_rollback(store: Store, tmp_path:
     points = completion_points(s, tmp_path)
     # The production rollback (9 min) and the two drill runs that completed (1.6 s and 1000 s).
     assert sorted((p.kind, p.seconds) for p in points) == [("drill", 1.6), ("drill", 1000.0), ("production", 540.0)]
-    assert share_rows(s) == [("production", 1, 0), ("drill runs", 2, 0)]
+    assert share_rows(s) == [("production", 1, 0, 0), ("drill runs", 2, 0, 0)]
     assert cause_rows(s) == [("performance", 1, 2)]
     page = write_summary(store, None, None, tmp_path / "out")[0].read_text()
     for cls in ("rate-bands", "completion", "share", "causes"):
@@ -170,4 +170,4 @@ def test_a_promoted_control_is_not_a_rollback_in_the_charts(tmp_path: Path) -> N
         assert st.list_drill_runs()[0].decision_to_completion_s is not None  # the promotion was timed too
         s = build(st, None, None)
     assert completion_points(s, tmp_path) == []
-    assert share_rows(s) == [("production", 0, 0), ("drill runs", 0, 0)]
+    assert share_rows(s) == [("production", 0, 0, 0), ("drill runs", 0, 0, 0)]

@@ -103,4 +103,4 @@ def _gameday_page(gameday_id: str, output: Path, store: str | None) -> None:
         if record is None:
             raise SpecError(SpecIssue("--gameday", "-", f"no GameDay {gameday_id!r} in the store"))
         path = page.write(record, st.gameday_runs(gameday_id), output)
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {path}" + (f" (GameDay aborted: {record.reason})" if record.aborted else ""))

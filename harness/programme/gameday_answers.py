@@ -49,7 +49,11 @@ class Needs:
 
 
 def needs_of(drill: LoadedDrill) -> Needs:
-    asks = drill.spec.expected != "promote" and drill.spec.strategy.kind not in SELF_DECIDING
+    """A drill expected to promote asks nothing (its runbook does not run); one whose strategy decides on its
+    own asks only its runbook's manual steps; any other asks the decision, then the manual steps."""
+    if drill.spec.expected == "promote":
+        return Needs(drill.spec.name, drill.runbook.name, False, ())
+    asks = drill.spec.strategy.kind not in SELF_DECIDING
     return Needs(drill.spec.name, drill.runbook.name, asks, tuple(s.name for s in drill.runbook.steps if s.manual))
 
 

@@ -24,7 +24,7 @@ STEP_COLORS = {"action": "#1f6fb4", "verify": "#16808a", "manual": "#7b3fa0", "f
 WAIT_COLOR = "#b0b7bf"
 BANDS = ((0.0, 5.0, "excellent", "#dff0e2"), (5.0, 10.0, "acceptable", "#eef5d9"),
          (10.0, 20.0, "concerning", "#fdf0d5"), (20.0, math.inf, "high risk", "#fbe0dc"))
-AUTOMATED_COLOR, HUMAN_COLOR = "#1f6fb4", "#e8a33d"
+AUTOMATED_COLOR, HUMAN_COLOR, ANSWERS_COLOR = "#1f6fb4", "#e8a33d", "#7a7a7a"
 
 
 def _duration(seconds: float) -> str:
@@ -322,33 +322,36 @@ def completion_svg(points: list[CompletionPoint], target_s: float, width: int = 
     return open_svg(width, ly + 10, "completion", "Decision to completion of every rollback", desc, "dc") + "".join(out) + "</svg>"
 
 
-def share_svg(rows: list[tuple[str, int, int]], width: int = WIDTH) -> str:
-    """Stacked bars: (label, automated, human) per row."""
+def share_svg(rows: list[tuple[str, int, int, int]], width: int = WIDTH) -> str:
+    """Stacked bars: (label, automated, by a person, from an answers file) per row."""
     left, right, top, row_h = 150, 24, 30, 30
     plot_w = width - left - right
-    out: list[str] = [text(12, 18, "Who decided the rollback: automated analysis or a person", size=13, weight="600",
-                           fill="#222")]
-    for i, (label, auto, human) in enumerate(rows):
+    out: list[str] = [text(12, 18, "Who decided the rollback: automated analysis, a person, or an answers file",
+                           size=13, weight="600", fill="#222")]
+    for i, (label, auto, human, scripted) in enumerate(rows):
         y = top + i * (row_h + 10)
-        total = auto + human
+        total = auto + human + scripted
         out.append(text(12, y + 19, label, fill="#222", weight="600"))
         if total == 0:
             out.append(text(left, y + 19, "no rollbacks", fill="#888"))
             continue
-        wa = plot_w * auto / total
-        for cls, x0, w, n, color, name in (("automated", left, wa, auto, AUTOMATED_COLOR, "automated"),
-                                           ("human", left + wa, plot_w - wa, human, HUMAN_COLOR, "person")):
+        x0 = float(left)
+        for cls, n, color, name in (("automated", auto, AUTOMATED_COLOR, "automated"),
+                                    ("human", human, HUMAN_COLOR, "person"),
+                                    ("answers-file", scripted, ANSWERS_COLOR, "answers file")):
             if n == 0:
                 continue
-            pct = 100 * n / total
+            w, pct = plot_w * n / total, 100 * n / total
             out.append(f'<rect class="share {cls}" x="{x0:.1f}" y="{y}" width="{w:.1f}" height="{row_h}" '
                        f'fill="{color}"><title>{escape(f"{label}: {name} {n} ({pct:.0f} %)")}</title></rect>')
             caption = f"{name} {n} ({pct:.0f} %)"
             if w > len(caption) * 6.6 + 8:
                 out.append(text(x0 + w / 2, y + 20, caption, anchor="middle", fill="#fff", weight="600", size=11))
+            x0 += w
     height = top + len(rows) * (row_h + 10) + 6
-    desc = "; ".join(f"{label}: {a} automated, {h} by a person" for label, a, h in rows)
-    return open_svg(width, height, "share", "Automated vs human-decided rollbacks", desc or "none", "sh") + "".join(out) + "</svg>"
+    desc = "; ".join(f"{label}: {a} automated, {h} by a person, {f} from an answers file" for label, a, h, f in rows)
+    return open_svg(width, height, "share", "Automated, human-decided and scripted rollbacks", desc or "none", "sh") \
+        + "".join(out) + "</svg>"
 
 
 def causes_svg(counts: list[tuple[str, int, int]], width: int = WIDTH) -> str:

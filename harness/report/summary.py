@@ -261,7 +261,8 @@ def render_markdown(s: Summary) -> str:
                        [[g.key, f"{g.metrics.deployments:,}", f"{g.metrics.rollbacks:,}",
                          _n(g.metrics.rollback_rate_pct, " %", 2), g.metrics.band or "—"] for g in s.rate_by_period]
                        ) if s.rate_by_period else ["—"]
-    shares = ", ".join(f"{label}: {a} automated, {h} by a person" for label, a, h in share_rows(s))
+    shares = ", ".join(f"{label}: {a} automated, {h} by a person" + (f", {f} from an answers file" if f or
+                       label == "drill runs" else "") for label, a, h, f in share_rows(s))
     causes = ", ".join(f"{c}: {p}" + (f" (+{d} drill)" if d else "") for c, p, d in cause_rows(s)) or "—"
     lines += ["", f"Who decided: {shares}.", "", f"Root causes (rollbacks decided in the period): {causes}.",
               "", "Charts: summary.html."]
@@ -324,12 +325,14 @@ def _decided_rollback(row: RunRow) -> bool:
     return row.record.rolled_back or (row.record.decision_at is not None and row.record.to_version is not None)
 
 
-def share_rows(s: Summary) -> list[tuple[str, int, int]]:
+def share_rows(s: Summary) -> list[tuple[str, int, int, int]]:
+    """(label, automated, by a person, from an answers file): a rehearsal's scripted answer is no person's."""
     prod_auto = sum(r.trigger == "automated" for r in s.production_rollbacks)
     drills = [row.record for row in s.runs if _decided_rollback(row) and row.record.trigger]
     drill_auto = sum(r.trigger == "automated" for r in drills)
-    return [("production", prod_auto, len(s.production_rollbacks) - prod_auto),
-            ("drill runs", drill_auto, len(drills) - drill_auto)]
+    scripted = sum(r.trigger != "automated" and r.decided_by == "answers-file" for r in drills)
+    return [("production", prod_auto, len(s.production_rollbacks) - prod_auto, 0),
+            ("drill runs", drill_auto, len(drills) - drill_auto - scripted, scripted)]
 
 
 def cause_rows(s: Summary) -> list[tuple[str, int, int]]:

@@ -267,6 +267,11 @@ class Store:
         with read_transaction(self._engine) as conn:
             return gamedays.read(conn, gameday_id)
 
+    def recent_gamedays(self, limit: int = 20) -> list[tuple[str, str, datetime, str]]:
+        """The newest GameDays: (id, name, started_at, status: completed | aborted)."""
+        with read_transaction(self._engine) as conn:
+            return gamedays.list_ids(conn, limit)
+
     def gameday_runs(self, gameday_id: str) -> list[DrillRunRecord]:
         query = select(drill_runs).where(drill_runs.c.gameday_id == gameday_id).order_by(drill_runs.c.started_at)
         with read_transaction(self._engine) as conn:
