@@ -129,7 +129,7 @@ def test_an_answers_file_run_says_so_in_the_store_the_log_the_page_and_drill_rep
     out = CliRunner().invoke(app, ["report", "--store", store_url, "--output", str(project / "out")])
     assert out.exit_code == 0, out.output
     summary = (project / "out" / "summary.md").read_text()
-    assert "drill runs: 0 automated, 0 by a person, 2 from an answers file" in summary, summary
+    assert "Who decided: production: 0 automated, 0 by a person; drill runs: 0 automated, 0 by a person, 2 from an answers file." in summary, summary
 
 
 def test_a_person_at_the_terminal_is_named_and_the_page_shows_alert_to_decision(project: Path) -> None:

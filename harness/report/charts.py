@@ -322,6 +322,12 @@ def completion_svg(points: list[CompletionPoint], target_s: float, width: int = 
     return open_svg(width, ly + 10, "completion", "Decision to completion of every rollback", desc, "dc") + "".join(out) + "</svg>"
 
 
+def share_text(label: str, automated: int, person: int, scripted: int) -> str:
+    """One row of who decided, in words (an answers file's count shown wherever a drill run could have one)."""
+    shown = scripted or label != "production"
+    return f"{label}: {automated} automated, {person} by a person" + (f", {scripted} from an answers file" if shown else "")
+
+
 def share_svg(rows: list[tuple[str, int, int, int]], width: int = WIDTH) -> str:
     """Stacked bars: (label, automated, by a person, from an answers file) per row."""
     left, right, top, row_h = 150, 24, 30, 30
@@ -349,7 +355,7 @@ def share_svg(rows: list[tuple[str, int, int, int]], width: int = WIDTH) -> str:
                 out.append(text(x0 + w / 2, y + 20, caption, anchor="middle", fill="#fff", weight="600", size=11))
             x0 += w
     height = top + len(rows) * (row_h + 10) + 6
-    desc = "; ".join(f"{label}: {a} automated, {h} by a person, {f} from an answers file" for label, a, h, f in rows)
+    desc = "; ".join(share_text(*row) for row in rows)
     return open_svg(width, height, "share", "Automated, human-decided and scripted rollbacks", desc or "none", "sh") \
         + "".join(out) + "</svg>"
 

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 
 from harness.report.html import CSS
+from harness.report.outcome import decided_by_label
 from harness.store import DrillRunRecord, GameDayRecord
 
 ROLE_NAMES = {"incident-commander": "incident commander", "operator": "operator", "scribe": "scribe",
@@ -28,15 +29,6 @@ def _secs(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f} s"
 
 
-def decided_by(run: DrillRunRecord) -> str:
-    """Who decided, in words: "person: Ana", "answers file (for Ana)", "automation", or "—" (no decision)."""
-    if run.decided_by == "person":
-        return f"person: {run.decider or 'unnamed'}"
-    if run.decided_by == "answers-file":
-        return "answers file" + (f" (for {run.decider})" if run.decider else "")
-    return "automation" if run.decided_by == "automation" or run.trigger == "automated" else "—"
-
-
 def _run_row(run: DrillRunRecord, surprise: str | None) -> list[str]:
     detect = None if run.deployed_at is None or run.decision_at is None else (
         run.decision_at - run.deployed_at).total_seconds()
@@ -45,7 +37,7 @@ def _run_row(run: DrillRunRecord, surprise: str | None) -> list[str]:
     within = "—" if run.within_target is None else ('<span class="good">within</span>' if run.within_target
                                                    else '<span class="bad">missed</span>')
     name = _e(run.drill) + (" <b>(surprise)</b>" if run.drill == surprise else "")
-    return [name, _e(run.run_id), _e(run.expect), _e(run.status), verdict, _e(decided_by(run)),
+    return [name, _e(run.run_id), _e(run.expect), _e(run.status), verdict, _e(decided_by_label(run.decided_by, run.decider, run.trigger)),
             _secs(run.alert_to_decision_s), _secs(detect),
             f"{_secs(run.decision_to_completion_s)} / {run.target_s:g} s {within}"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.engine.results import DrillResult, iso
 from harness.report import adversity as way_back
 from harness.report import charts, markdown, plot, timeline_model
-from harness.report.outcome import by_node_text, expectation, outcome, rolled_back_css
+from harness.report.outcome import by_node_text, decided_by_label, expectation, outcome, rolled_back_css
 
 CSS = """
 :root { color-scheme: light; }
@@ -92,7 +92,9 @@ def render(result: DrillResult) -> str:
         ("expected", escape(expected)),
         ("model", f"<code>{_e(r.model)}</code>"),
         ("versions", f"stable <code>{_e(r.stable_version)}</code>, candidate <code>{_e(r.candidate_version)}</code>"),
-        ("decision", f"{_e(r.decision)} ({_e(r.trigger)})"),
+        ("decision", f"{_e(r.decision)} ({_e(r.trigger)}) — decided by "
+                     f"{_e(decided_by_label(r.decided_by, r.decider, r.trigger))}" + (
+                         "" if r.alert_to_decision_s is None else f", {r.alert_to_decision_s:.1f} s after the alert")),
         ("root cause class", _e(r.root_cause)),
         ("rolled back", f'<span class="{rb_css}">{"yes" if r.rolled_back else "no"}</span>' if rb_css
          else ("yes" if r.rolled_back else "no")),

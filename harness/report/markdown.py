@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
 from harness.report.escape import md, md_code
-from harness.report.outcome import by_node_text, expectation, outcome
+from harness.report.outcome import by_node_text, decided_by_label, expectation, outcome
 
 
 def _fmt(value: float | None, unit: str = "s") -> str:
@@ -24,7 +24,8 @@ def render(result: DrillResult) -> str:
         f"- outcome: {md(result.reason)}",
         f"- model: {md_code(result.model)}, stable {md_code(result.stable_version)}, "
         f"candidate {md_code(result.candidate_version)}",
-        f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), root cause class: {md(result.root_cause)}",
+        f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), decided by "
+        f"{md(decided_by_label(result.decided_by, result.decider, result.trigger))}, root cause class: {md(result.root_cause)}",
         f"- serving after: {md_code(result.serving_version_after)}",
         *([f"- replicas by node: {md(by_node_text(result.replicas_by_node))}"] if result.replicas_by_node else []),
         *([f"- replicas by node before the node loss: {md(by_node_text(result.replicas_by_node_before))}"]

@@ -69,3 +69,14 @@ def by_node_text(placed: dict[str, dict[str, int]] | None) -> str:
     """``stable: node-1 x1, node-2 x1; candidate: node-3 x1`` (where a multi-node swarm ran the replicas)."""
     return "; ".join(f"{slot}: " + ", ".join(f"{node} x{n}" for node, n in nodes.items())
                      for slot, nodes in (placed or {}).items())
+
+
+def decided_by_label(decided_by: str | None, decider: str | None, trigger: str | None) -> str:
+    """Who decided, in words, for every report: "person: Ana", "answers file (for Ana)", "automation", "—".
+
+    A run recorded before the store kept the source says only its trigger ("manual": a person, unnamed)."""
+    if decided_by == "answers-file":
+        return "answers file" + (f" (for {decider})" if decider else "")
+    if decided_by == "person" or (decided_by is None and trigger == "manual"):
+        return f"person: {decider or 'unnamed'}"
+    return "automation" if decided_by == "automation" or trigger == "automated" else "—"

@@ -30,7 +30,7 @@ from harness.report import charts
 from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
-from harness.report.outcome import outcome
+from harness.report.outcome import decided_by_label, outcome
 from harness.store import (
     INTERPRETATION,
     PRODUCTION,
@@ -211,8 +211,8 @@ def _run_cells(row: RunRow) -> list[str]:
     vs = "—" if took is None else f"{took:,.2f} s of {r.target_s:g} s ({100 * took / r.target_s:.1f} %)"
     failed = row.failed_during_rollback
     status = r.status if row.result is None else f"{r.status}: {outcome(row.result).label}"
-    return [r.run_id, r.drill, _t(r.started_at), status, _s(row.detect_s), vs, _yn(r.within_target),
-            "—" if failed is None else str(failed)]
+    return [r.run_id, r.drill, _t(r.started_at), status, decided_by_label(r.decided_by, r.decider, r.trigger),
+            _s(row.detect_s), vs, _yn(r.within_target), "—" if failed is None else str(failed)]
 
 
 def _good(cell: str) -> str:
@@ -224,7 +224,7 @@ def _good(cell: str) -> str:
     return ""
 
 
-RUN_HEADERS = ["run", "drill", "started (UTC)", "outcome", "detect", "decision → completion vs target",
+RUN_HEADERS = ["run", "drill", "started (UTC)", "outcome", "decided by", "detect", "decision → completion vs target",
                "within target", "failed during rollback"]
 TREND_HEADERS = ["drill", "period", "runs", "passed", "within target", "median decision → completion",
                  "slowest"]
@@ -261,8 +261,7 @@ def render_markdown(s: Summary) -> str:
                        [[g.key, f"{g.metrics.deployments:,}", f"{g.metrics.rollbacks:,}",
                          _n(g.metrics.rollback_rate_pct, " %", 2), g.metrics.band or "—"] for g in s.rate_by_period]
                        ) if s.rate_by_period else ["—"]
-    shares = ", ".join(f"{label}: {a} automated, {h} by a person" + (f", {f} from an answers file" if f or
-                       label == "drill runs" else "") for label, a, h, f in share_rows(s))
+    shares = "; ".join(charts.share_text(*row) for row in share_rows(s))
     causes = ", ".join(f"{c}: {p}" + (f" (+{d} drill)" if d else "") for c, p, d in cause_rows(s)) or "—"
     lines += ["", f"Who decided: {shares}.", "", f"Root causes (rollbacks decided in the period): {causes}.",
               "", "Charts: summary.html."]
@@ -325,12 +324,11 @@ def _decided_rollback(row: RunRow) -> bool:
     return row.record.rolled_back or (row.record.decision_at is not None and row.record.to_version is not None)
 
 
-def share_rows(s: Summary) -> list[tuple[str, int, int, int]]:
-    """(label, automated, by a person, from an answers file): a rehearsal's scripted answer is no person's."""
+def share_rows(s: Summary) -> list[tuple[str, int, int, int]]:  # automated, a person, an answers file (no person)
     prod_auto = sum(r.trigger == "automated" for r in s.production_rollbacks)
     drills = [row.record for row in s.runs if _decided_rollback(row) and row.record.trigger]
-    drill_auto = sum(r.trigger == "automated" for r in drills)
-    scripted = sum(r.trigger != "automated" and r.decided_by == "answers-file" for r in drills)
+    drill_auto, scripted = (sum(r.trigger == "automated" for r in drills),
+                            sum(r.trigger != "automated" and r.decided_by == "answers-file" for r in drills))
     return [("production", prod_auto, len(s.production_rollbacks) - prod_auto, 0),
             ("drill runs", drill_auto, len(drills) - drill_auto - scripted, scripted)]
 
