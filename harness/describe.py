@@ -143,7 +143,7 @@ def params_of(model: type[BaseModel], only: tuple[str, ...] | None = None) -> tu
         if only is not None and name not in only:
             continue
         metadata = _field_metadata(info)
-        docs.append(ParamDoc(name, _type_name(info.annotation, list(info.metadata)), info.is_required(),
+        docs.append(ParamDoc(info.alias or name, _type_name(info.annotation, list(info.metadata)), info.is_required(),
                              _default(info, _is_duration(metadata)), _limits(metadata), info.description or ""))
     return tuple(docs)
 

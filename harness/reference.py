@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from harness import backends, strategies, targets
 from harness.describe import ParamDoc, action_docs, fault_docs, params_of
+from harness.programme.gameday_plan import GameDayAnswers, GameDayPlan
 from harness.spec_types import TargetBlock
 from harness.specs import DrillSpec, RunbookSpec, StrategySpec
 
@@ -185,6 +186,36 @@ def faults_page() -> str:
     return "\n".join(lines)
 
 
+def gameday_plan_page() -> str:
+    return _model_page(
+        "GameDay plan reference",
+        "Every field of a GameDay plan (`drill gameday PLAN.yaml`), from the model it is checked against. "
+        "`drill gameday PLAN.yaml --check` (or `drill validate PLAN.yaml`) checks the plan, its drills and their "
+        "runbooks without starting anything; add `--answers FILE` to check an answers file too. See "
+        "[the programme](../programme.md#gamedays).", GameDayPlan)
+
+
+def gameday_answers_page() -> str:
+    from harness import catalogue
+    from harness.programme.gameday_answers import needs_of
+
+    page = _model_page(
+        "GameDay answers file reference",
+        "An answers file stands in for the people at a rehearsal or in CI (`drill gameday PLAN.yaml --answers FILE`). "
+        "Each list in `drills` answers one drill, in the order the drills run (the surprise last): the decision "
+        "(`rollback` or `hold`), then `done` or `failed` for each manual step of its runbook; any answer may end "
+        "with `by NAME` (a participant). Every list is checked against what its drill asks before anything starts, "
+        "and every decision read from the file is recorded as the answers file's, never as a person's.",
+        GameDayAnswers)
+    rows = ["## What each built-in drill asks", "", "`drill gameday PLAN.yaml --check` prints the same for a plan's "
+            "own drills.", "", "| drill | runbook | asks, in order | a list that answers it |", "|---|---|---|---|"]
+    for path in sorted((catalogue.BUILTIN_ROOT / "drills").glob("*.yaml")):
+        name = path.stem
+        needs = needs_of(catalogue.load_drill(str(path)))
+        rows.append(f"| `{name}` | `{needs.runbook}` | {_cell(needs.describe())} | `[{', '.join(needs.example())}]` |")
+    return page + "\n".join(rows) + "\n"
+
+
 def cli_page() -> str:
     from harness.cli.docs import command_docs
 
@@ -202,4 +233,5 @@ def cli_page() -> str:
 def pages() -> dict[str, str]:
     """Every generated page, by its path under docs/."""
     return {"reference/drill.md": drill_page(), "reference/runbook.md": runbook_page(),
-            "reference/actions.md": actions_page(), "reference/faults.md": faults_page(), "reference/cli.md": cli_page()}
+            "reference/actions.md": actions_page(), "reference/faults.md": faults_page(), "reference/cli.md": cli_page(),
+            "reference/gameday-plan.md": gameday_plan_page(), "reference/gameday-answers.md": gameday_answers_page()}

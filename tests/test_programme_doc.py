@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from harness import catalogue
 from harness.cli.main import app
+from harness.programme.gameday_check import prepare
 from harness.programme.gameday_plan import check_retrospective, load_answers, load_plan
 from harness.specs import RunbookSpec, parse_model
 from tests.conftest import ROOT
@@ -26,19 +27,18 @@ def blocks(kind: str) -> list[str]:
 
 def test_every_yaml_example_validates(tmp_path: Path) -> None:
     found = set()
-    plan = None
+    plan, plan_path = None, None
     for i, text in enumerate(blocks("yaml")):
         path = tmp_path / f"block{i}.yaml"
         path.write_text(text)
         if "participants:" in text:
-            plan = load_plan(path)
+            plan, plan_path = load_plan(path), path
             found.add("plan")
         elif "retrospective:" in text:
-            assert plan is not None, "the answers example follows its plan"
+            assert plan is not None and plan_path is not None, "the answers example follows its plan"
             answers = load_answers(path, plan)
             check_retrospective(answers.retrospective, plan, str(path))
-            order = [*plan.drills, *(["surprise"] if plan.surprise else [])]
-            assert len(answers.drills) == len(order), "one list of answers per drill run"
+            prepare(plan_path, path)  # each list answers exactly what its drill asks
             found.add("answers")
         elif "steps:" in text:
             runbook = parse_model(path, RunbookSpec)
@@ -67,3 +67,22 @@ def test_every_command_shown_exists_with_its_options(argv: list[str]) -> None:
     assert result.exit_code == 0, result.output
     for option in (a for a in argv[depth:] if a.startswith("--")):
         assert option in result.output, f"{' '.join(argv[:depth])} has no {option}"
+
+
+def test_the_gameday_check_outputs_shown_are_what_drill_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The --check of the plan and answers examples, and of the same answers with a typo and one list missing."""
+    yaml_blocks = blocks("yaml")
+    (tmp_path / "gamedays").mkdir()
+    plan_text = next(b for b in yaml_blocks if "participants:" in b)
+    answers_text = next(b for b in yaml_blocks if "retrospective:" in b)
+    (tmp_path / "gamedays" / "q4-fraud.yaml").write_text(plan_text)
+    (tmp_path / "gamedays" / "q4-fraud.answers.yaml").write_text(answers_text)
+    typo = re.sub(r"drills:\n(  - .*\n)+", "drills:\n  - [rollbak, done]\n", answers_text)
+    (tmp_path / "gamedays" / "typo.answers.yaml").write_text(typo)
+    monkeypatch.chdir(tmp_path)
+    shown = [t for t in blocks("console") if "--check" in t]
+    assert len(shown) == 2
+    for text in shown:
+        command, *expected = text.strip().splitlines()
+        result = CliRunner().invoke(app, shlex.split(command[2:])[1:])
+        assert result.output.splitlines() == expected, result.output

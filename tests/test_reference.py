@@ -128,3 +128,19 @@ def test_init_calls_injected_5xx_performance_as_the_catalogue_does(tmp_path: Pat
     assert drill["fault"]["kind"] == "error" and drill["root_cause"] == "performance"
     catalogue = load_drill("canary-fail").spec  # 5xx on a slice
     assert str(catalogue.root_cause) == drill["root_cause"]
+
+
+def test_the_gameday_plan_and_answers_pages_cover_every_field_and_what_each_drill_asks() -> None:
+    from harness.programme.gameday_answers import needs_of
+    from harness.programme.gameday_plan import GameDayAnswers, GameDayPlan
+
+    generated = pages()
+    for root, page in ((GameDayPlan, "reference/gameday-plan.md"), (GameDayAnswers, "reference/gameday-answers.md")):
+        for section in sections(root):
+            for p in params_of(section.model):
+                assert p.description, f"{section.model.__name__}.{p.name} has no Field description"
+                assert re.search(rf"^\| (\[)?`{re.escape(p.name)}`", generated[page], re.M), f"{page}: {p.name}"
+    assert "| `from` |" in generated["reference/gameday-plan.md"]  # as a plan writes it, not the model's from_
+    needs = needs_of(load_drill("canary-fail"))
+    assert f"| `canary-fail` | `canary-rollback` | {needs.describe()} | `[rollback, done]` |" in \
+        generated["reference/gameday-answers.md"]

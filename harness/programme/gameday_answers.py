@@ -127,7 +127,8 @@ def check_answers(lists: Sequence[Sequence[str]], planned: Sequence[Needs], surp
         issues += check_list(lists[i], needs, file, text, i, people)
     if surprise and len(lists) > len(planned):
         for needs in surprise:
+            # One candidate (or a seeded draw): its name stays hidden until the debrief, even here.
             who = f"the surprise (here {needs.drill}, one of {', '.join(n.drill for n in surprise)})" \
-                if len(surprise) > 1 else f"the surprise ({needs.drill})"
+                if len(surprise) > 1 else "the surprise"
             issues += check_list(lists[len(planned)], needs, file, text, len(planned), people, who)
     return issues

@@ -83,8 +83,10 @@ def describe(prepared: Prepared) -> list[str]:
     lines = [f"GameDay {plan.name}: " + ", ".join(f"{p.name} ({p.role})" for p in plan.participants)]
     for i, needs in enumerate(prepared.needs, 1):
         lines.append(f"  drill {i}: {needs.drill} (runbook {needs.runbook}) asks {needs.describe()}")
-    for needs in prepared.surprise:
-        lines.append(f"  surprise candidate {needs.drill} (runbook {needs.runbook}) asks {needs.describe()}")
+    seeded = plan.surprise is not None and plan.surprise.seed is not None
+    for needs in prepared.surprise:  # a seeded draw is known, but its name stays hidden until the debrief
+        lines.append(f"  the surprise (drawn by the seed, hidden until the debrief) asks {needs.describe()}" if seeded
+                     else f"  surprise candidate {needs.drill} (runbook {needs.runbook}) asks {needs.describe()}")
     if prepared.answers is not None:
         lines.append(f"  answers: {len(prepared.answers.drills)} list(s), each as its drill asks; "
                      f"{len(prepared.answers.retrospective.actions)} action item(s)")

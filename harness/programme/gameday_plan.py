@@ -41,24 +41,31 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class ParticipantSpec(Strict):
-    name: Text
-    role: Role
+    """One person and the role they play; a role may be held by several (two operators)."""
+
+    name: Text = Field(description="as the log and the action items name them")
+    role: Role = Field(description="incident-commander decides after the alert; operator does the manual steps; "
+                                   "scribe keeps the notes. Each role needs somebody")
 
 
 class SurpriseSpec(Strict):
     """One scenario drawn at random from ``from``; its name is shown only at the debrief."""
 
-    from_: list[str] = Field(alias="from", min_length=1)
-    seed: int | None = None  # a fixed seed makes the draw reproducible (tests, a re-run)
+    from_: list[str] = Field(alias="from", min_length=1, description="the drills (names or paths) one is drawn from")
+    seed: int | None = Field(default=None, description="a fixed seed makes the draw reproducible (a rehearsal, a "
+                                                        "re-run); an answers file is then checked against the drawn drill")
 
 
 class GameDayPlan(Strict):
-    name: Name
-    description: str = ""
-    participants: list[ParticipantSpec] = Field(min_length=1)
-    drills: list[str] = Field(default_factory=list)
-    surprise: SurpriseSpec | None = None
-    profile: str = "ci"  # the drills' profile; the decision is always a person's (as --manual)
+    """A GameDay: who takes part in which role, the drills run in order, and a surprise drawn last."""
+
+    name: Name = Field(description="the GameDay's name (part of its id)")
+    description: str = Field(default="", description="free text for the page")
+    participants: list[ParticipantSpec] = Field(min_length=1, description="everyone taking part, each with a role")
+    drills: list[str] = Field(default_factory=list, description="drills run in this order (names or paths)")
+    surprise: SurpriseSpec | None = Field(default=None, description="a scenario drawn at random, run last, its name "
+                                                                    "shown only at the debrief")
+    profile: str = Field(default="ci", description="the drills' profile; the decision is always a person's (as --manual)")
 
     @model_validator(mode="after")
     def _roles_and_drills(self) -> GameDayPlan:
@@ -75,15 +82,19 @@ class GameDayPlan(Strict):
 
 
 class ActionSpec(Strict):
-    what: Text
-    owner: Text
-    due: date
+    """An action item from the retrospective."""
+
+    what: Text = Field(description="what is to be done")
+    owner: Text = Field(description="a participant of the plan")
+    due: date = Field(description=f"YYYY-MM-DD, from the GameDay's day to {MAX_YEAR}-12-31")
 
 
 class RetrospectiveSpec(Strict):
-    went_well: list[Text] = Field(default_factory=list)
-    went_badly: list[Text] = Field(default_factory=list)
-    actions: list[ActionSpec] = Field(default_factory=list)
+    """The retrospective: what went well, what did not, and the action items."""
+
+    went_well: list[Text] = Field(default_factory=list, description="one item a line")
+    went_badly: list[Text] = Field(default_factory=list, description="one item a line")
+    actions: list[ActionSpec] = Field(default_factory=list, description="action items, each with an owner and a due date")
 
 
 class GameDayAnswers(Strict):
@@ -91,7 +102,7 @@ class GameDayAnswers(Strict):
 
     drills: list[list[Text]] = Field(default_factory=list, description="one list per drill: the decision (rollback "
                                      "or hold), then done or failed for each manual step; 'by NAME' names who")
-    retrospective: RetrospectiveSpec
+    retrospective: RetrospectiveSpec = Field(description="the retrospective, as the scribe would type it")
 
 
 def load_plan(path: Path) -> GameDayPlan:
