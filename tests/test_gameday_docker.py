@@ -1,5 +1,5 @@
-"""A GameDay end to end against real containers: one surprise drill, people's answers from a file,
-the retrospective stored with the run, and its HTML page."""
+"""A GameDay end to end against real containers: one surprise drill, people's answers from a file (and
+recorded as the file's, not a person's), the retrospective stored with the run, and its HTML page."""
 
 from __future__ import annotations
 
@@ -54,17 +54,26 @@ retrospective:
     assert record is not None and record.surprise_drill == "canary-fail"
     assert [(r.drill, r.status, r.trigger, r.as_expected, r.runbook) for r in runs] == [
         ("canary-fail", "passed", "manual", True, "canary-rollback")]
+    # The answers file decided, not Ana: said so in the store, with the alert -> decision time.
+    assert [(r.decided_by, r.decider) for r in runs] == [("answers-file", "Ana")]
+    assert runs[0].alert_to_decision_s is not None and 0 <= runs[0].alert_to_decision_s < 5
+    assert "decided from the answers file" in proc.stdout
     assert [(a.owner, a.due.isoformat()) for a in record.actions] == [("Ben", due)]
     log = [(e.role, e.person, e.message) for e in record.log]
-    assert any(role == "incident-commander" and who == "Ana" and "decided rollback" in what for role, who, what in log)
-    assert any(role == "operator" and who == "Ben" and "manual step page-model-owner ok" in what for role, who, what in log)
+    assert any(role == "answers-file" and who == "Ana" and "rollback read from the answers file" in what
+               for role, who, what in log)
+    assert any(role == "answers-file" and who == "Ben" and "manual step page-model-owner ok" in what
+               for role, who, what in log)
+    assert any(role == "harness" and "ALERT: canary analysis failed" in what for role, _, what in log)
+    assert not any(role == "scribe" for role, _, _ in log)
     assert any("debrief: the surprise scenario was canary-fail" in what for _, _, what in log)
 
     page = drill("report", "--gameday", gameday_id, "--output", str(tmp_path / "out"))
     assert page.returncode == 0, page.stderr
     html = (tmp_path / "out" / f"gameday-{gameday_id}.html").read_text()
     for text in ("Retrospective", "the page to the model owner was slow", "add the model owner to the alert route",
-                 "Ana", "incident commander", "canary-fail <b>(surprise)</b>", "/ 900 s"):
+                 "Ana", "incident commander", "canary-fail <b>(surprise)</b>", "/ 900 s", "answers file (for Ana)",
+                 "alert → decision", "A rehearsal"):
         assert text in html, text
     containers, networks, volumes = harness_resources(docker_client, runs[0].run_id)
     assert (containers, networks, volumes) == ([], [], [])
