@@ -124,7 +124,10 @@ def test_human_decision_times_out_and_reads_answers(tmp_path: Path) -> None:
     human = HumanInput(f.open(), prompt=seen.append)
     assert human.decide("ALERT", timeout=2).value == "rollback"
     assert any("not understood" in s for s in seen)
-    assert human.decide("ALERT again", timeout=0.2).value is None  # the stream has ended
+    ended = human.decide("ALERT again", timeout=0.2)
+    assert ended.value is None and ended.ended  # the stream has ended: said so, never "no answer within 0.2s"
+    assert ended.silence(300) == "the answers had none left"
+    assert human.source == "answers-file"  # a file, not a terminal
 
 
 class _Echo(BaseHTTPRequestHandler):

@@ -78,8 +78,9 @@ class PlainConsole:
                 self._line(f"  {message}")
             case Breach(evidence=e):
                 self._line(f"  first breach: {e.headline}")
-            case Decided(decision=decision, trigger=trigger):
-                self._line(f"  decision: {decision} ({trigger})")
+            case Decided(decision=decision, trigger=trigger, by=by, decider=decider):
+                who = "" if by == "automation" else f", by {'the answers file' if by == 'answers-file' else decider or 'a person'}"
+                self._line(f"  decision: {decision} ({trigger}{who})")
             case StepEnded(result=r):
                 mark = "ok" if r.status is StepStatus.OK else r.status.value.upper()
                 self.in_step = False
