@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.catalogue import LoadedDrill
 from harness.engine.human import CONFIRMS, DECISIONS, split_answer
 from harness.errors import SpecIssue
-from harness.specs import line_of
+from harness.spec.catalogue import LoadedDrill
+from harness.spec.models import line_of
 
 # Strategies whose own judge or orchestrator decides (nobody is asked): for them the decision is optional.
 SELF_DECIDING = frozenset({"progressive", "shadow", "swarm-update"})

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from harness import catalogue, variables
 from harness.engine.engine import resolve_profile
 from harness.errors import SpecError, SpecIssue
 from harness.programme.gameday_answers import Needs, check_answers, needs_of
 from harness.programme.gameday_plan import GameDayAnswers, GameDayPlan, load_answers, load_plan
+from harness.spec import catalogue, variables
 
 
 def draw_surprise(plan: GameDayPlan) -> str | None:

@@ -18,7 +18,7 @@ from harness.errors import StepFailed
 from harness.outcomes import DecidedBy
 from harness.runbook import actions
 from harness.runbook.retry import RetryPolicy, run
-from harness.specs import OnFailure, RunbookSpec, StepSpec
+from harness.spec.models import OnFailure, RunbookSpec, StepSpec
 
 
 @dataclass(frozen=True)
