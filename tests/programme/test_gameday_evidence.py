@@ -64,8 +64,10 @@ class FakeRunner:
     """Each drill through the real engine over a fake target; ``down_at``: the drill (1-based) at which Docker
     goes away; ``unreachable``: Docker is not there at all."""
 
-    def __init__(self, down_at: int | None = None, unreachable: bool = False) -> None:
+    def __init__(self, down_at: int | None = None, unreachable: bool = False,
+                 stop: BaseException | None = None) -> None:
         self.down_at, self.unreachable, self.runs = down_at, unreachable, 0
+        self.stop = stop or BackendUnavailable("Docker engine unreachable (it went away mid-day)")
 
     def check(self) -> None:
         if self.unreachable:
@@ -75,7 +77,7 @@ class FakeRunner:
             gameday_id: str) -> DrillResult:
         self.runs += 1
         if self.runs == self.down_at:
-            raise BackendUnavailable("Docker engine unreachable (it went away mid-day)")
+            raise self.stop
         drill = catalogue.load_drill(name)
         with Store.open(store_url) as store:
             info = RunContextInfo(drill.runbook.name, None, gameday_id)
@@ -176,20 +178,25 @@ def test_docker_unreachable_from_the_cli_exits_3_and_records_nothing(project: Pa
             assert db.execute("SELECT count(*) FROM gameday_log").fetchone() == (0,)
 
 
-def test_a_day_that_stops_midway_is_recorded_and_rendered_as_aborted(project: Path) -> None:
+@pytest.mark.parametrize(("stop", "why"), [
+    (BackendUnavailable("Docker engine unreachable (it went away mid-day)"), "went away mid-day"),
+    (KeyboardInterrupt(), "interrupted (Ctrl-C or SIGTERM)")], ids=["docker-gone", "ctrl-c"])
+def test_a_day_that_stops_midway_is_recorded_and_rendered_as_aborted(project: Path, stop: BaseException,
+                                                                     why: str) -> None:
     store_url = f"sqlite:///{project}/drill.db"
-    with pytest.raises(BackendUnavailable):
+    with pytest.raises(type(stop)):
         run_gameday(project / "plan.yaml", answers(project, "  - [rollback, done]\n  - [rollback, done]\n"),
-                    store_url, project / "reports", runner=FakeRunner(down_at=2))
+                    store_url, project / "reports", runner=FakeRunner(down_at=2, stop=stop))
     with Store.open(store_url) as store:
         (gameday_id, _, _, status), = store.recent_gamedays()
         record = store.gameday(gameday_id)
         runs = store.gameday_runs(gameday_id)
     assert status == "aborted" and record is not None and record.aborted
-    assert record.reason is not None and "went away mid-day" in record.reason
+    assert record.reason is not None and why in record.reason and not record.actions  # no retrospective held
+    assert any(e.role == "harness" and "GameDay aborted during drill 2 (fake-two)" in e.message for e in record.log)
     assert len(runs) == 1 and runs[0].status == "passed"
     html = page.render(record, runs)
-    assert "ABORTED" in html and "went away mid-day" in html
+    assert "ABORTED" in html and why in html and "(aborted)</span></h1>" in html
     out = CliRunner().invoke(app, ["report", "--gameday", gameday_id, "--store", store_url,
                                    "--output", str(project / "out")])
     assert out.exit_code == 0 and "aborted" in out.output, out.output
