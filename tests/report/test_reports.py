@@ -279,3 +279,18 @@ def test_result_round_trips_through_report_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize("span,expected", [(12.4, 2.5), (900.0, 200.0), (0.5, 0.1), (60.0, 10.0)])
 def test_nice_step(span: float, expected: float) -> None:
     assert plot.nice_step(span, 6) == pytest.approx(expected)
+
+
+def test_a_run_decided_from_an_answers_file_says_so_on_its_page_and_in_its_json(tmp_path: Path) -> None:
+    from harness.outcomes import DecidedBy
+    from harness.report import markdown
+
+    result = make_result(trigger="manual", decided_by=DecidedBy.ANSWERS_FILE, decider="Ana",
+                         timestamps=replace(make_result().timestamps, alerted_at=at(9.2)))
+    assert "decided by answers file (for Ana), 0.5 s after the alert" in html.render(result)
+    assert "decided by answers file (for Ana)" in markdown.render(result)
+    data = json.loads(json.dumps(result.to_json()))
+    assert (data["decided_by"], data["decider"], data["durations"]["alert_to_decision_s"]) == ("answers-file", "Ana", 0.5)
+    assert result_from_json(data) == result  # the source and the alert survive report.json
+    person = replace(result, decided_by=DecidedBy.PERSON, decider=None)
+    assert "decided by person: unnamed" in html.render(person)
