@@ -161,8 +161,9 @@ class FakeTarget:
 
     def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
                  crash: set[str] | None = None, close_interrupts: int = 0,
-                 prepare_raises: Exception | None = None) -> None:
+                 prepare_raises: Exception | None = None, close_raises: Exception | None = None) -> None:
         self.prepare_raises = prepare_raises  # what prepare() raises, as a target's own late check would
+        self.close_raises = close_raises  # what close() raises once its server is down (a Docker API error)
         self.close_interrupts = close_interrupts  # this many close() calls are hit by a Ctrl-C first
         self.close_calls = 0
         self.versions = Versions("v1", "v2", "v3")
@@ -222,6 +223,8 @@ class FakeTarget:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.close_raises is not None:
+            raise self.close_raises
 
 
 def factory(target: FakeTarget) -> Any:

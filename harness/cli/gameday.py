@@ -25,10 +25,11 @@ def gameday(
     store: StoreOpt = None,
 ) -> None:
     """Run a GameDay: the alert, the timed decision and the manual steps for each drill, then the debrief."""
+    from harness.engine.signals import terminating_on_sigterm
     from harness.listeners.console import PlainConsole
     from harness.programme.gameday import run_gameday
 
-    with mapped_errors():
+    with mapped_errors(), terminating_on_sigterm():  # between drills too: the day is then stored as it stood
         done = run_gameday(plan, answers, store, report_dir, [PlainConsole(sys.stderr)])
     record = done.record
     typer.echo(f"GameDay {record.gameday_id}: {len(done.results)} drill(s), "

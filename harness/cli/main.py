@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -20,6 +18,7 @@ from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
 from harness.engine.results import DrillResult, RunStatus
+from harness.engine.signals import terminating_on_sigterm
 from harness.errors import BackendUnavailable, SpecError, SpecIssue
 from harness.exit_codes import ExitStatus
 from harness.listeners.console import LiveConsole, PlainConsole, image_progress
@@ -50,10 +49,6 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Rollback runbook drill harness: prove your model rollback path works."""
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
-
-
 def _backend_flag(value: str | None) -> str | None:
     """``--backend``: a registered backend kind (checked before anything loads)."""
     from harness import backends
@@ -81,8 +76,7 @@ def run(
         "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
-    signal.signal(signal.SIGTERM, _sigterm)
-    with mapped_errors():
+    with mapped_errors(), terminating_on_sigterm():  # also between the drills of --all
         run_vars = variables.parse_vars(var or [])
         backend = _backend_flag(backend)
         if all_drills == (name is not None):

@@ -231,6 +231,9 @@ class DrillResult:
     replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
     replicas_by_node_before: dict[str, dict[str, int]] | None = None  # the same just before a node was lost
     stages: tuple[StageResult, ...] = ()  # shadow and progressive strategies: each stage, in order
+    # Whether the metrics store took the run's row: None where no store was asked (record=False), False when the
+    # write failed (the CLI then exits 3; the reports and the result JSON say so).
+    recorded: bool | None = None
 
     @property
     def caught_in(self) -> StageResult | None:
@@ -310,6 +313,7 @@ class DrillResult:
             "replicas_by_node_before": self.replicas_by_node_before,
             "stages": [st.to_json() for st in self.stages],
             "caught_in_stage": self.caught_in.label if self.caught_in else None,
+            "recorded": self.recorded,
         }
 
 

@@ -136,6 +136,7 @@ class DrillRunRecord:
     expect: str | None = None
     as_expected: bool | None = None
     gameday_id: str | None = None
+    reason: str | None = None  # why it ended so, as its result says (e.g. "teardown failed: ...")
 
     def __post_init__(self) -> None:
         RunStatus(self.status)

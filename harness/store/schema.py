@@ -141,8 +141,11 @@ drill_runs = Table(
     Column("expect", String(20), nullable=True),
     Column("as_expected", Boolean, nullable=True),
     Column("gameday_id", String(100), nullable=True, index=True),
+    # v3 (issue 28): why the run ended so, as its result says (a teardown that failed, a bad input found late).
+    Column("reason", Text, nullable=True),
 )
 _V2_RUN_COLUMNS = ("runbook", "runbook_hash", "expect", "as_expected", "gameday_id")
+_V3_RUN_COLUMNS = ("reason",)
 
 drill_steps = Table(
     "drill_steps",
@@ -222,7 +225,7 @@ def _v1_initial(conn: Connection) -> None:
     v1 = MetaData()
     for table in (deployments, rollbacks, drill_runs, drill_steps):
         columns = [column._copy() for column in table.columns
-                   if table is not drill_runs or column.name not in _V2_RUN_COLUMNS]
+                   if table is not drill_runs or column.name not in (*_V2_RUN_COLUMNS, *_V3_RUN_COLUMNS)]
         constraints = [UniqueConstraint(*(col.name for col in c.columns), name=c.name)
                        for c in list(table.constraints) if isinstance(c, UniqueConstraint)]
         copy = Table(table.name, v1, *columns, *constraints)
@@ -233,15 +236,23 @@ def _v1_initial(conn: Connection) -> None:
 
 
 def _v2_programme(conn: Connection) -> None:
+    _add_run_columns(conn, _V2_RUN_COLUMNS)
+    Index("ix_drill_runs_gameday_id", drill_runs.c.gameday_id).create(conn, checkfirst=True)
+    for table in _V2_TABLES:
+        table.create(conn)
+
+
+def _add_run_columns(conn: Connection, names: tuple[str, ...]) -> None:
     present = {column["name"] for column in inspect(conn).get_columns("drill_runs")}
-    for name in _V2_RUN_COLUMNS:
+    for name in names:
         if name not in present:
             column = drill_runs.c[name]
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE drill_runs ADD COLUMN {name} {kind}"))
-    Index("ix_drill_runs_gameday_id", drill_runs.c.gameday_id).create(conn, checkfirst=True)
-    for table in _V2_TABLES:
-        table.create(conn)
+
+
+def _v3_reason(conn: Connection) -> None:
+    _add_run_columns(conn, _V3_RUN_COLUMNS)
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
@@ -249,6 +260,7 @@ Migration = tuple[int, str, Callable[[Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "deployments, rollbacks, drill runs and steps", _v1_initial),
     (2, "cause keys, runbook hashes, expected outcomes, GameDays", _v2_programme),
+    (3, "why each drill run ended so (its reason)", _v3_reason),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
