@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -234,3 +235,11 @@ def factory(target: FakeTarget) -> Any:
         return target
 
     return make
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test sends SIGINT: Ctrl-C's default disposition, whatever the suite inherited.
+
+    A background job of a non-interactive shell starts with SIGINT ignored, and a child inherits that: without
+    this, such a child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

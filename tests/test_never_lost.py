@@ -131,3 +131,24 @@ def test_sigterm_tears_down_an_engine_run_started_without_the_cli(tmp_path: Path
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=root, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.split() == ["aborted", "1", "True"], proc.stdout + proc.stderr
+
+
+def test_shell_splits_the_template_first_so_a_value_stays_one_argument() -> None:
+    from harness.engine.context import RunContext
+    from harness.engine.results import StepStatus
+    from harness.ports import Endpoint
+    from harness.runbook import executor as runbook
+    from harness.specs import RunbookSpec
+    from harness.traffic import LoadGenerator
+
+    target = FakeTarget()
+    load = LoadGenerator(Endpoint("127.0.0.1", 9), target.protocol, rate=1)  # never started
+    values = {"release": "1.4 --force --target=prod", "note": 'say "hi" --there'}
+    ctx = RunContext(target=target, load=load, emit=lambda e: None, variables=values, allow_shell=True)
+    command = """python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' --release=${release} "${note}" ${release}"""
+    spec = RunbookSpec.model_validate({"name": "t", "steps": [
+        {"name": "s", "action": "shell", "params": {"command": command}, "timeout": "20s"}]})
+    out = runbook.execute(spec, ctx, lambda e: None)
+    assert out.steps[0].status is StepStatus.OK, out.steps[0].error
+    assert json.loads(out.steps[0].detail or "") == [
+        "--release=1.4 --force --target=prod", 'say "hi" --there', "1.4 --force --target=prod"]

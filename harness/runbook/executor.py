@@ -64,7 +64,7 @@ def _run_step(step: StepSpec, ctx: RunContext, emit: Callable[[Event], None], hu
             action = actions.get(step.action)
             if action is None:
                 raise StepFailed(f"unknown action {step.action!r}")
-            params = action.params.model_validate(ctx.render(step.params))
+            params = action.params.model_validate(ctx.render(step.params, action.params.verbatim))
             policy = RetryPolicy(step.retry.attempts, step.retry.backoff, step.retry.max_backoff, step.timeout)
             outcome = run(lambda: action.run(ctx, params), policy)
             attempts = outcome.attempts

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,8 @@ class Params(BaseModel):
     """Base of every action's parameters: unknown keys and non-finite numbers are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Parameters handed to the action as written, ${...} unfilled: the action fills them itself (shell: per argument).
+    verbatim: ClassVar[frozenset[str]] = frozenset()
 
 
 P = TypeVar("P", bound=Params)
