@@ -22,6 +22,7 @@ from pathlib import Path
 from harness import catalogue, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
+from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.engine.judging import build_result, judge
@@ -210,7 +211,7 @@ class Engine:
             bad_input = exc
             status, reason = RunStatus.ERROR, f"bad input: {exc}"
         except Exception as exc:  # the run is recorded as an error, not lost; teardown follows either way
-            status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
+            status, reason = RunStatus.ERROR, redaction.scrub(f"{type(exc).__name__}: {exc}")
         finally:
             ticker_stop.set()
             teardown = Teardown()

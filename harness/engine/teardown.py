@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from harness.engine import redaction
 from harness.errors import DrillError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Teardown:
             fn()
         except Exception as exc:  # noqa: BLE001 - every step is tried; what each hit is reported once, at the end
             log.warning("teardown: %s failed", name, exc_info=True)
-            self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            self.errors.append(redaction.scrub(f"{name}: {type(exc).__name__}: {exc}"))
         self._done.add(name)
 
     def summary(self) -> str:

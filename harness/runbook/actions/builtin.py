@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import Notified
 from harness.errors import StepFailed
@@ -245,8 +246,12 @@ class NotifyParams(Params):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and "$" not in value and not webhook.valid_url(value):
-            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {value!r}")
+        if value is not None:
+            redaction.register(value)  # pydantic quotes a refused value: the step's error is scrubbed of it
+        if value is not None and "$" not in value and not webhook.valid_url(value.strip()):
+            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {webhook.redact(value)}")
+        if value is not None and redaction.unsafe_characters(value):
+            raise ValueError(f"{webhook.redact(value)} contains whitespace or a control character")
         return value
 
 
