@@ -100,14 +100,28 @@ def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> 
 def clean(run_id: str | None = None) -> SweepResult:
     """Sweep by label (Swarm services and configs first), then let each backend undo what a killed run left
     beyond labels (Swarm: leave a swarm a killed run made and nobody uses)."""
-    from dataclasses import replace
+    from functools import partial
 
     from harness import backends
     from harness.stack import docker_api
+    from harness.stack.cleanup import CleanupIncomplete, Failures
 
     client = docker_api.connect()
-    swept = docker_api.sweep(client, run_id)
-    acted = [kind for kind, record in backends.kinds().items() if record.sweep(client, run_id)]
+    failures = Failures("drill clean" + (f" --run-id {run_id}" if run_id else ""))
+    try:
+        swept = docker_api.sweep(client, run_id)
+    except CleanupIncomplete as exc:  # the backends' own sweeps are still tried; one summary at the end
+        failures.absorb(exc)
+        swept = docker_api.SweepResult(0, 0, 0)
+    acted: list[str] = []
+
+    def backend_sweep(kind: str, record: backends.BackendKind) -> None:
+        if record.sweep(client, run_id):
+            acted.append(kind)
+
+    for kind, record in backends.kinds().items():
+        failures.attempt(f"the {kind} backend's sweep", partial(backend_sweep, kind, record))
+    failures.raise_if_any()
     return replace(swept, left_swarm="swarm" in acted)
 
 
