@@ -8,8 +8,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import catalogue, variables
-from harness.catalogue import LoadedDrill
 from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.results import DrillResult
@@ -18,7 +16,9 @@ from harness.listeners.recording import AfterStore, RunContextInfo, StoreListene
 from harness.listeners.webhook import WebhookListener
 from harness.programme.hashing import content_hash
 from harness.report import ReportListener
-from harness.specs import RunbookSpec, load_yaml, parse_model
+from harness.spec import catalogue, variables
+from harness.spec.catalogue import LoadedDrill
+from harness.spec.models import RunbookSpec, load_yaml, parse_model
 from harness.store import Store
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
@@ -102,7 +102,8 @@ def clean(run_id: str | None = None) -> SweepResult:
     beyond labels (Swarm: leave a swarm a killed run made and nobody uses)."""
     from functools import partial
 
-    from harness import backends
+    from harness.backends.host import sweep as backend_sweep
+    from harness.backends.registry import BACKENDS, BackendKind
     from harness.stack import docker_api
     from harness.stack.cleanup import CleanupIncomplete, Failures
 
@@ -115,12 +116,12 @@ def clean(run_id: str | None = None) -> SweepResult:
         swept = docker_api.SweepResult(0, 0, 0)
     acted: list[str] = []
 
-    def backend_sweep(kind: str, record: backends.BackendKind) -> None:
-        if record.sweep(client, run_id):
+    def one(kind: str, record: BackendKind) -> None:
+        if backend_sweep(record, client, run_id):
             acted.append(kind)
 
-    for kind, record in backends.kinds().items():
-        failures.attempt(f"the {kind} backend's sweep", partial(backend_sweep, kind, record))
+    for kind, record in BACKENDS.kinds().items():
+        failures.attempt(f"the {kind} backend's sweep", partial(one, kind, record))
     failures.raise_if_any()
     return replace(swept, left_swarm="swarm" in acted)
 
