@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.results import DrillResult
-from harness.errors import BackendUnavailable, SpecError, SpecIssue
+from harness.errors import BackendUnavailable, RunNotKept, SpecError, SpecIssue
 from harness.listeners.recording import AfterStore, RunContextInfo, StoreListener
 from harness.listeners.webhook import WebhookListener
 from harness.programme.hashing import content_hash
@@ -61,7 +61,7 @@ def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), liste
             store.close()
     result = _recorded(result, writer)
     if writer is not None and not writer.written:
-        lost = BackendUnavailable(f"the store did not take run {result.run_id} (the row was not written): {writer.error}")
+        lost = RunNotKept(f"the store did not take run {result.run_id} (the row was not written): {writer.error}")
         lost.result = result
         raise lost
     return result

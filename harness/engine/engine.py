@@ -31,7 +31,7 @@ from harness.engine.state import RunOptions as RunOptions  # re-exported: the en
 from harness.engine.state import RunState
 from harness.engine.teardown import Teardown, TeardownFailed, shielded
 from harness.engine.verdict import timeline
-from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
+from harness.errors import BackendUnavailable, DrillError, RunNotKept, SpecError, SpecIssue
 from harness.judge import analysis
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
@@ -225,7 +225,7 @@ class Engine:
             left = f"teardown failed: {teardown.summary()}"
             status, reason = RunStatus.ERROR, f"{left} (the run: {status.value}, {reason})"
             if environment is None and bad_input is None:
-                environment = BackendUnavailable(left)
+                environment = RunNotKept(left)
         if load is not None:
             samples = load.samples()
         if ctx is not None:

@@ -23,7 +23,7 @@ from harness.engine.events import Event, PhaseStarted, RunFinished
 from harness.engine.results import RunStatus
 from harness.engine.signals import terminating_on_sigterm
 from harness.engine.teardown import Teardown
-from harness.errors import BackendUnavailable
+from harness.errors import RunNotKept
 from harness.listeners.recording import AfterStore, StoreListener
 from harness.report import ReportListener
 from harness.store import Store
@@ -43,7 +43,7 @@ def test_a_teardown_error_is_recorded_with_reports_and_is_an_environment_error(t
     with Store.open(url) as store:
         writer = StoreListener(store)
         engine = Engine([writer, AfterStore(writer, ReportListener()), rec], make_target=factory(target))
-        with pytest.raises(BackendUnavailable, match="teardown failed: close the target") as info:
+        with pytest.raises(RunNotKept, match="teardown failed: close the target") as info:
             engine.run(drill(), RunOptions(report_root=tmp_path / "reports"))
         rows = store.list_drill_runs()
     result = info.value.result
