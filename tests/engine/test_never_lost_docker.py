@@ -122,3 +122,27 @@ def test_drill_clean_leaves_a_container_of_an_image_built_on_the_base(tmp_path: 
     finally:
         team.remove(force=True)
         client.images.remove(tag, force=True)
+
+
+def test_a_team_image_is_built_once_and_then_found_by_its_content_label(tmp_path: Path, docker_client: object) -> None:
+    """The image labels were renamed (io.drill.image*): the cache still finds the image it built."""
+    from harness.stack import docker_api
+    from harness.stack.images import ensure_base
+    from harness.targets.image.build import ImageBuilder
+    from harness.targets.image.spec import BuildSpec, VersionSpec
+
+    client: Any = docker_client
+    base = ensure_base(client, lambda _m: None, force=False)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nLABEL team.marker={uuid.uuid4().hex}\n")
+    builder = ImageBuilder(client, f"cache-probe-{uuid.uuid4().hex[:6]}", tmp_path / "drill.yaml", lambda _m: None)
+    version = VersionSpec(build=BuildSpec(context=context))
+    first = builder.resolve("v1", version)
+    try:
+        again = builder.resolve("v1", version)
+        assert first.built and not again.built and again.image_id == first.image_id
+        labels = client.images.get(first.tag).labels
+        assert labels[docker_api.LABEL_IMAGE_INPUTS] and docker_api.LABEL_HARNESS not in labels
+    finally:
+        client.images.remove(first.tag, force=True)
