@@ -91,6 +91,7 @@ def test_a_store_write_that_fails_is_told_in_the_result_and_the_reports(tmp_path
     assert finished.result.recorded is False and result.status is RunStatus.PASSED
     report = json.loads((Path(str(result.report_dir)) / "report.json").read_text())
     assert report["recorded"] is False
+    assert "not in the store" in (Path(str(result.report_dir)) / "report.md").read_text()
 
 
 def test_the_sigterm_handler_is_only_installed_from_the_main_thread() -> None:
