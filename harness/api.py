@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.results import DrillResult
-from harness.errors import SpecError, SpecIssue
-from harness.listeners.recording import RunContextInfo, StoreListener
+from harness.errors import BackendUnavailable, RunNotKept, SpecError, SpecIssue
+from harness.listeners.recording import AfterStore, RunContextInfo, StoreListener
 from harness.listeners.webhook import WebhookListener
 from harness.programme.hashing import content_hash
 from harness.report import ReportListener
@@ -42,17 +42,33 @@ def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), liste
     # The store row first, then the report files, then the caller's listeners (a console): a listener that
     # fails is logged by the engine and never costs the row, the reports or the teardown.
     info = RunContextInfo(drill.runbook.name, content_hash(drill.runbook_path), gameday_id)
-    ordered: list[Listener] = [StoreListener(store, info)] if store is not None else []
-    ordered += [ReportListener(), *listeners]
+    writer = StoreListener(store, info) if store is not None else None
+    rest: list[Listener] = [ReportListener(), *listeners]
     if drill.spec.notify is not None:  # the run's start, decision and result to a chat webhook (never fatal)
         hook = drill.spec.notify
         url = variables.substitute(hook.webhook, {**options.variables, "model": drill.spec.model})
-        ordered.append(WebhookListener(url, drill.spec.name, tuple(hook.events), hook.timeout))
+        rest.append(WebhookListener(url, drill.spec.name, tuple(hook.events), hook.timeout))
+    ordered: list[Listener] = [writer, *(AfterStore(writer, listener) for listener in rest)] if writer is not None else rest
     try:
-        return Engine(ordered).run(drill, options)
+        result = Engine(ordered).run(drill, options)
+    except (KeyboardInterrupt, BackendUnavailable) as exc:  # RunInterrupted or an environment error: recorded?
+        carried = getattr(exc, "result", None)
+        if isinstance(carried, DrillResult):
+            exc.result = _recorded(carried, writer)  # type: ignore[union-attr]
+        raise
     finally:
         if store is not None:
             store.close()
+    result = _recorded(result, writer)
+    if writer is not None and not writer.written:
+        lost = RunNotKept(f"the store did not take run {result.run_id} (the row was not written): {writer.error}")
+        lost.result = result
+        raise lost
+    return result
+
+
+def _recorded(result: DrillResult, writer: StoreListener | None) -> DrillResult:
+    return replace(result, recorded=writer.written if writer is not None else None)
 
 
 def check_report_root(root: Path) -> None:
@@ -84,15 +100,29 @@ def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> 
 def clean(run_id: str | None = None) -> SweepResult:
     """Sweep by label (Swarm services and configs first), then let each backend undo what a killed run left
     beyond labels (Swarm: leave a swarm a killed run made and nobody uses)."""
-    from dataclasses import replace
+    from functools import partial
 
     from harness.backends.host import sweep as backend_sweep
-    from harness.backends.registry import BACKENDS
+    from harness.backends.registry import BACKENDS, BackendKind
     from harness.stack import docker_api
+    from harness.stack.cleanup import CleanupIncomplete, Failures
 
     client = docker_api.connect()
-    swept = docker_api.sweep(client, run_id)
-    acted = [kind for kind, record in BACKENDS.kinds().items() if backend_sweep(record, client, run_id)]
+    failures = Failures("drill clean" + (f" --run-id {run_id}" if run_id else ""))
+    try:
+        swept = docker_api.sweep(client, run_id)
+    except CleanupIncomplete as exc:  # the backends' own sweeps are still tried; one summary at the end
+        failures.absorb(exc)
+        swept = docker_api.SweepResult(0, 0, 0)
+    acted: list[str] = []
+
+    def one(kind: str, record: BackendKind) -> None:
+        if backend_sweep(record, client, run_id):
+            acted.append(kind)
+
+    for kind, record in BACKENDS.kinds().items():
+        failures.attempt(f"the {kind} backend's sweep", partial(one, kind, record))
+    failures.raise_if_any()
     return replace(swept, left_swarm="swarm" in acted)
 
 

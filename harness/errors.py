@@ -3,6 +3,7 @@
     DrillError
     ├── SpecError            bad input: a drill/runbook/import file or a flag (exit 2); nothing started
     ├── BackendUnavailable   the environment cannot do it: Docker unreachable, images impossible (exit 3)
+    │   └── RunNotKept       the drill ran, but its teardown failed or its store row was not written (exit 3)
     └── StepFailed           a runbook step failed at runtime; recorded in the result, not raised past the engine
 """
 
@@ -48,6 +49,11 @@ class BackendUnavailable(DrillError):
     Raised past the engine after the run was recorded; ``result`` then holds that (error) result."""
 
     result: Any = None
+
+
+class RunNotKept(BackendUnavailable):
+    """The drill ran to its end, but a teardown step raised or the store did not take its row (``result`` says
+    which: its reason, ``recorded``). Raised past the engine after the reports were written."""
 
 
 class StepFailed(DrillError):

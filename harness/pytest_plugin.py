@@ -7,7 +7,9 @@
 Options: ``--drill-profile`` (default ci), ``--drill-report-dir`` (default: under the test's
 tmp_path), ``--drill-store`` (default $DRILL_STORE, else a SQLite file under tmp_path).
 Loaded in every pytest session through the ``pytest11`` entry point, so it imports nothing
-heavy: harness.api (Docker, SQLAlchemy, ...) is imported on the first ``drill.run``.
+heavy: harness.api (Docker, SQLAlchemy, ...) is imported on the first ``drill.run``. A SIGTERM to the test
+process mid-run (a cancelled CI job) tears the stack down as Ctrl-C does (the engine handles it): ``drill.run``
+raises ``RunInterrupted`` carrying the aborted result.
 """
 
 from __future__ import annotations

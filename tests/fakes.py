@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -161,8 +162,9 @@ class FakeTarget:
 
     def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
                  crash: set[str] | None = None, close_interrupts: int = 0,
-                 prepare_raises: Exception | None = None) -> None:
+                 prepare_raises: Exception | None = None, close_raises: Exception | None = None) -> None:
         self.prepare_raises = prepare_raises  # what prepare() raises, as a target's own late check would
+        self.close_raises = close_raises  # what close() raises once its server is down (a Docker API error)
         self.close_interrupts = close_interrupts  # this many close() calls are hit by a Ctrl-C first
         self.close_calls = 0
         self.versions = Versions("v1", "v2", "v3")
@@ -222,6 +224,8 @@ class FakeTarget:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.close_raises is not None:
+            raise self.close_raises
 
 
 def factory(target: FakeTarget) -> Any:
@@ -231,3 +235,11 @@ def factory(target: FakeTarget) -> Any:
         return target
 
     return make
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test sends SIGINT: Ctrl-C's default disposition, whatever the suite inherited.
+
+    A background job of a non-interactive shell starts with SIGINT ignored, and a child inherits that: without
+    this, such a child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CATALOGUE, ROOT, harness_resources
+from tests.fakes import default_sigint
 
 pytestmark = pytest.mark.docker
 DRILL = [sys.executable, "-m", "harness.cli"]
@@ -86,7 +87,8 @@ def test_canary_fail_end_to_end(tmp_path: Path, docker_client: object) -> None:
 def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> None:
     env = {**os.environ, "DRILL_STORE": f"sqlite:///{tmp_path}/drill.db", "DRILL_PATH": str(ROOT)}
     proc = subprocess.Popen([*DRILL, "run", "canary-fail", "--json", "--report-dir", str(tmp_path)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)  # SIGINT may be inherited as ignored (a background job)
     assert proc.stderr is not None
     seen = proc.stderr.readline()
     run_id = seen.strip().rsplit("run ", 1)[-1]

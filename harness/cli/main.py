@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -20,7 +18,8 @@ from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
 from harness.engine.results import DrillResult, RunStatus
-from harness.errors import BackendUnavailable, SpecError, SpecIssue
+from harness.engine.signals import terminating_on_sigterm
+from harness.errors import BackendUnavailable, RunNotKept, SpecError, SpecIssue
 from harness.exit_codes import ExitStatus
 from harness.listeners.console import LiveConsole, PlainConsole, image_progress
 from harness.report.markdown import render as render_markdown
@@ -51,10 +50,6 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Rollback runbook drill harness: prove your model rollback path works."""
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # teardown runs the same way as on Ctrl-C
-
-
 def _backend_flag(value: str | None) -> str | None:
     """``--backend``: a registered backend kind (checked before anything loads)."""
     from harness import backends
@@ -82,8 +77,7 @@ def run(
         "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
 ) -> None:
     """Run a rollback drill against a real container stack."""
-    signal.signal(signal.SIGTERM, _sigterm)
-    with mapped_errors():
+    with mapped_errors(), terminating_on_sigterm():  # also between the drills of --all
         run_vars = variables.parse_vars(var or [])
         backend = _backend_flag(backend)
         if all_drills == (name is not None):
@@ -104,6 +98,7 @@ def run(
                                     for d in loaded)
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
         results: list[DrillResult] = []
+        not_kept = False  # --all: a drill that ran but whose teardown failed or whose row was not written (exit 3)
         not_run: list[tuple[str, str, DrillResult | None]] = []  # --all: what this environment cannot run (fewer nodes…)
         for drill in loaded:
             options = RunOptions(profile=profile, report_root=report_dir, manual=manual, human=human,
@@ -117,6 +112,14 @@ def run(
                 listeners.append(live)
             try:
                 results.append(api.run_drill(drill, options, listeners, store_url=store))  # validated above
+            except RunNotKept as exc:  # it ran: a real result (the table and JSON show it), then exit 3
+                if not all_drills or exc.result is None:
+                    if as_json and exc.result is not None:
+                        typer.echo(json.dumps(_json(exc.result), indent=2))
+                    raise
+                err.print(f"environment: {drill.spec.name}: {exc}", markup=False)
+                results.append(exc.result)
+                not_kept = True
             except (RunInterrupted, BackendUnavailable) as exc:
                 if all_drills and isinstance(exc, BackendUnavailable):
                     # One drill's environment (a multi-node drill on one engine) does not stop the others.
@@ -139,7 +142,7 @@ def run(
             typer.echo(json.dumps(payload, indent=2))
         if all_drills:
             _summary_table(results, not_run)
-        worst = max((*(exit_status(r) for r in results), *((ExitStatus.ENVIRONMENT,) if not_run else ())),
+        worst = max((*(exit_status(r) for r in results), *((ExitStatus.ENVIRONMENT,) if not_run or not_kept else ())),
                     default=ExitStatus.OK)
         raise typer.Exit(int(worst))
 

@@ -7,7 +7,7 @@ same runbook drives the built-in stack, a team's image, MLflow or an orchestrato
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from string import Template
 from typing import Any
@@ -79,6 +79,7 @@ class RunContext:
     def traffic_endpoint(self) -> Endpoint:
         return self.target.traffic_endpoint
 
-    def render(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill ${stable_version}-style variables into string parameters."""
-        return {k: Template(v).safe_substitute(self.variables) if isinstance(v, str) else v for k, v in params.items()}
+    def render(self, params: dict[str, Any], verbatim: Collection[str] = ()) -> dict[str, Any]:
+        """Fill ${stable_version}-style variables into string parameters (but those the action fills itself)."""
+        return {k: Template(v).safe_substitute(self.variables) if isinstance(v, str) and k not in verbatim else v
+                for k, v in params.items()}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness import strategies, targets
 from harness.adversity.schedule import Scheduler
+from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import (
     Alerted,
@@ -39,10 +40,12 @@ from harness.engine.events import (
 )
 from harness.engine.judging import build_result, judge
 from harness.engine.results import DrillResult, Evidence, PhaseResult, RunStatus
+from harness.engine.signals import terminating_on_sigterm
 from harness.engine.state import RunOptions as RunOptions  # re-exported: the engine's public options
 from harness.engine.state import RunState
+from harness.engine.teardown import Teardown, TeardownFailed, shielded
 from harness.engine.verdict import timeline
-from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
+from harness.errors import BackendUnavailable, DrillError, RunNotKept, SpecError, SpecIssue
 from harness.judge import analysis
 from harness.outcomes import DecidedBy, Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
@@ -98,18 +101,6 @@ def _check_stack(target: Target, during: str, stopped: frozenset[str] = frozense
         raise StackDown(f"the stack's own {', '.join(dead)} stopped during {during}: not the candidate's doing")
 
 
-def _shielded(fn: Callable[[], None], attempts: int = 5) -> bool:
-    """Run ``fn`` to the end even if Ctrl-C arrives meanwhile (it is run again); True if it was interrupted."""
-    interrupted = False
-    for _ in range(attempts):
-        try:
-            fn()
-            return interrupted
-        except KeyboardInterrupt:
-            interrupted = True
-    return interrupted
-
-
 class Engine:
     def __init__(self, listeners: Sequence[Listener] = (), make_target: TargetFactory = targets.create) -> None:
         self.listeners = list(listeners)
@@ -139,6 +130,11 @@ class Engine:
 
     # ---- the run --------------------------------------------------------------------------
     def run(self, drill: LoadedDrill, options: RunOptions = RunOptions()) -> DrillResult:
+        """Run the drill; SIGTERM (from the main thread) and Ctrl-C tear down and raise ``RunInterrupted``."""
+        with terminating_on_sigterm():
+            return self._run(drill, options)
+
+    def _run(self, drill: LoadedDrill, options: RunOptions) -> DrillResult:
         spec = drill.spec
         profile = resolve_profile(drill, options.profile, options.manual)
         run_id = options.run_id or new_run_id(spec.name)
@@ -230,14 +226,20 @@ class Engine:
             bad_input = exc
             status, reason = RunStatus.ERROR, f"bad input: {exc}"
         except Exception as exc:  # the run is recorded as an error, not lost; teardown follows either way
-            status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
+            status, reason = RunStatus.ERROR, redaction.scrub(f"{type(exc).__name__}: {exc}")
         finally:
             ticker_stop.set()
-            interrupted |= _shielded(adversity.stop_all)
+            teardown = Teardown()
+            interrupted |= shielded(lambda: teardown.step("undo the faults", adversity.stop_all))
             if adversity in self.listeners:
                 self.listeners.remove(adversity)
             # A second Ctrl-C must not skip the teardown: it is retried until it has run to the end.
-            interrupted |= _shielded(lambda: self._teardown(state, load, target, workdir))
+            interrupted |= shielded(lambda: self._teardown(state, load, target, workdir, teardown))
+        if teardown.errors:  # the run is still recorded; what teardown hit is an environment error (exit 3)
+            left = f"teardown failed: {teardown.summary()}"
+            status, reason = RunStatus.ERROR, f"{left} (the run: {status.value}, {reason})"
+            if environment is None and bad_input is None:
+                environment = RunNotKept(left)
         if load is not None:
             samples = load.samples()
         if ctx is not None:
@@ -250,7 +252,7 @@ class Engine:
         result = build_result(drill, options, run_id, state, status, reason, samples, target, load)
         result = replace(result, adversity=adversity.records(state.steps))
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
-        interrupted |= _shielded(lambda: self.emit(RunFinished(result)))
+        interrupted |= shielded(lambda: self.emit(RunFinished(result)))
         if interrupted:
             raise RunInterrupted(result)
         if environment is not None:
@@ -260,13 +262,20 @@ class Engine:
             raise bad_input
         return result
 
-    def _teardown(self, state: RunState, load: LoadGenerator | None, target: Target | None, workdir: Path) -> None:
-        with self._phase(state, Phase.TEARDOWN):
-            if load is not None:
-                load.stop()
-            if target is not None:
-                target.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+    def _teardown(self, state: RunState, load: LoadGenerator | None, target: Target | None, workdir: Path,
+                  teardown: Teardown) -> None:
+        """Each step in its own guard: a load generator that will not stop never keeps the stack up."""
+        try:
+            with self._phase(state, Phase.TEARDOWN):
+                if load is not None:
+                    teardown.step("stop the load", load.stop)
+                if target is not None:
+                    teardown.step("close the target", target.close)
+                shutil.rmtree(workdir, ignore_errors=True)
+                if teardown.errors:
+                    raise TeardownFailed(teardown.summary())  # marks the phase failed in the result
+        except TeardownFailed:
+            return
         state.torn_down = True
 
     # ---- phases -----------------------------------------------------------------------------

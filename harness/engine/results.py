@@ -235,6 +235,9 @@ class DrillResult:
     stages: tuple[StageResult, ...] = ()  # shadow and progressive strategies: each stage, in order
     decided_by: DecidedBy | None = None  # a person, an answers file standing in for one, or automation
     decider: str | None = None  # the person's name, where known
+    # Whether the metrics store took the run's row: None where no store was asked (record=False), False when the
+    # write failed (the CLI then exits 3; the reports and the result JSON say so).
+    recorded: bool | None = None
 
     @property
     def caught_in(self) -> StageResult | None:
@@ -322,6 +325,7 @@ class DrillResult:
             "replicas_by_node_before": self.replicas_by_node_before,
             "stages": [st.to_json() for st in self.stages],
             "caught_in_stage": self.caught_in.label if self.caught_in else None,
+            "recorded": self.recorded,
         }
 
 

@@ -1,10 +1,16 @@
-"""Writes each finished drill run into the rollback metrics store (environment ``drill``)."""
+"""Writes each finished drill run into the rollback metrics store (environment ``drill``).
+
+A write that fails is kept, not raised (``StoreListener.written`` False, ``error`` saying why): the listeners
+after it, wrapped in ``AfterStore``, see the result with ``recorded`` set, so the reports and the result JSON
+say whether the row exists, and ``api.run_drill`` turns a lost row into an environment error (exit 3).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
-from harness.engine.events import Event, RunFinished
+from harness.engine.events import Event, Listener, RunFinished
 from harness.engine.results import DrillResult
 from harness.report.outcome import outcome
 from harness.store import DrillRunRecord, StepRecord, Store
@@ -32,16 +38,39 @@ def to_record(result: DrillResult, info: RunContextInfo = RunContextInfo()) -> D
         steps=tuple(StepRecord(s.name, s.action, s.status.value, s.started_at, s.ended_at, s.duration_s, s.attempts,
                                s.error) for s in result.steps),
         runbook=info.runbook, runbook_hash=info.runbook_hash, expect=result.expect,
-        as_expected=outcome(result).as_expected, gameday_id=info.gameday_id,
+        as_expected=outcome(result).as_expected, gameday_id=info.gameday_id, reason=result.reason,
         decided_by=result.decided_by, decider=result.decider, alerted_at=ts.alerted_at,
     )
+
+
+log = logging.getLogger(__name__)
 
 
 class StoreListener:
     def __init__(self, store: Store, info: RunContextInfo = RunContextInfo()) -> None:
         self.store = store
         self.info = info
+        self.written: bool | None = None  # None until the run finished
+        self.error: str | None = None
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            self.store.record_drill_run(to_record(event.result, self.info))
+            try:
+                self.store.record_drill_run(to_record(event.result, self.info))
+            except Exception as exc:  # a lost row must be told, never a lost teardown or report: kept, not raised
+                log.exception("the store did not take run %s", event.result.run_id)
+                self.written, self.error = False, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            else:
+                self.written = True
+
+
+class AfterStore:
+    """Passes events on to ``inner`` with the finished result saying whether ``store`` took its row."""
+
+    def __init__(self, store: StoreListener, inner: Listener) -> None:
+        self.store, self.inner = store, inner
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            event = replace(event, result=replace(event.result, recorded=self.store.written))
+        self.inner.on_event(event)

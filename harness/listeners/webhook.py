@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from harness.engine import redaction
 from harness.engine.events import Decided, Event, RunFinished, RunStarted
 from harness.errors import StepFailed
 
@@ -35,16 +36,18 @@ USER_AGENT = "drill-harness webhook"
 
 def redact(url: str) -> str:
     """scheme://host[:port]/… : enough to say where, not the token in the path or query."""
-    parts = urlsplit(url)
-    tail = "/…" if parts.path.strip("/") or parts.query else ""
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{tail}"
+    return redaction.redact_url(url)
 
 
 def valid_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    """An http(s) URL with a host and no whitespace or control character anywhere."""
+    if redaction.unsafe_characters(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def _opener(url: str) -> urllib.request.OpenerDirector:
@@ -55,8 +58,9 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 
 def post_json(url: str, payload: Mapping[str, object], timeout: float) -> int:
     """POST ``payload`` as JSON; the HTTP status (2xx), else StepFailed with a clear reason."""
+    redaction.register(url)
     if not valid_url(url):
-        raise StepFailed(f"webhook URL {url!r} is not an http(s) URL")
+        raise StepFailed(f"webhook URL {redact(url)} is not an http(s) URL without whitespace or control characters")
     body = json.dumps(payload).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": USER_AGENT})
@@ -74,9 +78,11 @@ def post_json(url: str, payload: Mapping[str, object], timeout: float) -> int:
         reason = exc.reason
         if isinstance(reason, TimeoutError):
             raise StepFailed(f"webhook {where}: no answer within {timeout:g}s") from None
-        raise StepFailed(f"webhook {where} unreachable: {reason}") from None
+        raise StepFailed(f"webhook {where} unreachable: {redaction.scrub(str(reason))}") from None
     except OSError as exc:
-        raise StepFailed(f"webhook {where} failed: {exc}") from None
+        raise StepFailed(f"webhook {where} failed: {redaction.scrub(str(exc))}") from None
+    except Exception as exc:  # http.client.InvalidURL and the like quote the URL: never past here unscrubbed
+        raise StepFailed(f"webhook {where} failed: {type(exc).__name__}: {redaction.scrub(str(exc))}") from None
     if not 200 <= status < 300:
         raise StepFailed(f"webhook {where} answered {status}")
     return status
@@ -112,6 +118,7 @@ class WebhookListener:
     def __init__(self, url: str, drill: str, events: tuple[str, ...] = ("start", "decision", "result"),
                  timeout: float = 5.0) -> None:
         self.url, self.drill, self.timeout = url, drill, timeout
+        redaction.register(url)
         self.kinds = tuple(self.EVENTS[e] for e in events)
         self.sent = 0
         self.failures: list[str] = []
@@ -127,7 +134,7 @@ class WebhookListener:
             if isinstance(event, RunFinished):
                 self.close()
         except Exception as exc:  # noqa: BLE001 - a listener may fail; the run may not
-            log.warning("webhook listener: %s", exc)
+            log.warning("webhook listener: %s", redaction.scrub(str(exc)))
 
     def close(self) -> None:
         """Send what is queued, bounded: at most one timeout per queued message, then give up."""
@@ -148,5 +155,5 @@ class WebhookListener:
                 post_text(self.url, text, self.timeout)
                 self.sent += 1
             except Exception as exc:  # noqa: BLE001 - StepFailed or anything else: log it, keep the run
-                self.failures.append(str(exc))
-                log.warning("drill notify (not fatal): %s", exc)
+                self.failures.append(redaction.scrub(str(exc)))
+                log.warning("drill notify (not fatal): %s", redaction.scrub(str(exc)))

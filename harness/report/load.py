@@ -131,6 +131,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
         replicas=data.get("replicas"),
         adversity=tuple(record_from_json(a) for a in data.get("adversity") or ()),
         as_expected=data.get("as_expected") if isinstance(data.get("as_expected"), bool) else None,
+        recorded=data.get("recorded") if isinstance(data.get("recorded"), bool) else None,
         sabotage_reached=data.get("sabotage_reached") if isinstance(data.get("sabotage_reached"), bool) else None,
         replicas_by_node=data.get("replicas_by_node"),
         replicas_by_node_before=data.get("replicas_by_node_before"),

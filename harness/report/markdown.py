@@ -27,6 +27,8 @@ def render(result: DrillResult) -> str:
         f"- decision: {md(result.decision or '—')} ({md(result.trigger or '—')}), decided by "
         f"{md(decided_by_label(result.decided_by, result.decider, result.trigger))}, root cause class: {md(result.root_cause)}",
         f"- serving after: {md_code(result.serving_version_after)}",
+        *(["- **not in the store**: the metrics store did not take this run's row (the run exited 3)"]
+          if result.recorded is False else []),
         *([f"- replicas by node: {md(by_node_text(result.replicas_by_node))}"] if result.replicas_by_node else []),
         *([f"- replicas by node before the node loss: {md(by_node_text(result.replicas_by_node_before))}"]
           if result.replicas_by_node_before else []),

@@ -10,6 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import Event, StepEnded, StepStarted, now
 from harness.engine.human import HumanInput
@@ -69,7 +72,7 @@ def _run_step(step: StepSpec, ctx: RunContext, emit: Callable[[Event], None], hu
             action = actions.get(step.action)
             if action is None:
                 raise StepFailed(f"unknown action {step.action!r}")
-            params = action.params.model_validate(ctx.render(step.params))
+            params = action.params.model_validate(ctx.render(step.params, action.params.verbatim))
             policy = RetryPolicy(step.retry.attempts, step.retry.backoff, step.retry.max_backoff, step.timeout)
             outcome = run(lambda: action.run(ctx, params), policy)
             attempts = outcome.attempts
@@ -77,9 +80,12 @@ def _run_step(step: StepSpec, ctx: RunContext, emit: Callable[[Event], None], hu
                 raise StepFailed(str(outcome.error) or type(outcome.error).__name__)
             detail = str(outcome.value or "")
     except StepFailed as exc:
-        error = str(exc)
+        error = redaction.scrub(str(exc))
+    except ValidationError as exc:  # its text quotes the input (a URL's secret path, shortened past any scrub)
+        error = "bad parameters: " + "; ".join(redaction.scrub(f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
+                                               for e in exc.errors(include_input=False, include_url=False))
     except Exception as exc:  # a step must never take the run down with it; the failure is recorded
-        error = f"{type(exc).__name__}: {exc}"
+        error = redaction.scrub(f"{type(exc).__name__}: {exc}")  # http.client and others quote their input
     finally:
         ended_at = now()
         result = StepResult(step.name, step.action, StepStatus.FAILED if error else StepStatus.OK, started_at,

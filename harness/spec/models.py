@@ -187,9 +187,13 @@ class NotifySpec(Strict):
     def _url(self) -> NotifySpec:
         from urllib.parse import urlsplit
 
+        from harness.engine.redaction import redact_url, unsafe_characters
+
         parts = urlsplit(self.webhook)
         if "$" not in self.webhook and (parts.scheme not in ("http", "https") or not parts.hostname):
-            raise ValueError(f"webhook must be an http(s) URL or use a ${{KEY}} variable, got {self.webhook!r}")
+            raise ValueError(f"webhook must be an http(s) URL or use a ${{KEY}} variable, got {redact_url(self.webhook)}")
+        if unsafe_characters(self.webhook):  # http.client would refuse it at the first post, quoting the secret path
+            raise ValueError(f"webhook {redact_url(self.webhook)} contains whitespace or a control character")
         return self
 
 

@@ -73,6 +73,12 @@ def check_drill(drill: LoadedDrill, variables: Mapping[str, str]) -> None:
                     str(drill.runbook_path), f"steps.{i}.params.{param}",
                     f"uses ${{{name}}}, which is not set; give --var {name}=VALUE (built-ins: {', '.join(BUILTIN)})",
                     line_of(rb_text, ("steps", i, "params", param))))
+        url = step.params.get("url") if step.action == "notify" else None
+        if isinstance(url, str) and _unsafe_after(url, variables):
+            if rb_text is None:
+                _, rb_text = load_yaml(drill.runbook_path)
+            issues.append(SpecIssue(str(drill.runbook_path), f"steps.{i}.params.url", UNSAFE_URL,
+                                    line_of(rb_text, ("steps", i, "params", "url"))))
     notify = drill.spec.notify
     if notify is not None:
         for name in sorted(names_in(notify.webhook) - known):
@@ -80,8 +86,21 @@ def check_drill(drill: LoadedDrill, variables: Mapping[str, str]) -> None:
             issues.append(SpecIssue(str(drill.drill_path), "notify.webhook",
                                     f"uses ${{{name}}}, which is not set; give --var {name}=VALUE",
                                     line_of(text, ("notify", "webhook"))))
+        if _unsafe_after(notify.webhook, {**variables, "model": drill.spec.model}):
+            _, text = load_yaml(drill.drill_path)
+            issues.append(SpecIssue(str(drill.drill_path), "notify.webhook", UNSAFE_URL, line_of(text, ("notify", "webhook"))))
     if issues:
         raise SpecError(issues)
+
+
+UNSAFE_URL = "with the --var values filled in, the URL contains whitespace or a control character"
+
+
+def _unsafe_after(url: str, variables: Mapping[str, str]) -> bool:
+    """A webhook URL that --var values make unusable (a value with a space): refused before anything starts."""
+    from harness.engine.redaction import unsafe_characters
+
+    return unsafe_characters(substitute(url, variables))
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:

@@ -1,7 +1,7 @@
 """The stack's images, made without a registry when there is none.
 
 Order of preference, per build-input digest (a content label on every image):
-1. local images whose ``io.drill.inputs`` label matches: reuse (warm start, well under a second);
+1. local images whose ``io.drill.image.inputs`` label matches: reuse (warm start, well under a second);
 2. official images, when a registry answers: pull and build thin role images on them;
 3. a Debian base bootstrapped here (mmdebstrap or debootstrap + ``docker import``: stack/bootstrap.py),
    then the role images on it.
@@ -27,7 +27,7 @@ import docker.errors
 
 from harness.errors import BackendUnavailable
 from harness.stack.bootstrap import BootstrapProgress, Recipe, bootstrap_archive, build_log_path, scratch_dir
-from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+from harness.stack.docker_api import LABEL_IMAGE, LABEL_IMAGE_INPUTS
 
 __all__ = ["BootstrapProgress", "StackImages", "build_log_path", "ensure_images"]
 
@@ -55,7 +55,7 @@ BUILD_RECIPE = "COPY . /opt/drill/\nUSER 65534:65534\n"
 # each instruction commits a layer on fuse-overlayfs). Its default user is root, for a team's builds on it; the
 # stack never relies on an image's USER: every container and service it starts names 65534:65534 itself
 # (stack/services.py ``hardening``, stack/swarm_api.py).
-LABEL_SERVING = "io.drill.serving"
+LABEL_SERVING = "io.drill.image.serving"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def _serving_bytes() -> dict[str, bytes]:
 
 
 def base_digest() -> str:
-    recipe = f"{DEBIAN_SUITE}|{','.join(DEBIAN_PACKAGES)}|{','.join(TRIM_PATHS)}|v2"
+    # v3: image labels io.drill.image* (a base labelled io.drill.harness made a team's containers look like drill's)
+    recipe = f"{DEBIAN_SUITE}|{','.join(DEBIAN_PACKAGES)}|{','.join(TRIM_PATHS)}|v3"
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
@@ -199,7 +200,7 @@ def _bootstrap_base(client: docker.DockerClient, progress: Progress, tag: str) -
         repo, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(archive), repository=repo, tag=version,
-            changes=[f"LABEL {LABEL_HARNESS}=true", f"LABEL {LABEL_INPUTS}={base_digest()}",
+            changes=[f"LABEL {LABEL_IMAGE}=true", f"LABEL {LABEL_IMAGE_INPUTS}={base_digest()}",
                      f"LABEL {LABEL_SERVING}={serving_digest()}"],
         )
     return tag
@@ -226,7 +227,7 @@ def _build(client: docker.DockerClient, base: str, tag: str, digest: str) -> Non
     context.seek(0)
     try:
         client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: digest, LABEL_SERVING: serving_digest()})
+                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: digest, LABEL_SERVING: serving_digest()})
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
         raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc

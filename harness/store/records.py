@@ -137,6 +137,7 @@ class DrillRunRecord:
     expect: str | None = None
     as_expected: bool | None = None
     gameday_id: str | None = None
+    reason: str | None = None  # why it ended so, as its result says (e.g. "teardown failed: ...")
     # Who decided (issue 28): person | answers-file | automation, the person's name, and when they were alerted.
     decided_by: str | None = None
     decider: str | None = None

@@ -145,9 +145,12 @@ drill_runs = Table(
     Column("decided_by", String(20), nullable=True),
     Column("decider", String(200), nullable=True),
     Column("alerted_at", UtcMicros, nullable=True),
+    # v4 (issue 28): why the run ended so, as its result says (a teardown that failed, a bad input found late).
+    Column("reason", Text, nullable=True),
 )
 _V2_RUN_COLUMNS = ("runbook", "runbook_hash", "expect", "as_expected", "gameday_id")
 _V3_RUN_COLUMNS = ("decided_by", "decider", "alerted_at")
+_V4_RUN_COLUMNS = ("reason",)
 
 drill_steps = Table(
     "drill_steps",
@@ -231,7 +234,7 @@ def _v1_initial(conn: Connection) -> None:
     v1 = MetaData()
     for table in (deployments, rollbacks, drill_runs, drill_steps):
         columns = [column._copy() for column in table.columns
-                   if table is not drill_runs or column.name not in (*_V2_RUN_COLUMNS, *_V3_RUN_COLUMNS)]
+                   if table is not drill_runs or column.name not in (*_V2_RUN_COLUMNS, *_V3_RUN_COLUMNS, *_V4_RUN_COLUMNS)]
         constraints = [UniqueConstraint(*(col.name for col in c.columns), name=c.name)
                        for c in list(table.constraints) if isinstance(c, UniqueConstraint)]
         copy = Table(table.name, v1, *columns, *constraints)
@@ -275,12 +278,17 @@ def _v3_evidence(conn: Connection) -> None:
     _add_columns(conn, gamedays, _V3_GAMEDAY_COLUMNS)
 
 
+def _v4_reason(conn: Connection) -> None:
+    _add_columns(conn, drill_runs, _V4_RUN_COLUMNS)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "deployments, rollbacks, drill runs and steps", _v1_initial),
     (2, "cause keys, runbook hashes, expected outcomes, GameDays", _v2_programme),
     (3, "who decided a drill run and when they were alerted; aborted GameDays", _v3_evidence),
+    (4, "why each drill run ended so (its reason)", _v4_reason),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -177,11 +177,13 @@ class _Networks:
     def __init__(self, engine: FakeEngine) -> None:
         self.engine = engine
 
-    def list(self, names: list[str] | None = None, filters: dict[str, str] | None = None) -> list[_Network]:
+    def list(self, names: list[str] | None = None, filters: dict[str, Any] | None = None) -> list[_Network]:
         found = [n for n in self.engine.networks_ if not names or any(x in n.name for x in names)]
-        if filters and "label" in filters:
-            key, _, value = filters["label"].partition("=")
-            found = [n for n in found if n.attrs["Labels"].get(key) == value]
+        if filters and "label" in filters:  # the engine's way: each "key" or "key=value" of a list must hold
+            wanted = filters["label"] if isinstance(filters["label"], list) else [filters["label"]]
+            for want in wanted:
+                key, eq, value = want.partition("=")
+                found = [n for n in found if key in n.attrs["Labels"] and (not eq or n.attrs["Labels"][key] == value)]
         if filters and "driver" in filters:
             found = [n for n in found if n.driver == filters["driver"]]
         return found

@@ -21,7 +21,7 @@ from harness.runbook import executor as runbook
 from harness.runbook.retry import AttemptAbandoned, RetryPolicy, StepTimeout, current_attempt, run
 from harness.spec.models import RunbookSpec
 from harness.traffic.generator import LoadGenerator
-from tests.fakes import FakeTarget
+from tests.fakes import FakeTarget, default_sigint
 
 
 def _alive(pid: int) -> bool:
@@ -152,7 +152,7 @@ def test_ctrl_c_during_an_attempt_kills_its_subprocess(tmp_path: Path) -> None:
         except KeyboardInterrupt:
             print("interrupted")
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 30
     while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.05)

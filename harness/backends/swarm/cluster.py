@@ -32,7 +32,7 @@ from docker.models.containers import Container
 
 from harness.backends.swarm.nodes import LABEL_API_FROM, LABEL_CLUSTER, LABEL_PORTS, LABEL_REGISTRY
 from harness.errors import BackendUnavailable
-from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS, LABEL_ROLE
+from harness.stack.docker_api import LABEL_HARNESS, LABEL_IMAGE, LABEL_IMAGE_INPUTS, LABEL_ROLE
 from harness.stack.images import base_digest, cached_images, ensure_base, ensure_images
 
 Progress = Callable[[str], None]
@@ -115,7 +115,7 @@ def engine_image(client: docker.DockerClient, progress: Progress) -> str:
     context.seek(0)
     try:
         client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: engine_digest()})
+                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: engine_digest()})
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-1500:]
         raise BackendUnavailable(f"building {tag} failed (can containers reach the Debian mirror?): {exc}\n{log}") from exc

@@ -26,12 +26,13 @@ import docker
 import docker.errors
 
 from harness.errors import BackendUnavailable
+from harness.stack import docker_api
 from harness.stack.swarm_api import SwarmError, TaskInfo
 
 LABEL_REGISTRY = "io.drill.registry"
 LABEL_PORTS = "io.drill.ports"
 LABEL_API_FROM = "io.drill.api-from"
-LABEL_CLUSTER = "io.drill.cluster"
+LABEL_CLUSTER = docker_api.LABEL_CLUSTER  # swept by `drill clean` (no --run-id) with the runs
 REGISTRY_ENV = "DRILL_SWARM_REGISTRY"
 FILES_ALIAS = "model-files"
 FILES_PORT = 8080

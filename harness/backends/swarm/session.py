@@ -24,6 +24,7 @@ import docker
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
 from harness.stack import docker_api, swarm_api
+from harness.stack.cleanup import CleanupIncomplete, Failures
 from harness.stack.docker_api import run_labels
 
 
@@ -88,13 +89,18 @@ class SwarmSession:
         if not self._open:
             return self.report
         self._open = False
+        # Every hook (restarting the engines a node-loss drill stopped), the sweep and the leave are each tried,
+        # whatever the ones before hit; then one summary (CleanupIncomplete, exit 3) names every failure.
+        failures = Failures(f"closing the swarm session of run {self.run_id}")
+        for hook in self.on_close:
+            failures.attempt(getattr(hook, "__name__", "a close hook"), hook)
         try:
-            for hook in self.on_close:
-                hook()
-        finally:
             docker_api.sweep(self.client, self.run_id)
+        except CleanupIncomplete as exc:
+            failures.absorb(exc)
         with swarm_lock():
-            self._leave_if_idle()
+            failures.attempt("leaving the swarm", self._leave_if_idle)
+        failures.raise_if_any()
         return self.report
 
     def _leave_if_idle(self) -> None:

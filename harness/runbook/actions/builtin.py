@@ -11,9 +11,12 @@ import shlex
 import signal
 import subprocess
 import time
+from string import Template
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import Notified
 from harness.errors import StepFailed
@@ -243,8 +246,12 @@ class NotifyParams(Params):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        if value is not None and "$" not in value and not webhook.valid_url(value):
-            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {value!r}")
+        if value is not None:
+            redaction.register(value)  # pydantic quotes a refused value: the step's error is scrubbed of it
+        if value is not None and "$" not in value and not webhook.valid_url(value.strip()):
+            raise ValueError(f"must be an http(s) URL or use a ${{KEY}} variable, got {webhook.redact(value)}")
+        if value is not None and redaction.unsafe_characters(value):
+            raise ValueError(f"{webhook.redact(value)} contains whitespace or a control character")
         return value
 
 
@@ -260,7 +267,9 @@ def notify(ctx: RunContext, p: NotifyParams) -> str:
 
 
 class ShellParams(Params):
-    command: str = Field(description="command line (no shell; split like a shell would)")
+    verbatim: ClassVar[frozenset[str]] = frozenset({"command"})
+    command: str = Field(description="command line (no shell; split like a shell would, then each ${name} filled "
+                                     "within its own argument: a value never adds arguments)")
     timeout: Duration | None = Field(default=None, description="the command's own limit; the step's timeout applies too")
 
 
@@ -271,7 +280,11 @@ def shell(ctx: RunContext, p: ShellParams) -> str:
     attempt = current_attempt()
     limit = attempt.bound(p.timeout if p.timeout is not None else float("inf"))
     # Its own session, so the whole process group (a shell and its children) can be killed at the deadline.
-    proc = subprocess.Popen(shlex.split(p.command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    try:  # split the template first, then fill each argument: "1.4 --force" in a value stays one argument
+        argv = [Template(arg).safe_substitute(ctx.variables) for arg in shlex.split(p.command)]
+    except ValueError as exc:
+        raise StepFailed(f"command {p.command!r} cannot be split: {exc}") from None
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**ctx.variables, "PATH": "/usr/bin:/bin"}, start_new_session=True)
     forget = attempt.on_cancel(lambda: _kill_group(proc))
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +40,8 @@ class Params(BaseModel):
     """Base of every action's parameters: unknown keys and non-finite numbers are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Parameters handed to the action as written, ${...} unfilled: the action fills them itself (shell: per argument).
+    verbatim: ClassVar[frozenset[str]] = frozenset()
 
 
 P = TypeVar("P", bound=Params)

@@ -165,12 +165,14 @@ class BuiltinTarget(OnServiceStack["Stack"]):
                 "stable": self._backend.running("stable") if self._backend is not None else False}
 
     def close(self) -> None:
-        try:
-            if self._stack is not None:
-                self._stack.close()
-        finally:
-            if self._close_backend is not None:
-                self._close_backend()  # what opening the backend did (a swarm session: the run's services)
+        from harness.stack.cleanup import Failures
+
+        failures = Failures(f"closing run {self.run_id}")  # both tried; one summary of what each hit
+        if self._stack is not None:
+            failures.attempt("the stack", self._stack.close)
+        if self._close_backend is not None:  # what opening the backend did (a swarm session: the run's services)
+            failures.attempt("the backend", self._close_backend)
+        failures.raise_if_any()
 
     @property
     def images_source(self) -> str | None:

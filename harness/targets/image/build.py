@@ -2,7 +2,7 @@
 
 A build is tagged ``drill-team-<model>:<digest>`` where the digest covers every file docker would
 send (``.dockerignore`` respected), the Dockerfile's name, the build arguments and the base image, and
-labelled ``io.drill.harness=true``; the same inputs never build twice. No registry is needed: where a
+labelled ``io.drill.image=true``; the same inputs never build twice. No registry is needed: where a
 Dockerfile declares ``ARG BASE_IMAGE=<default>`` and that default is neither local nor pullable,
 the bootstrapped Debian base (python3 3.11, no pip) is passed as ``BASE_IMAGE`` instead, and said so.
 """
@@ -21,7 +21,7 @@ from docker.utils.build import exclude_paths
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Progress
-from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+from harness.stack.docker_api import LABEL_IMAGE, LABEL_IMAGE_INPUTS
 from harness.targets.image.spec import BuildSpec, VersionSpec
 
 BASE_ARG = "BASE_IMAGE"
@@ -97,7 +97,7 @@ class ImageBuilder:
         tag = f"{repo_name(self.model)}:{digest}"
         try:
             found = self.client.images.get(tag)
-            if found.labels.get(LABEL_INPUTS) == digest:
+            if found.labels.get(LABEL_IMAGE_INPUTS) == digest:
                 self.progress(f"{name}: image {tag} up to date")
                 return ResolvedImage(name, tag, str(found.id), False, time.monotonic() - started, fallback)
         except docker.errors.ImageNotFound:
@@ -106,7 +106,7 @@ class ImageBuilder:
         try:
             image, _ = self.client.images.build(
                 path=str(build.context), dockerfile=build.dockerfile, buildargs=args, tag=tag, pull=False,
-                rm=True, forcerm=True, labels={LABEL_HARNESS: "true", LABEL_INPUTS: digest},
+                rm=True, forcerm=True, labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: digest},
             )
         except docker.errors.BuildError as exc:
             log = "".join(str(chunk.get("stream", "") or chunk.get("error", "")) for chunk in exc.build_log)

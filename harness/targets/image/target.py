@@ -19,6 +19,7 @@ import docker.errors
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Progress, RegistryError, ServiceFailed, Versions
+from harness.stack.cleanup import Failures
 from harness.stack.docker_api import connect, sweep
 from harness.stack.images import ensure_images
 from harness.stack.services import ServiceStack, prometheus_config, running
@@ -122,15 +123,18 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
     def close(self) -> None:
         if self._client is None:
             return
-        sweep(self._client, self.run_id)
+        client = self._client
+        failures = Failures(f"closing run {self.run_id}")  # the run's tags go even if a container would not
+        failures.attempt("the run's resources", lambda: sweep(client, self.run_id))
         for tag in list(self._run_tags.values()):
             try:
-                self._client.images.remove(tag, noprune=True)
+                client.images.remove(tag, noprune=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError:
                 pass  # a tag shared with a running container of another run cannot be: tags are per run
         self._run_tags.clear()
+        failures.raise_if_any()
 
     # ---- images ---------------------------------------------------------------------------------
     def image_ref(self, version: str) -> str:

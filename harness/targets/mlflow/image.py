@@ -5,7 +5,7 @@ python3 3.11, no pip). Containers here cannot reach the Python package index ove
 fetched on the HOST (``pip download --only-binary=:all:`` for CPython 3.11 manylinux) into a cache, and the
 build installs them offline with pip run from its own wheel. A first stage installs into ``/install``; the
 second copies only that, so the wheels never weigh on the image. Cached by a content label like the stack's
-images (``io.drill.inputs``): the next run reuses it in well under a second.
+images (``io.drill.image.inputs``): the next run reuses it in well under a second.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import docker.errors
 
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
-from harness.stack.docker_api import LABEL_HARNESS, LABEL_INPUTS
+from harness.stack.docker_api import LABEL_IMAGE, LABEL_IMAGE_INPUTS
 from harness.stack.images import base_digest, ensure_base, have_image
 
 MLFLOW_VERSION = "2.22.5"
@@ -117,7 +117,7 @@ def ensure_image(client: docker.DockerClient, progress: Progress, *, force: bool
     context.seek(0)
     try:
         client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_HARNESS: "true", LABEL_INPUTS: inputs_digest()})
+                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: inputs_digest()})
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
         raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
