@@ -66,6 +66,10 @@ class TargetBlock(Strict):
 
     kind: str = Field(default="builtin", description="a registered target kind: builtin, image, mlflow, or one a plugin registers")
 
+    def hosts(self) -> list[tuple[str, str]]:
+        """(field, host) of every address the harness itself reaches for this target beyond the ones it starts."""
+        return []
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

@@ -16,6 +16,8 @@ from pydantic_core import PydanticCustomError
 
 from harness.adversity.spec import AdversitySpec
 from harness.errors import SpecError, SpecIssue
+from harness.guards.reach import check_reach
+from harness.guards.spec import StopCondition
 from harness.outcomes import Expectation, RootCause
 
 # A drill's fault: its kinds and the ``fault:`` block's model.
@@ -226,6 +228,10 @@ class DrillSpec(Strict):
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
     adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16, description="faults on the way back, at the decision, the rollback or a step")
+    environment: Name | None = Field(default=None, description="the environment the drill runs against (staging); required "
+                                     "when its target or stop conditions reach anything but loopback, and confirmed before it starts")
+    stop_conditions: list[StopCondition] = Field(default_factory=list, max_length=16, description="guards watched from the "
+                                                 "first request to the end: one that trips aborts the drill at once (see docs/external.md)")
 
     @property
     def expected(self) -> str:
@@ -269,6 +275,7 @@ class DrillSpec(Strict):
     def _fits_the_target_and_backend(self) -> DrillSpec:
         from harness import strategies, targets
 
+        check_reach(self.target, self.environment, self.traffic, self.sabotage, self.stop_conditions)
         record = targets.get(self.target.kind)
         problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
         if problem:  # at the fault: line (FieldError), not the drill's first line

@@ -16,6 +16,7 @@ from rich.table import Table
 from harness import __version__, api, catalogue, targets, variables
 from harness.cli.cluster import cluster_app
 from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
+from harness.cli.confirm import confirm_reach
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
@@ -79,6 +80,8 @@ def run(
         help="Where model versions run: docker, swarm or a registered backend (default: the drill's own choice, docker)")] = None,
     var: Annotated[list[str] | None, typer.Option(
         "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a drill aimed at an environment beyond loopback "
+                                      "(its environment: field) without asking")] = False,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     signal.signal(signal.SIGTERM, _sigterm)
@@ -99,6 +102,7 @@ def run(
             return
         if answers is not None and not answers.is_file():
             raise SpecError(f"--answers: no such file {answers}")
+        confirm_reach(loaded, yes)
         needs_human = manual or any(d.spec.profiles.get(profile) and d.spec.profiles[profile].decision == "manual"
                                     for d in loaded)
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
@@ -150,8 +154,8 @@ def _json(result: DrillResult) -> dict[str, object]:
 
 def exit_status(result: DrillResult) -> ExitStatus:
     """0 when the run ended as its drill expected (a broken-path drill that failed on its sabotage too)."""
-    if result.status is RunStatus.ABORTED:
-        return ExitStatus.INTERRUPTED
+    if result.status is RunStatus.ABORTED:  # a stop condition's abort: the way back was not proven
+        return ExitStatus.DRILL_FAILED if result.stopped_by is not None else ExitStatus.INTERRUPTED
     return ExitStatus.OK if outcome(result).as_expected else ExitStatus.DRILL_FAILED
 
 

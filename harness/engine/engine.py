@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from harness import catalogue, strategies, targets
+from harness import catalogue, guards, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
 from harness.engine.context import RunContext
@@ -30,10 +30,11 @@ from harness.engine.state import RunOptions as RunOptions  # re-exported: the en
 from harness.engine.state import RunState
 from harness.engine.verdict import timeline
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
+from harness.guards.monitor import GuardMonitor, GuardTripped
 from harness.judge import analysis
 from harness.load_profile import Schedule
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
-from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
+from harness.ports import Abortable, ArtifactReads, CommandResult, RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
 from harness.specs import ProfileSpec
 from harness.strategies import Strategy, StrategyRun
@@ -134,6 +135,7 @@ class Engine:
         target: Target | None = None
         load: LoadGenerator | None = None
         ctx: RunContext | None = None
+        guard: GuardMonitor | None = None
         ticker_stop = threading.Event()
         interrupted = False
         environment: BackendUnavailable | None = None
@@ -162,10 +164,13 @@ class Engine:
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
                                   "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
                                  allow_shell=spec.allow_shell, slot_versions=slot_versions)
+                guard = self._guards(drill, target, load)
+                ctx.pause = guard.sleep
                 load.start()
+                guard.start()
                 threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
                 t0 = time.time()
-                time.sleep(profile.baseline)
+                ctx.pause(profile.baseline)
                 state.baseline_window = (t0, time.time())
                 base = window(load.samples(), t0, time.time())
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
@@ -173,6 +178,7 @@ class Engine:
             if spec.preflight:
                 with self._phase(state, Phase.PREFLIGHT):
                     self._preflight(ctx, drill, state)
+            guard.check()
             if state.failure is None:
                 with self._phase(state, Phase.DEPLOY):
                     if spec.sabotage != "none" and isinstance(target.registry, ArtifactReads):
@@ -182,6 +188,7 @@ class Engine:
                 with self._phase(state, Phase.DETECT):
                     if deployed:
                         self._detect(ctx, drill, profile, state, options)
+            guard.check()  # no rollback or promotion of drill's after an abort: the team's abort was the way back
             if state.decision == Decision.ROLLBACK:
                 with self._phase(state, Phase.ROLLBACK):
                     state.rollback_started_at = now()
@@ -203,6 +210,8 @@ class Engine:
             dead = _dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
             if status is not RunStatus.PASSED and dead:
                 status, reason = RunStatus.ERROR, f"the stack's own {', '.join(dead)} stopped during the drill ({reason})"
+        except GuardTripped:
+            pass  # recorded below from the monitor's trip, wherever the run noticed it
         except KeyboardInterrupt:
             interrupted = True
             status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C or SIGTERM)"
@@ -218,11 +227,16 @@ class Engine:
             status, reason = RunStatus.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             ticker_stop.set()
+            if guard is not None:
+                interrupted |= _shielded(guard.stop)  # an abort under way finishes before the teardown
             interrupted |= _shielded(adversity.stop_all)
             if adversity in self.listeners:
                 self.listeners.remove(adversity)
             # A second Ctrl-C must not skip the teardown: it is retried until it has run to the end.
             interrupted |= _shielded(lambda: self._teardown(state, load, target, workdir))
+        trip = guard.tripped if guard is not None else None
+        if trip is not None and not interrupted:
+            status, reason = RunStatus.ABORTED, trip.reason
         if load is not None:
             samples = load.samples()
         if ctx is not None:
@@ -233,7 +247,7 @@ class Engine:
             reads = witness.artifact_reads()[state.reads_before_sabotage or 0:]
             state.sabotage_reached = state.versions.stable in reads
         result = build_result(drill, options, run_id, state, status, reason, samples, target, load)
-        result = replace(result, adversity=adversity.records(state.steps))
+        result = replace(result, adversity=adversity.records(state.steps), stopped_by=trip)
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
         interrupted |= _shielded(lambda: self.emit(RunFinished(result)))
         if interrupted:
@@ -244,6 +258,16 @@ class Engine:
         if bad_input is not None:
             raise bad_input
         return result
+
+    def _guards(self, drill: LoadedDrill, target: Target, load: LoadGenerator) -> GuardMonitor:
+        """The drill's stop conditions; a trip stops the traffic and runs the target's own abort, if it has one."""
+
+        def abort(reason: str) -> list[CommandResult]:
+            threading.Thread(target=load.stop, daemon=True, name="abort-traffic").start()
+            return list(target.abort(reason)) if isinstance(target, Abortable) else []
+
+        return guards.build(drill.spec.stop_conditions, lambda: target.metrics, load.samples, abort,
+                            lambda m: self.emit(Progress(m)))
 
     def _teardown(self, state: RunState, load: LoadGenerator | None, target: Target | None, workdir: Path) -> None:
         with self._phase(state, Phase.TEARDOWN):
@@ -280,7 +304,7 @@ class Engine:
             if strategy.orchestrator_decision(run) is not None:
                 return
             if not judges:
-                time.sleep(det.interval)
+                ctx.pause(det.interval)
                 continue
             verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, self._split_samples(ctx, state), det.alpha)
             state.evidence = verdict.evidence
@@ -293,7 +317,7 @@ class Engine:
             if streak >= det.consecutive:
                 self._decide(state, profile, options, verdict.evidence)
                 return
-            time.sleep(det.interval)
+            ctx.pause(det.interval)
         _check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
         if drill.spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.adversity.base import AdversityRecord
+    from harness.guards.record import GuardTrip
 
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
@@ -231,6 +232,7 @@ class DrillResult:
     replicas_by_node: dict[str, dict[str, int]] | None = None  # slot -> node -> replicas (a multi-node swarm)
     replicas_by_node_before: dict[str, dict[str, int]] | None = None  # the same just before a node was lost
     stages: tuple[StageResult, ...] = ()  # shadow and progressive strategies: each stage, in order
+    stopped_by: GuardTrip | None = None  # the stop condition that aborted the run, and the abort that followed
 
     @property
     def caught_in(self) -> StageResult | None:
@@ -310,6 +312,7 @@ class DrillResult:
             "replicas_by_node_before": self.replicas_by_node_before,
             "stages": [st.to_json() for st in self.stages],
             "caught_in_stage": self.caught_in.label if self.caught_in else None,
+            "stopped_by": self.stopped_by.to_json() if self.stopped_by else None,
         }
 
 

@@ -1,0 +1,18 @@
+"""The ``external`` target: a stack drill does not start (staging, a Kubernetes namespace, a managed endpoint).
+
+``KIND`` is its registration; ``spec`` loads without Docker and ``target`` talks to no Docker at all: drill
+sends its labelled traffic to the team's entrypoint and makes its moves with the team's own commands.
+"""
+
+from __future__ import annotations
+
+from harness.targets import TargetKind
+from harness.targets.external.spec import ExternalTargetSpec
+
+KIND = TargetKind(
+    kind="external", spec=ExternalTargetSpec, factory="harness.targets.external.target:create",
+    description="a stack drill does not start: the team's entrypoint, its own deploy/promote/rollback/abort commands",
+    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=frozenset(),
+    fault_hint="an external target's candidate is the team's real version (fault: {kind: none}); drill injects nothing "
+               "into a stack it did not start",
+)
