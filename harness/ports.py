@@ -315,8 +315,8 @@ class CommandResult:
         return self.exit_code == 0 and not self.timed_out and not self.aborted
 
     def summary(self) -> str:
-        how = ("timed out" if self.timed_out else "killed by an abort" if self.aborted
-               else self.error or f"exit {self.exit_code}")
+        how = self.error or ("timed out" if self.timed_out else "killed by an abort" if self.aborted
+                             else f"exit {self.exit_code}")
         tail = f"; last lines: {' | '.join(self.last_lines[-3:])}" if self.last_lines and not self.ok else ""
         return f"{self.purpose}: {' '.join(self.argv)}: {how} in {self.duration_s:.2f}s{tail}"
 
