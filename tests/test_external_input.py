@@ -115,3 +115,14 @@ def test_a_malformed_external_target_is_bad_input(tmp_path: Path, old: str, new:
 def test_a_sabotage_of_a_stack_drill_did_not_start_is_refused(tmp_path: Path) -> None:
     drill = write_project(tmp_path, "http://127.0.0.1:9/predict", "http://127.0.0.1:9", head="sabotage: missing-previous\n")
     _bad(_run(tmp_path, drill), "sabotage", "drill does not break it")
+
+
+def test_the_plan_says_nothing_is_started_and_names_the_moves_and_guards(tmp_path: Path) -> None:
+    guards = "stop_conditions:\n  - {name: budget, kind: error_budget, max_error_rate: 0.05}\n"
+    drill = write_project(tmp_path, f"{STAGING}/predict", STAGING, head="environment: staging\n", stop_conditions=guards)
+    result = RUNNER.invoke(app, ["run", str(drill), "--dry-run"])  # a plan starts nothing: no confirmation needed
+    assert result.exit_code == 0, result.output
+    assert f"nothing started: the team's stack at {STAGING}/predict (environment staging)" in result.output
+    assert "rollback: " in result.output and "ops.py rollback ${stable_version}" in result.output
+    assert "stop condition budget: client errors > 5.0%" in result.output
+    assert not (tmp_path / "ops.log").exists()

@@ -16,7 +16,7 @@ from rich.table import Table
 from harness import __version__, api, catalogue, targets, variables
 from harness.cli.cluster import cluster_app
 from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
-from harness.cli.confirm import confirm_reach
+from harness.cli.confirm import confirm_reach, external_plan, stop_plan
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
@@ -186,9 +186,12 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
                 and s.expect is None else "") + (f", the reason saying {s.fails_with!r}" if s.fails_with else ""),
              *[f"  adversity: {a.kind} ({a.slot}) at {a.at} for {a.for_:g}s" for a in s.adversity],
+             *stop_plan(drill),
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
+    elif s.target.kind == "external":
+        lines[2:3] = external_plan(drill)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
     lines.append(f"  target: decision -> completion within {s.time_target:g}s")
