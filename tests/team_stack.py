@@ -1,12 +1,13 @@
 """A team's stack that drill did not start, on 127.0.0.1 and in process, for the external target's tests.
 
-Two model servers (each answers ``{"version": ..., "label": ...}`` and names itself in ``X-Model-Version``; a version named in ``failing`` answers 500 to
-that share of requests) behind a weighted gateway that really forwards (as the team's nginx or Envoy would), with
-the gateway's own admin API the team's scripts call: ``POST /admin/weights {"v1": 90, "v2": 10}``, ``GET
-/admin/weights``, ``POST /admin/break`` (every answer 503, the health check too: an environment the drill is
-hurting) and ``GET /healthz``. ``ops_script`` writes the team's ops script (deploy, promote, rollback, abort by the
-admin API, each call logged with its time) that the drill's commands run: nothing here is patched or faked in
-the harness; the harness talks to this stack only through the entrypoint URL and the team's commands.
+Two model servers (each answers ``{"version": ..., "label": ...}`` and names itself in ``X-Model-Version``; a
+version fails the share of requests it is given) behind a weighted gateway that really forwards (as the team's
+nginx or Envoy would), with the gateway's own admin API the team's scripts call: ``POST /admin/weights {"v1": 90,
+"v2": 10}``, ``GET /admin/weights``, ``POST /admin/break`` (every answer 503, the health check too: an
+environment the drill is hurting), ``GET /healthz`` and ``GET /metrics`` (its answers by status, for a real
+Prometheus to scrape). ``ops_script`` writes the team's ops script (deploy, promote, rollback, abort by the admin
+API, each call logged with its time) that the drill's commands run. Nothing of the harness is patched or faked:
+it reaches this stack only through the entrypoint URL and the team's commands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +61,7 @@ class TeamStack:
         self.weights = {v: (100 if v == stable else 0) for v in versions}
         self.broken_at: float | None = None
         self.changes: list[tuple[float, dict[str, int]]] = []
+        self.responses: Counter[int] = Counter()  # the gateway's answers to predictions by status (GET /metrics)
         self._rng = random.Random(7)
         self._lock = threading.Lock()
         self.gateway = serve(self._gateway_handler())
@@ -87,6 +90,10 @@ class TeamStack:
             live = [(v, w) for v, w in self.weights.items() if w > 0]
             return self._rng.choices([v for v, _ in live], [w for _, w in live])[0] if live else None
 
+    def _count(self, status: int) -> None:
+        with self._lock:
+            self.responses[status] += 1
+
     def _gateway_handler(self) -> type[QuietHandler]:
         stack = self
 
@@ -96,6 +103,15 @@ class TeamStack:
                     _answer(self, 503 if stack.broken_at else 200, b"{}")
                 elif self.path == "/admin/weights":
                     _answer(self, 200, json.dumps(stack.weights).encode())
+                elif self.path == "/metrics":  # Prometheus's text format, as the team's gateway exports it
+                    with stack._lock:
+                        lines = [f'gateway_responses_total{{code="{code}"}} {n}' for code, n in sorted(stack.responses.items())]
+                    body = ("# TYPE gateway_responses_total counter\n" + "\n".join(lines) + "\n").encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                 else:
                     _answer(self, 404, b"{}")
 
@@ -111,6 +127,7 @@ class TeamStack:
                     return
                 version = stack._pick()
                 if stack.broken_at is not None or version is None:
+                    stack._count(503)
                     _answer(self, 503, b'{"error": "unavailable"}')
                     return
                 model = stack.models[version]
@@ -118,6 +135,7 @@ class TeamStack:
                 try:
                     conn.request("POST", self.path, body, {"Content-Type": "application/json"})
                     resp = conn.getresponse()
+                    stack._count(resp.status)
                     _answer(self, resp.status, resp.read(), {"X-Model-Version": resp.getheader("X-Model-Version") or ""})
                 except (OSError, http.client.HTTPException):
                     _answer(self, 502, b'{"error": "upstream"}')
