@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import catalogue, variables
+from harness import catalogue, targets, variables
 from harness.catalogue import LoadedDrill
 from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
@@ -35,9 +35,11 @@ def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), liste
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
     variables.check_drill(drill, options.variables)
     check_report_root(options.report_root)
-    from harness.stack.docker_api import connect
+    kind = targets.get(drill.spec.target.kind)
+    if kind is None or kind.docker:  # a stack drill does not start (external) needs no Docker
+        from harness.stack.docker_api import connect
 
-    connect().close()  # Docker unreachable: exit 3 before anything is started or written
+        connect().close()  # Docker unreachable: exit 3 before anything is started or written
     store = Store.open(store_url) if record else None
     # The store row first, then the report files, then the caller's listeners (a console): a listener that
     # fails is logged by the engine and never costs the row, the reports or the teardown.

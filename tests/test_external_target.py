@@ -183,3 +183,52 @@ def test_an_abort_kills_the_teams_move_still_running(tmp_path: Path, good_candid
     assert result.status is RunStatus.ABORTED and result.stopped_by is not None
     assert time.monotonic() - started < 15  # not the 30 s of the deploy command
     assert [e["action"] for e in ops_log(tmp_path / "ops.log")] == ["abort"]
+
+
+def test_from_the_command_line_it_touches_only_the_teams_entrypoint_not_docker(tmp_path: Path, bad_candidate: TeamStack) -> None:
+    """`drill run` in a process that records every socket it connects: 127.0.0.1 only, and never the Docker API
+    (drill starts nothing); the rollback passes (exit 0) and the report says so."""
+    import json
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    stack = bad_candidate
+    drill = write_project(tmp_path, f"{stack.url}/predict", stack.url, head="environment: loopback-staging\n")
+    seen = tmp_path / "connects.json"
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}  # were Docker used, it would fail
+    run = subprocess.run([sys.executable, "-m", "tests.audited_drill", str(seen), "run", str(drill), "--yes", "--json",
+                          "--store", f"sqlite:///{tmp_path}/drill.db", "--report-dir", str(tmp_path / "reports")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["status"] == "passed" and report["target"] == "external" and report["stopped_by"] is None
+    connects = json.loads(seen.read_text())
+    assert connects and all(family in ("AF_INET", "AF_INET6") and address[0] in ("127.0.0.1", "::1")
+                            for family, address in connects), connects
+
+
+def test_a_run_aborted_by_a_guard_exits_1_and_its_report_names_the_guard(tmp_path: Path, good_candidate: TeamStack) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from harness.cli.main import app
+
+    stack = good_candidate
+    stack.break_it()  # hurting before the drill even deploys
+    guards = (f"environment: loopback-staging\nstop_conditions:\n"
+              f"  - {{name: gateway-health, kind: http, url: \"{stack.url}/healthz\"}}\n")
+    drill = write_project(tmp_path, f"{stack.url}/predict", stack.url, stop_conditions=guards)
+    result = CliRunner().invoke(app, ["run", str(drill), "--yes", "--json", "--store", f"sqlite:///{tmp_path}/d.db",
+                                      "--report-dir", str(tmp_path / "reports")])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "aborted" and report["outcome"] == "aborted"
+    assert report["reason"].startswith("guard gateway-health: GET ")
+    assert report["stopped_by"]["name"] == "gateway-health" and report["stopped_by"]["abort_ok"] is True
+    assert [c["purpose"] for c in report["stopped_by"]["abort_commands"]] == ["abort"]
+    assert ops_log(tmp_path / "ops.log")[0]["action"] == "abort"  # nothing deployed: the guard tripped in the baseline
+    saved = json.loads(next((tmp_path / "reports").glob("*/report.json")).read_text())
+    assert saved["stopped_by"]["abort_latency_s"] == report["stopped_by"]["abort_latency_s"]

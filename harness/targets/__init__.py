@@ -44,6 +44,7 @@ class TargetKind:
     fault_hint: str = ""  # said when a fault does not fit
     late_faults: bool = False  # its model can start a fault some time after it loaded (fault.after)
     tee: bool = False  # a shadow stage can run its tee in front of its stable (the target has ``shadow_tee``)
+    docker: bool = True  # it starts containers: Docker must answer before the run starts (external: no)
 
     def fault_problem(self, fault_kind: str, inject: bool) -> str | None:
         """Why a drill's ``fault:`` cannot run on this kind (None: it can)."""

@@ -12,7 +12,7 @@ from harness.targets.external.spec import ExternalTargetSpec
 KIND = TargetKind(
     kind="external", spec=ExternalTargetSpec, factory="harness.targets.external.target:create",
     description="a stack drill does not start: the team's entrypoint, its own deploy/promote/rollback/abort commands",
-    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=frozenset(),
+    backends=frozenset({"docker"}), faults=frozenset({"none"}), injected=frozenset(), docker=False,
     fault_hint="an external target's candidate is the team's real version (fault: {kind: none}); drill injects nothing "
                "into a stack it did not start",
 )
