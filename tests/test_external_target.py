@@ -232,3 +232,18 @@ def test_a_run_aborted_by_a_guard_exits_1_and_its_report_names_the_guard(tmp_pat
     assert ops_log(tmp_path / "ops.log")[0]["action"] == "abort"  # nothing deployed: the guard tripped in the baseline
     saved = json.loads(next((tmp_path / "reports").glob("*/report.json")).read_text())
     assert saved["stopped_by"]["abort_latency_s"] == report["stopped_by"]["abort_latency_s"]
+
+
+def test_a_deploy_that_fails_half_way_is_rolled_back_all_the_same(tmp_path: Path, good_candidate: TeamStack) -> None:
+    """The first deploy command moved traffic, the second failed: the candidate never became ready (the
+    readiness failure is the detection) and the team's rollback runs, naming the failed command."""
+    stack = good_candidate
+    path = write_project(tmp_path, f"{stack.url}/predict", stack.url)
+    text = path.read_text()
+    failing = f'[{sys.executable}, -c, "import sys; print(\'rollout stuck\'); sys.exit(4)"]'
+    path.write_text(text.replace(f'deploy: [{command("deploy")}]', f'deploy: [{command("deploy")}, {failing}]'))
+    result = Engine([]).run(catalogue.load_drill(str(path)), RunOptions(report_root=tmp_path / "reports"))
+    assert result.decision is Decision.ROLLBACK and result.status is RunStatus.PASSED, result.reason
+    assert [e.metric for e in result.evidence] == ["candidate-readiness"]
+    assert [e["action"] for e in ops_log(tmp_path / "ops.log")] == ["deploy", "rollback"]
+    assert stack.weights == {"v1": 100, "v2": 0} and result.serving_version_after == "v1"

@@ -353,7 +353,7 @@ class Engine:
         strategy.promote(run)
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
-        time.sleep(1.0)
+        ctx.pause(1.0)
         after = window(ctx.load.samples(), since + 0.2, time.time())
         held = analysis.error_rate_held(after.failed, after.requests, self._split_samples(ctx, state).reference)
         if set(after.by_version) != {versions.candidate} or not held:

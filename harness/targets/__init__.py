@@ -45,6 +45,7 @@ class TargetKind:
     late_faults: bool = False  # its model can start a fault some time after it loaded (fault.after)
     tee: bool = False  # a shadow stage can run its tee in front of its stable (the target has ``shadow_tee``)
     docker: bool = True  # it starts containers: Docker must answer before the run starts (external: no)
+    strategies: frozenset[str] = frozenset()  # the strategy kinds it can play (empty: any)
 
     def fault_problem(self, fault_kind: str, inject: bool) -> str | None:
         """Why a drill's ``fault:`` cannot run on this kind (None: it can)."""

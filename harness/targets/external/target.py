@@ -43,8 +43,8 @@ class TeamMoves:
         self._lock = threading.Lock()
 
     def deploy(self) -> None:
+        self.deployed = True  # attempted: a deploy that failed half-way is rolled back all the same
         self._run("deploy", self.spec.deploy)
-        self.deployed = True
 
     def rollback(self) -> str:
         with self._lock:  # a drain then a stop of the candidate are one rollback
