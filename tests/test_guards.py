@@ -146,3 +146,31 @@ def test_a_quiet_monitor_sleeps_and_stops(tmp_path: Path) -> None:
     monitor.check()
     monitor.stop()
     assert 0.19 <= time.monotonic() - started < 1 and monitor.tripped is None
+
+
+def test_stop_conditions_guard_any_target(tmp_path: Path) -> None:
+    """On a target that starts its own stack (the serving fake's real servers and router, no abort of its own) a
+    tripped guard still ends the run at once, recorded aborted, and the teardown removes everything."""
+    from harness.catalogue import LoadedDrill
+    from harness.engine.engine import Engine, RunOptions
+    from harness.outcomes import RunStatus
+    from harness.specs import DrillSpec
+    from tests.serving_fakes import ServingTarget, factory
+    from tests.test_progressive import RUNBOOK
+
+    spec = DrillSpec.model_validate({
+        "name": "guarded", "root_cause": "performance", "runbook": "rb", "fault": {"kind": "none"},
+        "strategy": {"kind": "canary", "weight": 50}, "traffic": {"rate": 100},
+        "detection": {"interval": "250ms", "max_wait": "20s", "compare": [{"name": "errors", "measure": "error",
+                                                                            "min_samples": 5000}]},
+        "profiles": {"ci": {"baseline": "500ms"}},
+        "stop_conditions": [{"name": "budget", "kind": "error_budget", "max_error_rate": 0.1, "min_requests": 20}],
+    })
+    target = ServingTarget(faults={"v3": {"kind": "error_slice", "feature": "x0", "above": -10}})  # v3 fails everything
+    started = time.monotonic()
+    result = Engine([], make_target=factory(target)).run(LoadedDrill(spec, RUNBOOK, Path("g.yaml"), Path("rb.yaml")),
+                                                         RunOptions(report_root=tmp_path))
+    assert result.status is RunStatus.ABORTED and result.reason.startswith("guard budget: error rate ")
+    assert result.stopped_by is not None and result.stopped_by.abort_commands == ()
+    assert time.monotonic() - started < 15 and target.closed == 1 and not target.backend.servers
+    assert "rollback" not in [p.name for p in result.phases]
