@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from harness.catalogue import LoadedDrill
 from harness.errors import SpecError, SpecIssue
 from harness.guards.reach import peak_rate, remote_hosts
+from harness.spec.catalogue import LoadedDrill
 
 
 def what_it_reaches(drill: LoadedDrill) -> str | None:

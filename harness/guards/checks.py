@@ -19,7 +19,7 @@ from harness.ports import MetricsSource, PrometheusError
 
 
 class Outcome(Protocol):
-    """What the error budget reads of each sent request (``harness.traffic.Sample``)."""
+    """What the error budget reads of each sent request (``harness.traffic.generator.Sample``)."""
 
     @property
     def at(self) -> float: ...

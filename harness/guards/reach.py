@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.guards.spec import PromqlGuard, guard_hosts, is_loopback
-from harness.spec_types import FieldError
+from harness.spec.types import FieldError
 
 if TYPE_CHECKING:
     from harness.guards.spec import ErrorBudgetGuard, HttpGuard
-    from harness.spec_traffic import TrafficSpec
-    from harness.spec_types import TargetBlock
+    from harness.spec.traffic import TrafficSpec
+    from harness.spec.types import TargetBlock
 
 MAX_REMOTE_RATE = 100.0  # requests/s at most against anything but loopback
 # Target kinds whose Prometheus is their own (a promql guard without a URL queries it).

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.spec_types import Duration, Name, PositiveDuration, Strict
+from harness.spec.types import Duration, Name, PositiveDuration, Strict
 
 MAX_INTERVAL = 1.0  # seconds between two looks of a guard: a breach is acted on within this
 

@@ -6,8 +6,8 @@ sends its labelled traffic to the team's entrypoint and makes its moves with the
 
 from __future__ import annotations
 
-from harness.targets import TargetKind
 from harness.targets.external.spec import ExternalTargetSpec
+from harness.targets.registry import TargetKind
 
 KIND = TargetKind(
     kind="external", spec=ExternalTargetSpec, factory="harness.targets.external.target:create",

@@ -7,7 +7,7 @@ drain of the candidate runs) and ``abort`` (the team's emergency rollback, run w
 Commands may name ``${candidate_version}``, ``${stable_version}``, ``${previous_version}``, ``${model}``,
 ``${run_id}``, ``${environment}`` and ``${weight}`` (the candidate's share); anything else is bad input.
 Whether the drill names its ``environment:`` and keeps its rate under the cap is checked on the drill
-(``harness.specs``), since the traffic and the guards are the drill's.
+(``harness.spec.models``), since the traffic and the guards are the drill's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.guards.spec import http_url, url_host
-from harness.spec_types import PositiveDuration, Strict, TargetBlock
+from harness.spec.types import PositiveDuration, Strict, TargetBlock
 from harness.targets.image.spec import RequestSpec, VersionReadSpec
 
 VARIABLES = frozenset({"candidate_version", "stable_version", "previous_version", "model", "run_id", "environment",

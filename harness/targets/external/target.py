@@ -30,7 +30,7 @@ from harness.targets.image.protocol import JsonlProtocol
 from harness.targets.image.registry import ImageRegistry
 
 if TYPE_CHECKING:
-    from harness.catalogue import LoadedDrill
+    from harness.spec.catalogue import LoadedDrill
 
 
 class TeamMoves:
