@@ -32,7 +32,7 @@ from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.guards.monitor import GuardMonitor, GuardTripped
 from harness.judge import analysis
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
-from harness.ports import Abortable, ArtifactReads, CommandResult, RollbackEvent, Target, Versions
+from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
 from harness.spec import catalogue
 from harness.spec.catalogue import LoadedDrill
@@ -165,7 +165,7 @@ class Engine:
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
                                   "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
                                  allow_shell=spec.allow_shell, slot_versions=slot_versions)
-                guard = self._guards(drill, target, load)
+                guard = guards.watch(spec.stop_conditions, target, load, lambda m: self.emit(Progress(m)))
                 ctx.pause = guard.sleep
                 load.start()
                 guard.start()
@@ -259,16 +259,6 @@ class Engine:
         if bad_input is not None:
             raise bad_input
         return result
-
-    def _guards(self, drill: LoadedDrill, target: Target, load: LoadGenerator) -> GuardMonitor:
-        """The drill's stop conditions; a trip stops the traffic and runs the target's own abort, if it has one."""
-
-        def abort(reason: str) -> list[CommandResult]:
-            threading.Thread(target=load.stop, daemon=True, name="abort-traffic").start()
-            return list(target.abort(reason)) if isinstance(target, Abortable) else []
-
-        return guards.build(drill.spec.stop_conditions, lambda: target.metrics, load.samples, abort,
-                            lambda m: self.emit(Progress(m)))
 
     def _teardown(self, state: RunState, load: LoadGenerator | None, target: Target | None, workdir: Path) -> None:
         with self._phase(state, Phase.TEARDOWN):
