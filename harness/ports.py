@@ -314,9 +314,14 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.aborted
 
+    @property
+    def ended(self) -> str:
+        """How it ended: ``exit 0``, ``exit 3``, ``timed out``, ``killed by an abort``, or why it never ran."""
+        return self.error or ("timed out" if self.timed_out else "killed by an abort" if self.aborted
+                              else f"exit {self.exit_code}")
+
     def summary(self) -> str:
-        how = self.error or ("timed out" if self.timed_out else "killed by an abort" if self.aborted
-                             else f"exit {self.exit_code}")
+        how = self.ended
         tail = f"; last lines: {' | '.join(self.last_lines[-3:])}" if self.last_lines and not self.ok else ""
         return f"{self.purpose}: {' '.join(self.argv)}: {how} in {self.duration_s:.2f}s{tail}"
 

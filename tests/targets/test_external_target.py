@@ -230,8 +230,13 @@ def test_a_run_aborted_by_a_guard_exits_1_and_its_report_names_the_guard(tmp_pat
     assert report["stopped_by"]["name"] == "gateway-health" and report["stopped_by"]["abort_ok"] is True
     assert [c["purpose"] for c in report["stopped_by"]["abort_commands"]] == ["abort"]
     assert ops_log(tmp_path / "ops.log")[0]["action"] == "abort"  # nothing deployed: the guard tripped in the baseline
-    saved = json.loads(next((tmp_path / "reports").glob("*/report.json")).read_text())
+    run_dir = next((tmp_path / "reports").glob("*/"))
+    saved = json.loads((run_dir / "report.json").read_text())
     assert saved["stopped_by"]["abort_latency_s"] == report["stopped_by"]["abort_latency_s"]
+    page = (run_dir / "report.md").read_text()
+    assert "## Stopped by a stop condition" in page and "- guard: gateway-health (http)" in page
+    assert "ops.py abort v1 v2 30` | exit 0 |" in page
+    assert "<h2>Stopped by a stop condition</h2>" in (run_dir / "report.html").read_text()
 
 
 def test_a_deploy_that_fails_half_way_is_rolled_back_all_the_same(tmp_path: Path, good_candidate: TeamStack) -> None:
