@@ -23,13 +23,17 @@ def gameday(
         "--answers", help="YAML: each drill's prompt answers and the retrospective (a rehearsal, a CI run).")] = None,
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Where reports/<run-id>/ go")] = Path("reports"),
     store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm drills aimed at an environment beyond loopback "
+                                      "(their environment: field) without asking")] = False,
 ) -> None:
     """Run a GameDay: the alert, the timed decision and the manual steps for each drill, then the debrief."""
+    from harness.cli.confirm import confirm_reach
     from harness.listeners.console import PlainConsole
     from harness.programme.gameday import run_gameday
 
     with mapped_errors():
-        done = run_gameday(plan, answers, store, report_dir, [PlainConsole(sys.stderr)])
+        done = run_gameday(plan, answers, store, report_dir, [PlainConsole(sys.stderr)],
+                           confirm=lambda drills: confirm_reach(drills, yes))
     record = done.record
     typer.echo(f"GameDay {record.gameday_id}: {len(done.results)} drill(s), "
                f"{sum(r.status.value == 'passed' for r in done.results)} passed; "

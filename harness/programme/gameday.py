@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from harness.programme.gameday_plan import (
 )
 from harness.report.outcome import outcome
 from harness.spec import catalogue, variables
+from harness.spec.catalogue import LoadedDrill
 from harness.store import ActionItem, GameDayRecord, LogEntry, Participant, Store
 
 SURPRISE = "surprise scenario"
@@ -153,9 +154,12 @@ def ask_retrospective(human: HumanInput, plan: GameDayPlan) -> RetrospectiveSpec
 
 
 def run_gameday(plan_path: Path, answers_path: Path | None, store_url: str | None, report_root: Path,
-                console: Sequence[Listener] = (), stdin: TextIO | None = None) -> GameDayOutcome:
-    """Run the plan's drills (and the surprise, last), then the retrospective; store it all."""
+                console: Sequence[Listener] = (), stdin: TextIO | None = None,
+                confirm: Callable[[list[LoadedDrill]], None] = lambda _drills: None) -> GameDayOutcome:
+    """Run the plan's drills (and the surprise, last), then the retrospective; store it all. ``confirm`` sees every
+    drill that may run (the surprise set too) before anything starts: the CLI asks for those beyond loopback."""
     plan, answers = prepare(plan_path, answers_path)
+    confirm([catalogue.load_drill(n) for n in dict.fromkeys([*plan.drills, *(plan.surprise.from_ if plan.surprise else [])])])
     surprise = draw_surprise(plan)
     api.check_report_root(report_root)
     Store.open(store_url).close()  # an unreachable store fails here (exit 3), before any drill starts

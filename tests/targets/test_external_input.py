@@ -127,3 +127,14 @@ def test_the_plan_says_nothing_is_started_and_names_the_moves_and_guards(tmp_pat
     assert "rollback: " in result.output and "ops.py rollback ${stable_version}" in result.output
     assert "stop condition budget: client errors > 5.0%" in result.output
     assert not (tmp_path / "ops.log").exists()
+
+
+def test_a_gameday_asks_too_and_refuses_without_yes(tmp_path: Path) -> None:
+    drill = write_project(tmp_path, f"{STAGING}/predict", STAGING, head="environment: staging\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: q4\nparticipants:\n  - {name: Ana, role: incident-commander}\n  - {name: Ben, role: operator}\n"
+                    f"  - {{name: Chloe, role: scribe}}\ndrills: [{drill}]\n")
+    store, reports = tmp_path / "store" / "drill.db", tmp_path / "reports"
+    result = RUNNER.invoke(app, ["gameday", str(plan), "--store", str(store), "--report-dir", str(reports)])
+    _bad(result, "environment 'staging'", "confirm with --yes")
+    assert not store.exists() and not reports.exists() and not (tmp_path / "ops.log").exists()
