@@ -281,6 +281,8 @@ class DrillSpec(Strict):
             late = ", ".join(sorted(k for k, r in TARGETS.kinds().items() if r.late_faults))
             raise FieldError(("fault", "after"), f"fault.after (a fault that starts late) is made by the model of "
                              f"target kinds {late}, not {self.target.kind!r}")
+        if record is not None and not record.docker and self.adversity:
+            raise FieldError(("adversity",), f"adversity strikes the services drill starts; target {record.kind!r} starts none")
         if record is not None and record.strategies and self.strategy.kind not in record.strategies:
             raise FieldError(("strategy", "kind"), f"target {record.kind!r} plays strategies {', '.join(sorted(record.strategies))}")
         if record is not None and self.backend not in record.backends:

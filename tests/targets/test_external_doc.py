@@ -71,7 +71,7 @@ def test_every_move_is_kubectl_and_every_patch_is_json_once_filled_in(project: P
             commands = getattr(target, purpose)
             assert commands, f"{drill.spec.name}: no {purpose} commands"
             for command in commands:
-                argv = moves._argv(command)
+                argv = moves.argv(command)
                 assert argv[0] == "kubectl", argv
                 assert not any("${" in arg for arg in argv), argv
                 seen.add(" ".join(argv[:3]))

@@ -104,6 +104,8 @@ def test_two_guards_of_one_name(tmp_path: Path) -> None:
     ("  rollback: [", "  rollback: []\n  x: [", ("target.rollback",)),
     ("fault: {kind: none}", "fault: {kind: error, inject: true}", ("fault", "drill injects nothing")),
     ("strategy: {kind: canary, weight: 30}", "strategy: {kind: late}", ("strategy.kind", "plays strategies blue-green, canary")),
+    ("runbook: team-rollback\n", "runbook: team-rollback\nadversity: [{kind: router-api-down, at: decision, for: 5s}]\n",
+     ("adversity", "starts none")),
 ])
 def test_a_malformed_external_target_is_bad_input(tmp_path: Path, old: str, new: str, needles: tuple[str, ...]) -> None:
     drill = write_project(tmp_path, "http://127.0.0.1:9/predict", "http://127.0.0.1:9")

@@ -63,15 +63,16 @@ class TeamMoves:
 
     def abort(self, reason: str) -> list[CommandResult]:
         self.runner.abort(reason)
-        return [self.runner.run_always("abort", self._argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+        return [self.runner.run_always("abort", self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
                 for cmd in self.spec.abort]
 
     def _run(self, purpose: str, commands: Sequence[CommandSpec]) -> None:
         for cmd in commands:
-            result = self.runner.run(purpose, self._argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+            result = self.runner.run(purpose, self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
             self.progress(result.summary())
 
-    def _argv(self, cmd: CommandSpec) -> list[str]:
+    def argv(self, cmd: CommandSpec) -> list[str]:
+        """The command's arguments with the run's ``${...}`` filled in."""
         return [Template(arg).substitute(self.variables) for arg in cmd.argv]  # names checked at load
 
 
