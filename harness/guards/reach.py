@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from harness.spec.types import TargetBlock
 
 MAX_REMOTE_RATE = 100.0  # requests/s at most against anything but loopback
-# Target kinds whose Prometheus is their own (a promql guard without a URL queries it).
-_OWN_PROMETHEUS = frozenset({"builtin", "image", "mlflow"})
 
 
 def peak_rate(traffic: TrafficSpec) -> float:
@@ -45,8 +43,7 @@ def check_reach(target: TargetBlock, environment: str | None, traffic: TrafficSp
         if guard.name in names:
             raise FieldError(("stop_conditions", index, "name"), f"two stop conditions are named {guard.name!r}")
         names.add(guard.name)
-        if isinstance(guard, PromqlGuard) and guard.prometheus is None and target.kind not in _OWN_PROMETHEUS \
-                and getattr(target, "prometheus", None) is None:
+        if isinstance(guard, PromqlGuard) and guard.prometheus is None and not target.answers_promql():
             raise FieldError(("stop_conditions", index, "prometheus"), f"target {target.kind!r} names no Prometheus: "
                              "give this guard's prometheus: URL (or the target's prometheus:)")
     remote = remote_hosts(target, guards)

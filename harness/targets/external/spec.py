@@ -120,6 +120,9 @@ class ExternalTargetSpec(TargetBlock):
         parts = urlsplit(self.url)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
+    def answers_promql(self) -> bool:
+        return self.prometheus is not None
+
     def hosts(self) -> list[tuple[str, str]]:
         """(field, host) of every address the harness itself reaches for this target."""
         found = [("target.url", url_host(self.url))]
