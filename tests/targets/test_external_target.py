@@ -227,6 +227,7 @@ def test_a_run_aborted_by_a_guard_exits_1_and_its_report_names_the_guard(tmp_pat
     report = json.loads(result.stdout)
     assert report["status"] == "aborted" and report["outcome"] == "aborted"
     assert report["reason"].startswith("guard gateway-health: GET ")
+    assert "not as expected: a stop condition aborted the run" in result.output
     assert report["stopped_by"]["name"] == "gateway-health" and report["stopped_by"]["abort_ok"] is True
     assert [c["purpose"] for c in report["stopped_by"]["abort_commands"]] == ["abort"]
     assert ops_log(tmp_path / "ops.log")[0]["action"] == "abort"  # nothing deployed: the guard tripped in the baseline
