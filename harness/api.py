@@ -20,6 +20,7 @@ from harness.spec import catalogue, variables
 from harness.spec.catalogue import LoadedDrill
 from harness.spec.models import RunbookSpec, load_yaml, parse_model
 from harness.store import Store
+from harness.targets import registry as targets
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
     from harness.stack.docker_api import SweepResult
@@ -35,9 +36,11 @@ def run_drill(name: str | LoadedDrill, options: RunOptions = RunOptions(), liste
     resolve_profile(drill, options.profile, options.manual)  # bad input fails before anything is opened
     variables.check_drill(drill, options.variables)
     check_report_root(options.report_root)
-    from harness.stack.docker_api import connect
+    kind = targets.get(drill.spec.target.kind)
+    if kind is None or kind.docker:  # a stack drill does not start (external) needs no Docker
+        from harness.stack.docker_api import connect
 
-    connect().close()  # Docker unreachable: exit 3 before anything is started or written
+        connect().close()  # Docker unreachable: exit 3 before anything is started or written
     store = Store.open(store_url) if record else None
     # The store row first, then the report files, then the caller's listeners (a console): a listener that
     # fails is logged by the engine and never costs the row, the reports or the teardown.

@@ -26,22 +26,26 @@ def gameday(
     store: StoreOpt = None,
     check: Annotated[bool, typer.Option(
         "--check", help="Only check the plan, its drills and runbooks, and the answers file; start nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm drills aimed at an environment beyond loopback "
+                                      "(their environment: field) without asking")] = False,
 ) -> None:
     """Run a GameDay: the alert, the timed decision and the manual steps for each drill, then the debrief."""
+    from harness.cli.confirm import confirm_reach
     from harness.engine.signals import terminating_on_sigterm
     from harness.listeners.console import PlainConsole
     from harness.programme.gameday import run_gameday
     from harness.programme.gameday_check import describe, prepare
 
     if check:
-        with mapped_errors(), terminating_on_sigterm():  # between drills too: the day is then stored as it stood
+        with mapped_errors():
             prepared = prepare(plan, answers)
         for line in describe(prepared):
             typer.echo(line)
         typer.echo(f"ok: {plan}" + (f" and {answers}" if answers else "") + " (nothing started)")
         raise typer.Exit(int(ExitStatus.OK))
     with mapped_errors(), terminating_on_sigterm():  # between drills too: the day is then stored as it stood
-        done = run_gameday(plan, answers, store, report_dir, [PlainConsole(sys.stderr)])
+        done = run_gameday(plan, answers, store, report_dir, [PlainConsole(sys.stderr)],
+                           confirm=lambda drills: confirm_reach(drills, yes))
     record = done.record
     typer.echo(f"GameDay {record.gameday_id}: {len(done.results)} drill(s), "
                f"{sum(r.status.value == 'passed' for r in done.results)} passed; "

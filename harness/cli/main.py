@@ -14,6 +14,7 @@ from rich.table import Table
 from harness import __version__, api, targets
 from harness.cli.cluster import cluster_app
 from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
+from harness.cli.confirm import confirm_reach, external_plan, stop_plan
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.human import HumanInput
@@ -75,6 +76,8 @@ def run(
         help="Where model versions run: docker, swarm or a registered backend (default: the drill's own choice, docker)")] = None,
     var: Annotated[list[str] | None, typer.Option(
         "--var", metavar="KEY=VALUE", help="Set ${KEY} for runbooks (repeatable); built-ins cannot be overridden")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a drill aimed at an environment beyond loopback "
+                                      "(its environment: field) without asking")] = False,
 ) -> None:
     """Run a rollback drill against a real container stack."""
     with mapped_errors(), terminating_on_sigterm():  # also between the drills of --all
@@ -94,6 +97,7 @@ def run(
             return
         if answers is not None and not answers.is_file():
             raise SpecError(f"--answers: no such file {answers}")
+        confirm_reach(loaded, yes)
         needs_human = manual or any(d.spec.profiles.get(profile) and d.spec.profiles[profile].decision == "manual"
                                     for d in loaded)
         human = HumanInput(answers.open() if answers else sys.stdin) if needs_human else None
@@ -154,8 +158,8 @@ def _json(result: DrillResult) -> dict[str, object]:
 
 def exit_status(result: DrillResult) -> ExitStatus:
     """0 when the run ended as its drill expected (a broken-path drill that failed on its sabotage too)."""
-    if result.status is RunStatus.ABORTED:
-        return ExitStatus.INTERRUPTED
+    if result.status is RunStatus.ABORTED:  # a stop condition's abort: the way back was not proven
+        return ExitStatus.DRILL_FAILED if result.stopped_by is not None else ExitStatus.INTERRUPTED
     return ExitStatus.OK if outcome(result).as_expected else ExitStatus.DRILL_FAILED
 
 
@@ -186,9 +190,12 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
              + (f" (sabotage {s.sabotage}: the rollback must stop on the stable version's broken artifact)" if s.sabotage != "none"
                 and s.expect is None else "") + (f", the reason saying {s.fails_with!r}" if s.fails_with else ""),
              *[f"  adversity: {a.kind} ({a.slot}) at {a.at} for {a.for_:g}s" for a in s.adversity],
+             *stop_plan(drill),
              f"  runbook {drill.runbook.name} ({drill.runbook_path}):"]
     if isinstance(s.target, ImageTargetSpec):
         lines[2:3] = _image_plan(s.target, s.fault)
+    elif s.target.kind == "external":
+        lines[2:3] = external_plan(drill)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
     lines.append(f"  target: decision -> completion within {s.time_target:g}s")

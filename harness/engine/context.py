@@ -30,6 +30,8 @@ class RunContext:
     # Which version runs in which slot: the load generator names versions by slot where servers do not.
     slot_versions: dict[str, str] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)  # slots the run stopped on purpose (not a dead service)
+    # How the run waits: a tripped stop condition ends the wait at once (harness.guards.monitor.GuardMonitor.sleep).
+    pause: Callable[[float], None] = time.sleep
 
     def route(self, **weights: int) -> None:
         """Set router weights (runtime API, no reload) and record them for the live view and the timeline."""

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from harness import strategies, targets
+from harness import guards, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.engine import redaction
 from harness.engine.context import RunContext
@@ -46,6 +46,7 @@ from harness.engine.state import RunState
 from harness.engine.teardown import Teardown, TeardownFailed, shielded
 from harness.engine.verdict import timeline
 from harness.errors import BackendUnavailable, DrillError, RunNotKept, SpecError, SpecIssue
+from harness.guards.monitor import GuardMonitor, GuardTripped
 from harness.judge import analysis
 from harness.outcomes import DecidedBy, Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
@@ -145,6 +146,7 @@ class Engine:
         target: Target | None = None
         load: LoadGenerator | None = None
         ctx: RunContext | None = None
+        guard: GuardMonitor | None = None
         ticker_stop = threading.Event()
         interrupted = False
         environment: BackendUnavailable | None = None
@@ -173,10 +175,13 @@ class Engine:
                                   "stable_version": versions.stable, "candidate_version": versions.candidate,
                                   "previous_version": versions.previous, "model": spec.model, "run_id": run_id},
                                  allow_shell=spec.allow_shell, slot_versions=slot_versions)
+                guard = guards.watch(spec.stop_conditions, target, load, lambda m: self.emit(Progress(m)))
+                ctx.pause = guard.sleep
                 load.start()
+                guard.start()
                 threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
                 t0 = time.time()
-                time.sleep(profile.baseline)
+                ctx.pause(profile.baseline)
                 state.baseline_window = (t0, time.time())
                 base = window(load.samples(), t0, time.time())
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
@@ -184,6 +189,7 @@ class Engine:
             if spec.preflight:
                 with self._phase(state, Phase.PREFLIGHT):
                     self._preflight(ctx, drill, state)
+            guard.check()
             if state.failure is None:
                 with self._phase(state, Phase.DEPLOY):
                     if spec.sabotage != "none" and isinstance(target.registry, ArtifactReads):
@@ -193,6 +199,7 @@ class Engine:
                 with self._phase(state, Phase.DETECT):
                     if deployed:
                         self._detect(ctx, drill, profile, state, options)
+            guard.check()  # no rollback or promotion of drill's after an abort: the team's abort was the way back
             if state.decision == Decision.ROLLBACK:
                 with self._phase(state, Phase.ROLLBACK):
                     state.rollback_started_at = now()
@@ -214,6 +221,8 @@ class Engine:
             dead = _dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
             if status is not RunStatus.PASSED and dead:
                 status, reason = RunStatus.ERROR, f"the stack's own {', '.join(dead)} stopped during the drill ({reason})"
+        except GuardTripped:
+            pass  # recorded below from the monitor's trip, wherever the run noticed it
         except KeyboardInterrupt:
             interrupted = True
             status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C or SIGTERM)"
@@ -230,11 +239,16 @@ class Engine:
         finally:
             ticker_stop.set()
             teardown = Teardown()
+            if guard is not None:  # an abort under way finishes before the teardown
+                interrupted |= shielded(lambda: teardown.step("stop the guards", guard.stop))
             interrupted |= shielded(lambda: teardown.step("undo the faults", adversity.stop_all))
             if adversity in self.listeners:
                 self.listeners.remove(adversity)
             # A second Ctrl-C must not skip the teardown: it is retried until it has run to the end.
             interrupted |= shielded(lambda: self._teardown(state, load, target, workdir, teardown))
+        trip = guard.tripped if guard is not None else None
+        if trip is not None and not interrupted:
+            status, reason = RunStatus.ABORTED, trip.reason
         if teardown.errors:  # the run is still recorded; what teardown hit is an environment error (exit 3)
             left = f"teardown failed: {teardown.summary()}"
             status, reason = RunStatus.ERROR, f"{left} (the run: {status.value}, {reason})"
@@ -250,7 +264,7 @@ class Engine:
             reads = witness.artifact_reads()[state.reads_before_sabotage or 0:]
             state.sabotage_reached = state.versions.stable in reads
         result = build_result(drill, options, run_id, state, status, reason, samples, target, load)
-        result = replace(result, adversity=adversity.records(state.steps))
+        result = replace(result, adversity=adversity.records(state.steps), stopped_by=trip)
         result = replace(result, timeline=timeline(samples, weight_log, state.started_at.timestamp()))
         interrupted |= shielded(lambda: self.emit(RunFinished(result)))
         if interrupted:
@@ -304,7 +318,7 @@ class Engine:
             if strategy.orchestrator_decision(run) is not None:
                 return
             if not judges:
-                time.sleep(det.interval)
+                ctx.pause(det.interval)
                 continue
             verdict = analysis.judge(ctx.prometheus, det.metrics, det.compare, self._split_samples(ctx, state), det.alpha)
             state.evidence = verdict.evidence
@@ -317,7 +331,7 @@ class Engine:
             if streak >= det.consecutive:
                 self._decide(state, profile, options, verdict.evidence)
                 return
-            time.sleep(det.interval)
+            ctx.pause(det.interval)
         _check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
         if drill.spec.expect == Expectation.PROMOTE:
             state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
@@ -359,7 +373,7 @@ class Engine:
         strategy.promote(run)
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
-        time.sleep(1.0)
+        ctx.pause(1.0)
         after = window(ctx.load.samples(), since + 0.2, time.time())
         held = analysis.error_rate_held(after.failed, after.requests, self._split_samples(ctx, state).reference)
         if set(after.by_version) != {versions.candidate} or not held:

@@ -53,7 +53,7 @@ def judge(expect: str, status: RunStatus, sabotage: str, reached: bool | None, m
     registry that cannot tell); ``missed``: the reason to give when it was not. ``fails_with``: text a failed
     run's ``reason`` must contain (a drill that exists to show one failure is not as expected on another)."""
     if status is RunStatus.ABORTED:
-        return Verdict(False, "the run was interrupted")
+        return Verdict(False, "a stop condition aborted the run" if reason.startswith("guard ") else "the run was interrupted")
     if status is RunStatus.ERROR:
         return Verdict(False, "the harness could not tell (an error, not a drill outcome)")
     if sabotage != "none" and reached is False:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.adversity.base import AdversityRecord
+    from harness.guards.record import GuardTrip
 
 from harness.outcomes import DecidedBy, Decision, Trigger, Verdict
 from harness.outcomes import RunStatus as RunStatus  # defined once, in harness.outcomes
@@ -238,6 +239,7 @@ class DrillResult:
     # Whether the metrics store took the run's row: None where no store was asked (record=False), False when the
     # write failed (the CLI then exits 3; the reports and the result JSON say so).
     recorded: bool | None = None
+    stopped_by: GuardTrip | None = None  # the stop condition that aborted the run, and the abort that followed
 
     @property
     def caught_in(self) -> StageResult | None:
@@ -326,6 +328,7 @@ class DrillResult:
             "stages": [st.to_json() for st in self.stages],
             "caught_in_stage": self.caught_in.label if self.caught_in else None,
             "recorded": self.recorded,
+            "stopped_by": self.stopped_by.to_json() if self.stopped_by else None,
         }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,6 +37,8 @@ from harness.programme.gameday_plan import (
     check_retrospective,
 )
 from harness.report.outcome import outcome
+from harness.spec import catalogue
+from harness.spec.catalogue import LoadedDrill
 from harness.store import ActionItem, GameDayRecord, LogEntry, Participant, Store
 from harness.store.gamedays import ABORTED
 
@@ -187,13 +189,16 @@ def _inputs(prepared: Prepared, count: int, stdin: TextIO | None) -> list[HumanI
 
 def run_gameday(plan_path: Path, answers_path: Path | None, store_url: str | None, report_root: Path,
                 console: Sequence[Listener] = (), stdin: TextIO | None = None,
-                runner: DrillRunner | None = None) -> GameDayOutcome:
+                runner: DrillRunner | None = None,
+                confirm: Callable[[list[LoadedDrill]], None] = lambda _drills: None) -> GameDayOutcome:
     """Run the plan's drills (and the surprise, last), then the retrospective; store it all. A day that stops
     early (Ctrl-C, Docker gone mid-day) is stored as aborted with its reason; one that cannot start (Docker
-    unreachable) is not stored at all."""
+    unreachable) is not stored at all. ``confirm`` sees every drill that may run (the surprise set too) before
+    anything starts: the CLI asks for those beyond loopback."""
     runner = runner or DockerRunner()
     prepared = prepare(plan_path, answers_path)
     plan, answers = prepared.plan, prepared.answers
+    confirm([catalogue.load_drill(n) for n in dict.fromkeys([*plan.drills, *(plan.surprise.from_ if plan.surprise else [])])])
     surprise = draw_surprise(plan)
     api.check_report_root(report_root)
     Store.open(store_url).close()  # an unreachable store fails here (exit 3), before any drill starts

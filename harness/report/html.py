@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
 from harness.report import adversity as way_back
-from harness.report import charts, markdown, plot, timeline_model
+from harness.report import charts, markdown, plot, stop, timeline_model
 from harness.report.outcome import by_node_text, decided_by_label, expectation, outcome, rolled_back_css
 
 CSS = """
@@ -105,6 +105,10 @@ def render(result: DrillResult) -> str:
           if r.replicas_by_node_before else []),
     ], "outcome"))
 
+    if r.stopped_by is not None:
+        parts.append("<h2>Stopped by a stop condition</h2>")
+        parts.append(_kv([(label, _e(value)) for label, value in stop.summary(r)], "outcome"))
+        parts.append(_table(stop.HEADERS, [[f"<code>{_e(a)}</code>", _e(b), _e(c), _e(d)] for a, b, c, d in stop.commands(r)]))
     parts.append("<h2>Timeline</h2>")
     window = timeline_model.zoom_window(r)
     parts.append(f'<div class="chart">{plot.timeline_svg(r, window=window)}</div>')

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.engine.results import DrillResult, iso
+from harness.report import stop
 from harness.report.escape import md, md_code
 from harness.report.outcome import by_node_text, decided_by_label, expectation, outcome
 
@@ -48,6 +49,10 @@ def render(result: DrillResult) -> str:
     ]
     for name in ("deployed_at", "first_breach_at", "decision_at", "rollback_started_at", "completed_at"):
         lines.append(f"| {name} | {iso(getattr(ts, name)) or '—'} |")
+    if result.stopped_by is not None:
+        lines += ["", "## Stopped by a stop condition", "", *(f"- {label}: {md(value)}" for label, value in stop.summary(result))]
+        lines += ["", "| " + " | ".join(stop.HEADERS) + " |", "|---|---|---|---|",
+                  *(f"| {md_code(argv)} | {md(how)} | {took} | {md(last)} |" for argv, how, took, last in stop.commands(result))]
     if result.stages:
         lines += ["", "## Stages", "", md(caught_text(result)), "",
                   "| stage | budget | started (UTC) | decided (UTC) | decision | client answers by the candidate | evidence |",

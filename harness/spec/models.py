@@ -17,6 +17,8 @@ from pydantic_core import PydanticCustomError
 from harness.adversity.spec import AdversitySpec
 from harness.backends.registry import BACKENDS
 from harness.errors import SpecError, SpecIssue
+from harness.guards.reach import check_reach
+from harness.guards.spec import StopCondition
 from harness.outcomes import Expectation, RootCause
 
 # A drill's fault: its kinds and the ``fault:`` block's model.
@@ -233,6 +235,10 @@ class DrillSpec(Strict):
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
     adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16, description="faults on the way back, at the decision, the rollback or a step")
+    environment: Name | None = Field(default=None, description="the environment the drill runs against (staging); required "
+                                     "when its target or stop conditions reach anything but loopback, and confirmed before it starts")
+    stop_conditions: list[StopCondition] = Field(default_factory=list, max_length=16, description="guards watched from the "
+                                                 "first request to the end: one that trips aborts the drill at once (see docs/external.md)")
 
     @property
     def expected(self) -> str:
@@ -270,6 +276,7 @@ class DrillSpec(Strict):
 
     @model_validator(mode="after")
     def _fits_the_target_and_backend(self) -> DrillSpec:
+        check_reach(self.target, self.environment, self.traffic, self.sabotage, self.stop_conditions)
         record = TARGETS.get(self.target.kind)
         problem = record.fault_problem(self.fault.kind, self.fault.inject) if record is not None else None
         if problem:  # at the fault: line (FieldError), not the drill's first line
@@ -278,6 +285,10 @@ class DrillSpec(Strict):
             late = ", ".join(sorted(k for k, r in TARGETS.kinds().items() if r.late_faults))
             raise FieldError(("fault", "after"), f"fault.after (a fault that starts late) is made by the model of "
                              f"target kinds {late}, not {self.target.kind!r}")
+        if record is not None and not record.docker and self.adversity:
+            raise FieldError(("adversity",), f"adversity strikes the services drill starts; target {record.kind!r} starts none")
+        if record is not None and record.strategies and self.strategy.kind not in record.strategies:
+            raise FieldError(("strategy", "kind"), f"target {record.kind!r} plays strategies {', '.join(sorted(record.strategies))}")
         if record is not None and self.backend not in record.backends:
             raise FieldError(("backend",), f"target {record.kind!r} cannot run on backend {self.backend!r} "
                              f"(it runs on {', '.join(sorted(record.backends))})")

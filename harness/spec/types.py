@@ -66,6 +66,14 @@ class TargetBlock(Strict):
 
     kind: str = Field(default="builtin", description="a registered target kind: builtin, image, mlflow, or one a plugin registers")
 
+    def hosts(self) -> list[tuple[str, str]]:
+        """(field, host) of every address the harness itself reaches for this target beyond the ones it starts."""
+        return []
+
+    def answers_promql(self) -> bool:
+        """Whether the target's metrics source can answer PromQL (a stack drill starts has its own Prometheus)."""
+        return True
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

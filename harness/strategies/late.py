@@ -9,7 +9,6 @@ old version from the registry, load its weights, wait until it is ready, and onl
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from harness.engine.context import RunContext
@@ -23,7 +22,7 @@ _SWITCH = TrafficSplit("late", share_from_spec=False)
 
 def scale_previous_to_zero(ctx: RunContext, after_s: float) -> str:
     """Stop the stable slot ``after_s`` seconds after the candidate took all the traffic; says what it did."""
-    time.sleep(after_s)
+    ctx.pause(after_s)  # a tripped stop condition ends the wait
     ctx.stop_slot("stable")
     return f"previous version {ctx.slot_versions.get('stable', '?')} scaled to zero {after_s:g}s after the promotion"
 

@@ -81,7 +81,7 @@ def canary_stage(run: StrategyRun, stage: StrategyStage, alpha: float) -> StageO
     evidence: tuple[Evidence, ...] = ()
     deadline = time.monotonic() + stage.max_wait
     while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(det.interval, left))
+        ctx.pause(min(det.interval, left))
         split = analysis.split_samples(ctx.load.samples(), since, stable, candidate, weight)
         verdict = analysis.judge(ctx.prometheus, det.metrics, compares, split, alpha)
         evidence = verdict.evidence

@@ -3,7 +3,7 @@
 A record says what the harness must know about a kind before it runs: its ``target:`` block model, the
 backends it runs on, the faults its bad version can carry, and its factory (``module:function``, imported
 only when a drill of that kind runs, so validating a drill loads no Docker client). The built-in kinds'
-records live in their own packages (``harness.targets.builtin``, ``.image``, ``.mlflow``, as ``KIND``); a
+records live in their own packages (``harness.targets.builtin``, ``.image``, ``.mlflow``, ``.external``, as ``KIND``); a
 third party registers one with an entry point in the ``harness.targets.v1`` group naming a ``TargetKind``
 object, or calls :func:`register`. The drill spec accepts any registered kind.
 """
@@ -40,6 +40,8 @@ class TargetKind:
     fault_hint: str = ""  # said when a fault does not fit
     late_faults: bool = False  # its model can start a fault some time after it loaded (fault.after)
     tee: bool = False  # a shadow stage can run its tee in front of its stable (the target has ``shadow_tee``)
+    docker: bool = True  # it starts containers: Docker must answer before the run starts (external: no)
+    strategies: frozenset[str] = frozenset()  # the strategy kinds it can play (empty: any)
 
     def fault_problem(self, fault_kind: str, inject: bool) -> str | None:
         """Why a drill's ``fault:`` cannot run on this kind (None: it can)."""
@@ -66,7 +68,7 @@ def _record(found: object) -> TargetKind | None:
 
 TARGETS: Registry[TargetKind] = Registry(
     "target kind", ENTRY_POINT_GROUP, lambda r: r.kind, _record,
-    builtin=("harness.targets.builtin", "harness.targets.image", "harness.targets.mlflow"))
+    builtin=("harness.targets.builtin", "harness.targets.image", "harness.targets.mlflow", "harness.targets.external"))
 register = TARGETS.register
 kinds = TARGETS.kinds
 get = TARGETS.get

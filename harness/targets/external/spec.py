@@ -1,0 +1,131 @@
+"""The ``target: {kind: external}`` block: a stack drill does not start (staging, a Kubernetes namespace, an endpoint).
+
+drill starts nothing here: it sends its labelled requests to the team's entrypoint ``url``, reads which version
+answered from a header or a JSON field, and makes its moves with the team's own commands, each an argument list
+(no shell) run in ``workdir``: ``deploy`` (the candidate goes out), ``promote``, ``rollback`` (what the runbook's
+drain of the candidate runs) and ``abort`` (the team's emergency rollback, run when a stop condition trips).
+Commands may name ``${candidate_version}``, ``${stable_version}``, ``${previous_version}``, ``${model}``,
+``${run_id}``, ``${environment}`` and ``${weight}`` (the candidate's share); anything else is bad input.
+Whether the drill names its ``environment:`` and keeps its rate under the cap is checked on the drill
+(``harness.spec.models``), since the traffic and the guards are the drill's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from harness.guards.spec import http_url, url_host
+from harness.spec.types import PositiveDuration, Strict, TargetBlock
+from harness.targets.image.spec import RequestSpec, VersionReadSpec
+
+VARIABLES = frozenset({"candidate_version", "stable_version", "previous_version", "model", "run_id", "environment",
+                       "weight"})
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$")
+
+
+class CommandSpec(Strict):
+    """One command of the team's: an argument list (no shell), with its own timeout and environment."""
+
+    argv: list[str] = Field(min_length=1, description="the program and its arguments, e.g. [kubectl, rollout, undo, deploy/fraud]")
+    timeout: PositiveDuration | None = Field(default=None, description="longest run (default: the target's command_timeout); "
+                                             "then its process group is killed")
+    env: dict[str, str] = Field(default_factory=dict, description="added to the environment the command runs with")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data: Any) -> Any:
+        return {"argv": data} if isinstance(data, list) else data
+
+    @field_validator("argv")
+    @classmethod
+    def _known_variables(cls, argv: list[str]) -> list[str]:
+        if not argv[0].strip():
+            raise ValueError("the program name is empty")
+        unknown = sorted({name for arg in argv for name in _PLACEHOLDER.findall(arg)} - VARIABLES)
+        if unknown:
+            raise ValueError(f"unknown variable(s) {', '.join('${' + n + '}' for n in unknown)}; "
+                             f"commands may use {', '.join('${' + n + '}' for n in sorted(VARIABLES))}")
+        return argv
+
+
+class ExternalTargetSpec(TargetBlock):
+    kind: Literal["external"] = Field(description="a stack drill does not start: the team's staging, namespace or endpoint")
+    url: str = Field(description="the entrypoint every request is sent to (http://host[:port]/path): the team's gateway")
+    request: RequestSpec = Field(description="the sample requests to send")
+    version: VersionReadSpec = Field(description="how an answer names its version (a header or a JSON field): there is "
+                                     "no router of drill's to say which slot answered")
+    prediction_field: str | None = Field(default=None,
+        description="dotted JSON path of the prediction, compared with each request's expect (unset: no correctness checks)")
+    stable: str = Field(description="the version serving before the deploy, and the one rolled back to")
+    candidate: str = Field(description="the version the team's deploy command puts out")
+    previous: str | None = Field(default=None, description="the version before stable (default: stable)")
+    deploy: list[CommandSpec] = Field(min_length=1, description="the team's commands that put the candidate out (at ${weight} %)")
+    promote: list[CommandSpec] = Field(default_factory=list, description="the team's commands that make the candidate the only version")
+    rollback: list[CommandSpec] = Field(min_length=1, description="the team's rollback: run when the runbook takes the candidate "
+                                        "out (router.drain, router.set_weight 0 or service.stop of the candidate)")
+    abort: list[CommandSpec] = Field(default_factory=list, description="the team's emergency rollback, run at once when a stop "
+                                     "condition trips (and after any command still running was killed)")
+    workdir: Path = Field(default=Path("."), description="where the commands run, relative to the drill file")
+    env: dict[str, str] = Field(default_factory=dict, description="added to every command's environment")
+    command_timeout: PositiveDuration = Field(default=120.0, description="longest run of one command unless it says otherwise")
+    prometheus: str | None = Field(default=None, description="the team's Prometheus (http://host:9090): the detection's PromQL "
+                                   "metrics and promql stop conditions query it")
+
+    @field_validator("url")
+    @classmethod
+    def _entrypoint(cls, value: str) -> str:
+        http_url(value)
+        return value
+
+    @field_validator("prometheus")
+    @classmethod
+    def _prometheus(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, value: Path, info: ValidationInfo) -> Path:
+        context = info.context if isinstance(info.context, dict) else {}
+        base = Path(context["spec_dir"]) if context.get("spec_dir") is not None else Path.cwd()
+        path = value if value.is_absolute() else (base / value).resolve()
+        if not path.is_dir():
+            raise ValueError(f"no directory {path}")
+        return path
+
+    @field_validator("stable", "candidate", "previous")
+    @classmethod
+    def _version_name(cls, value: str | None) -> str | None:
+        if value is not None and not _VERSION_NAME.match(value):
+            raise ValueError(f"a version is letters, digits and . _ : + - (up to 128), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _reads_versions(self) -> ExternalTargetSpec:
+        if self.version.header is None and self.version.json_field is None:
+            raise ValueError("version: give header or json_field (there is no router of drill's to say who answered)")
+        if self.stable == self.candidate:
+            raise ValueError("stable and candidate must be different versions")
+        return self
+
+    # ---- what the drill reads off it --------------------------------------------------------
+    @property
+    def predict_path(self) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def answers_promql(self) -> bool:
+        return self.prometheus is not None
+
+    def hosts(self) -> list[tuple[str, str]]:
+        """(field, host) of every address the harness itself reaches for this target."""
+        found = [("target.url", url_host(self.url))]
+        if self.prometheus is not None:
+            found.append(("target.prometheus", url_host(self.prometheus)))
+        return found

@@ -1,0 +1,224 @@
+"""The ``external`` target: the team's own running stack, moved only by the team's own commands.
+
+drill starts nothing and stops nothing here. Its seams map onto the team's commands:
+
+- the strategy starting the candidate (``Backend.start('candidate')``) runs ``deploy:`` (at ``${weight}`` %);
+- the runbook taking the candidate out (a router weight of 0, a drain, maintenance, or ``service.stop`` of the
+  candidate) runs ``rollback:``, once;
+- the strategy retiring the stable version after a promotion (``Backend.stop('stable')``) runs ``promote:``;
+- a tripped stop condition (``ports.Abortable.abort``) kills what still runs and runs ``abort:``.
+
+Every other router or backend call is a no-op: the team's gateway holds the real weights. Which version answered
+is read from the answer (``target.version``); the registry is the run's own record of aliases, as for an image.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from harness.errors import SpecError, SpecIssue
+from harness.ports import CommandResult, Endpoint, Progress, RouterError, ServerState, ServiceFailed, Versions
+from harness.stack.prometheus import PrometheusClient
+from harness.targets.external.runner import CommandFailed, Runner
+from harness.targets.external.spec import CommandSpec, ExternalTargetSpec
+from harness.targets.image.protocol import JsonlProtocol
+from harness.targets.image.registry import ImageRegistry
+
+if TYPE_CHECKING:
+    from harness.spec.catalogue import LoadedDrill
+
+
+class TeamMoves:
+    """The team's commands, each run at most when its move is due: deploy, promote, rollback (once), abort."""
+
+    def __init__(self, spec: ExternalTargetSpec, runner: Runner, variables: Mapping[str, str],
+                 progress: Progress = lambda _m: None) -> None:
+        self.spec, self.runner, self.variables, self.progress = spec, runner, dict(variables), progress
+        self.deployed = self.rolled_back = self.promoted = False
+        self._lock = threading.Lock()
+
+    def deploy(self) -> None:
+        self.deployed = True  # attempted: a deploy that failed half-way is rolled back all the same
+        self._run("deploy", self.spec.deploy)
+
+    def rollback(self) -> str:
+        with self._lock:  # a drain then a stop of the candidate are one rollback
+            if self.rolled_back or not self.deployed:
+                return "nothing to roll back" if not self.deployed else "already rolled back"
+            self._run("rollback", self.spec.rollback)
+            self.rolled_back = True
+            return "rolled back by the team's commands"
+
+    def promote(self) -> None:
+        with self._lock:
+            if self.promoted or not self.deployed or self.rolled_back:
+                return
+            self._run("promote", self.spec.promote)
+            self.promoted = True
+
+    def abort(self, reason: str) -> list[CommandResult]:
+        self.runner.abort(reason)
+        return [self.runner.run_always("abort", self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+                for cmd in self.spec.abort]
+
+    def _run(self, purpose: str, commands: Sequence[CommandSpec]) -> None:
+        for cmd in commands:
+            result = self.runner.run(purpose, self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+            self.progress(result.summary())
+
+    def argv(self, cmd: CommandSpec) -> list[str]:
+        """The command's arguments with the run's ``${...}`` filled in."""
+        return [Template(arg).substitute(self.variables) for arg in cmd.argv]  # names checked at load
+
+
+class CommandBackend:
+    """``ports.Backend``: the candidate's start is the team's deploy; the stable's stop after a promotion, its promote."""
+
+    kind = "external"
+
+    def __init__(self, moves: TeamMoves, entrypoint: Endpoint) -> None:
+        self.moves, self.entrypoint = moves, entrypoint
+
+    def start(self, slot: str, version: str) -> Endpoint:
+        if slot == "candidate":
+            try:
+                self.moves.deploy()
+            except CommandFailed as exc:
+                raise ServiceFailed(f"the team's deploy of {version} failed: {exc}") from exc
+        return self.entrypoint
+
+    def stop(self, slot: str) -> None:
+        try:
+            if slot == "candidate":
+                self.moves.rollback()
+            elif slot == "stable" and self.moves.deployed:
+                self.moves.promote()
+        except CommandFailed as exc:
+            raise ServiceFailed(str(exc)) from exc
+
+    def running(self, slot: str) -> bool:
+        return slot == "stable" or (self.moves.deployed and not self.moves.rolled_back)
+
+    def address(self, slot: str) -> Endpoint | None:
+        return self.entrypoint
+
+    def replicas(self) -> dict[str, int] | None:
+        return None
+
+
+class CommandRouter:
+    """``ports.Router``: the candidate taken out (weight 0, drain, maintenance) is the team's rollback."""
+
+    def __init__(self, moves: TeamMoves) -> None:
+        self.moves = moves
+        self.weights = {"stable": 100, "candidate": 0}
+        self.states = {"stable": "ready", "candidate": "maint"}
+
+    def attach(self, slot: str, endpoint: Endpoint, timeout: float = 10.0) -> None:
+        self.states[slot] = "ready"
+
+    def set_weight(self, slot: str, weight: int) -> None:
+        self.weights[slot] = weight
+        if slot == "candidate" and weight == 0:
+            self._rollback()
+
+    def set_state(self, slot: str, state: str) -> None:
+        self.states[slot] = state
+        if slot == "candidate" and state in ("drain", "maint"):
+            self._rollback()
+
+    def servers(self) -> Mapping[str, ServerState]:
+        return {s: ServerState(s, "UP" if self.states[s] == "ready" else self.states[s].upper(), w, "team's gateway", 0)
+                for s, w in self.weights.items()}
+
+    def wait_up(self, slot: str, timeout: float = 10.0) -> None:
+        return None  # the team's commands return once their move is done; the verify steps check the answers
+
+    def _rollback(self) -> None:
+        try:
+            self.moves.rollback()
+        except CommandFailed as exc:
+            raise RouterError(f"the team's rollback failed: {exc}") from exc
+
+
+class PassThrough:
+    """``ports.Fault``: the candidate is the team's own version; drill puts nothing in front of it."""
+
+    description = "the team's candidate itself (nothing injected)"
+
+    def wrap(self, slot: str, endpoint: Endpoint) -> Endpoint:
+        return endpoint
+
+    def unwrap(self, slot: str) -> None:
+        return None
+
+
+class NoPrometheus:
+    """``ports.MetricsSource`` where the target names no Prometheus: every query has no data."""
+
+    def query(self, promql: str) -> float | None:
+        return None
+
+
+class ExternalTarget:
+    name = "external"
+
+    def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path, runner: Runner | None = None) -> None:
+        spec = drill.spec.target
+        if not isinstance(spec, ExternalTargetSpec):
+            raise SpecError(SpecIssue(str(drill.drill_path), "target.kind", "the external target needs target.kind: external"))
+        self.spec = spec
+        self.versions = Versions(spec.previous or spec.stable, spec.stable, spec.candidate)
+        parts = urlsplit(spec.url)
+        self.traffic_endpoint = Endpoint(parts.hostname or "127.0.0.1", parts.port or 80)
+        self.protocol = JsonlProtocol(spec)
+        names = list(dict.fromkeys([self.versions.previous, spec.stable, spec.candidate]))
+        self.registry = ImageRegistry(drill.spec.model, workdir / "registry", names, self.versions, lambda _v: None)
+        self.fault = PassThrough()
+        self.metrics: PrometheusClient | NoPrometheus = (PrometheusClient(spec.prometheus, timeout=2.0)
+                                                          if spec.prometheus else NoPrometheus())
+        strategy = drill.spec.strategy
+        weight = strategy.weight if strategy.kind == "canary" else 100
+        variables = {"candidate_version": spec.candidate, "stable_version": spec.stable,
+                     "previous_version": self.versions.previous, "model": drill.spec.model, "run_id": run_id,
+                     "environment": drill.spec.environment or "loopback", "weight": str(weight)}
+        self.runner = runner or Runner(spec.workdir, spec.env)
+        self.moves = TeamMoves(spec, self.runner, variables)
+        self.backend = CommandBackend(self.moves, self.traffic_endpoint)
+        self.router = CommandRouter(self.moves)
+        self.images_source: str | None = None
+
+    def prepare(self, progress: Progress) -> None:
+        self.moves.progress = progress
+        progress(f"external target {self.spec.url}: drill starts nothing; the team's commands make the moves")
+
+    def sabotage(self, how: str) -> None:
+        return None  # refused at load: an external stack's way back is the team's, not drill's to break
+
+    def services(self) -> dict[str, bool]:
+        return {}  # drill runs none of them: the stop conditions watch the team's
+
+    def abort(self, reason: str) -> Sequence[CommandResult]:
+        return self.moves.abort(reason)
+
+    def close(self) -> None:
+        self.runner.abort("teardown")  # nothing of the team's is left running on drill's behalf
+
+
+def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> ExternalTarget:
+    return ExternalTarget(drill, run_id, workdir)
+
+
+if TYPE_CHECKING:
+    from harness.ports import Abortable, Target
+
+    def _fits_the_seam(target: ExternalTarget) -> Target:  # mypy proves ExternalTarget is a ports.Target
+        return target
+
+    def _aborts(target: ExternalTarget) -> Abortable:
+        return target
