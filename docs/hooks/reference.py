@@ -1,4 +1,4 @@
-"""MkDocs hook: add the generated reference pages (harness/reference.py) to the build, from the models."""
+"""MkDocs hook: add the generated reference pages (harness/reference.py) and the store page's figure definitions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 
 from harness.reference import pages
+from harness.store.definitions import DOCS_MARKER, definitions_markdown
 
 
 def on_files(files: Files, config: Any) -> Files:
     for path, text in pages().items():
         files.append(File.generated(config, path, content=text))
     return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """The store page's figure definitions, from the table the CLI and the reports read their labels from."""
+    if DOCS_MARKER in markdown:
+        return markdown.replace(DOCS_MARKER, definitions_markdown())
+    return markdown

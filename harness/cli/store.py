@@ -41,6 +41,7 @@ from harness.store import (
     RootCause,
     Store,
     Trigger,
+    check_cause_keys,
     format_timestamp,
     parse_date_or_timestamp,
     parse_timestamp,
@@ -98,14 +99,24 @@ def record_rollback(
         "--planned", help="A planned rollback (not counted in the rate).")] = False,
     rca_url: Annotated[str | None, typer.Option(
         "--rca-url", help="Published root-cause analysis.")] = None,
+    cause_key: Annotated[list[str] | None, typer.Option(
+        "--cause-key", metavar="KEY", help="A post-mortem finding, e.g. schema-drift:customer_age (repeatable).")] = None,
     environment: EnvOpt = PRODUCTION,
     store: StoreOpt = None,
 ) -> None:
-    """Record a rollback: when it was decided, when it completed, why."""
+    """Record a rollback: when it was decided, when it completed, why. Refused (exit 2, nothing written) when
+    decided before its version's first recorded deployment."""
     if completed_at < decided_at:
         raise typer.BadParameter("is before --decided-at", param_hint="'--completed-at'")
-    rollback = Rollback(model, from_version, to_version, decided_at, completed_at, trigger,
-                        root_cause, planned, rca_url, environment)
+    try:
+        check_cause_keys(cause_key or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--cause-key'") from None
+    try:
+        rollback = Rollback(model, from_version, to_version, decided_at, completed_at, trigger,
+                            root_cause, planned, rca_url, environment, tuple(cause_key or ()))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_rollback(rollback)
     state = "recorded" if new else "already recorded"
@@ -150,9 +161,9 @@ def import_events(
                 with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
                               TimeRemainingColumn(), console=Console(stderr=True)) as bar:
                     task = bar.add_task("import", total=len(events))
-                    result = st.import_events(events, on_progress=lambda n: bar.advance(task, n))
+                    result = st.import_events(events, on_progress=lambda n: bar.advance(task, n), source=label)
             else:
-                result = st.import_events(events)
+                result = st.import_events(events, source=label)
     typer.echo(f"imported {label}: {result.inserted} new, {result.skipped} already present "
                f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks)")
 
@@ -192,9 +203,15 @@ def metrics(
         "--target-minutes", help="Decision-to-completion target.")] = 15.0,
     fmt: Annotated[OutputFormat, typer.Option("--format", case_sensitive=False)] = OutputFormat.TABLE,
     by: Annotated[GroupBy | None, typer.Option("--by", case_sensitive=False, help="Trend rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the same as --format json).")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Rollback rate, its band, time to rollback and the standard's signals of success."""
+    """Rollback rate, its band, time to rollback and the standard's signals of success, each figure over
+    a named population (in-window rollbacks, all unplanned rollbacks in the period; see docs/store.md)."""
+    if as_json:
+        if fmt is OutputFormat.OPENMETRICS:
+            raise typer.BadParameter("give --json or --format openmetrics, not both", param_hint="'--json'")
+        fmt = OutputFormat.JSON
     if window_days <= 0:
         raise typer.BadParameter("must be greater than 0", param_hint="'--window-days'")
     if target_minutes <= 0:

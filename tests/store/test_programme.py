@@ -123,7 +123,7 @@ def test_record_rca_on_a_drill_run_and_metrics_lists_the_repeated_cause(store_ur
     # six months before 2026-11-01: all three rollbacks, two with an RCA
     assert (pm["rollbacks_six_months"], pm["with_rca_six_months"], pm["rca_coverage_six_months_pct"]) == (3, 2, 66.6667)
     table = cli("metrics", "--since", "2026-10-01", "--until", "2026-11-01", store=store_url).stdout
-    assert "already identified: 1" in table and "schema-drift:customer_age: #" in table
+    assert "had named (all unplanned rollbacks in the period): 1" in table and "schema-drift:customer_age: #" in table
 
 
 def _project(root: Path, runbooks: dict[str, str]) -> None:
