@@ -15,6 +15,7 @@ import typer
 from harness.cli.common import StoreOpt, mapped_errors
 from harness.errors import SpecError, SpecIssue
 from harness.store import Store, check_cause_key, format_timestamp
+from harness.store.text import CONTROL
 
 
 def record_rca(
@@ -39,6 +40,8 @@ def record_rca(
                 issues.append(SpecIssue("--cause-key", "cause_key", str(exc)))
         if url is not None and not url.strip():
             issues.append(SpecIssue("--url", "rca_url", "must not be empty"))
+        elif url is not None and CONTROL.search(url):
+            issues.append(SpecIssue("--url", "rca_url", "contains a control character"))
         if url is None and not keys and not removed:
             issues.append(SpecIssue("RUN_OR_ROLLBACK", "-", "give --url, --cause-key or --remove-cause-key"))
         if issues:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +49,7 @@ from harness.store import (
     read_jsonl,
     write_jsonl,
 )
+from harness.store.codec import ImportEvent
 from harness.store.openmetrics import render as render_openmetrics
 from harness.store.render import groups_table, metrics_table
 
@@ -76,7 +78,10 @@ def record_deploy(
     store: StoreOpt = None,
 ) -> None:
     """Record that a model version went live."""
-    deployment = Deployment(model, version, at or datetime.now(UTC), environment)
+    try:
+        deployment = Deployment(model, version, at or datetime.now(UTC), environment)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_deployment(deployment)
     state = "recorded" if new else "already recorded"
@@ -149,6 +154,7 @@ def import_events(
             raise typer.BadParameter("is required with --from mlflow", param_hint="'--tracking-uri'")
     elif file is None:
         raise typer.BadParameter("is required (or use --from mlflow)", param_hint="FILE.jsonl")
+    events: Sequence[ImportEvent]
     with mapped_errors():
         if source is ImportSource.MLFLOW:
             assert tracking_uri is not None
@@ -165,7 +171,8 @@ def import_events(
             else:
                 result = st.import_events(events, source=label)
     typer.echo(f"imported {label}: {result.inserted} new, {result.skipped} already present "
-               f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks)")
+               f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks"
+               + (f", {result.runs_inserted} drill runs)" if result.runs_inserted or result.runs_skipped else ")"))
 
 
 def _mlflow_events(tracking_uri: str, model: str | None, environment: str) -> list[Event]:

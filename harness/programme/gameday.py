@@ -38,6 +38,7 @@ from harness.programme.gameday_plan import (
 )
 from harness.report.outcome import outcome
 from harness.store import ActionItem, GameDayRecord, LogEntry, Participant, Store
+from harness.store.text import plain
 
 SURPRISE = "surprise scenario"
 
@@ -128,7 +129,10 @@ def prepare(plan_path: Path, answers_path: Path | None, today: date | None = Non
 def _items(human: HumanInput, question: str) -> list[str]:
     out: list[str] = []
     while (line := human.text(f"{question} (one a line, '.' to finish) > ")) not in (None, "."):
-        out.append(line)
+        try:
+            out.append(plain(line))
+        except ValueError as exc:  # an ESC or a NUL typed or pasted in: asked again, never stored
+            human.prompt(f"  not taken: {exc}")
     return out
 
 

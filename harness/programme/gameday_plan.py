@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from harness import catalogue
 from harness.errors import SpecError, SpecIssue
@@ -34,9 +34,10 @@ from harness.spec_types import Name, Strict
 from harness.specs import line_of as _line_of
 from harness.specs import load_yaml, parse_model
 from harness.store.codec import MAX_YEAR
+from harness.store.text import plain
 
 Role = Literal["incident-commander", "operator", "scribe"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(plain)]
 
 
 class ParticipantSpec(Strict):
@@ -53,7 +54,7 @@ class SurpriseSpec(Strict):
 
 class GameDayPlan(Strict):
     name: Name
-    description: str = ""
+    description: Annotated[str, AfterValidator(plain)] = ""
     participants: list[ParticipantSpec] = Field(min_length=1)
     drills: list[str] = Field(default_factory=list)
     surprise: SurpriseSpec | None = None
