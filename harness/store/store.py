@@ -122,7 +122,10 @@ class Store:
             for start in range(0, len(events), rows.BATCH):
                 batch = events[start : start + rows.BATCH]
                 for run in (e for e in batch if isinstance(e, DrillRunRecord)):
-                    counts["runs"][0] += self._write_run(conn, run)
+                    try:
+                        counts["runs"][0] += self._write_run(conn, run)
+                    except ValueError as exc:
+                        raise SpecError(SpecIssue(source, run.run_id, str(exc))) from None
                     counts["runs"][1] += 1
                 deps = [rows.deployment_row(e) for e in batch if isinstance(e, Deployment)]
                 rbs = [e for e in batch if isinstance(e, Rollback)]
@@ -147,10 +150,7 @@ class Store:
     @staticmethod
     def _write_run(conn: Connection, run: DrillRunRecord) -> int:
         """1 when the run is new (its steps, deployment and rollback written with it), 0 when already there."""
-        try:
-            deployment, rollback = rows.drill_events(run)
-        except ValueError as exc:
-            raise SpecError(SpecIssue("drill_run", run.run_id, str(exc))) from None
+        deployment, rollback = rows.drill_events(run)
         if rows.insert_rows(conn, drill_runs, [rows.run_row(run)]) == 0:
             return 0
         rows.insert_rows(conn, drill_steps, rows.step_rows(run))
