@@ -32,10 +32,16 @@ def _table(title: str, first: str, items: tuple[Freshness, ...]) -> Table:
     return table
 
 
+def summary_line(report: StatusReport) -> str:
+    """Runbooks and models counted apart: "1 of 4 runbooks stale; 0 of 2 models stale"."""
+    counts = report.counts()
+    return "; ".join(f"{c['stale']} of {c['total']} {kind} stale" for kind, c in counts.items()
+                     if c["total"] or kind == "runbooks")
+
+
 def status_table(report: StatusReport) -> Group:
     parts: list[Table | Text] = [_table("Runbook freshness", "runbook", report.runbooks)]
     if report.models:
         parts.append(_table("Models drilled (from the store)", "model", report.models))
-    stale = sum(item.stale for item in (*report.runbooks, *report.models))
-    parts.append(Text(f"{stale} stale" if stale else "everything fresh", style="bold red" if stale else "bold green"))
+    parts.append(Text(summary_line(report), style="bold red" if report.stale else "bold green"))
     return Group(*parts)

@@ -154,8 +154,8 @@ def test_status_flags_old_and_edited_runbooks_and_passes_fresh_ones(
         store.record_drill_run(drill_run("r-edit", "rb-edited", now - timedelta(days=2), digest=digest["rb-edited"]))
         store.record_drill_run(drill_run("r-fresh", "rb-fresh", now - timedelta(days=89), digest=digest["rb-fresh"]))
         store.record_drill_run(drill_run("r-month", "rb-monthly", now - timedelta(days=31), digest=digest["rb-monthly"]))
-    with (project / "runbooks" / "rb-edited.yaml").open("a") as handle:
-        handle.write("# edited after its last drill\n")
+    edited = project / "runbooks" / "rb-edited.yaml"  # its meaning changed: a step waits longer
+    edited.write_text(edited.read_text().replace("timeout: 15s", "timeout: 20s"))
 
     result = cli("status", "--json", store=store_url)
     assert result.exit_code == 1, result.output
