@@ -107,15 +107,32 @@ class StatusReport:
                 "runbooks": [r.to_json() for r in self.runbooks], "models": [m.to_json() for m in self.models]}
 
 
+@dataclass(frozen=True)
+class ProjectDrill:
+    """What readiness needs of one drill of the project: its model, class, runbook and adversity kinds."""
+
+    name: str
+    model: str
+    root_cause: str
+    runbook: str
+    adversity: tuple[str, ...]
+
+
 def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
     """The project's runbooks (the catalogue's where there is no project), each with the drills using it.
 
     Every drill and runbook is validated first: a broken file is bad input (exit 2), never a fresh row."""
-    project = [root for root in catalogue.roots() if root != catalogue.BUILTIN_ROOT]
-    roots = [root for root in project if (root / "drills").is_dir() or (root / "runbooks").is_dir()]
+    return project()[0]
+
+
+def project() -> tuple[list[tuple[RunbookSpec, Path, tuple[str, ...]]], list[ProjectDrill]]:
+    """The project's runbooks (as `project_runbooks`) and its drills; SpecError listing every broken file."""
+    project_roots = [root for root in catalogue.roots() if root != catalogue.BUILTIN_ROOT]
+    roots = [root for root in project_roots if (root / "drills").is_dir() or (root / "runbooks").is_dir()]
     roots = roots or [catalogue.BUILTIN_ROOT]
     users: dict[Path, list[str]] = {}
     paths: list[Path] = []
+    drills: list[ProjectDrill] = []
     issues: list[SpecIssue] = []
     for root in roots:
         paths += sorted((root / "runbooks").glob("*.y*ml"))
@@ -125,8 +142,11 @@ def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
             except SpecError as exc:
                 issues.extend(exc.issues)
                 continue
+            spec = loaded.spec
+            drills.append(ProjectDrill(spec.name, spec.model, str(spec.root_cause), loaded.runbook.name,
+                                       tuple(sorted({str(a.kind) for a in spec.adversity}))))
             key = loaded.runbook_path.resolve()
-            users.setdefault(key, []).append(loaded.spec.name)
+            users.setdefault(key, []).append(spec.name)
             if all(p.resolve() != key for p in paths):
                 paths.append(loaded.runbook_path)
     found: list[tuple[RunbookSpec, Path, tuple[str, ...]]] = []
@@ -137,7 +157,7 @@ def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
             issues.extend(exc.issues)
     if issues:
         raise SpecError(issues)
-    return found
+    return found, drills
 
 
 def status(store: Store, runbooks: Sequence[tuple[RunbookSpec, Path, tuple[str, ...]]],

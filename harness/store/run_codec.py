@@ -6,7 +6,8 @@ runbook drilled 100 days ago without editing a database by hand.
      "started_at": "2026-08-01T03:00:00Z", "status": "passed", "expect": "rollback", "as_expected": true,
      "runbook": "canary-rollback", "runbook_hash": "<current_hash from drill status --json>",
      "root_cause": "performance", "rolled_back": true, "trigger": "automated",
-     "decision_to_completion_s": 1.2}
+     "decision_to_completion_s": 1.2,
+     "steps": [{"name": "check-prior", "action": "registry.check_prior_versions", "status": "passed"}]}
 
 A rolled-back run is given decision and completion instants one second apart from `started_at` unless the
 line says `decision_to_completion_s`; the store then records its drill-environment deployment and rollback
@@ -20,7 +21,8 @@ from typing import Any, Protocol
 
 from harness.errors import SpecError, SpecIssue
 from harness.outcomes import RootCause, RunStatus, Trigger
-from harness.store.records import DrillRunRecord
+from harness.store.records import DrillRunRecord, StepRecord
+from harness.store.text import CONTROL
 
 
 class LineParser(Protocol):
@@ -38,7 +40,8 @@ class LineParser(Protocol):
 
 RUN_FIELDS = {"type", "run_id", "drill", "model", "started_at", "status", "expect", "as_expected", "runbook",
               "runbook_hash", "root_cause", "rolled_back", "trigger", "from_version", "to_version",
-              "decision_to_completion_s", "target_s", "gameday_id"}
+              "decision_to_completion_s", "target_s", "gameday_id", "steps"}
+STEP_STATUSES = ("passed", "failed", "skipped")
 EXPECTS = ("rollback", "promote", "fail")
 
 
@@ -48,6 +51,26 @@ def _number(p: LineParser, name: str, default: float) -> float:
         p.issue(name, f"must be a number >= 0, got {value!r}")
         return default
     return float(value)
+
+
+def _steps(p: LineParser) -> tuple[StepRecord, ...]:
+    """``"steps": [{"name": ..., "action": ..., "status": "passed"}]``: which runbook steps ran, and how."""
+    value = p.obj.get("steps") or []
+    if not isinstance(value, list):
+        p.issue("steps", "must be a list of {name, action, status}")
+        return ()
+    found = []
+    for i, step in enumerate(value):
+        if (not isinstance(step, dict) or set(step) - {"name", "action", "status"}
+                or not all(isinstance(step.get(k), str) and step.get(k) for k in ("name", "action", "status"))
+                or CONTROL.search("".join(step.values()))):
+            p.issue(f"steps.{i}", "must be {name, action, status}: printable, non-empty strings")
+            continue
+        if step["status"] not in STEP_STATUSES:
+            p.issue(f"steps.{i}.status", f"must be one of {', '.join(STEP_STATUSES)}, got {step['status']!r}")
+            continue
+        found.append(StepRecord(step["name"], step["action"], step["status"], None, None, None, 1))
+    return tuple(found)
 
 
 def drill_run_from_json(p: LineParser) -> DrillRunRecord:
@@ -69,6 +92,7 @@ def drill_run_from_json(p: LineParser) -> DrillRunRecord:
     took = _number(p, "decision_to_completion_s", 1.0)
     target = _number(p, "target_s", 900.0)
     gameday = p.text("gameday_id", nullable=True)
+    steps = _steps(p)
     if rolled_back and trigger is None:
         p.issue("trigger", "is required when rolled_back is true")
     if p.issues:
@@ -85,6 +109,6 @@ def drill_run_from_json(p: LineParser) -> DrillRunRecord:
         "trigger": None if trigger is None else trigger.value,
         "root_cause": None if root_cause is None else root_cause.value,
         "runbook": runbook, "runbook_hash": digest, "expect": expect, "as_expected": as_expected,
-        "gameday_id": gameday,
+        "gameday_id": gameday, "steps": steps,
     }
     return DrillRunRecord(**values)
