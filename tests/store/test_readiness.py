@@ -121,3 +121,26 @@ def test_readiness_in_openmetrics_passes_promtool(project: Path, store_url: str,
     assert 'drill_readiness_part_credit{model="fraud",part="prior_versions"} 1' in text
     check = subprocess.run([promtool, "check", "metrics"], input=text, text=True, capture_output=True, check=False)
     assert check.returncode == 0, check.stderr
+
+
+def test_the_summary_report_shows_readiness_and_the_cause_key_signals(project: Path, store_url: str) -> None:
+    import_runs(project, store_url, fully_drilled())
+    events = project.parent / "prod.jsonl"
+    events.write_text("".join(json.dumps({
+        "type": "rollback", "model": "fraud", "from_version": v, "to_version": "1", "decided_at": at,
+        "completed_at": at.replace(":00:00Z", ":05:00Z"), "trigger": "manual", "root_cause": "upstream-data",
+        "cause_keys": ["schema-drift:age"]}) + "\n" for v, at in (("2", ago(20)), ("3", ago(10)))))
+    assert cli("import", str(events), store=store_url).exit_code == 0
+    out = project.parent / "out"
+    result = cli("report", "--output", str(out), store=store_url)
+    assert result.exit_code == 0, result.output
+    summary = (out / "summary.md").read_text()
+    assert "## Rollback readiness" in summary
+    assert "| fraud | 88.2 | " in summary  # 75 of 85: RCA coverage 0 of 2 counts now
+    assert "rca\\_coverage 0 % (0 of 2 rollbacks of six months with an RCA)" in summary
+    assert "## Post-mortem signals" in summary
+    assert ("Rollbacks whose cause key an earlier post-mortem had named (all unplanned rollbacks in the period): 1"
+            in summary)
+    assert "- schema-drift:age: #" in summary
+    assert summary.count("Root causes") == 1
+    assert "<h2>Rollback readiness</h2>" in (out / "summary.html").read_text()
