@@ -86,3 +86,10 @@ def test_release_notes_of_an_unknown_model_exit_2(store_url: str) -> None:
     assert r.exit_code == ExitStatus.BAD_INPUT and "no model 'nosuch'" in r.output
     ok = cli("release-notes", "--model", "fraud", "--json", store=store_url)
     assert ok.exit_code == 0 and json.loads(ok.stdout)["model"] == "fraud"
+
+
+def test_the_reference_types_freshness_as_days_not_int() -> None:
+    from harness.reference import pages
+
+    row = next(line for line in pages()["reference/runbook.md"].splitlines() if line.startswith("| `freshness`"))
+    assert "`days (90d, 13w or a number)`" in row and "`int`" not in row
