@@ -104,3 +104,17 @@ def test_an_aged_import_makes_the_runbook_stale(project: Path, tmp_path: Path, s
     code, data = status(store_url)
     assert code == 1
     assert "last as-expected drill 100 days ago (freshness 90 days)" in data["runbooks"][0]["reasons"]  # type: ignore[index]
+
+
+def test_the_documented_drill_run_line_imports(store_url: str, tmp_path: Path) -> None:
+    import re
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "programme.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"^```jsonl\n(.*?)^```", page, re.S | re.M)
+    path = tmp_path / "aged.jsonl"
+    path.write_text(example)
+    result = cli("import", str(path), store=store_url)
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.stdout and "1 drill runs" in result.stdout
+    shown = json.loads(cli("show", "aged-1", "--json", store=store_url).stdout)["run"]
+    assert shown["started_at"] == "2026-08-01T03:00:00Z" and shown["steps"][0]["action"] == "registry.check_prior_versions"

@@ -144,3 +144,12 @@ def test_the_summary_report_shows_readiness_and_the_cause_key_signals(project: P
     assert "- schema-drift:age: #" in summary
     assert summary.count("Root causes") == 1
     assert "<h2>Rollback readiness</h2>" in (out / "summary.html").read_text()
+
+
+def test_the_documented_decay_example(project: Path, store_url: str) -> None:
+    """docs/programme.md: the fully drilled set run 60 days ago scores 73.3 (freshness, classes and prior
+    versions at two thirds; decision -> completion does not decay): (60 * 2/3 + 15) / 75."""
+    import_runs(project, store_url, fully_drilled(days=60))
+    code, data = gate(store_url)
+    assert data["score"] == 73.3 and code == ExitStatus.OK
+    assert "the score is 73.3" in (Path(__file__).resolve().parents[2] / "docs" / "programme.md").read_text()
