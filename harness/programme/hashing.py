@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from harness.errors import SpecError
-from harness.specs import RunbookSpec, parse_model
+from harness.spec.models import RunbookSpec, parse_model
 
 
 def _digest(data: Any) -> str:

@@ -12,15 +12,28 @@ mean time to rollback, whose denominator is the rollbacks that have one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, func, select, type_coerce
 
 from harness.store.records import RootCause, Trigger
 from harness.store.schema import deployments, rollbacks, to_micros
 
-if TYPE_CHECKING:
-    from harness.store.metrics import MetricsQuery
+
+class PeriodQuery(Protocol):
+    """What this module reads of a `metrics.MetricsQuery` (a protocol, so it does not import metrics back)."""
+
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def until(self) -> datetime | None: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def target_minutes(self) -> float: ...
 
 MICROS_PER_HOUR = 3_600_000_000
 MICROS_PER_MINUTE = 60_000_000
@@ -70,7 +83,7 @@ def mean_of(total: Any, count: int, unit: int) -> float | None:
     return None if count == 0 or total is None else float(total) / count / unit
 
 
-def compute_period(conn: Connection, q: MetricsQuery) -> PeriodRollbacks:
+def compute_period(conn: Connection, q: PeriodQuery) -> PeriodRollbacks:
     """One statement over the rollbacks decided in the period (planned ones counted apart)."""
     r = rollbacks
     d = deployments.alias("owner")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from harness.catalogue import BUILTIN_ROOT
 from harness.cli.main import app
 from harness.programme.hashing import content_hash, file_hash
+from harness.spec.catalogue import BUILTIN_ROOT
 from harness.store import format_timestamp
 
 RUNNER = CliRunner()

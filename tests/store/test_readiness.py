@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from harness.catalogue import BUILTIN_ROOT
 from harness.cli.main import app
 from harness.exit_codes import ExitStatus
 from harness.programme.hashing import content_hash
 from harness.programme.readiness import CLASSES, decay
+from harness.spec.catalogue import BUILTIN_ROOT
 from harness.store import format_timestamp
 
 RUNNER = CliRunner()

@@ -89,7 +89,9 @@ def test_release_notes_of_an_unknown_model_exit_2(store_url: str) -> None:
 
 
 def test_the_reference_types_freshness_as_days_not_int() -> None:
-    from harness.reference import pages
+    from typer.main import get_command
 
-    row = next(line for line in pages()["reference/runbook.md"].splitlines() if line.startswith("| `freshness`"))
+    from harness.authoring.reference import pages
+
+    row = next(line for line in pages(get_command(app))["reference/runbook.md"].splitlines() if line.startswith("| `freshness`"))
     assert "`days (90d, 13w or a number)`" in row and "`int`" not in row
