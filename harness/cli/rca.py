@@ -8,13 +8,14 @@ input (exit 2, nothing written); see `harness.store.causes` for what a key looks
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from harness.cli.common import StoreOpt, mapped_errors
 from harness.errors import SpecError, SpecIssue
-from harness.store import Store, check_cause_key, format_timestamp
+from harness.store import Store, check_cause_key, event_to_json, format_timestamp
 from harness.store.text import CONTROL
 
 
@@ -26,6 +27,7 @@ def record_rca(
         "--cause-key", metavar="KEY", help="A finding, e.g. schema-drift:customer_age (repeatable).")] = None,
     remove: Annotated[list[str] | None, typer.Option(
         "--remove-cause-key", metavar="KEY", help="Remove a cause key recorded by mistake (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rollback as JSON on stdout.")] = False,
     store: StoreOpt = None,
 ) -> None:
     """Attach a post-mortem (its link and its cause keys) to a recorded rollback, or remove a cause key."""
@@ -49,6 +51,9 @@ def record_rca(
         with Store.open(store) as st:
             stored = st.set_findings(ref, url, keys, removed)
     r = stored.rollback
+    if as_json:
+        typer.echo(json.dumps({"id": stored.id, **event_to_json(r)}, indent=2))
+        return
     typer.echo(f"recorded post-mortem of rollback {stored.label} decided {format_timestamp(r.decided_at)}: "
                f"rca {r.rca_url or '—'}; cause keys {', '.join(r.cause_keys) or '—'}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -43,6 +44,7 @@ from harness.store import (
     Store,
     Trigger,
     check_cause_keys,
+    event_to_json,
     format_timestamp,
     parse_date_or_timestamp,
     parse_timestamp,
@@ -63,6 +65,7 @@ class OutputFormat(StrEnum):
 
 
 EnvOpt = Annotated[str, typer.Option("--environment", help="Environment the event belongs to.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 record_app = typer.Typer(help="Record a production deployment or rollback.", no_args_is_help=True)
@@ -75,6 +78,7 @@ def record_deploy(
     at: Annotated[datetime | None, typer.Option("--at", parser=parse_timestamp,
                                                    metavar="ISO-8601", help="Default: now.")] = None,
     environment: EnvOpt = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Record that a model version went live."""
@@ -84,6 +88,9 @@ def record_deploy(
         raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_deployment(deployment)
+    if as_json:
+        typer.echo(json.dumps({"recorded": new, "event": event_to_json(deployment)}, indent=2))
+        return
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: deployment {model} {version} ({environment}) "
                f"at {format_timestamp(deployment.deployed_at)}")
@@ -107,6 +114,7 @@ def record_rollback(
     cause_key: Annotated[list[str] | None, typer.Option(
         "--cause-key", metavar="KEY", help="A post-mortem finding, e.g. schema-drift:customer_age (repeatable).")] = None,
     environment: EnvOpt = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Record a rollback: when it was decided, when it completed, why. Refused (exit 2, nothing written) when
@@ -124,6 +132,9 @@ def record_rollback(
         raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_rollback(rollback)
+    if as_json:
+        typer.echo(json.dumps({"recorded": new, "event": event_to_json(rollback)}, indent=2))
+        return
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: rollback {model} {from_version} -> {to_version} ({environment}) "
                f"decided {format_timestamp(rollback.decided_at)}")
@@ -144,6 +155,7 @@ def import_events(
         "--model", help="Only this registered model (with --from mlflow; default: all).")] = None,
     environment: Annotated[str, typer.Option(
         "--environment", help="Environment of MLflow events not made by a drill.")] = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Import deployments and rollbacks from JSONL or an MLflow registry: all or nothing, duplicates skipped."""
@@ -170,6 +182,10 @@ def import_events(
                     result = st.import_events(events, on_progress=lambda n: bar.advance(task, n), source=label)
             else:
                 result = st.import_events(events, source=label)
+    if as_json:
+        typer.echo(json.dumps({"source": label, **asdict(result), "inserted": result.inserted,
+                               "skipped": result.skipped}, indent=2))
+        return
     typer.echo(f"imported {label}: {result.inserted} new, {result.skipped} already present "
                f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks"
                + (f", {result.runs_inserted} drill runs)" if result.runs_inserted or result.runs_skipped else ")"))

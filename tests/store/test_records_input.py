@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner, Result
 
@@ -95,3 +96,40 @@ def test_the_reference_types_freshness_as_days_not_int() -> None:
 
     row = next(line for line in pages(get_command(app))["reference/runbook.md"].splitlines() if line.startswith("| `freshness`"))
     assert "`days (90d, 13w or a number)`" in row and "`int`" not in row
+
+
+DATA_COMMANDS = (("record", "deploy"), ("record", "rollback"), ("record", "rca"), ("import",), ("metrics",),
+                 ("status",), ("gate",), ("release-notes",), ("runs",), ("show",))
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    import click
+    from typer.main import get_command
+
+    root = get_command(app)
+    for path in DATA_COMMANDS:
+        command: Any = root
+        for name in path:
+            group = getattr(command, "get_command", None)
+            assert group is not None, path
+            found = group(click.Context(command), name)
+            assert found is not None, path
+            command = found
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--json" in options, " ".join(path)
+
+
+def test_record_and_import_print_json(store_url: str, tmp_path: Path) -> None:
+    r = cli("record", "deploy", "--model", "fraud", "--version", "7", "--at", "2026-10-01T10:00:00Z", "--json",
+            store=store_url)
+    assert json.loads(r.stdout) == {"recorded": True, "event": {
+        "type": "deployment", "model": "fraud", "version": "7", "deployed_at": "2026-10-01T10:00:00Z",
+        "environment": "production"}}
+    r = cli(*ROLLBACK, "--json", store=store_url)
+    assert json.loads(r.stdout)["event"]["root_cause"] == "business-rule"
+    r = cli("record", "rca", "fraud@7", "--cause-key", "rule:limit", "--json", store=store_url)
+    assert json.loads(r.stdout)["cause_keys"] == ["rule:limit"]
+    path = tmp_path / "e.jsonl"
+    path.write_text(documented_import_example())
+    data = json.loads(cli("import", str(path), "--json", store=store_url).stdout)
+    assert (data["inserted"], data["skipped"], data["deployments_inserted"]) == (1, 2, 1)  # recorded above
