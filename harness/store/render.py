@@ -39,8 +39,8 @@ def _scope(m: Metrics) -> str:
         parts.append(f"model {q.model}")
     since = q.since.date().isoformat() if q.since else "beginning"
     until = q.until.date().isoformat() if q.until else "now"
-    parts.append(f"deployed {since} .. {until}")
-    parts.append(f"rollback window {q.window_days:g} days")
+    parts.append(f"period {since} .. {until} (in-window: deployments of the period, rollbacks within "
+                 f"{q.window_days:g} days; all: rollbacks decided in the period)")
     return ", ".join(parts)
 
 
