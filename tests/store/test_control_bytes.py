@@ -80,3 +80,18 @@ def test_the_import_format_and_the_record_commands_refuse_them(tmp_path: Path) -
     assert r.exit_code == ExitStatus.BAD_INPUT and "control character" in r.output
     r = RUNNER.invoke(app, ["record", "rca", "#1", "--url", "https://pm/\x1b[2J", "--store", store])
     assert r.exit_code == ExitStatus.BAD_INPUT and "control character" in r.output
+
+
+def test_the_store_refuses_them_from_a_library_caller_too() -> None:
+    from datetime import date
+
+    from harness.store import ActionItem, GameDayRecord, Participant
+
+    with pytest.raises(ValueError, match="U\\+001B"):
+        Participant("Ana\x1b[2J", "scribe")
+    with pytest.raises(ValueError, match="U\\+0000"):
+        ActionItem("fix\x00", "Ben", date(2026, 12, 31))
+    now = datetime.now(UTC)
+    with pytest.raises(ValueError, match="U\\+202E"):
+        GameDayRecord("g", "q4", "plan.yaml", now, now, None, (Participant("Ana", "scribe"),),
+                      went_well=("fine\u202e",))
