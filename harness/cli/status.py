@@ -71,30 +71,23 @@ def gate(
 ) -> None:
     """Exit 0 when the model is ready to roll back: every runbook its drills use fresh, its latest drill as
     expected, and its readiness score at least --min-score; else exit 1, saying why."""
-    from harness.errors import SpecError, SpecIssue
     from harness.programme.freshness import project
     from harness.programme.freshness import status as compute
-    from harness.programme.readiness import readiness
+    from harness.programme.readiness import of_model, readiness
     from harness.programme.render import readiness_table
     from harness.store import Store
 
     with mapped_errors():
         runbooks, drills = project()
         with Store.open(store, read_only=True) as st:
-            found = [r for r in readiness(st, compute(st, runbooks), drills) if r.model == model]
-        if not found:
-            raise SpecError(SpecIssue("--model", "model", f"no drill of the project and no drill run in the store "
-                                                          f"is of model {model!r}"))
-    item = found[0]
-    ok = item.passes(min_score)
+            item = of_model(readiness(st, compute(st, runbooks), drills), model)
+    reasons = item.reasons(min_score)
+    ok = not reasons
     if as_json:
-        typer.echo(json.dumps({**item.to_json(), "min_score": min_score, "passes": ok}, indent=2))
+        typer.echo(json.dumps({**item.to_json(), "min_score": min_score, "passes": ok, "reasons": reasons}, indent=2))
     else:
         _console().print(readiness_table([item]))
-        verdict = "ready" if ok else "not ready"
-        reasons = list(item.blockers) + ([] if item.score >= min_score else
-                                         [f"score {item.score:g} is below {min_score:g}"])
-        typer.echo(f"{model}: {verdict} (score {item.score:g}, minimum {min_score:g})"
+        typer.echo(f"{model}: {'ready' if ok else 'not ready'} (score {item.score:g}, minimum {min_score:g})"
                    + (": " + "; ".join(reasons) if reasons else ""))
     raise typer.Exit(int(ExitStatus.OK if ok else ExitStatus.DRILL_FAILED))
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.errors import SpecError, SpecIssue
 from harness.outcomes import RootCause
 from harness.programme.freshness import Freshness, ProjectDrill, StatusReport
 from harness.store import DrillRunRecord, MetricsQuery, Store
@@ -73,7 +74,12 @@ class Readiness:
         return 0.0 if total == 0 else round(100 * sum(p.weight * (p.credit or 0.0) for p in counted) / total, 1)
 
     def passes(self, min_score: float = DEFAULT_MIN_SCORE) -> bool:
-        return not self.blockers and self.score >= min_score
+        return not self.reasons(min_score)
+
+    def reasons(self, min_score: float = DEFAULT_MIN_SCORE) -> list[str]:
+        """Why `drill gate` says no (empty: it says yes)."""
+        low = [] if self.score >= min_score else [f"score {self.score:g} is below {min_score:g}"]
+        return [*self.blockers, *low]
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "score": self.score, "parts": [p.to_json() for p in self.parts],
@@ -160,7 +166,8 @@ def readiness(store: Store, report: StatusReport, drills: Sequence[ProjectDrill]
         runbooks = sorted({d.runbook for d in mine})
         rows = [r for r in report.runbooks if r.name in runbooks]
         good = [r for r in runs if r.model == model and r.as_expected and r.started_at <= at]
-        blockers = [f"runbook {r.name} is stale: {'; '.join(r.reasons)}" for r in rows if r.stale]
+        stale = [f"{r.name} ({'; '.join(r.reasons)})" for r in rows if r.stale]
+        blockers = [f"stale runbook{'s' if len(stale) > 1 else ''}: {', '.join(stale)}"] if stale else []
         latest = next((m for m in report.models if m.name == model), None)
         if latest is None or latest.last is None:
             blockers.append("never drilled")
@@ -170,3 +177,12 @@ def readiness(store: Store, report: StatusReport, drills: Sequence[ProjectDrill]
                  _completion(good, target_minutes * 60), _prior_versions(good, at), _rca(store, model, at))
         out.append(Readiness(model, parts, tuple(blockers)))
     return out
+
+
+def of_model(items: Sequence[Readiness], model: str) -> Readiness:
+    """The model's readiness; SpecError (exit 2) when neither the project's drills nor the store name it."""
+    found = next((item for item in items if item.model == model), None)
+    if found is None:
+        raise SpecError(SpecIssue("--model", "model",
+                                  f"no drill of the project and no drill run in the store is of model {model!r}"))
+    return found

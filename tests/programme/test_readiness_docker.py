@@ -53,4 +53,4 @@ def test_a_real_drill_makes_its_runbook_fresh_and_the_gate_follows(tmp_path: Pat
     assert drill(project, "gate", "--model", "fraud", "--min-score", "50").returncode == 0
     book.write_text(book.read_text().replace("timeout: 15s", "timeout: 20s"))
     gate = drill(project, "gate", "--model", "fraud", "--min-score", "0")
-    assert gate.returncode == 1 and "runbook canary-rollback is stale" in gate.stdout.replace("\n", " ")
+    assert gate.returncode == 1 and "stale runbook: canary-rollback (changed since its last" in gate.stdout.replace("\n", " ")

@@ -88,7 +88,7 @@ def test_a_stale_runbook_or_a_failed_latest_drill_blocks_the_gate(project: Path,
     import_runs(project, store_url, fully_drilled(days=100))  # every drill of the quarter has aged out
     code, data = gate(store_url, "--min-score", "0")
     assert code == ExitStatus.DRILL_FAILED and data["passes"] is False
-    assert any("runbook canary-rollback is stale" in b for b in data["blockers"])  # type: ignore[union-attr]
+    assert any("stale runbook: canary-rollback (last as-expected drill" in b for b in data["blockers"])  # type: ignore[union-attr]
     assert data["score"] == 0.0
     import_runs(project, store_url, [*fully_drilled(), {"run_id": "bad", "started_at": ago(0.01),
                                                         "root_cause": "performance", "status": "failed",
