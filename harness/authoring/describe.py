@@ -19,6 +19,7 @@ from pydantic_core import PydanticUndefined
 from harness import targets
 from harness.runbook import actions
 from harness.spec.models import FAULT_KINDS, NETWORK_FAULTS, FaultSpec, parse_duration
+from harness.spec.types import parse_days
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ def _is_duration(metadata: list[Any]) -> bool:
 def _type_name(annotation: Any, metadata: list[Any] = []) -> str:  # noqa: B006  (never mutated)
     if _is_duration(metadata):
         return "duration"
+    if any(getattr(m, "func", None) is parse_days for m in metadata):
+        return "days (90d, 13w or a number)"
     origin = get_origin(annotation)
     if origin is Annotated:
         inner, *extra = get_args(annotation)

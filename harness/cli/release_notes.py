@@ -21,12 +21,15 @@ def release_notes(
     model: Annotated[str, typer.Option("--model", help="The model whose history to write.")],
     version: Annotated[str | None, typer.Option("--version", help="Only rollbacks of this version.")] = None,
     fmt: Annotated[NotesFormat, typer.Option("--format", case_sensitive=False)] = NotesFormat.MD,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the same as --format json).")] = False,
     mlflow_uri: Annotated[str | None, typer.Option(
         "--mlflow-uri", metavar="TRACKING_URI",
         help="Also write the Markdown into this MLflow model version's description (needs --version).")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """The model's rollback history (versions, when, why, how fast, RCA links, its drills and their freshness)."""
+    """The model's rollback history (versions, when, why, how fast, RCA links, its drills and their freshness).
+    A model the store has never seen exits 2."""
+    fmt = NotesFormat.JSON if as_json else fmt
     from harness.programme import release_notes as notes
     from harness.programme.freshness import project_runbooks, status
     from harness.store import Store

@@ -76,14 +76,19 @@ def report(
     if target_minutes <= 0:
         raise typer.BadParameter("must be greater than 0", param_hint="'--target-minutes'")
 
-    from harness.programme.freshness import project_runbooks, status
+    from harness.programme.freshness import project, status
+    from harness.programme.readiness import readiness
     from harness.report import freshness
     from harness.report.summary import write_summary
-    from harness.store import Store
+    from harness.store import MetricsQuery, Store
 
-    with mapped_errors(), Store.open(store, read_only=True) as st:
-        paths = write_summary(st, since, until, output, period, target_minutes)  # type: ignore[arg-type]
-        freshness.append(paths, status(st, project_runbooks()))
+    with mapped_errors():
+        runbooks, drills = project()
+        with Store.open(store, read_only=True) as st:
+            paths = write_summary(st, since, until, output, period, target_minutes)  # type: ignore[arg-type]
+            report = status(st, runbooks)
+            signals = st.postmortem_signals(MetricsQuery(since=since, until=until))
+            freshness.append(paths, report, readiness(st, report, drills, target_minutes=target_minutes), signals)
     for path in paths:
         typer.echo(f"wrote {path}")
 

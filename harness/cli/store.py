@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -41,12 +43,15 @@ from harness.store import (
     RootCause,
     Store,
     Trigger,
+    check_cause_keys,
+    event_to_json,
     format_timestamp,
     parse_date_or_timestamp,
     parse_timestamp,
     read_jsonl,
     write_jsonl,
 )
+from harness.store.codec import ImportEvent
 from harness.store.openmetrics import render as render_openmetrics
 from harness.store.render import groups_table, metrics_table
 
@@ -60,6 +65,7 @@ class OutputFormat(StrEnum):
 
 
 EnvOpt = Annotated[str, typer.Option("--environment", help="Environment the event belongs to.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 record_app = typer.Typer(help="Record a production deployment or rollback.", no_args_is_help=True)
@@ -72,12 +78,19 @@ def record_deploy(
     at: Annotated[datetime | None, typer.Option("--at", parser=parse_timestamp,
                                                    metavar="ISO-8601", help="Default: now.")] = None,
     environment: EnvOpt = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Record that a model version went live."""
-    deployment = Deployment(model, version, at or datetime.now(UTC), environment)
+    try:
+        deployment = Deployment(model, version, at or datetime.now(UTC), environment)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_deployment(deployment)
+    if as_json:
+        typer.echo(json.dumps({"recorded": new, "event": event_to_json(deployment)}, indent=2))
+        return
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: deployment {model} {version} ({environment}) "
                f"at {format_timestamp(deployment.deployed_at)}")
@@ -98,16 +111,30 @@ def record_rollback(
         "--planned", help="A planned rollback (not counted in the rate).")] = False,
     rca_url: Annotated[str | None, typer.Option(
         "--rca-url", help="Published root-cause analysis.")] = None,
+    cause_key: Annotated[list[str] | None, typer.Option(
+        "--cause-key", metavar="KEY", help="A post-mortem finding, e.g. schema-drift:customer_age (repeatable).")] = None,
     environment: EnvOpt = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Record a rollback: when it was decided, when it completed, why."""
+    """Record a rollback: when it was decided, when it completed, why. Refused (exit 2, nothing written) when
+    decided before its version's first recorded deployment."""
     if completed_at < decided_at:
         raise typer.BadParameter("is before --decided-at", param_hint="'--completed-at'")
-    rollback = Rollback(model, from_version, to_version, decided_at, completed_at, trigger,
-                        root_cause, planned, rca_url, environment)
+    try:
+        check_cause_keys(cause_key or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--cause-key'") from None
+    try:
+        rollback = Rollback(model, from_version, to_version, decided_at, completed_at, trigger,
+                            root_cause, planned, rca_url, environment, tuple(cause_key or ()))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with mapped_errors(), Store.open(store) as st:
         new = st.record_rollback(rollback)
+    if as_json:
+        typer.echo(json.dumps({"recorded": new, "event": event_to_json(rollback)}, indent=2))
+        return
     state = "recorded" if new else "already recorded"
     typer.echo(f"{state}: rollback {model} {from_version} -> {to_version} ({environment}) "
                f"decided {format_timestamp(rollback.decided_at)}")
@@ -128,6 +155,7 @@ def import_events(
         "--model", help="Only this registered model (with --from mlflow; default: all).")] = None,
     environment: Annotated[str, typer.Option(
         "--environment", help="Environment of MLflow events not made by a drill.")] = PRODUCTION,
+    as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Import deployments and rollbacks from JSONL or an MLflow registry: all or nothing, duplicates skipped."""
@@ -138,6 +166,7 @@ def import_events(
             raise typer.BadParameter("is required with --from mlflow", param_hint="'--tracking-uri'")
     elif file is None:
         raise typer.BadParameter("is required (or use --from mlflow)", param_hint="FILE.jsonl")
+    events: Sequence[ImportEvent]
     with mapped_errors():
         if source is ImportSource.MLFLOW:
             assert tracking_uri is not None
@@ -150,11 +179,16 @@ def import_events(
                 with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
                               TimeRemainingColumn(), console=Console(stderr=True)) as bar:
                     task = bar.add_task("import", total=len(events))
-                    result = st.import_events(events, on_progress=lambda n: bar.advance(task, n))
+                    result = st.import_events(events, on_progress=lambda n: bar.advance(task, n), source=label)
             else:
-                result = st.import_events(events)
+                result = st.import_events(events, source=label)
+    if as_json:
+        typer.echo(json.dumps({"source": label, **asdict(result), "inserted": result.inserted,
+                               "skipped": result.skipped}, indent=2))
+        return
     typer.echo(f"imported {label}: {result.inserted} new, {result.skipped} already present "
-               f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks)")
+               f"({result.deployments_inserted} deployments, {result.rollbacks_inserted} rollbacks"
+               + (f", {result.runs_inserted} drill runs)" if result.runs_inserted or result.runs_skipped else ")"))
 
 
 def _mlflow_events(tracking_uri: str, model: str | None, environment: str) -> list[Event]:
@@ -192,9 +226,15 @@ def metrics(
         "--target-minutes", help="Decision-to-completion target.")] = 15.0,
     fmt: Annotated[OutputFormat, typer.Option("--format", case_sensitive=False)] = OutputFormat.TABLE,
     by: Annotated[GroupBy | None, typer.Option("--by", case_sensitive=False, help="Trend rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the same as --format json).")] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Rollback rate, its band, time to rollback and the standard's signals of success."""
+    """Rollback rate, its band, time to rollback and the standard's signals of success, each figure over
+    a named population (in-window rollbacks, all unplanned rollbacks in the period; see docs/store.md)."""
+    if as_json:
+        if fmt is OutputFormat.OPENMETRICS:
+            raise typer.BadParameter("give --json or --format openmetrics, not both", param_hint="'--json'")
+        fmt = OutputFormat.JSON
     if window_days <= 0:
         raise typer.BadParameter("must be greater than 0", param_hint="'--window-days'")
     if target_minutes <= 0:

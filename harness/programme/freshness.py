@@ -1,9 +1,11 @@
-"""Runbook freshness: has each runbook of the project been drilled, as expected, recently, as it reads now?
+"""Runbook freshness: has each runbook of the project been *proven* recently, as it means now?
 
 The standard asks that runbooks be "tested quarterly to ensure they can be executed under pressure". A
-runbook is *stale* when its last drill that ended as expected is older than its ``freshness:`` (default
-90 days), when it never had one, or when the file changed since (its content hash differs from the one
-recorded with that run). `drill status` exits 1 when anything is stale, so a CI job can gate on it.
+runbook (or a model) is *stale* when its last drill that ended as expected is older than its ``freshness:``
+(default 90 days), when it never had one, when its latest drill did not end as expected (a failed drill
+after a good one proves the opposite), or when its meaning changed since (the hash of its parsed content,
+`hashing.content_hash`, differs from the one recorded with that run: comments and formatting do not count).
+`drill status` exits 1 when anything is stale, so a CI job can gate on it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError, SpecIssue
-from harness.programme.hashing import content_hash
+from harness.programme.hashing import content_hash, file_hash
 from harness.spec import catalogue
 from harness.spec.models import RunbookSpec, parse_model
 from harness.store import Latest, RunSummary, Store
@@ -36,6 +38,7 @@ class Freshness:
     last: RunSummary | None
     last_as_expected: RunSummary | None
     now: datetime
+    file_hash: str | None = None  # the byte hash, which runs recorded before meaning hashes carry
 
     @property
     def age_days(self) -> float | None:
@@ -48,7 +51,7 @@ class Freshness:
         reference = self.last_as_expected
         if self.kind != "runbook" or reference is None or reference.runbook_hash is None or self.current_hash is None:
             return None
-        return reference.runbook_hash != self.current_hash
+        return reference.runbook_hash not in (self.current_hash, self.file_hash)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -57,6 +60,9 @@ class Freshness:
         if good is None:
             return ("never drilled",) if self.last is None else ("no drill ended as expected",)
         out = []
+        last = self.last
+        if last is not None and last.run_id != good.run_id and last.as_expected is not True:
+            out.append(f"its latest drill {last.run_id} did not end as expected ({last.status})")
         age = (self.now - good.started_at).total_seconds() / 86400
         if age > self.freshness_days:
             out.append(f"last as-expected drill {age:.0f} days ago (freshness {self.freshness_days} days)")
@@ -90,20 +96,43 @@ class StatusReport:
     def stale(self) -> bool:
         return any(item.stale for item in (*self.runbooks, *self.models))
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Runbooks and models counted apart: {"runbooks": {"total": n, "stale": k}, "models": {...}}."""
+        return {kind: {"total": len(items), "stale": sum(item.stale for item in items)}
+                for kind, items in (("runbooks", self.runbooks), ("models", self.models))}
+
     def to_json(self) -> dict[str, Any]:
         return {"generated_at": self.generated_at.isoformat().replace("+00:00", "Z"), "stale": self.stale,
+                "counts": self.counts(),
                 "runbooks": [r.to_json() for r in self.runbooks], "models": [m.to_json() for m in self.models]}
+
+
+@dataclass(frozen=True)
+class ProjectDrill:
+    """What readiness needs of one drill of the project: its model, class, runbook and adversity kinds."""
+
+    name: str
+    model: str
+    root_cause: str
+    runbook: str
+    adversity: tuple[str, ...]
 
 
 def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
     """The project's runbooks (the catalogue's where there is no project), each with the drills using it.
 
     Every drill and runbook is validated first: a broken file is bad input (exit 2), never a fresh row."""
-    project = [root for root in catalogue.roots() if root != catalogue.BUILTIN_ROOT]
-    roots = [root for root in project if (root / "drills").is_dir() or (root / "runbooks").is_dir()]
+    return project()[0]
+
+
+def project() -> tuple[list[tuple[RunbookSpec, Path, tuple[str, ...]]], list[ProjectDrill]]:
+    """The project's runbooks (as `project_runbooks`) and its drills; SpecError listing every broken file."""
+    project_roots = [root for root in catalogue.roots() if root != catalogue.BUILTIN_ROOT]
+    roots = [root for root in project_roots if (root / "drills").is_dir() or (root / "runbooks").is_dir()]
     roots = roots or [catalogue.BUILTIN_ROOT]
     users: dict[Path, list[str]] = {}
     paths: list[Path] = []
+    drills: list[ProjectDrill] = []
     issues: list[SpecIssue] = []
     for root in roots:
         paths += sorted((root / "runbooks").glob("*.y*ml"))
@@ -113,8 +142,11 @@ def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
             except SpecError as exc:
                 issues.extend(exc.issues)
                 continue
+            spec = loaded.spec
+            drills.append(ProjectDrill(spec.name, spec.model, str(spec.root_cause), loaded.runbook.name,
+                                       tuple(sorted({str(a.kind) for a in spec.adversity}))))
             key = loaded.runbook_path.resolve()
-            users.setdefault(key, []).append(loaded.spec.name)
+            users.setdefault(key, []).append(spec.name)
             if all(p.resolve() != key for p in paths):
                 paths.append(loaded.runbook_path)
     found: list[tuple[RunbookSpec, Path, tuple[str, ...]]] = []
@@ -125,7 +157,7 @@ def project_runbooks() -> list[tuple[RunbookSpec, Path, tuple[str, ...]]]:
             issues.extend(exc.issues)
     if issues:
         raise SpecError(issues)
-    return found
+    return found, drills
 
 
 def status(store: Store, runbooks: Sequence[tuple[RunbookSpec, Path, tuple[str, ...]]],
@@ -137,7 +169,8 @@ def status(store: Store, runbooks: Sequence[tuple[RunbookSpec, Path, tuple[str, 
     for spec, path, drills in runbooks:
         latest: Latest | None = by_runbook.get(spec.name)
         rows.append(Freshness("runbook", spec.name, str(path), drills, spec.freshness, content_hash(path),
-                              latest.last if latest else None, latest.last_as_expected if latest else None, at))
+                              latest.last if latest else None, latest.last_as_expected if latest else None, at,
+                              file_hash(path)))
     models = [Freshness("model", key, None, (latest.last.drill,), DEFAULT_FRESHNESS_DAYS, None, latest.last,
                         latest.last_as_expected, at)
               for key, latest in sorted(store.latest_runs("model").items())]

@@ -41,6 +41,7 @@ from harness.spec import catalogue
 from harness.spec.catalogue import LoadedDrill
 from harness.store import ActionItem, GameDayRecord, LogEntry, Participant, Store
 from harness.store.gamedays import ABORTED
+from harness.store.text import plain
 
 SURPRISE = "surprise scenario"
 
@@ -154,7 +155,10 @@ class DockerRunner:
 def _items(human: HumanInput, question: str) -> list[str]:
     out: list[str] = []
     while (line := human.text(f"{question} (one a line, '.' to finish) > ")) not in (None, "."):
-        out.append(line)
+        try:
+            out.append(plain(line))
+        except ValueError as exc:  # an ESC or a NUL typed or pasted in: asked again, never stored
+            human.prompt(f"  not taken: {exc}")
     return out
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from harness.errors import SpecError, SpecIssue
 from harness.spec import catalogue
@@ -35,9 +35,10 @@ from harness.spec.models import line_of as _line_of
 from harness.spec.models import load_yaml, parse_model
 from harness.spec.types import Name, Strict
 from harness.store.codec import MAX_YEAR
+from harness.store.text import plain
 
 Role = Literal["incident-commander", "operator", "scribe"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(plain)]
 
 
 class ParticipantSpec(Strict):
@@ -60,7 +61,7 @@ class GameDayPlan(Strict):
     """A GameDay: who takes part in which role, the drills run in order, and a surprise drawn last."""
 
     name: Name = Field(description="the GameDay's name (part of its id)")
-    description: str = Field(default="", description="free text for the page")
+    description: Annotated[str, AfterValidator(plain)] = Field(default="", description="free text for the page")
     participants: list[ParticipantSpec] = Field(min_length=1, description="everyone taking part, each with a role")
     drills: list[str] = Field(default_factory=list, description="drills run in this order (names or paths)")
     surprise: SurpriseSpec | None = Field(default=None, description="a scenario drawn at random, run last, its name "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from harness.errors import SpecError, SpecIssue
 from harness.programme.freshness import Freshness, StatusReport
 from harness.store import Deployment, Store, StoredRollback, format_timestamp
 
@@ -83,7 +84,11 @@ def _state(item: Freshness | None) -> str:
 def build(store: Store, model: str, version: str | None, status: StatusReport | None) -> ReleaseNotes:
     """Every rollback of ``model`` (from ``version`` only, if given), oldest first, and its drills' state."""
     deployments = store.deployments_of(model)
-    history = tuple(HistoryItem(s, _owner(s, deployments)) for s in store.stored_rollbacks(model)
+    stored = store.stored_rollbacks(model)
+    if not deployments and not stored and model not in store.latest_runs("model"):
+        raise SpecError(SpecIssue("--model", "model", f"no model {model!r} in the store (no deployment, "
+                                  "rollback or drill run of it)"))
+    history = tuple(HistoryItem(s, _owner(s, deployments)) for s in stored
                     if version is None or s.rollback.from_version == version)
     by_runbook = {item.name: item for item in status.runbooks} if status is not None else {}
     drills = tuple(

@@ -43,6 +43,7 @@ from harness.store import (
     Store,
 )
 from harness.store.codec import format_timestamp
+from harness.store.definitions import ALL_ROLLBACKS, IN_WINDOW, label
 
 Period = Literal["auto", "week", "quarter"]
 WEEKLY_UP_TO = timedelta(weeks=13)  # "auto": weekly trend for a quarter or less, else quarterly
@@ -188,21 +189,28 @@ def _period_text(s: Summary) -> str:
     return f"{_t(s.since) if s.since else 'the beginning'} to {_t(s.until) if s.until else 'now'}"
 
 
-def metric_rows(m: Metrics) -> list[tuple[str, str]]:
-    q = m.query
+def metric_rows(m: Metrics) -> list[tuple[str, str, str]]:
+    """(figure, in-window rollbacks, all unplanned rollbacks in the period): labels from store.definitions."""
+    a, q = m.all_rollbacks, m.query
+
+    def both(key: str, suffix: str, digits: int = 1) -> tuple[str, str, str]:
+        whole = getattr(a, key) if a is not None else None
+        name = label(key) + (f" ({q.target_minutes:g} min)" if key == "within_target_pct" else "")
+        return (name, _n(getattr(m, key), suffix, digits), _n(whole, suffix, digits))
+
     return [
-        ("deployments", f"{m.deployments:,}"),
-        ("rollbacks (unplanned, within the window)", f"{m.rollbacks:,}"),
-        ("rollback rate", _n(m.rollback_rate_pct, " %", 2) + (f" — {m.band}" if m.band else "")),
-        ("mean time to rollback (deploy → decision)", _n(m.mean_time_to_rollback_hours, " h", 2)),
-        ("mean decision → completion", _n(m.mean_decision_to_completion_minutes, " min", 2)),
-        (f"within the {q.target_minutes:g}-minute target", _n(m.within_target_pct, " %")),
-        ("automated rollbacks", _n(m.automated_rollback_rate_pct, " %")),
-        ("repeat rollbacks (models)", _n(m.repeat_rollback_rate_pct, " %")),
-        ("planned rollbacks (not counted)", f"{m.planned_rollbacks:,}"),
-        ("root causes", ", ".join(f"{k}: {v}" for k, v in sorted(m.root_causes.items()) if v) or "—"),
-        ("RCA coverage", _n(m.rca_coverage_pct, " %")),
+        (label("deployments"), f"{m.deployments:,}", "—"),
+        (label("rollbacks"), f"{m.rollbacks:,}", "—" if a is None else f"{a.rollbacks:,}"),
+        (label("rollback_rate_pct"), _n(m.rollback_rate_pct, " %", 2) + (f" — {m.band}" if m.band else ""), "—"),
+        both("mean_time_to_rollback_hours", " h", 2), both("mean_decision_to_completion_minutes", " min", 2),
+        both("within_target_pct", " %"), both("automated_rollback_rate_pct", " %"),
+        (label("repeat_rollback_rate_pct"), _n(m.repeat_rollback_rate_pct, " %"), "—"),
+        (label("planned_rollbacks"), f"{m.planned_rollbacks:,}", "—" if a is None else f"{a.planned_rollbacks:,}"),
+        both("rca_coverage_pct", " %"),
     ]
+
+
+METRIC_HEADERS = ["figure", IN_WINDOW.short, ALL_ROLLBACKS.short]
 
 
 def _run_cells(row: RunRow) -> list[str]:
@@ -263,15 +271,13 @@ def render_markdown(s: Summary) -> str:
                        ) if s.rate_by_period else ["—"]
     shares = "; ".join(charts.share_text(*row) for row in share_rows(s))
     causes = ", ".join(f"{c}: {p}" + (f" (+{d} drill)" if d else "") for c, p, d in cause_rows(s)) or "—"
-    lines += ["", f"Who decided: {shares}.", "", f"Root causes (rollbacks decided in the period): {causes}.",
+    lines += ["", f"Who decided: {shares}.", "", f"Root causes ({ALL_ROLLBACKS.short}): {causes}.",
               "", "Charts: summary.html."]
     lines += ["", f"## Trend per drill, per {s.period}", ""]
     lines += _md_table(TREND_HEADERS, [_trend_cells(t) for t in s.trend]) if s.trend else ["—"]
     lines += ["", "## Production rollback metrics (the standard)", ""]
-    lines += _md_table(["metric", "value"], [[k, v] for k, v in metric_rows(s.production)])
+    lines += _md_table(METRIC_HEADERS, [list(row) for row in metric_rows(s.production)])
     lines += ["", f"Bands: {INTERPRETATION}."]
-    if s.production.repeated_root_causes:
-        lines += ["", "Repeated root causes (act on these): " + ", ".join(s.production.repeated_root_causes) + "."]
     if s.production_by_quarter:
         lines += ["", "### Production trend per quarter", ""]
         lines += _md_table(QUARTER_HEADERS, [_quarter_cells(g) for g in s.production_by_quarter])
@@ -373,13 +379,8 @@ def render_html(s: Summary, output_dir: Path) -> str:
     parts.append(f"<h2>Trend per drill, per {escape(s.period)}</h2>")
     parts.append(_html_table(TREND_HEADERS, [_trend_cells(t) for t in s.trend], "trend") if s.trend else "<p>—</p>")
     parts.append("<h2>Production rollback metrics (the standard)</h2>")
-    parts.append('<table class="metrics"><tbody>' + "".join(
-        f'<tr><th scope="row">{escape(k)}</th><td>{escape(v)}</td></tr>' for k, v in metric_rows(s.production))
-        + "</tbody></table>")
+    parts.append(_html_table(METRIC_HEADERS, [list(row) for row in metric_rows(s.production)], "metrics"))
     parts.append(f'<p class="sub">Bands: {escape(INTERPRETATION)}.</p>')
-    if s.production.repeated_root_causes:
-        parts.append('<p class="note">Repeated root causes (act on these): '
-                     f'{escape(", ".join(s.production.repeated_root_causes))}.</p>')
     if s.production_by_quarter:
         parts.append("<h3>Production trend per quarter</h3>")
         parts.append(_html_table(QUARTER_HEADERS, [_quarter_cells(g) for g in s.production_by_quarter], "quarters"))

@@ -5,10 +5,12 @@
         store.record_deployment(Deployment("fraud", "7", deployed_at))
         print(store.metrics(MetricsQuery(since=..., until=...)).rollback_rate_pct)
 
-Modules: `records` (value types), `codec` (JSONL in/out), `schema` (tables, migrations),
-`db` (URLs, engines), `rows` (row mapping), `store` (the Store), `metrics` (the
-definitions, in SQL), `postmortems` (RCA links, cause keys, their signals), `gamedays`,
-`freshness` (what `drill status` reads), `trends` (by quarter / model), `openmetrics`, `render` (rich).
+Modules: `records` (value types), `codec` (JSONL in/out) and `run_codec` (drill runs in it), `text` (no
+control characters in free text), `schema` (tables, migrations), `db` (URLs, engines), `rows` (row mapping),
+`store` (the Store), `history` (impossible histories refused), `definitions` (what every figure counts: labels,
+populations, the docs' table), `metrics` (in-window figures, in SQL) and `period` (all rollbacks of the
+period), `postmortems` (RCA links, cause keys, their signals), `gamedays`, `freshness` (what `drill status`
+reads), `trends` (by quarter / model), `openmetrics`, `render` (rich).
 """
 
 from __future__ import annotations

@@ -23,7 +23,20 @@ from typing import Any, TextIO
 
 from harness.errors import SpecError, SpecIssue
 from harness.store.causes import check_cause_keys
-from harness.store.records import PRODUCTION, Deployment, Event, Rollback, RootCause, Trigger
+from harness.store.records import (
+    PRODUCTION,
+    Deployment,
+    DrillRunRecord,
+    Event,
+    Rollback,
+    RootCause,
+    RunStatus,
+    Trigger,
+)
+from harness.store.run_codec import drill_run_from_json
+from harness.store.text import plain
+
+ImportEvent = Event | DrillRunRecord  # what an import file holds; `drill export` writes Events only
 
 MAX_ISSUES = 50
 # Instants outside these years are typing mistakes (year 1, 9999) that later overflow date arithmetic
@@ -91,7 +104,7 @@ def format_timestamp(value: datetime) -> str:
     return text + "Z"
 
 
-class _LineParser:
+class LineParser:
     """Collects the issues of one line; each accessor records a problem and returns None."""
 
     def __init__(self, obj: dict[str, Any], file: str, line: int | None) -> None:
@@ -113,7 +126,11 @@ class _LineParser:
         if not isinstance(value, str) or not value.strip():
             self.issue(name, f"must be a non-empty string, got {json.dumps(value)}")
             return None
-        return value
+        try:
+            return plain(value)
+        except ValueError as exc:
+            self.issue(name, str(exc))
+            return None
 
     def timestamp(self, name: str) -> datetime | None:
         raw = self.text(name)
@@ -125,7 +142,7 @@ class _LineParser:
             self.issue(name, str(exc))
             return None
 
-    def choice(self, name: str, enum: type[Trigger] | type[RootCause]) -> Any:
+    def choice(self, name: str, enum: type[Trigger] | type[RootCause] | type[RunStatus]) -> Any:
         raw = self.text(name)
         if raw is None:
             return None
@@ -162,11 +179,18 @@ class _LineParser:
             self.issue(name, "unknown field")
 
 
+def line_from_json(obj: Any, file: str = "<input>", line: int | None = None) -> ImportEvent:
+    """One line of an import file: a drill run, or what `event_from_json` reads."""
+    if isinstance(obj, dict) and obj.get("type") == "drill_run":
+        return drill_run_from_json(LineParser(obj, file, line))
+    return event_from_json(obj, file, line)
+
+
 def event_from_json(obj: Any, file: str = "<input>", line: int | None = None) -> Event:
     """One decoded JSON object to a Deployment or Rollback; SpecError lists every problem."""
     if not isinstance(obj, dict):
         raise SpecError(SpecIssue(file, "-", "each line must be a JSON object", line))
-    p = _LineParser(obj, file, line)
+    p = LineParser(obj, file, line)
     kind = obj.get("type")
     if kind == "deployment":
         p.unknown(_DEPLOYMENT_FIELDS)
@@ -195,20 +219,19 @@ def event_from_json(obj: Any, file: str = "<input>", line: int | None = None) ->
             model, from_v, to_v, decided_at, completed_at, trigger, root_cause, planned, rca_url,
             environment, cause_keys,
         )
-    raise SpecError(
-        SpecIssue(file, "type", f"must be 'deployment' or 'rollback', got {json.dumps(kind)}", line)
-    )
+    raise SpecError(SpecIssue(
+        file, "type", f"must be 'deployment', 'rollback' or 'drill_run', got {json.dumps(kind)}", line))
 
 
-def parse_lines(lines: Iterable[str], file: str) -> list[Event]:
+def parse_lines(lines: Iterable[str], file: str) -> list[ImportEvent]:
     """Every event of a JSONL stream, or a SpecError naming each bad line and field."""
-    events: list[Event] = []
+    events: list[ImportEvent] = []
     issues: list[SpecIssue] = []
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            events.append(event_from_json(json.loads(raw), file, number))
+            events.append(line_from_json(json.loads(raw), file, number))
         except json.JSONDecodeError as exc:
             issues.append(SpecIssue(file, "-", f"not valid JSON: {exc.msg}", number))
         except RecursionError:
@@ -223,7 +246,7 @@ def parse_lines(lines: Iterable[str], file: str) -> list[Event]:
     return events
 
 
-def read_jsonl(path: Path) -> list[Event]:
+def read_jsonl(path: Path) -> list[ImportEvent]:
     """Parse a whole JSONL file; a missing or unreadable file is bad input too."""
     try:
         with path.open(encoding="utf-8") as handle:

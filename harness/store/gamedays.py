@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, Table, select
 from harness.store import rows
 from harness.store.records import as_utc
 from harness.store.schema import EPOCH, gameday_actions, gameday_log, gameday_participants, gamedays
+from harness.store.text import plain
 
 ROLES = ("incident-commander", "operator", "scribe")
 ABORTED = "aborted"
@@ -25,6 +26,9 @@ ABORTED = "aborted"
 class Participant:
     name: str
     role: str  # one of ROLES
+
+    def __post_init__(self) -> None:
+        plain(self.name)  # a library caller gets the same refusal as a plan file (harness.store.text)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class ActionItem:
     description: str
     owner: str
     due: date
+
+    def __post_init__(self) -> None:
+        plain(self.description)
+        plain(self.owner)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class GameDayRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", as_utc(self.started_at, "started_at"))
         object.__setattr__(self, "ended_at", as_utc(self.ended_at, "ended_at"))
+        for item in (self.name, *self.went_well, *self.went_badly):
+            plain(item)
 
     def person(self, role: str) -> str | None:
         return next((p.name for p in self.participants if p.role == role), None)

@@ -13,7 +13,11 @@ Definitions (issue 4), for one environment and an optional model:
   deployments are counted apart and never enter the rate;
 - repeat rollbacks: a model repeats when one of its rolled-back deployments directly
   follows (previous deployment of the same model in the environment) another rolled-back
-  deployment.
+  deployment; the figure is repeating models / models with a counted rollback.
+
+These are the *in-window* population (`definitions.IN_WINDOW`); `period` computes the same
+figures over all unplanned rollbacks decided in the period (`all_rollbacks`), which `compute`
+attaches. `definitions` holds every figure's label, numerator and denominator.
 
 Everything is integer arithmetic on epoch microseconds (see `schema`), so the statement is
 the same on SQLite and PostgreSQL. The two correlated look-ups are index range scans on
@@ -27,21 +31,26 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     and_,
     case,
     func,
     select,
-    type_coerce,
 )
 
+from harness.store.period import (
+    MICROS_PER_HOUR,
+    MICROS_PER_MINUTE,
+    PeriodRollbacks,
+    as_int,
+    compute_period,
+    mean_of,
+    pct,
+)
 from harness.store.records import PRODUCTION, RootCause, Trigger
 from harness.store.schema import deployments, rollbacks, to_micros
 
-MICROS_PER_HOUR = 3_600_000_000
-MICROS_PER_MINUTE = 60_000_000
 MICROS_PER_DAY = 86_400_000_000
 
 BANDS = ("excellent", "acceptable", "concerning", "high-risk")
@@ -79,6 +88,7 @@ class Metrics:
     root_causes: dict[str, int]
     rca_coverage_pct: float | None
     query: MetricsQuery = field(default_factory=MetricsQuery, compare=False)
+    all_rollbacks: PeriodRollbacks | None = field(default=None, compare=False)
 
     @property
     def repeated_root_causes(self) -> list[str]:
@@ -92,6 +102,9 @@ class Metrics:
             return None if value is None else round(value, 4)
 
         return {
+            "population": "in_window",
+            "window_days": self.query.window_days,
+            "target_minutes": self.query.target_minutes,
             "deployments": self.deployments,
             "rollbacks": self.rollbacks,
             "rollback_rate_pct": r(self.rollback_rate_pct),
@@ -104,6 +117,7 @@ class Metrics:
             "planned_rollbacks": self.planned_rollbacks,
             "root_causes": dict(self.root_causes),
             "rca_coverage_pct": r(self.rca_coverage_pct),
+            "all_rollbacks": None if self.all_rollbacks is None else self.all_rollbacks.to_json(),
         }
 
 
@@ -121,17 +135,6 @@ def band_for(rolled_back: int, deployments: int) -> str | None:
     return "high-risk"
 
 
-def _pct(part: int, whole: int) -> float | None:
-    return None if whole == 0 else part * 100 / whole
-
-
-def _mean(total: Any, count: int, unit: int) -> float | None:
-    return None if count == 0 or total is None else float(total) / count / unit
-
-
-def _us(column: Any) -> ColumnElement[int]:
-    """A timestamp column as its raw integer, for arithmetic."""
-    return type_coerce(column, BigInteger)
 
 
 def _counted_rollbacks(q: MetricsQuery) -> Any:
@@ -156,16 +159,16 @@ def _counted_rollbacks(q: MetricsQuery) -> Any:
     if q.model is not None:
         where.append(r.c.model == q.model)
     if q.since is not None:  # decided_at >= deployed_at >= since
-        where.append(_us(r.c.decided_at) >= to_micros(q.since))
+        where.append(as_int(r.c.decided_at) >= to_micros(q.since))
     if q.until is not None:  # decided_at <= deployed_at + window < until + window
-        where.append(_us(r.c.decided_at) < to_micros(q.until) + window)
+        where.append(as_int(r.c.decided_at) < to_micros(q.until) + window)
     # MATERIALIZED: the correlated look-up runs once per rollback, not once per reference.
     attributed = (
         select(r, owner.label("deployment_id")).where(*where).cte("attributed")
         .prefix_with("MATERIALIZED")
     )
     a = attributed.c
-    dep_where = [_us(a.decided_at) <= _us(d.c.deployed_at) + window]
+    dep_where = [as_int(a.decided_at) <= as_int(d.c.deployed_at) + window]
     dep_where += deployment_range(d, q)
     rank = func.row_number().over(
         partition_by=[a.deployment_id, a.planned], order_by=[a.decided_at, a.id]
@@ -186,9 +189,9 @@ def deployment_range(d: Any, q: MetricsQuery) -> list[ColumnElement[bool]]:
     if q.model is not None:
         where.append(d.c.model == q.model)
     if q.since is not None:
-        where.append(_us(d.c.deployed_at) >= to_micros(q.since))
+        where.append(as_int(d.c.deployed_at) >= to_micros(q.since))
     if q.until is not None:
-        where.append(_us(d.c.deployed_at) < to_micros(q.until))
+        where.append(as_int(d.c.deployed_at) < to_micros(q.until))
     return where
 
 
@@ -229,7 +232,7 @@ def compute(conn: Connection, q: MetricsQuery) -> Metrics:
     )
     c = counted.c
     target = int(q.target_minutes * MICROS_PER_MINUTE)
-    to_completion = _us(c.completed_at) - _us(c.decided_at)
+    to_completion = as_int(c.completed_at) - as_int(c.decided_at)
 
     def count_if(condition: ColumnElement[bool]) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -242,7 +245,7 @@ def compute(conn: Connection, q: MetricsQuery) -> Metrics:
         select(
             func.count().label("n"),
             # * 1.0: SQLite's integer sum() raises on overflow; a float sum cannot.
-            func.sum((_us(c.decided_at) - _us(c.deployed_at)) * 1.0).label("to_decision"),
+            func.sum((as_int(c.decided_at) - as_int(c.deployed_at)) * 1.0).label("to_decision"),
             func.sum(to_completion * 1.0).label("to_completion"),
             count_if(to_completion <= target).label("within"),
             count_if(c.trigger == Trigger.AUTOMATED.value).label("automated"),
@@ -257,15 +260,16 @@ def compute(conn: Connection, q: MetricsQuery) -> Metrics:
     return Metrics(
         deployments=n_deployments,
         rollbacks=n,
-        rollback_rate_pct=_pct(n, n_deployments),
+        rollback_rate_pct=pct(n, n_deployments),
         band=band_for(n, n_deployments),
-        mean_time_to_rollback_hours=_mean(row.to_decision, n, MICROS_PER_HOUR),
-        mean_decision_to_completion_minutes=_mean(row.to_completion, n, MICROS_PER_MINUTE),
-        within_target_pct=_pct(int(row.within), n),
-        automated_rollback_rate_pct=_pct(int(row.automated), n),
-        repeat_rollback_rate_pct=_pct(int(row.repeat_models or 0), int(row.models)),
+        mean_time_to_rollback_hours=mean_of(row.to_decision, n, MICROS_PER_HOUR),
+        mean_decision_to_completion_minutes=mean_of(row.to_completion, n, MICROS_PER_MINUTE),
+        within_target_pct=pct(int(row.within), n),
+        automated_rollback_rate_pct=pct(int(row.automated), n),
+        repeat_rollback_rate_pct=pct(int(row.repeat_models or 0), int(row.models)),
         planned_rollbacks=int(row.planned or 0),
         root_causes={cause.value: int(row._mapping[cause.value]) for cause in RootCause},
-        rca_coverage_pct=_pct(int(row.with_rca), n),
+        rca_coverage_pct=pct(int(row.with_rca), n),
         query=q,
+        all_rollbacks=compute_period(conn, q),
     )

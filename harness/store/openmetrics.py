@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from harness.store.definitions import ALL_ROLLBACKS, IN_WINDOW
 from harness.store.metrics import BANDS, Metrics
 from harness.store.records import RootCause
 
@@ -30,6 +32,18 @@ def _one(value: Callable[[Metrics], float | int | None]) -> Samples:
     return lambda m: [((), None if (v := value(m)) is None else float(v))]
 
 
+def _both(value: Callable[[Any], float | int | None]) -> Samples:
+    """One sample per population: in-window (from Metrics) and all rollbacks of the period."""
+    def samples(m: Metrics) -> list[tuple[Labels, float | None]]:
+        found: list[tuple[Labels, float | None]] = []
+        for population, source in ((IN_WINDOW, m), (ALL_ROLLBACKS, m.all_rollbacks)):
+            if source is not None:
+                v = value(source)
+                found.append(((("population", population.key),), None if v is None else float(v)))
+        return found
+    return samples
+
+
 def _ratio(pct: float | None) -> float | None:
     return None if pct is None else pct / 100
 
@@ -45,34 +59,36 @@ def _minutes_to_s(minutes: float | None) -> float | None:
 FAMILIES: tuple[_Family, ...] = (
     _Family("drill_deployments", "Deployments counted in the window.", None,
             _one(lambda m: m.deployments)),
-    _Family("drill_rollbacks", "Counted (unplanned) rollbacks of counted deployments.", None,
-            _one(lambda m: m.rollbacks)),
+    _Family("drill_rollbacks", "Unplanned rollbacks, per population (in_window: of the period's deployments "
+            "within the window; all_rollbacks: decided in the period).", None, _both(lambda m: m.rollbacks)),
     _Family("drill_rollback_ratio", "Rolled-back deployments / deployments.", "ratio",
             _one(lambda m: _ratio(m.rollback_rate_pct))),
     _Family("drill_rollback_band", "1 for the standard's band of the rollback rate.", None,
             lambda m: [] if m.band is None else
             [((("band", band),), 1.0 if band == m.band else 0.0) for band in BANDS]),
-    _Family("drill_mean_time_to_rollback_seconds", "Mean time from deployment to rollback decision.",
-            "seconds", _one(lambda m: _hours_to_s(m.mean_time_to_rollback_hours))),
+    _Family("drill_mean_time_to_rollback_seconds", "Mean time from deployment to rollback decision, per population.",
+            "seconds", _both(lambda m: _hours_to_s(m.mean_time_to_rollback_hours))),
     _Family("drill_mean_decision_to_completion_seconds",
-            "Mean time from rollback decision to verified completion.", "seconds",
-            _one(lambda m: _minutes_to_s(m.mean_decision_to_completion_minutes))),
+            "Mean time from rollback decision to verified completion, per population.", "seconds",
+            _both(lambda m: _minutes_to_s(m.mean_decision_to_completion_minutes))),
     _Family("drill_rollback_target_seconds", "Target for decision-to-completion.", "seconds",
             _one(lambda m: m.query.target_minutes * 60)),
-    _Family("drill_within_target_ratio", "Share of rollbacks completed within the target.",
-            "ratio", _one(lambda m: _ratio(m.within_target_pct))),
-    _Family("drill_automated_rollback_ratio", "Share of rollbacks triggered automatically.",
-            "ratio", _one(lambda m: _ratio(m.automated_rollback_rate_pct))),
+    _Family("drill_within_target_ratio", "Share of rollbacks completed within the target, per population.",
+            "ratio", _both(lambda m: _ratio(m.within_target_pct))),
+    _Family("drill_automated_rollback_ratio", "Share of rollbacks triggered automatically, per population.",
+            "ratio", _both(lambda m: _ratio(m.automated_rollback_rate_pct))),
     _Family("drill_repeat_rollback_ratio",
-            "Share of models with rollbacks that had consecutive rolled-back deployments.",
+            "Models whose in-window rolled-back deployment directly followed another rolled-back one, "
+            "over models with an in-window rollback.",
             "ratio", _one(lambda m: _ratio(m.repeat_rollback_rate_pct))),
     _Family("drill_planned_rollbacks", "Planned rollbacks of counted deployments.", None,
             _one(lambda m: m.planned_rollbacks)),
-    _Family("drill_rollbacks_by_root_cause", "Counted rollbacks per root-cause class.", None,
-            lambda m: [((("root_cause", c.value),), float(m.root_causes.get(c.value, 0)))
+    _Family("drill_rollbacks_by_root_cause", "Unplanned rollbacks per root-cause class, per population.", None,
+            lambda m: [((("population", p.key), ("root_cause", c.value)), float(src.root_causes.get(c.value, 0)))
+                       for p, src in ((IN_WINDOW, m), (ALL_ROLLBACKS, m.all_rollbacks)) if src is not None
                        for c in RootCause]),
-    _Family("drill_rca_coverage_ratio", "Share of rollbacks with a published root-cause analysis.",
-            "ratio", _one(lambda m: _ratio(m.rca_coverage_pct))),
+    _Family("drill_rca_coverage_ratio", "Share of rollbacks with a published root-cause analysis, per population.",
+            "ratio", _both(lambda m: _ratio(m.rca_coverage_pct))),
 )
 
 

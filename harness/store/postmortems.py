@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, select, update
+from sqlalchemy import Connection, Row, and_, case, delete, func, select, update
 
 from harness.errors import SpecError, SpecIssue
 from harness.store import rows
@@ -74,6 +74,7 @@ class PostmortemSignals:
     def to_json(self) -> dict[str, object]:
         pct = self.rca_coverage_six_months_pct
         return {
+            "population": "six_months",
             "rca_coverage_six_months_pct": None if pct is None else round(pct, 4),
             "rca_coverage_since": self.coverage_since.isoformat().replace("+00:00", "Z"),
             "rca_coverage_until": self.coverage_until.isoformat().replace("+00:00", "Z"),
@@ -146,10 +147,21 @@ def find_rollback(conn: Connection, ref: str, file: str = "RUN_OR_ROLLBACK") -> 
     return stored(conn, found)[0]
 
 
-def set_findings(conn: Connection, ref: str, url: str | None, cause_keys: Sequence[str]) -> StoredRollback:
-    """Attach an RCA link (replacing one) and cause keys (added to those recorded) to one rollback."""
+def set_findings(conn: Connection, ref: str, url: str | None, cause_keys: Sequence[str],
+                 remove: Sequence[str] = ()) -> StoredRollback:
+    """Attach an RCA link (replacing one) and cause keys (added to those recorded) to one rollback; remove
+    the keys in ``remove`` (a key it does not carry is a SpecError: nothing is written)."""
     keys = check_cause_keys(cause_keys)
+    dropped = check_cause_keys(remove)
     target = find_rollback(conn, ref)
+    missing = [key for key in dropped if key not in target.rollback.cause_keys]
+    if missing:
+        raise SpecError([SpecIssue("--remove-cause-key", "cause_key", f"rollback {target.label} has no cause key "
+                                   f"{key!r} (it has: {', '.join(target.rollback.cause_keys) or 'none'})")
+                         for key in missing])
+    if dropped:
+        ck = rollback_cause_keys.c
+        conn.execute(delete(rollback_cause_keys).where(ck.rollback_id == target.id, ck.cause_key.in_(dropped)))
     if url is not None:
         conn.execute(update(rollbacks).where(rollbacks.c.id == target.id).values(rca_url=url))
     rows.insert_rows(conn, rollback_cause_keys, [{"rollback_id": target.id, "cause_key": k} for k in keys])

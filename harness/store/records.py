@@ -17,6 +17,7 @@ from harness.outcomes import RootCause as RootCause
 from harness.outcomes import RunStatus as RunStatus
 from harness.outcomes import Trigger as Trigger
 from harness.store.causes import check_cause_keys
+from harness.store.text import plain
 
 PRODUCTION = "production"
 DRILL_ENVIRONMENT = "drill"
@@ -42,6 +43,10 @@ def _normalise(obj: object, names: tuple[str, ...]) -> None:
 def _require_text(value: object, name: str) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string")
+    try:
+        plain(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ class Rollback:
     def __post_init__(self) -> None:
         for name in ("model", "from_version", "to_version", "environment"):
             _require_text(getattr(self, name), name)
+        if self.rca_url:
+            _require_text(self.rca_url, "rca_url")
         object.__setattr__(self, "cause_keys", check_cause_keys(self.cause_keys))
         object.__setattr__(self, "trigger", Trigger(self.trigger))
         object.__setattr__(self, "root_cause", RootCause(self.root_cause))
@@ -181,11 +188,13 @@ class ImportResult:
     deployments_skipped: int = 0
     rollbacks_inserted: int = 0
     rollbacks_skipped: int = 0
+    runs_inserted: int = 0
+    runs_skipped: int = 0
 
     @property
     def inserted(self) -> int:
-        return self.deployments_inserted + self.rollbacks_inserted
+        return self.deployments_inserted + self.rollbacks_inserted + self.runs_inserted
 
     @property
     def skipped(self) -> int:
-        return self.deployments_skipped + self.rollbacks_skipped
+        return self.deployments_skipped + self.rollbacks_skipped + self.runs_skipped

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DBAPIError
 
-from harness.errors import BackendUnavailable
-from harness.store import freshness, gamedays, postmortems, rows
+from harness.errors import BackendUnavailable, SpecError, SpecIssue
+from harness.store import freshness, gamedays, history, postmortems, rows
+from harness.store.codec import ImportEvent
 from harness.store.db import (
     create_store_engine,
     describe,
@@ -98,22 +99,34 @@ class Store:
         with write_transaction(self._engine) as conn:
             return rows.insert_rows(conn, deployments, [rows.deployment_row(d)]) == 1
 
-    def record_rollback(self, r: Rollback) -> bool:
-        """True if inserted, False if that rollback was already recorded."""
+    def record_rollback(self, r: Rollback, source: str = "--decided-at") -> bool:
+        """True if inserted, False if that rollback was already recorded; SpecError (nothing written) when it
+        was decided before its version's first deployment (``source`` names the input in the message)."""
         with write_transaction(self._engine) as conn:
-            return rows.insert_rollbacks(conn, [r]) == 1
+            before = history.last_rollback_id(conn)
+            inserted = rows.insert_rollbacks(conn, [r]) == 1
+            history.check_new_rollbacks(conn, before, source)
+            return inserted
 
     def import_events(
-        self, events: Sequence[Event], on_progress: ProgressCallback | None = None
+        self, events: Sequence[ImportEvent], on_progress: ProgressCallback | None = None, source: str = "import"
     ) -> ImportResult:
         """Insert-or-ignore every event in one transaction (all or nothing).
 
-        `on_progress(n)` is called after each batch with the number of events just handled.
+        `on_progress(n)` is called after each batch with the number of events just handled. A rollback
+        decided before its version's first deployment is a SpecError naming ``source``: nothing is written.
         """
-        counts = {"deployments": [0, 0], "rollbacks": [0, 0]}  # inserted, offered
+        counts = {"deployments": [0, 0], "rollbacks": [0, 0], "runs": [0, 0]}  # inserted, offered
         with write_transaction(self._engine) as conn:
+            before = history.last_rollback_id(conn)
             for start in range(0, len(events), rows.BATCH):
                 batch = events[start : start + rows.BATCH]
+                for run in (e for e in batch if isinstance(e, DrillRunRecord)):
+                    try:
+                        counts["runs"][0] += self._write_run(conn, run)
+                    except ValueError as exc:
+                        raise SpecError(SpecIssue(source, run.run_id, str(exc))) from None
+                    counts["runs"][1] += 1
                 deps = [rows.deployment_row(e) for e in batch if isinstance(e, Deployment)]
                 rbs = [e for e in batch if isinstance(e, Rollback)]
                 counts["deployments"][0] += rows.insert_rows(conn, deployments, deps)
@@ -122,22 +135,29 @@ class Store:
                 counts["rollbacks"][1] += len(rbs)
                 if on_progress is not None:
                     on_progress(len(batch))
-        (d_new, d_all), (r_new, r_all) = counts["deployments"], counts["rollbacks"]
-        return ImportResult(d_new, d_all - d_new, r_new, r_all - r_new)
+            history.check_new_rollbacks(conn, before, source)
+        (d_new, d_all), (r_new, r_all), (n_new, n_all) = counts["deployments"], counts["rollbacks"], counts["runs"]
+        return ImportResult(d_new, d_all - d_new, r_new, r_all - r_new, n_new, n_all - n_new)
 
     def record_drill_run(self, run: DrillRunRecord) -> None:
         """The run, its steps, and its deployment/rollback under environment 'drill', at once.
 
         Recording the same run_id again changes nothing.
         """
-        deployment, rollback = rows.drill_events(run)
         with write_transaction(self._engine) as conn:
-            if rows.insert_rows(conn, drill_runs, [rows.run_row(run)]) == 0:
-                return
-            rows.insert_rows(conn, drill_steps, rows.step_rows(run))
-            rows.insert_rows(conn, deployments, [rows.deployment_row(deployment)])
-            if rollback is not None:
-                rows.insert_rows(conn, rollbacks, [rows.rollback_row(rollback)])
+            self._write_run(conn, run)
+
+    @staticmethod
+    def _write_run(conn: Connection, run: DrillRunRecord) -> int:
+        """1 when the run is new (its steps, deployment and rollback written with it), 0 when already there."""
+        deployment, rollback = rows.drill_events(run)
+        if rows.insert_rows(conn, drill_runs, [rows.run_row(run)]) == 0:
+            return 0
+        rows.insert_rows(conn, drill_steps, rows.step_rows(run))
+        rows.insert_rows(conn, deployments, [rows.deployment_row(deployment)])
+        if rollback is not None:
+            rows.insert_rows(conn, rollbacks, [rows.rollback_row(rollback)])
+        return 1
 
     # -- reading -------------------------------------------------------------------------
 
@@ -235,10 +255,11 @@ class Store:
 
     # -- the programme: post-mortems, GameDays, freshness (issue 20) ---------------------------
 
-    def set_findings(self, ref: str, url: str | None, cause_keys: Sequence[str]) -> StoredRollback:
-        """Attach an RCA link and cause keys to one rollback (see `postmortems.find_rollback` for ``ref``)."""
+    def set_findings(self, ref: str, url: str | None, cause_keys: Sequence[str],
+                     remove: Sequence[str] = ()) -> StoredRollback:
+        """Attach an RCA link and cause keys to one rollback, or remove keys (see `postmortems.find_rollback`)."""
         with write_transaction(self._engine) as conn:
-            return postmortems.set_findings(conn, ref, url, cause_keys)
+            return postmortems.set_findings(conn, ref, url, cause_keys, remove)
 
     def postmortem_signals(self, query: MetricsQuery, now: datetime | None = None) -> PostmortemSignals:
         with read_transaction(self._engine) as conn:

@@ -87,7 +87,9 @@ def test_summary_covers_every_run(store: Store, tmp_path: Path) -> None:
     assert "Trend per drill, per week" in md
     assert f"| canary-fail | {period_key(T0, 'week')} | 1 |" in md
     # Production metrics from the store: 1 rollback out of 10 deployments.
-    assert "| rollback rate | 10.00 % — acceptable |" in md
+    assert "| Rollback rate | 10.00 % — acceptable | — |" in md
+    assert "| figure | in-window rollbacks | all unplanned rollbacks in the period |" in md
+    assert md.count("Root causes") == 1  # one list, over all rollbacks of the period (issue 28)
     # The run with its report on disk links to it and shows its failed-during-rollback figure.
     # (once in the runs table, once on its point in the decision-to-completion chart).
     assert parser.links == ["../reports/run-1/report.html"] * 2

@@ -123,7 +123,7 @@ def test_record_rca_on_a_drill_run_and_metrics_lists_the_repeated_cause(store_ur
     # six months before 2026-11-01: all three rollbacks, two with an RCA
     assert (pm["rollbacks_six_months"], pm["with_rca_six_months"], pm["rca_coverage_six_months_pct"]) == (3, 2, 66.6667)
     table = cli("metrics", "--since", "2026-10-01", "--until", "2026-11-01", store=store_url).stdout
-    assert "already identified: 1" in table and "schema-drift:customer_age: #" in table
+    assert "had named (all unplanned rollbacks in the period): 1" in table and "schema-drift:customer_age: #" in table
 
 
 def _project(root: Path, runbooks: dict[str, str]) -> None:
@@ -154,8 +154,8 @@ def test_status_flags_old_and_edited_runbooks_and_passes_fresh_ones(
         store.record_drill_run(drill_run("r-edit", "rb-edited", now - timedelta(days=2), digest=digest["rb-edited"]))
         store.record_drill_run(drill_run("r-fresh", "rb-fresh", now - timedelta(days=89), digest=digest["rb-fresh"]))
         store.record_drill_run(drill_run("r-month", "rb-monthly", now - timedelta(days=31), digest=digest["rb-monthly"]))
-    with (project / "runbooks" / "rb-edited.yaml").open("a") as handle:
-        handle.write("# edited after its last drill\n")
+    edited = project / "runbooks" / "rb-edited.yaml"  # its meaning changed: a step waits longer
+    edited.write_text(edited.read_text().replace("timeout: 15s", "timeout: 20s"))
 
     result = cli("status", "--json", store=store_url)
     assert result.exit_code == 1, result.output

@@ -157,10 +157,12 @@ def test_table_shows_band_interpretation_and_signals(cli_app: typer.Typer, store
     assert r.exit_code == 0, r.output
     for text in ("50.0 %", "high-risk", "13.00 h", "16.0 min", "<5% excellent: mature validation",
                  ">20% high risk: deployment process needs work", "Signals of success",
-                 "rollbacks whose cause an earlier post-mortem had already identified: none",
-                 "decision to completion within 15 min for 60.0 %",
+                 "Rollbacks whose cause key an earlier post-mortem had named (all unplanned rollbacks in the "
+                 "period): none",
+                 # all 7 unplanned rollbacks decided in October (tests/store/test_populations.py): 4 within
+                 "decision to completion within 15 min for 57.1 % of all unplanned rollbacks in the period",
                  # six months before --until (2026-05-01 .. 11-01): 7 unplanned rollbacks decided, 2 with RCA
-                 "published root-cause analysis for 28.6 % of the 7 rollbacks of the last six months"):
+                 "RCA coverage (rollbacks of the last six months): 28.6 % of 7"):
         assert text in r.stdout, text
 
 
@@ -192,7 +194,10 @@ def test_openmetrics_values(cli_app: typer.Typer, store_url: str, events_file: P
     text = run(cli_app, "metrics", "--format", "openmetrics", *OCT, store=store_url).stdout
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     assert samples['drill_rollback_ratio{environment="production"}'] == "0.5"
-    assert samples['drill_mean_time_to_rollback_seconds{environment="production"}'] == "46800"
+    assert samples['drill_mean_time_to_rollback_seconds{environment="production",population="in_window"}'] == "46800"
     assert samples['drill_rollback_band{environment="production",band="high-risk"}'] == "1"
-    assert samples['drill_rollbacks_by_root_cause{environment="production",root_cause="performance"}'] == "3"
+    assert samples['drill_rollbacks_by_root_cause{environment="production",population="in_window",'
+                   'root_cause="performance"}'] == "3"
+    assert samples['drill_rollbacks_by_root_cause{environment="production",population="all_rollbacks",'
+                   'root_cause="performance"}'] == "4"
     assert all(name.startswith("drill_") for name in samples)
