@@ -10,7 +10,6 @@ import importlib.util
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
