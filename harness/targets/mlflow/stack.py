@@ -41,6 +41,10 @@ DATA_MOUNT = "/mlflow"
 DEFAULT_BACKEND_STORE = f"sqlite:///{DATA_MOUNT}/mlflow.db"
 # Set to a database URL the server's container can reach (postgresql://..., psycopg2) to use it instead of SQLite.
 BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
+# MLflow 3 also starts a job runner (huey consumers, ~45 workers, for GenAI jobs a registry does not need): with it
+# the server took over 1 GiB at rest and was killed at its limit; without it ~590 MiB. MLflow 2 ignores the variable.
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+SERVER_MEMORY = "1536m"
 
 
 def allowed_hosts(subnet: str) -> list[str]:
@@ -93,10 +97,8 @@ class MlflowStack(Stack):
             .with_volume_mapping(self.data_volume, DATA_MOUNT, "rw")
             .with_tmpfs("/tmp", "rw,size=256m,mode=1777")
             .with_env("TMPDIR", DATA_MOUNT)  # the artifact proxy's copies: as big as the artifacts
-            # MLflow 3 also starts a job runner (huey consumers, ~45 workers, for GenAI jobs a registry does not
-            # need): with it the server took over 1 GiB at rest and was killed at its limit; without it ~590 MiB.
-            .with_env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-            .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening("1536m", 256))
+            .with_envs(**SERVER_ENV)
+            .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening(SERVER_MEMORY, 256))
             .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(self.startup_timeout))
                          .with_poll_interval(0.25))
         )
