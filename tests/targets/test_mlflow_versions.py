@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.conftest import need_mlflow
+from tests.conftest import ROOT, need_mlflow
 
 mlflow = need_mlflow()
 
@@ -66,7 +66,7 @@ def test_mlflow_2_runs_under_gunicorn_without_the_option_it_lacks() -> None:
 def test_the_mlflow_extra_installs_beside_mlflow_3_and_2() -> None:
     """``pip install 'drill-harness[mlflow]'`` next to a team's ``mlflow==3.17.2`` (which pins mlflow-skinny to its
     own version) or an MLflow 2 install; checked with pip's resolver too (docs/mlflow.md)."""
-    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extra = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["mlflow"]]
     (skinny,) = [r for r in extra if r.name == "mlflow-skinny"]
     for version in ("3.17.2", "3.18.0", "2.22.5", "2.9.0"):

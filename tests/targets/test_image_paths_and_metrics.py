@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalogue
 from harness.errors import SpecError
+from harness.spec import catalogue
 from harness.stack.services import prometheus_config
 from harness.targets.image.protocol import JsonlProtocol
 from harness.targets.image.spec import ImageTargetSpec

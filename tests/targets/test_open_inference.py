@@ -1,7 +1,7 @@
 """The Open Inference Protocol example (examples/open-inference, docs/open-inference.md), without Docker.
 
 Its server is loaded from the example's own file and spoken to over 127.0.0.1; its drill loads and validates;
-the docs page shows exactly that drill. The run against Docker is tests/test_open_inference_docker.py."""
+the docs page shows exactly that drill. The run against Docker is tests/targets/test_open_inference_docker.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from harness import catalogue
 from harness.serving.fault_proxy import FaultConfig, FaultProxy
+from harness.spec import catalogue
 from harness.targets.image.spec import ImageTargetSpec, load_requests
 from tests.conftest import ROOT
 
