@@ -40,15 +40,21 @@ class ObservedTarget(MlflowTarget):
             model = self.spec.model
             with urllib.request.urlopen(f"{self.tracking_uri}/version", timeout=10) as answer:
                 server_version = answer.read().decode().strip()
+            drill = [sys.executable, "-m", "harness.cli"]
             ObservedTarget.seen = {
                 "server_version": server_version,
                 "aliases": dict(client.get_registered_model(model).aliases),
                 "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
                 "import": subprocess.run(
-                    [sys.executable, "-m", "harness.cli", "import", "--from", "mlflow", "--tracking-uri",
-                     self.tracking_uri, "--model", model, "--environment", "drill", "--store", self.store_url],
+                    [*drill, "import", "--from", "mlflow", "--tracking-uri", self.tracking_uri, "--model", model,
+                     "--environment", "drill", "--store", self.store_url],
                     capture_output=True, text=True, timeout=120, check=False),
             }
+            # The imported rollback written back as the version's description (a model version field, not a tag).
+            ObservedTarget.seen["notes"] = subprocess.run(
+                [*drill, "release-notes", "--model", model, "--version", "3", "--mlflow-uri", self.tracking_uri,
+                 "--store", self.store_url], capture_output=True, text=True, timeout=120, check=False)
+            ObservedTarget.seen["description"] = client.get_model_version(model, "3").description or ""
         super().close()
 
 
@@ -82,6 +88,8 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     imported = seen["import"]
     assert imported.returncode == 0, imported.stderr
     assert "(3 deployments, 1 rollbacks)" in imported.stdout
+    assert seen["notes"].returncode == 0, seen["notes"].stderr
+    assert "## Rollback history: fraud version 3" in seen["description"]
     metrics = subprocess.run([sys.executable, "-m", "harness.cli", "metrics", "--environment", "drill", "--format",
                               "json", "--store", ObservedTarget.store_url], capture_output=True, text=True,
                              check=False)
