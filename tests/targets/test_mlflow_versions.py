@@ -43,6 +43,7 @@ def test_mlflow_3_names_the_service_loopback_and_the_run_network() -> None:
     command = server_command("3.17.2", "sqlite:////mlflow/mlflow.db", "172.20.0.0/16", 90.0)
     hosts = _option(command, "--allowed-hosts")
     assert hosts is not None and _option(command, "--gunicorn-opts") is None  # MLflow 3 refuses the two together
+    assert _option(command, "--workers") == "1"
     allowed = hosts.split(",")
     is_allowed_host_header = _mlflow_matcher()
     for host in ("mlflow:5000", "127.0.0.1:49153", "127.0.0.1:5000", "172.20.0.3:5000", "172.20.7.250:5000"):
@@ -60,7 +61,7 @@ def test_the_run_network_pattern_covers_the_subnet(subnet: str, pattern: str) ->
 def test_mlflow_2_runs_under_gunicorn_without_the_option_it_lacks() -> None:
     command = server_command("2.22.5", "sqlite:////mlflow/mlflow.db", "172.20.0.0/16", 120.0)
     assert _option(command, "--allowed-hosts") is None
-    assert _option(command, "--gunicorn-opts") == "--timeout 120"
+    assert _option(command, "--gunicorn-opts") == "--timeout 120" and _option(command, "--workers") == "2"
 
 
 def test_the_mlflow_extra_installs_beside_mlflow_3_and_2() -> None:

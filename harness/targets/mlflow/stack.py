@@ -42,9 +42,13 @@ DEFAULT_BACKEND_STORE = f"sqlite:///{DATA_MOUNT}/mlflow.db"
 # Set to a database URL the server's container can reach (postgresql://..., psycopg2) to use it instead of SQLite.
 BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
 # MLflow 3 also starts a job runner (huey consumers, ~45 workers, for GenAI jobs a registry does not need): with it
-# the server took over 1 GiB at rest and was killed at its limit; without it ~590 MiB. MLflow 2 ignores the variable.
+# the server took over 1 GiB at rest and was killed at its limit; without it ~590 MiB with two workers, ~410 MiB with
+# one. MLflow 2 ignores the variable.
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 SERVER_MEMORY = "1536m"
+# MLflow 3.17's server runs its ~70 schema migrations and imports far more than 2.22's before /health answers:
+# 25 s at load average 3.5 here, over 90 s (a scoring server's default wait) at load average 15.
+SERVER_STARTUP = 180.0
 
 
 def allowed_hosts(subnet: str) -> list[str]:
@@ -58,12 +62,14 @@ def allowed_hosts(subnet: str) -> list[str]:
 
 def server_command(version: str, backend_store: str, subnet: str, startup_timeout: float) -> list[str]:
     """``mlflow server`` for the image's MLflow: 3.x with ``--allowed-hosts`` (uvicorn), 2.x under gunicorn."""
-    command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--workers", "2",
+    command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT),
                "--backend-store-uri", backend_store, "--serve-artifacts",
                "--artifacts-destination", f"{DATA_MOUNT}/artifacts"]
     if int(version.split(".")[0]) >= 3:
-        return [*command, "--allowed-hosts", ",".join(allowed_hosts(subnet))]
-    return [*command, "--gunicorn-opts", f"--timeout {max(60, int(startup_timeout))}"]
+        # One uvicorn worker (async; the Flask handlers run in its thread pool): a second one re-imports MLflow in a
+        # spawned process, 190 MiB more and ready later (25.3 s against 28.4 s side by side, load average 3.5).
+        return [*command, "--workers", "1", "--allowed-hosts", ",".join(allowed_hosts(subnet))]
+    return [*command, "--workers", "2", "--gunicorn-opts", f"--timeout {max(60, int(startup_timeout))}"]
 
 
 class MlflowStack(Stack):
@@ -99,7 +105,8 @@ class MlflowStack(Stack):
             .with_env("TMPDIR", DATA_MOUNT)  # the artifact proxy's copies: as big as the artifacts
             .with_envs(**SERVER_ENV)
             .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening(SERVER_MEMORY, 256))
-            .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(self.startup_timeout))
+            .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(max(self.startup_timeout,
+                                                                                               SERVER_STARTUP)))
                          .with_poll_interval(0.25))
         )
         self.mlflow_container = container
