@@ -35,27 +35,29 @@ class ObservedTarget(MlflowTarget):
     seen: ClassVar[dict[str, Any]] = {}
 
     def close(self) -> None:
-        if self._stack is not None and self._stack.mlflow_port:
-            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-            model = self.spec.model
-            with urllib.request.urlopen(f"{self.tracking_uri}/version", timeout=10) as answer:
-                server_version = answer.read().decode().strip()
-            drill = [sys.executable, "-m", "harness.cli"]
-            ObservedTarget.seen = {
-                "server_version": server_version,
-                "aliases": dict(client.get_registered_model(model).aliases),
-                "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
-                "import": subprocess.run(
-                    [*drill, "import", "--from", "mlflow", "--tracking-uri", self.tracking_uri, "--model", model,
-                     "--environment", "drill", "--store", self.store_url],
-                    capture_output=True, text=True, timeout=120, check=False),
-            }
-            # The imported rollback written back as the version's description (a model version field, not a tag).
-            ObservedTarget.seen["notes"] = subprocess.run(
-                [*drill, "release-notes", "--model", model, "--version", "3", "--mlflow-uri", self.tracking_uri,
-                 "--store", self.store_url], capture_output=True, text=True, timeout=120, check=False)
-            ObservedTarget.seen["description"] = client.get_model_version(model, "3").description or ""
-        super().close()
+        try:
+            if self._stack is not None and self._stack.mlflow_port:
+                client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+                model = self.spec.model
+                with urllib.request.urlopen(f"{self.tracking_uri}/version", timeout=10) as answer:
+                    server_version = answer.read().decode().strip()
+                drill = [sys.executable, "-m", "harness.cli"]
+                ObservedTarget.seen = {
+                    "server_version": server_version,
+                    "aliases": dict(client.get_registered_model(model).aliases),
+                    "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
+                    "import": subprocess.run(
+                        [*drill, "import", "--from", "mlflow", "--tracking-uri", self.tracking_uri, "--model", model,
+                         "--environment", "drill", "--store", self.store_url],
+                        capture_output=True, text=True, timeout=120, check=False),
+                }
+                # The imported rollback written back as the version's description (a model version field, not a tag).
+                ObservedTarget.seen["notes"] = subprocess.run(
+                    [*drill, "release-notes", "--model", model, "--version", "3", "--mlflow-uri", self.tracking_uri,
+                     "--store", self.store_url], capture_output=True, text=True, timeout=120, check=False)
+                ObservedTarget.seen["description"] = client.get_model_version(model, "3").description or ""
+        finally:  # a registry that cannot be read must not leave the run's containers behind
+            super().close()
 
 
 def _run(name: str, tmp_path: Path) -> Any:
