@@ -82,9 +82,11 @@ def test_the_readme_is_short() -> None:
 # ---- YAML ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A team project with the files the examples name: samples.jsonl, a Dockerfile, a scaffolded runbook."""
+    """A team project with the files the examples name: samples.jsonl, requests.jsonl, a Dockerfile, a scaffolded
+    runbook."""
     root = tmp_path_factory.mktemp("project")
     (root / "samples.jsonl").write_text('{"body": {"x": 1}, "expect": 1}\n')
+    (root / "requests.jsonl").write_text('{"body": {"inputs": []}, "expect": 1}\n')  # docs/open-inference.md
     (root / "Dockerfile").write_text("ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n")
     scaffold(root, "team/fraud-api:1.4", requests=root / "samples.jsonl")  # runbooks/fraud-api-rollback.yaml
     return root

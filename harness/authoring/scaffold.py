@@ -31,6 +31,7 @@ target:
   health_path: {health_path}
   predict_path: {predict_path}
   # metrics_path: /metrics        # if the server has Prometheus metrics, they are scraped too
+  # metrics_port: 8082            # when they are on a port of their own (MLServer 8082, Triton 8002)
   request:
     source: {requests}            # one {{"body": ..., "expect": ...}} a line; expect may be null
     method: POST

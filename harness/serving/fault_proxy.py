@@ -15,7 +15,9 @@ gives Prometheus text: requests by fault and injected faults.
 
 Configuration is by environment: UPSTREAM (host:port), PORT (8080), METRICS_PORT (9101),
 FAULT_KIND, FAULT_RATE (0..1), FAULT_STATUS, FAULT_MS, FAULT_BODY (text), FAULT_PATHS (comma-separated
-path prefixes; empty: every path), FAULT_SEED.
+path prefixes; empty: every path), FAULT_SEED; REWRITE_FROM and REWRITE_TO: a request for exactly that path (its
+query kept) goes upstream as the other, for a version served under a path of its own (the image target's
+per-version ``predict_path``: the proxy then runs with FAULT_KIND none in front of that version).
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ class FaultConfig:
     paths: tuple[str, ...] = ()
     seed: int | None = None
     timeout: float = 30.0
+    rewrite: tuple[str, str] | None = None  # (the path asked for, the path sent upstream)
+
+    def upstream_path(self, path: str) -> str:
+        """The path sent upstream: ``path``, or REWRITE_TO where it is exactly REWRITE_FROM (query kept)."""
+        if self.rewrite is None:
+            return path
+        bare, mark, query = path.partition("?")
+        return self.rewrite[1] + mark + query if bare == self.rewrite[0] else path
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> FaultConfig:
@@ -68,6 +78,7 @@ class FaultConfig:
             paths=tuple(p for p in env.get("FAULT_PATHS", "").split(",") if p),
             seed=int(env["FAULT_SEED"]) if env.get("FAULT_SEED") else None,
             timeout=float(env.get("UPSTREAM_TIMEOUT", "30")),
+            rewrite=(env["REWRITE_FROM"], env["REWRITE_TO"]) if env.get("REWRITE_FROM") and env.get("REWRITE_TO") else None,
         )
 
 
@@ -229,7 +240,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     self.upstream = http.client.HTTPConnection(config.upstream_host, config.upstream_port,
                                                                timeout=config.timeout)
                 try:
-                    self.upstream.request(self.command, self.path, body, headers)
+                    self.upstream.request(self.command, config.upstream_path(self.path), body, headers)
                     resp = self.upstream.getresponse()
                     reply = resp.read()
                 except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):

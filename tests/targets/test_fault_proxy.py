@@ -23,6 +23,7 @@ class Upstream:
         self.requests = 0
         self.connections = 0
         self.bodies: list[bytes] = []
+        self.paths: list[str] = []
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,9 +38,11 @@ class Upstream:
                 return
 
             def do_GET(self) -> None:
+                upstream.paths.append(self.path)
                 self._reply({"status": "ok"})
 
             def do_POST(self) -> None:
+                upstream.paths.append(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 upstream.bodies.append(body)
                 self._reply({"prediction": "benign", "echo": json.loads(body or b"null")})
@@ -112,6 +115,23 @@ def test_forwards_untouched_with_keep_alive_on_both_sides(upstream: Upstream, pr
     assert answers[0][1]["x-model-version"] == "v2"
     assert upstream.requests == 20 and upstream.connections == 1  # one upstream connection, kept alive
     assert metrics(proxy)['drill_fault_proxy_requests_total{outcome="forwarded"}'] == 20
+
+
+def test_a_rewrite_sends_exactly_that_path_upstream_as_the_other(upstream: Upstream, proxies: list[FaultProxy]) -> None:
+    """A version served under a path of its own (/v2/models/m/versions/2/infer) behind the stable one's path."""
+    config = FaultConfig.from_env({"UPSTREAM": f"127.0.0.1:{upstream.port}", "REWRITE_FROM": "/v2/models/m/versions/1/infer",
+                                   "REWRITE_TO": "/v2/models/m/versions/2/infer"})
+    proxy = FaultProxy(config, port=0, metrics_port=0, host="127.0.0.1").start()
+    proxies.append(proxy)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
+    for path in ("/v2/models/m/versions/1/infer", "/v2/models/m/versions/1/infer?trace=1", "/v2/models/m/versions/1/inferx"):
+        assert post(conn, path)[0] == 200
+    conn.request("GET", "/v2/health/ready")
+    conn.getresponse().read()
+    conn.close()
+    assert upstream.paths == ["/v2/models/m/versions/2/infer", "/v2/models/m/versions/2/infer?trace=1",
+                              "/v2/models/m/versions/1/inferx", "/v2/health/ready"]
+    assert FaultConfig.from_env({"UPSTREAM": "h:1"}).upstream_path("/predict") == "/predict"  # no rewrite unless both
 
 
 def test_error_answers_the_status_without_asking_the_upstream(upstream: Upstream, proxies: list[FaultProxy]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from tests.conftest import harness_resources, need_mlflow
 pytestmark = pytest.mark.docker
 mlflow = need_mlflow()
 
+from harness.targets.mlflow.image import MLFLOW_VERSION  # noqa: E402
 from harness.targets.mlflow.target import MlflowTarget  # noqa: E402
 
 
@@ -33,18 +35,29 @@ class ObservedTarget(MlflowTarget):
     seen: ClassVar[dict[str, Any]] = {}
 
     def close(self) -> None:
-        if self._stack is not None and self._stack.mlflow_port:
-            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-            model = self.spec.model
-            ObservedTarget.seen = {
-                "aliases": dict(client.get_registered_model(model).aliases),
-                "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
-                "import": subprocess.run(
-                    [sys.executable, "-m", "harness.cli", "import", "--from", "mlflow", "--tracking-uri",
-                     self.tracking_uri, "--model", model, "--environment", "drill", "--store", self.store_url],
-                    capture_output=True, text=True, timeout=120, check=False),
-            }
-        super().close()
+        try:
+            if self._stack is not None and self._stack.mlflow_port:
+                client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+                model = self.spec.model
+                with urllib.request.urlopen(f"{self.tracking_uri}/version", timeout=10) as answer:
+                    server_version = answer.read().decode().strip()
+                drill = [sys.executable, "-m", "harness.cli"]
+                ObservedTarget.seen = {
+                    "server_version": server_version,
+                    "aliases": dict(client.get_registered_model(model).aliases),
+                    "tags": {v: dict(client.get_model_version(model, v).tags) for v in ("1", "2", "3")},
+                    "import": subprocess.run(
+                        [*drill, "import", "--from", "mlflow", "--tracking-uri", self.tracking_uri, "--model", model,
+                         "--environment", "drill", "--store", self.store_url],
+                        capture_output=True, text=True, timeout=120, check=False),
+                }
+                # The imported rollback written back as the version's description (a model version field, not a tag).
+                ObservedTarget.seen["notes"] = subprocess.run(
+                    [*drill, "release-notes", "--model", model, "--version", "3", "--mlflow-uri", self.tracking_uri,
+                     "--store", self.store_url], capture_output=True, text=True, timeout=120, check=False)
+                ObservedTarget.seen["description"] = client.get_model_version(model, "3").description or ""
+        finally:  # a registry that cannot be read must not leave the run's containers behind
+            super().close()
 
 
 def _run(name: str, tmp_path: Path) -> Any:
@@ -66,6 +79,7 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     assert steps["restore-previous-champion"].detail == "champion: 3 -> 2"
 
     seen = ObservedTarget.seen
+    assert seen["server_version"] == MLFLOW_VERSION  # 3.17.2, or the MLflow 2 of DRILL_MLFLOW_VERSION=2.22.5
     assert seen["aliases"] == {"champion": "2", "previous": "1"}
     rollback = {k.removeprefix("rollback."): v for k, v in seen["tags"]["3"].items() if k.startswith("rollback.")}
     assert rollback["to_version"] == "2" and rollback["trigger"] == "automated"
@@ -76,6 +90,8 @@ def test_mlflow_canary_fail_passes_and_tags_the_rolled_back_version(tmp_path: Pa
     imported = seen["import"]
     assert imported.returncode == 0, imported.stderr
     assert "(3 deployments, 1 rollbacks)" in imported.stdout
+    assert seen["notes"].returncode == 0, seen["notes"].stderr
+    assert "## Rollback history: fraud version 3" in seen["description"]
     metrics = subprocess.run([sys.executable, "-m", "harness.cli", "metrics", "--environment", "drill", "--format",
                               "json", "--store", ObservedTarget.store_url], capture_output=True, text=True,
                              check=False)

@@ -108,6 +108,16 @@ def test_flags_are_checked_before_anything(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
+def test_a_file_store_that_mlflow_3_refuses_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if int(mlflow.__version__.split(".")[0]) < 3:
+        pytest.skip(f"MLflow {mlflow.__version__} reads a file store as it is")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = f"file://{tmp_path}/mlruns"  # not the module's: MLflow caches a store it made once
+    r = invoke("import", "--from", "mlflow", "--tracking-uri", uri, "--store", f"sqlite:///{tmp_path}/x.db")
+    assert r.exit_code == 2 and "--tracking-uri" in r.output and "MLFLOW_ALLOW_FILE_STORE=true" in r.output, r.output
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_cause_keys_are_imported_and_release_notes_written_into_the_version(tracking_uri: str, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

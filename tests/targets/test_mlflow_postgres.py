@@ -28,6 +28,7 @@ from harness.targets.builtin.registry import RegistryError  # noqa: E402
 from harness.targets.mlflow.image import ensure_image  # noqa: E402
 from harness.targets.mlflow.models import seed_versions  # noqa: E402
 from harness.targets.mlflow.registry import MlflowRegistry  # noqa: E402
+from harness.targets.mlflow.stack import SERVER_ENV, SERVER_MEMORY  # noqa: E402
 from harness.targets.mlflow.target import sabotage_version  # noqa: E402
 
 
@@ -73,7 +74,8 @@ def test_mlflow_on_postgresql_keeps_versions_aliases_and_rollback_tags(pg_databa
                               network_mode="host", labels=run_labels(run_id, "mlflow"), user="65534:65534",
                               read_only=True, tmpfs={"/tmp": "rw,size=256m,mode=1777"},
                               volumes={volume.name: {"bind": "/mlflow", "mode": "rw"}},
-                              cap_drop=["ALL"], security_opt=["no-new-privileges:true"], mem_limit="1g")
+                              cap_drop=["ALL"], security_opt=["no-new-privileges:true"], mem_limit=SERVER_MEMORY,
+                              environment=SERVER_ENV)
         uri = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:

@@ -42,14 +42,16 @@ class ImageBackend:
     kind = "docker"
 
     def __init__(self, spec: ImageTargetSpec, run_id: str, network: Network, image_of: Callable[[str], str],
-                 probe: Callable[[str, int, str, float], tuple[bool, str]]) -> None:
+                 probe: Callable[[str, int, str, float], tuple[bool, str]], proxy_image: str = "") -> None:
         self.spec = spec
+        self.proxy_image = proxy_image  # the role image with fault_proxy.py: a version's path proxy
         self.probe = probe  # GET (host, port, path, budget) from inside the run network: ServiceStack.probe
         self.run_id = run_id
         self.network = network
         self.image_of = image_of  # version -> the image reference to run (its run tag)
         self._lock = threading.Lock()
         self._containers: dict[str, StackContainer] = {}
+        self._path_proxies: dict[str, StackContainer] = {}
         self._addresses: dict[str, Endpoint] = {}
 
     def start(self, slot: str, version: str) -> Endpoint:
@@ -68,9 +70,35 @@ class ImageBackend:
         endpoint = Endpoint(container_ip(container.get_wrapped_container(), self.network.name), self.spec.port)
         wait_serving(container, lambda budget: self.probe(endpoint.host, endpoint.port, self.spec.health_path, budget),
                      self.spec.startup_timeout, f"model server {slot} ({version}, {self.image_of(version)})")
+        endpoint = self._path_proxy(slot, version, endpoint)
         with self._lock:
             self._addresses[slot] = endpoint
         return endpoint
+
+    def _path_proxy(self, slot: str, version: str, server: Endpoint) -> Endpoint:
+        """A version whose predict path is not the routed one (``spec.routed_path``, the stable version's) is
+        reached through a path proxy: the fault proxy with no fault, rewriting that one path to the version's."""
+        own, routed = self.spec.path_for(version), self.spec.routed_path
+        if own == routed:
+            return server
+        if not self.proxy_image:
+            raise ServiceFailed(f"{slot} ({version}) serves {own}, not {routed}: its path proxy needs the role image")
+        container = (StackContainer(self.proxy_image, name=f"drill-{self.run_id}-{slot}-path")
+                     .with_network(self.network)
+                     .with_kwargs(entrypoint=["python3", "-u", "/opt/drill/fault_proxy.py"],
+                                  labels=run_labels(self.run_id, f"path-proxy-{slot}"), **hardening("64m", 64))
+                     .waiting_for(LogMessageWaitStrategy("fault proxy: ").with_startup_timeout(20).with_poll_interval(0.1)))
+        for key, value in {"UPSTREAM": f"{server.host}:{server.port}", "FAULT_KIND": "none", "REWRITE_FROM": routed,
+                           "REWRITE_TO": own, "PORT": str(FAULT_PROXY_PORT),
+                           "METRICS_PORT": str(FAULT_PROXY_METRICS_PORT)}.items():
+            container.with_env(key, value)
+        with self._lock:
+            self._path_proxies[slot] = container
+        try:
+            container.start()
+        except Exception as exc:  # testcontainers' wait raises plain exceptions
+            raise ServiceFailed(f"the path proxy of {slot} ({version}) did not start: {logs(container) or exc}") from exc
+        return Endpoint(container_ip(container.get_wrapped_container(), self.network.name), FAULT_PROXY_PORT)
 
     def _container(self, slot: str, version: str) -> StackContainer:
         chosen = self.spec.versions[version]
@@ -94,7 +122,9 @@ class ImageBackend:
     def stop(self, slot: str) -> None:
         with self._lock:
             container = self._containers.pop(slot, None)
+            proxy = self._path_proxies.pop(slot, None)
             self._addresses.pop(slot, None)
+        stop(proxy, timeout=2)
         stop(container)
 
     def running(self, slot: str) -> bool:

@@ -53,7 +53,7 @@ class JsonlProtocol:
 
     def __init__(self, spec: AnswerFormat, lines: Sequence[RequestLine] | None = None) -> None:
         self.method: str = spec.request.method
-        self.path: str = spec.predict_path
+        self.path: str = spec.routed_path  # a version served under another path is reached through a path proxy
         self.headers: Mapping[str, str] = dict(spec.request.headers)
         self.version_header = spec.version.header.lower() if spec.version.header else None
         self.version_field = spec.version.json_field

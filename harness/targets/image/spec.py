@@ -23,6 +23,7 @@ from harness.spec.types import ISSUES_KEY, Duration, Strict, TargetBlock
 
 _PATH = re.compile(r"^/[^\s]*$")
 _MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -65,6 +66,15 @@ class VersionSpec(Strict):
     build: BuildSpec | None = Field(default=None, description="or a build context drill builds locally, cached by content")
     env: dict[str, str] = Field(default_factory=dict, description="this version's environment, added to the target's env")
     command: list[str] | None = Field(default=None, description="this version's command, instead of the target's or the image's")
+    predict_path: str | None = Field(default=None,
+        description="this version's predict path, instead of the target's (a server that names its version in the path)")
+
+    @field_validator("predict_path")
+    @classmethod
+    def _own_path(cls, value: str | None) -> str | None:
+        if value is not None and (not _PATH.match(value) or "${" in value):
+            raise ValueError(f"expected an absolute URL path such as /v2/models/m/versions/2/infer, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> VersionSpec:
@@ -114,8 +124,12 @@ class ImageTargetSpec(TargetBlock):
     kind: Literal["image"] = Field(description="a team's own model server image")
     port: int = Field(default=8080, ge=1, le=65535, description="the port the server listens on, on all interfaces")
     health_path: str = Field(default="/healthz", description="answers 2xx when the server is ready (readiness, and the router's health check)")
-    predict_path: str = Field(default="/predict", description="where each request is sent (the only path a fault proxy faults)")
+    predict_path: str = Field(default="/predict",
+        description="where each request is sent (the only path a fault proxy faults); "
+                    "${version} is the answering version's name (/v2/models/m/versions/${version}/infer)")
     metrics_path: str | None = Field(default=None, description="set: Prometheus scrapes the model servers too (job model, label slot)")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535,
+        description="the port the metrics are served on when it is not the serving port (MLServer 8082, Triton 8002); metrics_path defaults to /metrics")
     command: list[str] | None = Field(default=None, description="every version's command unless the version has its own")
     env: dict[str, str] = Field(default_factory=dict, description="every version's environment")
     request: RequestSpec = Field(description="the sample requests to send")
@@ -134,12 +148,44 @@ class ImageTargetSpec(TargetBlock):
     pids: int = Field(default=256, ge=16, le=4096, description="process limit per version")
     startup_timeout: Duration = Field(default=60.0, description="longest wait for a version to become ready")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _metrics_path_with_port(cls, data: Any) -> Any:
+        """A metrics port alone means the usual path: servers with a metrics port serve /metrics there."""
+        if isinstance(data, dict) and data.get("metrics_port") is not None and data.get("metrics_path") is None:
+            return {**data, "metrics_path": "/metrics"}
+        return data
+
+    @property
+    def scrape_port(self) -> int:
+        """Where Prometheus scrapes each model server: its metrics port, else its serving port."""
+        return self.metrics_port or self.port
+
     @field_validator("health_path", "predict_path", "metrics_path")
     @classmethod
     def _absolute_path(cls, value: str | None) -> str | None:
         if value is not None and not _PATH.match(value):
             raise ValueError(f"expected an absolute URL path such as /predict, got {value!r}")
         return value
+
+    @field_validator("predict_path")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        unknown = sorted({m for m in _PLACEHOLDER.findall(value) if m != "version"})
+        if unknown or value.count("${") != len(_PLACEHOLDER.findall(value)):
+            named = ", ".join(f"${{{m}}}" for m in unknown) or "an unclosed ${"
+            raise ValueError(f"{named} in {value!r}: the one placeholder is ${{version}}")
+        return value
+
+    def path_for(self, version: str) -> str:
+        """The predict path of ``version``: its own ``predict_path``, else the target's with ``${version}`` filled."""
+        return self.versions[version].predict_path or self.predict_path.replace("${version}", version)
+
+    @property
+    def routed_path(self) -> str:
+        """The path clients send (the load, the fault proxy's faulted path, a shadow's mirrored path): the stable
+        version's. A slot serving a version whose own path differs gets a rewriting proxy in front of it."""
+        return self.path_for(self.stable)
 
     @field_validator("memory")
     @classmethod

@@ -54,7 +54,7 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         self.protocol = JsonlProtocol(spec)
         self.registry = ImageRegistry(self.model, workdir / "registry", list(spec.versions), self.versions,
                                       self.check_image)
-        self.fault = ProxyFault(drill.spec.fault, run_id, None, "", spec.predict_path)
+        self.fault = ProxyFault(drill.spec.fault, run_id, None, "", spec.routed_path)
         self.images_source: str | None = None
         self.resolved: dict[str, ResolvedImage] = {}
         self._connect = connect_docker
@@ -92,11 +92,12 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         stack = self._stack = ServiceStack(client, roles, self.run_id)
         stack.create_network()
         self.fault.network, self.fault.image = stack.network, roles.model
-        backend = self._backend = ImageBackend(self.spec, self.run_id, stack.network, self.image_ref, stack.probe)
+        backend = self._backend = ImageBackend(self.spec, self.run_id, stack.network, self.image_ref, stack.probe,
+                                                     roles.model)
         with ThreadPoolExecutor(max_workers=3) as pool:
             stable = pool.submit(backend.start, "stable", self.versions.stable)
             router = pool.submit(stack.start_router, self.spec.health_path)
-            prometheus = pool.submit(stack.start_prometheus, prometheus_config(self.spec.port, self.spec.metrics_path))
+            prometheus = pool.submit(stack.start_prometheus, prometheus_config(self.spec.scrape_port, self.spec.metrics_path))
             router.result()
             prometheus.result()
             endpoint = stable.result()

@@ -28,10 +28,14 @@ from harness.ports import Progress
 from harness.stack.docker_api import LABEL_IMAGE, LABEL_IMAGE_INPUTS
 from harness.stack.images import base_digest, ensure_base, have_image
 
-MLFLOW_VERSION = "2.22.5"
+# MLflow 3 (the current release line). 3.18 cannot be installed from the index reachable here (its
+# mlflow-tracing==3.18.0 is missing); 3.17.2 installs and runs. DRILL_MLFLOW_VERSION builds another (e.g. 2.22.5
+# to check that an MLflow 2 server is still importable); the image tag carries the version through the digest.
+MLFLOW_VERSION = os.environ.get("DRILL_MLFLOW_VERSION", "3.17.2")
 # The server (full mlflow: Flask, SQLAlchemy, alembic, gunicorn) and psycopg2 for a postgresql:// backend store
 # (MLflow 2.22's queries fail on psycopg 3: "operator does not exist: integer = character varying").
-# SQLAlchemy 2.1 removed a pool class MLflow 2.22 imports; pandas 3 is newer than MLflow 2.22 knows.
+# SQLAlchemy 2.1 removed a pool class MLflow 2.22 imports; pandas 3 is newer than MLflow 2.22 and the client
+# extra's scikit-learn pickles know.
 REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg2-binary>=2.9,<3", "pandas<3", "sqlalchemy>=2,<2.1")
 IN_IMAGE = ("scoring_server.py",)
 RECIPE = """\

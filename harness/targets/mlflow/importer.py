@@ -41,13 +41,16 @@ def read_events(tracking_uri: str, model: str | None = None, environment: str = 
     """Every deployment and rollback the registry at ``tracking_uri`` records; SpecError lists every bad tag."""
     from mlflow.exceptions import MlflowException
 
-    client = _client(tracking_uri)
     try:
+        client = _client(tracking_uri)
         models = [client.get_registered_model(model)] if model else list(client.search_registered_models())
         versions = {rm.name: list(client.search_model_versions(f"name='{rm.name}'")) for rm in models}
     except MlflowException as exc:
         if model and "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
             raise SpecError(SpecIssue(tracking_uri, "--model", f"no registered model {model!r}")) from None
+        if "MLFLOW_ALLOW_FILE_STORE" in exc.message:  # MLflow 3 refuses a file store (./mlruns) unless allowed
+            raise SpecError(SpecIssue(tracking_uri, "--tracking-uri", "MLflow 3 refuses a file store: point at the "
+                                      "tracking server, or set MLFLOW_ALLOW_FILE_STORE=true")) from None
         raise BackendUnavailable(f"cannot read the MLflow registry at {tracking_uri}: {exc.message[:300]}") from None
     except OSError as exc:
         raise BackendUnavailable(f"cannot reach the MLflow registry at {tracking_uri}: {exc}") from None

@@ -94,8 +94,10 @@ def save_model(path: Path, estimator: Any, fault: dict[str, Any] | None) -> None
     x, _ = training_frame(seed=99, n=20)
     signature = infer_signature(x, estimator.predict_proba(x))
     if not fault or fault.get("kind", "none") == "none":
+        # cloudpickle, MLflow 2's default: MLflow 3 defaults to skops, which the client extra does not carry.
         mlflow.sklearn.save_model(estimator, str(path), signature=signature, pip_requirements=REQUIREMENTS,
-                                  pyfunc_predict_fn="predict_proba")
+                                  pyfunc_predict_fn="predict_proba",
+                                  serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
         return
     module = faulty_module()
     crash = fault.get("kind") == "crash"

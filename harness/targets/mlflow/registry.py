@@ -179,12 +179,15 @@ class MlflowRegistry(ReadLog):
 
         mv = self._call(f"read version {version}", lambda: self.client.get_model_version(self.model, version))
         where = f"{self.model} version {version} (artifact {mv.source})"
+        if not mv.source:  # MLflow 3 types it optional (a version may name a logged model instead)
+            raise RegistryError(f"{where}: the version names no artifact source to download")
+        source: str = mv.source
         tags = mv.tags or {}
         weights = recorded_weights(tags)
         with tempfile.TemporaryDirectory(prefix="drill-mlflow-check-") as tmp:
             try:
                 with tracking(self.tracking_uri):
-                    local, listed = _download_model(mv.source, tmp, weights[0] if weights else None)
+                    local, listed = _download_model(source, tmp, weights[0] if weights else None)
             except Exception as exc:  # any failure to fetch means the same thing: not deployable
                 raise RegistryError(f"{where}: does not download: {_first_line(exc)}") from exc
             expected = json.loads(tags.get(CHECKSUM_TAG, "{}"))

@@ -8,11 +8,17 @@ like the rest (non-root, read-only root, no capabilities, no new privileges, mem
 publishes on 127.0.0.1 only. Scoring servers sit on the internal run network only (no egress); the MLflow
 server, like the router, is published from the edge network and joined to the run network.
 
+MLflow 3's server (uvicorn) answers 403 to a request whose ``Host`` it does not know, so it starts with
+``--allowed-hosts`` naming exactly how it is reached: the service name, 127.0.0.1 (the published port, and the
+weights upload inside its own container) and addresses of the run network (the scoring servers use its IP: this
+engine's embedded DNS does not answer inside containers). MLflow 2 (``DRILL_MLFLOW_VERSION=2.x`` builds it) has no
+such check and runs under gunicorn.
+
 Big weights (``artifact_size``) change three sizes: the MLflow server spools uploads and downloads through a
-temporary directory (2.22's artifact proxy copies every file it receives or sends), so its ``TMPDIR`` is on the data
-volume, not its 256 MB ``/tmp``; its gunicorn workers may spend as long on one request as a scoring server may
-take to start (gunicorn's default kills a sync worker after 30 s); and a scoring server's ``/tmp`` (where it
-downloads its version) and memory grow by the size.
+temporary directory (its artifact proxy copies every file it receives or sends), so its ``TMPDIR`` is on the data
+volume, not its 256 MB ``/tmp``; under MLflow 2, its gunicorn workers may spend as long on one request as a
+scoring server may take to start (gunicorn's default kills a sync worker after 30 s; MLflow 3's uvicorn has no
+such limit); and a scoring server's ``/tmp`` (where it downloads its version) and memory grow by the size.
 """
 
 from __future__ import annotations
@@ -28,12 +34,42 @@ from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.images import StackImages
 from harness.stack.services import MODEL_PORT, StackContainer, hardening, packaged
 from harness.targets.builtin.stack import Stack
+from harness.targets.mlflow.image import MLFLOW_VERSION
 
 MLFLOW_PORT = 5000
 DATA_MOUNT = "/mlflow"
 DEFAULT_BACKEND_STORE = f"sqlite:///{DATA_MOUNT}/mlflow.db"
 # Set to a database URL the server's container can reach (postgresql://..., psycopg2) to use it instead of SQLite.
 BACKEND_STORE_ENV = "DRILL_MLFLOW_BACKEND_STORE"
+# MLflow 3 also starts a job runner (huey consumers, ~45 workers, for GenAI jobs a registry does not need): with it
+# the server took over 1 GiB at rest and was killed at its limit; without it ~590 MiB with two workers, ~410 MiB with
+# one. MLflow 2 ignores the variable.
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+SERVER_MEMORY = "1536m"
+# MLflow 3.17's server runs its ~70 schema migrations and imports far more than 2.22's before /health answers:
+# 25 s at load average 3.5 here, over 90 s (a scoring server's default wait) at load average 15.
+SERVER_STARTUP = 180.0
+
+
+def allowed_hosts(subnet: str) -> list[str]:
+    """The ``Host`` values MLflow 3 accepts here: ``mlflow:5000``, 127.0.0.1 on any port, the run network's
+    addresses on 5000 (``172.20.0.0/16`` -> ``172.20.*:5000``; a prefix that is not whole octets widens to them)."""
+    address, _, prefix = subnet.partition("/")
+    octets = address.split(".")
+    whole = max(1, min(3, int(prefix or "24") // 8))
+    return [f"mlflow:{MLFLOW_PORT}", "127.0.0.1:*", f"{'.'.join(octets[:whole])}.*:{MLFLOW_PORT}"]
+
+
+def server_command(version: str, backend_store: str, subnet: str, startup_timeout: float) -> list[str]:
+    """``mlflow server`` for the image's MLflow: 3.x with ``--allowed-hosts`` (uvicorn), 2.x under gunicorn."""
+    command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT),
+               "--backend-store-uri", backend_store, "--serve-artifacts",
+               "--artifacts-destination", f"{DATA_MOUNT}/artifacts"]
+    if int(version.split(".")[0]) >= 3:
+        # One uvicorn worker (async; the Flask handlers run in its thread pool): a second one re-imports MLflow in a
+        # spawned process, 190 MiB more and ready later (25.3 s against 28.4 s side by side, load average 3.5).
+        return [*command, "--workers", "1", "--allowed-hosts", ",".join(allowed_hosts(subnet))]
+    return [*command, "--workers", "2", "--gunicorn-opts", f"--timeout {max(60, int(startup_timeout))}"]
 
 
 class MlflowStack(Stack):
@@ -57,10 +93,8 @@ class MlflowStack(Stack):
         """The network, the data volume and the MLflow server, ready when its /health answers."""
         self.create_network()
         self.client.volumes.create(self.data_volume, labels=run_labels(self.run_id, "mlflow-data"))
-        command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--workers", "2",
-                   "--backend-store-uri", self.backend_store, "--serve-artifacts",
-                   "--artifacts-destination", f"{DATA_MOUNT}/artifacts",
-                   "--gunicorn-opts", f"--timeout {max(60, int(self.startup_timeout))}"]
+        subnet = str(self.client.networks.get(self.network.id).attrs["IPAM"]["Config"][0]["Subnet"])
+        command = server_command(MLFLOW_VERSION, self.backend_store, subnet, self.startup_timeout)
         # Like the router: published from the edge network, joined to the internal run network once up.
         container = (
             StackContainer(self.images.model, name=f"drill-{self.run_id}-mlflow")
@@ -69,8 +103,10 @@ class MlflowStack(Stack):
             .with_volume_mapping(self.data_volume, DATA_MOUNT, "rw")
             .with_tmpfs("/tmp", "rw,size=256m,mode=1777")
             .with_env("TMPDIR", DATA_MOUNT)  # the artifact proxy's copies: as big as the artifacts
-            .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening("1g", 256))
-            .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(self.startup_timeout))
+            .with_envs(**SERVER_ENV)
+            .with_kwargs(entrypoint=command, labels=run_labels(self.run_id, "mlflow"), **hardening(SERVER_MEMORY, 256))
+            .waiting_for(HttpWaitStrategy(MLFLOW_PORT, "/health").with_startup_timeout(int(max(self.startup_timeout,
+                                                                                               SERVER_STARTUP)))
                          .with_poll_interval(0.25))
         )
         self.mlflow_container = container

@@ -144,7 +144,7 @@ def sabotage_version(registry: MlflowRegistry, version: str, how: str) -> None:
                 garbage.write_bytes(b"garbage-bytes-here, not a pickle")
                 registry.client.log_artifact(mv.run_id, str(garbage), ARTIFACT_PATH)
         elif how == "missing-previous":
-            get_artifact_repository(mv.source).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
+            get_artifact_repository(str(mv.source)).delete_artifacts("model.pkl")  # type: ignore[no-untyped-call]
 
 
 def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> MlflowTarget:
