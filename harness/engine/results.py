@@ -71,6 +71,10 @@ class Evidence:
     lower: float | None = None
     upper: float | None = None
     baseline_source: str | None = None
+    # sequential and compare: the non-inferiority margin, and the upper bound (same alpha) of the candidate's event
+    # rate minus the baseline's; a look passes only when it is below the margin
+    margin: float | None = None
+    excess_upper: float | None = None
 
     @property
     def breached(self) -> bool:
