@@ -148,6 +148,20 @@ def test_effect_confidence_sequence_covers_the_true_effect() -> None:
     assert lo is not None and hi is not None and 0.0 < lo < 0.05 < hi < 0.11
 
 
+def test_the_interval_agrees_with_the_decision() -> None:
+    # Issue 26's case: 31 worse, 8 better of 400 pairs fails (E = 447 at alpha 0.01), and the interval used to
+    # contain 0 ([-0.011, 0.165]); now its lower end is above 0 exactly when the check fails.
+    failing = pj.paired_test("incorrect", pj.Discordance(400, 10, 31, 8), 0.01)
+    assert failing.rejected and failing.lower is not None and failing.lower > 0
+    rng = random.Random(9)
+    for _ in range(300):
+        worse, better = rng.randrange(0, 40), rng.randrange(0, 40)
+        out = pj.paired_test("error", pj.Discordance(400, 5, worse, better), rng.choice([0.01, 0.0025, 0.1]))
+        assert out.lower is not None and out.upper is not None and out.effect is not None
+        assert out.rejected == (out.lower > 0), (worse, better, out)
+        assert out.lower <= out.effect <= out.upper
+
+
 def test_dropped_copies_and_errors_are_counted_apart() -> None:
     judge = pj.PairedJudge(0.01, measures=("error", "incorrect"))
     ok = pj.Answer(200, 0.01, 1, True)
