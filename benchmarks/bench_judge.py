@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness.judge import analysis, sequential
+from harness.judge import analysis, conditional, paired, sequential
 from harness.serving.model_server import BUCKETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import judge_validity
 import paired_traffic
+import verify_sim
 
 BIN_S = 0.5  # the detection loop's interval
 MODEL_WRONG = 0.04  # the demo model's own error rate on labelled traffic (accuracy ~0.96)
@@ -161,28 +163,36 @@ def threshold_detect(stable: Arm, cand: Arm, window_s: float = 10.0, scrape_s: f
     return None
 
 
-@lru_cache(maxsize=1 << 20)
-def _share_e(cx: int, n: int, share: float) -> float:
-    return sequential.share_e_value(cx, n, share)
+def _bins(stable: Arm, cand: Arm, i: int) -> list[conditional.Bin]:
+    """Bin i's (candidate events, candidate exposure, stable exposure, events) for errors, slow and wrong answers."""
+    return [(cand.errors[i], cand.requests[i], stable.requests[i], cand.errors[i] + stable.errors[i]),
+            (cand.slow[i], cand.answered[i], stable.answered[i], cand.slow[i] + stable.slow[i]),
+            (cand.wrong[i], cand.answered[i], stable.answered[i], cand.wrong[i] + stable.wrong[i])]
 
 
-def sequential_detect(stable: Arm, cand: Arm, share: float, alpha: float) -> float | None:
-    """Seconds to the first look where any of the three sequential checks rejects, or None."""
-    per_check = alpha / 3
-    threshold = 1 / per_check
-    c = {"err": 0, "slow": 0, "wrong": 0}
-    b = dict(c)
-    for look in range(1, len(cand.requests) + 1):
-        i = look - 1
-        c["err"] += cand.errors[i]
-        c["slow"] += cand.slow[i]
-        c["wrong"] += cand.wrong[i]
-        b["err"] += stable.errors[i]
-        b["slow"] += stable.slow[i]
-        b["wrong"] += stable.wrong[i]
-        for key in c:
-            if c[key] and _share_e(c[key], c[key] + b[key], share) >= threshold:
-                return look * BIN_S
+def sequential_detect(stable: Arm, cand: Arm, alpha: float, agree: list[bool] | None = None) -> float | None:
+    """Seconds to the first look where one of the three sequential checks fails as the drills decide it
+    (judge_validity.Looks: the judge's e-processes, alpha split and min_samples guards), or None.
+    ``agree`` collects whether the failing check's reported interval excludes no effect."""
+    looks = judge_validity.Looks(alpha)
+    for i in range(len(cand.requests)):
+        looks.add(_bins(stable, cand, i))
+        failed = looks.failed()
+        if failed is not None:
+            if agree is not None:
+                agree.append(looks.interval_agrees(failed))
+            return (i + 1) * BIN_S
+    return None
+
+
+def oracle_detect(cand: Arm, p0: float, p1: float, alpha: float) -> float | None:
+    """The SPRT with the effect known: the candidate's labelled answers, wrong with p1 against p0, at the
+    per-check alpha (Wald's boundary 1/alpha); what no test that must learn the effect can beat."""
+    up, down, bound, llr = math.log(p1 / p0), math.log((1 - p1) / (1 - p0)), math.log(3 / alpha), 0.0
+    for i in range(len(cand.requests)):
+        llr += cand.wrong[i] * up + (cand.answered[i] - cand.wrong[i]) * down
+        if llr >= bound:
+            return (i + 1) * BIN_S
     return None
 
 
@@ -205,11 +215,11 @@ def mirrored(noise: Noise) -> dict[str, paired_traffic.Mirrored]:
 
 
 def paired_detect(rng: random.Random, noise: Noise, name: str, rate: float, seconds: float, alpha: float,
-                  nondet: float, labelled: float) -> float | None:
+                  nondet: float, labelled: float, decided: list[tuple[str, paired.Discordance]] | None = None) -> float | None:
     kinds = mirrored(noise)
     cumulative, keys = _categories(kinds["good"], kinds[name], nondet, labelled)
     delay = 0.3 if name == "latency" else 0.02  # a pair is complete when its later answer is in
-    return paired_traffic.detect(rng, cumulative, keys, rate, seconds, BIN_S, alpha, delay)
+    return paired_traffic.detect(rng, cumulative, keys, rate, seconds, BIN_S, alpha, delay, decided)
 
 
 @lru_cache(maxsize=16)
@@ -219,44 +229,61 @@ def _categories(stable: paired_traffic.Mirrored, cand: paired_traffic.Mirrored, 
 
 
 JUDGES = ("threshold", "sequential", "paired")
+ACCURACY_WINDOW_S = 300.0  # a 5-point drop on 10 % of 50 req/s takes about a minute even for the oracle
 
 
 def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
-        seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0) -> dict[str, object]:
+        seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0,
+        validity_runs: dict[str, int] | None = None, verify_runs: int = 400) -> dict[str, object]:
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
-    share = weight  # the router's weight: the candidate's share of requests
-    false = dict.fromkeys(JUDGES, 0)
-    for _ in range(good_canaries):
-        stable, cand, _ = simulate(rng, kinds["good"], noise, rate, weight, seconds)
-        false["sequential"] += sequential_detect(stable, cand, share, alpha) is not None
-        false["threshold"] += threshold_detect(stable, cand) is not None
-        false["paired"] += paired_detect(rng, noise, "good", rate, seconds, alpha, nondet, labelled) is not None
-    detect: dict[str, dict[str, list[float | None]]] = {j: {} for j in JUDGES}
+    runs = validity_runs if validity_runs is not None else {"good-canary": good_canaries, "errors-less-600s": 1000,
+                                                            "good-shadow": good_canaries}
+    validity = judge_validity.validity(
+        rng, runs, alpha, rate, weight,
+        lambda r: paired_detect(r, noise, "good", rate, seconds, alpha, nondet, labelled) is not None)
+    false_threshold = sum(threshold_detect(*simulate(rng, kinds["good"], noise, rate, weight, seconds)[:2]) is not None
+                          for _ in range(good_canaries))
+    detect: dict[str, dict[str, list[float | None]]] = {j: {} for j in (*JUDGES, "oracle")}
+    agree: list[bool] = []
     for name in ("error_slice", "latency", "accuracy"):
-        for judge in JUDGES:
+        window = detect_seconds or seconds
+        window = max(window, ACCURACY_WINDOW_S) if name == "accuracy" else window
+        for judge in detect:
             detect[judge][name] = []
         for _ in range(bad_canaries):
-            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, detect_seconds or seconds)
+            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, window)
             detect["threshold"][name].append(threshold_detect(stable, cand))
-            detect["sequential"][name].append(sequential_detect(stable, cand, share, alpha))
-            detect["paired"][name].append(paired_detect(rng, noise, name, rate, detect_seconds or seconds, alpha,
-                                                        nondet, labelled))
+            detect["sequential"][name].append(sequential_detect(stable, cand, alpha, agree))
+            decided: list[tuple[str, paired.Discordance]] = []
+            detect["paired"][name].append(paired_detect(rng, noise, name, rate, window, alpha, nondet, labelled, decided))
+            agree.extend((paired.paired_test(m, c, alpha / len(paired.MEASURES)).lower or 0.0) > 0 for m, c in decided)
+            if name == "accuracy":
+                detect["oracle"][name].append(oracle_detect(cand, kinds["good"].wrong_rate, kinds[name].wrong_rate,
+                                                            alpha / 3))
+    false = {"threshold": false_threshold / good_canaries if good_canaries else None,
+             "sequential": validity["good-canary"]["false_rollback_rate"],
+             "paired": validity["good-shadow"]["false_rollback_rate"]}
     return {
         "background_error_rate": noise.error_rate,
         "good_canaries": good_canaries,
         "judges": {
             judge: {
-                "false_rollback_rate": false[judge] / good_canaries if good_canaries else None,
+                "false_rollback_rate": false[judge],
                 "detect_s": {k: _median(v) for k, v in detect[judge].items()},
                 "detected": {k: round(sum(t is not None for t in v) / len(v), 3) if v else None
                              for k, v in detect[judge].items()},
             }
             for judge in JUDGES
         },
+        "oracle": {"detect_s": {"accuracy": _median(detect["oracle"]["accuracy"])}},
+        "validity": validity,
+        "interval_agreement": round(sum(agree) / len(agree), 4) if agree else None,
+        "verify_error_rate": verify_sim.pass_rates(random.Random(seed + 1), verify_runs),
         "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "detect_window_s": detect_seconds or seconds,
-                  "alpha": alpha,
+                  "accuracy_window_s": max(detect_seconds or seconds, ACCURACY_WINDOW_S), "alpha": alpha,
+                  "guards": {m: n for m, _, n in judge_validity.CHECKS},
                   "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed,
                   "paired": {"mirrored": 1.0, "nondeterministic_answers": nondet, "labelled": labelled}},
     }
