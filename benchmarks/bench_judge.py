@@ -234,7 +234,7 @@ ACCURACY_WINDOW_S = 300.0  # a 5-point drop on 10 % of 50 req/s takes about a mi
 
 def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
         seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0,
-        validity_runs: dict[str, int] | None = None, verify_runs: int = 400) -> dict[str, object]:
+        validity_runs: dict[str, int] | None = None, verify_runs: int = 400, promote_runs: int = 200) -> dict[str, object]:
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
@@ -278,6 +278,8 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
             for judge in JUDGES
         },
         "oracle": {"detect_s": {"accuracy": _median(detect["oracle"]["accuracy"])}},
+        "promote_s": {"good": _median([judge_validity.time_to_pass(rng, 600.0, alpha, rate, weight)
+                                       for _ in range(promote_runs)]), "runs": promote_runs, "margin": 0.1},
         "validity": validity,
         "interval_agreement": round(sum(agree) / len(agree), 4) if agree else None,
         "verify_error_rate": verify_sim.pass_rates(random.Random(seed + 1), verify_runs),

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from functools import lru_cache
 
-from harness.judge import analysis, conditional, sequential
+from harness.judge import analysis, conditional, sequential, two_sample
 from harness.outcomes import Verdict
 
 BIN_S = 0.5
@@ -99,6 +99,25 @@ def false_rollback(rng: random.Random, seconds: float, alpha: float, rate: float
         if looks.failed() is not None:
             return True
     return False
+
+
+def time_to_pass(rng: random.Random, seconds: float, alpha: float, rate: float, weight: float,
+                 margin: float = 0.1) -> float | None:
+    """Seconds to the first look where every check of a good canary passes (shown not worse by ``margin``), or None."""
+    looks = Looks(alpha)
+    totals = [[0, 0, 0, 0] for _ in looks.checks]
+    good = SETUPS["good-canary"][1]
+    for i in range(int(seconds / BIN_S)):
+        per_check = canary_bin(rng, int(rate * BIN_S), weight, good, good)
+        looks.add(per_check)
+        for t, (x, ec, eb, k) in zip(totals, per_check, strict=True):
+            t[0], t[1], t[2], t[3] = t[0] + x, t[1] + ec, t[2] + k - x, t[3] + eb
+        if looks.failed() is not None:
+            return None
+        if all(cn >= n and bn >= n and two_sample.log_e_not_worse(cx, cn, bx, bn, margin) >= math.log(1 / looks.alpha)
+               for (cx, cn, bx, bn), (_, _, n) in zip(totals, looks.checks, strict=True)):
+            return (i + 1) * BIN_S
+    return None
 
 
 SETUPS = {  # (seconds, stable (error, slow, wrong), candidate)

@@ -55,7 +55,8 @@ def test_both_judges_catch_a_blatant_fault_and_the_threshold_one_trips_on_noise(
     assert bench.sequential_detect(stable, cand, 0.01, agree) is not None
     assert agree == [True]  # the failing check's interval excludes no effect
     out = bench.run(200, 0, 50.0, 0.1, 60.0, 0.01, 3,
-                    validity_runs={"good-canary": 200, "errors-less-600s": 20, "good-shadow": 50}, verify_runs=0)
+                    validity_runs={"good-canary": 200, "errors-less-600s": 20, "good-shadow": 50}, verify_runs=0,
+                    promote_runs=0)
     judges = out["judges"]
     assert judges["threshold"]["false_rollback_rate"] > 0.3  # the measured problem
     assert judges["sequential"]["false_rollback_rate"] <= 0.03
@@ -64,13 +65,15 @@ def test_both_judges_catch_a_blatant_fault_and_the_threshold_one_trips_on_noise(
 
 def test_the_json_has_the_issue_26_keys(bench: ModuleType) -> None:
     out = bench.run(10, 6, 50.0, 0.1, 60.0, 0.01, 5,
-                    validity_runs={"good-canary": 10, "errors-less-600s": 2, "good-shadow": 10}, verify_runs=5)
+                    validity_runs={"good-canary": 10, "errors-less-600s": 2, "good-shadow": 10}, verify_runs=5,
+                    promote_runs=2)
     for setup in ("good-canary", "errors-less-600s", "good-shadow"):
         assert set(out["validity"][setup]) == {"false_rollback_rate", "runs"}
     assert 0.0 <= out["interval_agreement"] <= 1.0
     assert out["oracle"]["detect_s"]["accuracy"] is None or out["oracle"]["detect_s"]["accuracy"] > 0
     assert set(out["judges"]["sequential"]["detect_s"]) == {"error_slice", "latency", "accuracy"}
     assert {"leftover_3pct", "good_background_2pct"} <= set(out["verify_error_rate"])
+    assert out["promote_s"]["runs"] == 2
 
 
 def test_the_benchmark_runs_the_judges_e_process(bench: ModuleType) -> None:
