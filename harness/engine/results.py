@@ -64,8 +64,9 @@ class Evidence:
     confidence: float | None = None
     at: datetime | None = None
     kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney) | sequential (anytime-valid)
-    # sequential: the e-value (threshold is 1/alpha), the effect (candidate's event rate over the baseline's,
-    # no effect = 1) with its one-sided confidence sequence [lower, upper or unbounded), and what the
+    # sequential: the e-value (threshold is 1/alpha), the effect (beside a canary the candidate's odds of an event
+    # over the stable's, after a switch its rate over the baseline's; no effect = 1) with its one-sided confidence
+    # sequence [lower, upper or unbounded), and what the
     # candidate was compared with ("stable since deploy" or "pre-deploy window" after a 100 % switch)
     e_value: float | None = None
     lower: float | None = None
@@ -164,7 +165,7 @@ class EvidencePoint:
     check: str
     statistic: float  # the check's own statistic (an e-value, a p-value, a ratio)
     threshold: float  # the level at which the check fails
-    effect: float | None = None  # estimated effect (sequential: rate ratio; others: candidate minus baseline)
+    effect: float | None = None  # estimated effect (sequential: odds or rate ratio; others: candidate minus baseline)
     lower: float | None = None  # confidence sequence of the effect, where the judge gives one
     upper: float | None = None
 
