@@ -144,14 +144,15 @@ def check_alpha(check: CompareCheck, compares: Sequence[CompareCheck], drill_alp
 
 def time_bins(split: SampleSplit, measure: str, latency_above: float) -> list[conditional.Bin]:
     """Per-time-bin counts of a measure beside a canary, (candidate events, candidate exposure, stable exposure,
-    events), bins of ``conditional.BIN_S`` by the time a request was sent (never by its outcome)."""
+    events), bins of ``conditional.BIN_S`` by the time the answer came (sent + latency): a bin, once past, is
+    never revised by a late answer, so each look extends the same sequence of bins (the e-process's filtration)."""
     bins: dict[int, list[int]] = {}
     for arm, samples in ((0, split.candidate), (1, split.baseline)):
         for s in samples:
             hit = _is_event(measure, s, latency_above)
             if hit is None:
                 continue
-            row = bins.setdefault(math.floor(s.at / conditional.BIN_S), [0, 0, 0, 0])
+            row = bins.setdefault(math.floor((s.at + s.latency_s) / conditional.BIN_S), [0, 0, 0, 0])
             row[1 + arm] += 1
             row[3] += hit
             row[0] += hit and not arm
