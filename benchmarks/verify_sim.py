@@ -16,8 +16,8 @@ import time
 from harness.engine.context import RunContext
 from harness.ports import Target
 from harness.runbook import executor as runbook
-from harness.specs import RunbookSpec
-from harness.traffic import LoadGenerator, Sample
+from harness.spec.models import RunbookSpec
+from harness.traffic.generator import LoadGenerator, Sample
 
 RATE = 50.0  # requests per second, the catalogue's traffic
 DEADLINE_S = 20.0  # the step's deadline in these runs, as the requests a live load sends in it

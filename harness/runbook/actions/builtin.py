@@ -20,9 +20,9 @@ from harness.errors import StepFailed, VerificationFailed
 from harness.judge import verification
 from harness.listeners import webhook
 from harness.ports import SLOTS as MODEL_SLOTS
-from harness.runbook.actions import Params, action, current_attempt
-from harness.specs import Duration, PositiveDuration
-from harness.traffic import probe
+from harness.runbook.actions.registry import Params, action, current_attempt
+from harness.spec.models import Duration, PositiveDuration
+from harness.traffic.generator import probe
 
 PROBE_BATCH = 5
 
