@@ -1,28 +1,37 @@
-"""Side by side, no Docker: today's threshold judge and the sequential judge on the same simulated canaries.
+"""Side by side, no Docker: the threshold judge, the sequential judge the drills run and the paired (shadow) judge
+on the same simulated canaries; the validity of the sequential and paired judges; verify.error_rate's pass rates.
 
     python benchmarks/bench_judge.py            # the table
-    python benchmarks/bench_judge.py --json     # {"background_error_rate", "good_canaries", "judges": {...}}
+    python benchmarks/bench_judge.py --json     # every figure below
 
 Traffic: ``--rate`` requests per second (50), a ``--weight`` % canary (10), every version with background
 noise (2 % errors, an exponential latency jitter of mean 10 ms, 1 % wrong answers on top of the model's
-own 4 %). The judge looks every 0.5 s for 60 s.
+own 4 %). The judges look every 0.5 s.
 
 * threshold judge — the control drill's checks before issue 9: candidate 5xx ratio over the last 10 s
   > 5 % (at least 15 requests) and candidate p90 latency over 10 s > 200 ms (from histogram buckets,
   as PromQL's histogram_quantile), both as Prometheus sees them (1 s scrapes); and a one-sided
   Mann-Whitney test of wrong answers against the stable version (alpha 0.001, effect >= 0.7) at each look.
-* sequential judge — harness.judge.sequential's count-process tests of errors, latency (answers slower than
-  the pre-deploy p90) and wrong answers against the stable version, alpha = 0.01 split over the three.
+* sequential judge — as the drills run it (judge_validity.Looks): the exposure-aware conditional e-processes
+  of errors, latency (answers slower than the pre-deploy p90) and wrong answers against the stable version,
+  alpha = 0.01 split over the three, a look failing through analysis.look_verdict with the catalogue's
+  min_samples guards (errors 8, the others 20).
 * paired judge — harness.judge.paired on shadow traffic: every request mirrored to the candidate and to
   a second stable instance (benchmarks/paired_traffic.py), the same noise plus ``--nondet`` (2 %) of every
   version's answers a coin flip; discordant pairs of errors, slow answers, wrong answers (the ``--labelled``
   share of requests, all by default) and disagreements, alpha = 0.01 split over the four.
 
-false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
-seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
-a 5-point accuracy drop); a run not detected within the window (``--detect-window``, default the 60 s
-of the drills' max_wait) counts as never, so the median is null when fewer than half were caught
-(``detected`` gives the share caught). Prometheus is simulated: a 10 s window over 1 s scrapes.
+JSON keys: ``judges.<judge>.{false_rollback_rate, detect_s, detected}`` — false rollbacks of good canaries
+within ``--window`` (the sequential and paired ones are ``validity.good-canary`` and ``validity.good-shadow``),
+the median seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
+a 5-point accuracy drop; watched for ``--detect-window``, the accuracy drop for at least 300 s; a run not
+detected counts as never, so the median is null when fewer than half were caught) and the share caught;
+``oracle.detect_s.accuracy`` — Wald's SPRT with the effect known, at the same per-check alpha;
+``validity.<setup>.{false_rollback_rate, runs}`` for good-canary, errors-less-600s (stable 20 % errors,
+candidate none, 600 s) and good-shadow; ``interval_agreement`` — the share of failing checks (canary and shadow)
+whose reported interval excludes no effect; ``promote_s.good`` — the median seconds until every check of a
+good canary passes (shown not worse by the 0.1 margin); ``verify_error_rate.{leftover_3pct,
+good_background_2pct}`` — pass rates of the real step on simulated rollbacks (benchmarks/verify_sim.py).
 """
 
 from __future__ import annotations
@@ -316,8 +325,11 @@ def table(out: dict[str, object]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--good", type=int, default=10_000, help="good canaries (false rollbacks)")
-    parser.add_argument("--bad", type=int, default=500, help="bad canaries per fault (detection times)")
+    parser.add_argument("--good", type=int, default=2_000, help="good canaries for the threshold judge (false rollbacks)")
+    parser.add_argument("--validity", type=int, default=10_000,
+                        help="good candidates per validity setup (good-canary, good-shadow; errors-less-600s a tenth)")
+    parser.add_argument("--verify", type=int, default=400, help="simulated rollbacks per verify.error_rate case")
+    parser.add_argument("--bad", type=int, default=300, help="bad canaries per fault (detection times)")
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--weight", type=float, default=10.0, help="canary weight in percent")
     parser.add_argument("--window", type=float, default=60.0, help="seconds the judge watches")
@@ -330,8 +342,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
+    runs = {"good-canary": args.validity, "errors-less-600s": max(1, args.validity // 10), "good-shadow": args.validity}
     out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window,
-              args.nondet, args.labelled)
+              args.nondet, args.labelled, runs, args.verify)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
