@@ -149,6 +149,7 @@ class PairedOutcome:
     effect: float | None
     lower: float | None
     upper: float | None
+    margin: float = 0.1
 
     @property
     def threshold(self) -> float:
@@ -170,7 +171,12 @@ class PairedOutcome:
 
     @property
     def verdict(self) -> str:
-        return "fail" if self.rejected else "pass" if self.counts.pairs else "inconclusive"
+        """fail: the e-value reached 1/alpha; pass: the effect's upper end is below ``margin`` (the candidate's
+        event rate shown at most ``margin`` above the stable's; each end of the interval at alpha, so a false
+        pass has probability at most 2 alpha); inconclusive otherwise (and at looks without the interval)."""
+        if self.rejected:
+            return "fail"
+        return "pass" if self.upper is not None and self.upper < self.margin else "inconclusive"
 
 
 def paired_test(measure: str, counts: Discordance, alpha: float, with_cs: bool = True) -> PairedOutcome:

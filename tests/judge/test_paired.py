@@ -188,3 +188,12 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="alpha"):
         pj.PairedJudge(0.0)
     assert math.isfinite(pj.paired_e_value(3000, 0))
+
+
+def test_a_look_passes_only_when_the_effect_is_shown_below_the_margin() -> None:
+    few = pj.paired_test("error", pj.Discordance(40, 0, 1, 1), 0.01)
+    assert not few.rejected and few.verdict == "inconclusive"  # 40 pairs cannot show "at most 10 points worse"
+    many = pj.paired_test("error", pj.Discordance(2000, 10, 20, 22), 0.01)
+    assert many.verdict == "pass" and many.upper is not None and many.upper < many.margin
+    assert pj.paired_test("error", pj.Discordance(2000, 10, 20, 22), 0.01, with_cs=False).verdict == "inconclusive"
+    assert pj.paired_test("error", pj.Discordance(400, 10, 31, 8), 0.01).verdict == "fail"
