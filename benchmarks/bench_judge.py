@@ -1,28 +1,37 @@
-"""Side by side, no Docker: today's threshold judge and the sequential judge on the same simulated canaries.
+"""Side by side, no Docker: the threshold judge, the sequential judge the drills run and the paired (shadow) judge
+on the same simulated canaries; the validity of the sequential and paired judges; verify.error_rate's pass rates.
 
     python benchmarks/bench_judge.py            # the table
-    python benchmarks/bench_judge.py --json     # {"background_error_rate", "good_canaries", "judges": {...}}
+    python benchmarks/bench_judge.py --json     # every figure below
 
 Traffic: ``--rate`` requests per second (50), a ``--weight`` % canary (10), every version with background
 noise (2 % errors, an exponential latency jitter of mean 10 ms, 1 % wrong answers on top of the model's
-own 4 %). The judge looks every 0.5 s for 60 s.
+own 4 %). The judges look every 0.5 s.
 
 * threshold judge — the control drill's checks before issue 9: candidate 5xx ratio over the last 10 s
   > 5 % (at least 15 requests) and candidate p90 latency over 10 s > 200 ms (from histogram buckets,
   as PromQL's histogram_quantile), both as Prometheus sees them (1 s scrapes); and a one-sided
   Mann-Whitney test of wrong answers against the stable version (alpha 0.001, effect >= 0.7) at each look.
-* sequential judge — harness.judge.sequential's count-process tests of errors, latency (answers slower than
-  the pre-deploy p90) and wrong answers against the stable version, alpha = 0.01 split over the three.
+* sequential judge — as the drills run it (judge_validity.Looks): the exposure-aware conditional e-processes
+  of errors, latency (answers slower than the pre-deploy p90) and wrong answers against the stable version,
+  alpha = 0.01 split over the three, a look failing through analysis.look_verdict with the catalogue's
+  min_samples guards (errors 8, the others 20).
 * paired judge — harness.judge.paired on shadow traffic: every request mirrored to the candidate and to
   a second stable instance (benchmarks/paired_traffic.py), the same noise plus ``--nondet`` (2 %) of every
   version's answers a coin flip; discordant pairs of errors, slow answers, wrong answers (the ``--labelled``
   share of requests, all by default) and disagreements, alpha = 0.01 split over the four.
 
-false_rollback_rate: the share of good canaries rolled back within the window. detect_s: the median
-seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
-a 5-point accuracy drop); a run not detected within the window (``--detect-window``, default the 60 s
-of the drills' max_wait) counts as never, so the median is null when fewer than half were caught
-(``detected`` gives the share caught). Prometheus is simulated: a 10 s window over 1 s scrapes.
+JSON keys: ``judges.<judge>.{false_rollback_rate, detect_s, detected}`` — false rollbacks of good canaries
+within ``--window`` (the sequential and paired ones are ``validity.good-canary`` and ``validity.good-shadow``),
+the median seconds from deploy to the decision for a bad canary (an error slice of 30 % of its inputs, +300 ms,
+a 5-point accuracy drop; watched for ``--detect-window``, the accuracy drop for at least 300 s; a run not
+detected counts as never, so the median is null when fewer than half were caught) and the share caught;
+``oracle.detect_s.accuracy`` — Wald's SPRT with the effect known, at the same per-check alpha;
+``validity.<setup>.{false_rollback_rate, runs}`` for good-canary, errors-less-600s (stable 20 % errors,
+candidate none, 600 s) and good-shadow; ``interval_agreement`` — the share of failing checks (canary and shadow)
+whose reported interval excludes no effect; ``promote_s.good`` — the median seconds until every check of a
+good canary passes (shown not worse by the 0.1 margin); ``verify_error_rate.{leftover_3pct,
+good_background_2pct}`` — pass rates of the real step on simulated rollbacks (benchmarks/verify_sim.py).
 """
 
 from __future__ import annotations
@@ -38,11 +47,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness.judge import analysis, sequential
+from harness.judge import analysis, conditional, paired, sequential
 from harness.serving.model_server import BUCKETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import judge_validity
 import paired_traffic
+import verify_sim
 
 BIN_S = 0.5  # the detection loop's interval
 MODEL_WRONG = 0.04  # the demo model's own error rate on labelled traffic (accuracy ~0.96)
@@ -161,28 +172,36 @@ def threshold_detect(stable: Arm, cand: Arm, window_s: float = 10.0, scrape_s: f
     return None
 
 
-@lru_cache(maxsize=1 << 20)
-def _share_e(cx: int, n: int, share: float) -> float:
-    return sequential.share_e_value(cx, n, share)
+def _bins(stable: Arm, cand: Arm, i: int) -> list[conditional.Bin]:
+    """Bin i's (candidate events, candidate exposure, stable exposure, events) for errors, slow and wrong answers."""
+    return [(cand.errors[i], cand.requests[i], stable.requests[i], cand.errors[i] + stable.errors[i]),
+            (cand.slow[i], cand.answered[i], stable.answered[i], cand.slow[i] + stable.slow[i]),
+            (cand.wrong[i], cand.answered[i], stable.answered[i], cand.wrong[i] + stable.wrong[i])]
 
 
-def sequential_detect(stable: Arm, cand: Arm, share: float, alpha: float) -> float | None:
-    """Seconds to the first look where any of the three sequential checks rejects, or None."""
-    per_check = alpha / 3
-    threshold = 1 / per_check
-    c = {"err": 0, "slow": 0, "wrong": 0}
-    b = dict(c)
-    for look in range(1, len(cand.requests) + 1):
-        i = look - 1
-        c["err"] += cand.errors[i]
-        c["slow"] += cand.slow[i]
-        c["wrong"] += cand.wrong[i]
-        b["err"] += stable.errors[i]
-        b["slow"] += stable.slow[i]
-        b["wrong"] += stable.wrong[i]
-        for key in c:
-            if c[key] and _share_e(c[key], c[key] + b[key], share) >= threshold:
-                return look * BIN_S
+def sequential_detect(stable: Arm, cand: Arm, alpha: float, agree: list[bool] | None = None) -> float | None:
+    """Seconds to the first look where one of the three sequential checks fails as the drills decide it
+    (judge_validity.Looks: the judge's e-processes, alpha split and min_samples guards), or None.
+    ``agree`` collects whether the failing check's reported interval excludes no effect."""
+    looks = judge_validity.Looks(alpha)
+    for i in range(len(cand.requests)):
+        looks.add(_bins(stable, cand, i))
+        failed = looks.failed()
+        if failed is not None:
+            if agree is not None:
+                agree.append(looks.interval_agrees(failed))
+            return (i + 1) * BIN_S
+    return None
+
+
+def oracle_detect(cand: Arm, p0: float, p1: float, alpha: float) -> float | None:
+    """The SPRT with the effect known: the candidate's labelled answers, wrong with p1 against p0, at the
+    per-check alpha (Wald's boundary 1/alpha); what no test that must learn the effect can beat."""
+    up, down, bound, llr = math.log(p1 / p0), math.log((1 - p1) / (1 - p0)), math.log(3 / alpha), 0.0
+    for i in range(len(cand.requests)):
+        llr += cand.wrong[i] * up + (cand.answered[i] - cand.wrong[i]) * down
+        if llr >= bound:
+            return (i + 1) * BIN_S
     return None
 
 
@@ -205,11 +224,11 @@ def mirrored(noise: Noise) -> dict[str, paired_traffic.Mirrored]:
 
 
 def paired_detect(rng: random.Random, noise: Noise, name: str, rate: float, seconds: float, alpha: float,
-                  nondet: float, labelled: float) -> float | None:
+                  nondet: float, labelled: float, decided: list[tuple[str, paired.Discordance]] | None = None) -> float | None:
     kinds = mirrored(noise)
     cumulative, keys = _categories(kinds["good"], kinds[name], nondet, labelled)
     delay = 0.3 if name == "latency" else 0.02  # a pair is complete when its later answer is in
-    return paired_traffic.detect(rng, cumulative, keys, rate, seconds, BIN_S, alpha, delay)
+    return paired_traffic.detect(rng, cumulative, keys, rate, seconds, BIN_S, alpha, delay, decided)
 
 
 @lru_cache(maxsize=16)
@@ -219,44 +238,63 @@ def _categories(stable: paired_traffic.Mirrored, cand: paired_traffic.Mirrored, 
 
 
 JUDGES = ("threshold", "sequential", "paired")
+ACCURACY_WINDOW_S = 300.0  # a 5-point drop on 10 % of 50 req/s takes about a minute even for the oracle
 
 
 def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, seconds: float, alpha: float,
-        seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0) -> dict[str, object]:
+        seed: int, detect_seconds: float | None = None, nondet: float = 0.02, labelled: float = 1.0,
+        validity_runs: dict[str, int] | None = None, verify_runs: int = 400, promote_runs: int = 200) -> dict[str, object]:
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
-    share = weight  # the router's weight: the candidate's share of requests
-    false = dict.fromkeys(JUDGES, 0)
-    for _ in range(good_canaries):
-        stable, cand, _ = simulate(rng, kinds["good"], noise, rate, weight, seconds)
-        false["sequential"] += sequential_detect(stable, cand, share, alpha) is not None
-        false["threshold"] += threshold_detect(stable, cand) is not None
-        false["paired"] += paired_detect(rng, noise, "good", rate, seconds, alpha, nondet, labelled) is not None
-    detect: dict[str, dict[str, list[float | None]]] = {j: {} for j in JUDGES}
+    runs = validity_runs if validity_runs is not None else {"good-canary": good_canaries, "errors-less-600s": 1000,
+                                                            "good-shadow": good_canaries}
+    validity = judge_validity.validity(
+        rng, runs, alpha, rate, weight,
+        lambda r: paired_detect(r, noise, "good", rate, seconds, alpha, nondet, labelled) is not None)
+    false_threshold = sum(threshold_detect(*simulate(rng, kinds["good"], noise, rate, weight, seconds)[:2]) is not None
+                          for _ in range(good_canaries))
+    detect: dict[str, dict[str, list[float | None]]] = {j: {} for j in (*JUDGES, "oracle")}
+    agree: list[bool] = []
     for name in ("error_slice", "latency", "accuracy"):
-        for judge in JUDGES:
+        window = detect_seconds or seconds
+        window = max(window, ACCURACY_WINDOW_S) if name == "accuracy" else window
+        for judge in detect:
             detect[judge][name] = []
         for _ in range(bad_canaries):
-            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, detect_seconds or seconds)
+            stable, cand, _ = simulate(rng, kinds[name], noise, rate, weight, window)
             detect["threshold"][name].append(threshold_detect(stable, cand))
-            detect["sequential"][name].append(sequential_detect(stable, cand, share, alpha))
-            detect["paired"][name].append(paired_detect(rng, noise, name, rate, detect_seconds or seconds, alpha,
-                                                        nondet, labelled))
+            detect["sequential"][name].append(sequential_detect(stable, cand, alpha, agree))
+            decided: list[tuple[str, paired.Discordance]] = []
+            detect["paired"][name].append(paired_detect(rng, noise, name, rate, window, alpha, nondet, labelled, decided))
+            agree.extend((paired.paired_test(m, c, alpha / len(paired.MEASURES)).lower or 0.0) > 0 for m, c in decided)
+            if name == "accuracy":
+                detect["oracle"][name].append(oracle_detect(cand, kinds["good"].wrong_rate, kinds[name].wrong_rate,
+                                                            alpha / 3))
+    false = {"threshold": false_threshold / good_canaries if good_canaries else None,
+             "sequential": validity["good-canary"]["false_rollback_rate"],
+             "paired": validity["good-shadow"]["false_rollback_rate"]}
     return {
         "background_error_rate": noise.error_rate,
         "good_canaries": good_canaries,
         "judges": {
             judge: {
-                "false_rollback_rate": false[judge] / good_canaries if good_canaries else None,
+                "false_rollback_rate": false[judge],
                 "detect_s": {k: _median(v) for k, v in detect[judge].items()},
                 "detected": {k: round(sum(t is not None for t in v) / len(v), 3) if v else None
                              for k, v in detect[judge].items()},
             }
             for judge in JUDGES
         },
+        "oracle": {"detect_s": {"accuracy": _median(detect["oracle"]["accuracy"])}},
+        "promote_s": {"good": _median([judge_validity.time_to_pass(rng, 600.0, alpha, rate, weight)
+                                       for _ in range(promote_runs)]), "runs": promote_runs, "margin": 0.1},
+        "validity": validity,
+        "interval_agreement": round(sum(agree) / len(agree), 4) if agree else None,
+        "verify_error_rate": verify_sim.pass_rates(random.Random(seed + 1), verify_runs),
         "setup": {"rate": rate, "canary_weight": weight, "window_s": seconds, "detect_window_s": detect_seconds or seconds,
-                  "alpha": alpha,
+                  "accuracy_window_s": max(detect_seconds or seconds, ACCURACY_WINDOW_S), "alpha": alpha,
+                  "guards": {m: n for m, _, n in judge_validity.CHECKS},
                   "bad_canaries_per_fault": bad_canaries, "look_interval_s": BIN_S, "seed": seed,
                   "paired": {"mirrored": 1.0, "nondeterministic_answers": nondet, "labelled": labelled}},
     }
@@ -287,8 +325,11 @@ def table(out: dict[str, object]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--good", type=int, default=10_000, help="good canaries (false rollbacks)")
-    parser.add_argument("--bad", type=int, default=500, help="bad canaries per fault (detection times)")
+    parser.add_argument("--good", type=int, default=2_000, help="good canaries for the threshold judge (false rollbacks)")
+    parser.add_argument("--validity", type=int, default=10_000,
+                        help="good candidates per validity setup (good-canary, good-shadow; errors-less-600s a tenth)")
+    parser.add_argument("--verify", type=int, default=400, help="simulated rollbacks per verify.error_rate case")
+    parser.add_argument("--bad", type=int, default=300, help="bad canaries per fault (detection times)")
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--weight", type=float, default=10.0, help="canary weight in percent")
     parser.add_argument("--window", type=float, default=60.0, help="seconds the judge watches")
@@ -301,8 +342,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
+    runs = {"good-canary": args.validity, "errors-less-600s": max(1, args.validity // 10), "good-shadow": args.validity}
     out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window,
-              args.nondet, args.labelled)
+              args.nondet, args.labelled, runs, args.verify)
     if args.json:
         print(json.dumps(out, indent=2))
     else:

@@ -84,9 +84,11 @@ def categories(stable: Mirrored, cand: Mirrored, model_wrong: float, nondet: flo
 
 
 def detect(rng: random.Random, cumulative: list[float], keys: list[tuple[int, int, int, int]], rate: float,
-           seconds: float, look_s: float, alpha: float, delay_s: float = 0.0) -> float | None:
+           seconds: float, look_s: float, alpha: float, delay_s: float = 0.0,
+           decided: list[tuple[str, paired.Discordance]] | None = None) -> float | None:
     """Seconds to the first look where a paired check rejects (alpha split over the four), or None.
-    A pair is complete when the later of its answers arrives (``delay_s`` after it was sent)."""
+    A pair is complete when the later of its answers arrives (``delay_s`` after it was sent). ``decided``
+    collects the rejecting check's counts."""
     per_look = rate * look_s
     check_alpha = alpha / len(CHECKS)
     worse = [0] * len(CHECKS)
@@ -107,5 +109,7 @@ def detect(rng: random.Random, cumulative: list[float], keys: list[tuple[int, in
         for i in range(len(CHECKS)):
             bound = paired.rejection_boundary(worse[i] + better[i], check_alpha) if worse[i] else None
             if bound is not None and worse[i] >= bound:
+                if decided is not None:  # the rejecting check's counts, for its reported interval
+                    decided.append((CHECKS[i], paired.Discordance(int(sent), 0, worse[i], better[i])))
                 return look * look_s
     return None

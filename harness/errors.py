@@ -5,6 +5,7 @@
     ├── BackendUnavailable   the environment cannot do it: Docker unreachable, images impossible (exit 3)
     │   └── RunNotKept       the drill ran, but its teardown failed or its store row was not written (exit 3)
     └── StepFailed           a runbook step failed at runtime; recorded in the result, not raised past the engine
+        └── VerificationFailed  a verification judged the rollback wanting: a finding, never retried
 """
 
 from __future__ import annotations
@@ -58,3 +59,8 @@ class RunNotKept(BackendUnavailable):
 
 class StepFailed(DrillError):
     """A runbook step failed; the engine records it in the result."""
+
+
+class VerificationFailed(StepFailed):
+    """A verification decided against the rollback (or could not decide by its deadline). A finding: retrying
+    it would re-roll the test until chance lets it pass, so the retry policy never does."""

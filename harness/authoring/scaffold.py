@@ -92,7 +92,7 @@ steps:
     retry: {{attempts: 3, backoff: 200ms}}
   - name: verify-error-rate
     action: verify.error_rate
-    params: {{min_requests: 20, tolerance: 0.01, expect_version: "${{stable_version}}"}}
+    params: {{min_requests: 20, expect_version: "${{stable_version}}"}}
     verify: true
     timeout: 10s
 """

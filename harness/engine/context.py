@@ -24,6 +24,7 @@ class RunContext:
     emit: Callable[[Event], None]
     variables: dict[str, str]
     baseline_error_rate: float = 0.0
+    baseline_requests: int = 0  # the baseline window's requests (verify.error_rate compares with them)
     allow_shell: bool = False
     weights: dict[str, int] = field(default_factory=lambda: {"stable": 100, "candidate": 0})
     weight_log: list[tuple[float, int]] = field(default_factory=list)  # (epoch, canary weight)

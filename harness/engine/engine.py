@@ -185,6 +185,7 @@ class Engine:
                 state.baseline_window = (t0, time.time())
                 base = window(load.samples(), t0, time.time())
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
+                ctx.baseline_requests = base.requests
                 self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
             if spec.preflight:
                 with self._phase(state, Phase.PREFLIGHT):

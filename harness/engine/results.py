@@ -66,13 +66,18 @@ class Evidence:
     confidence: float | None = None
     at: datetime | None = None
     kind: str = "threshold"  # threshold (PromQL) | compare (client-side Mann-Whitney) | sequential (anytime-valid)
-    # sequential: the e-value (threshold is 1/alpha), the effect (candidate's event rate over the baseline's,
-    # no effect = 1) with its one-sided confidence sequence [lower, upper or unbounded), and what the
+    # sequential: the e-value (threshold is 1/alpha), the effect (beside a canary the candidate's odds of an event
+    # over the stable's, after a switch its rate over the baseline's; no effect = 1) with its one-sided confidence
+    # sequence [lower, upper or unbounded), and what the
     # candidate was compared with ("stable since deploy" or "pre-deploy window" after a 100 % switch)
     e_value: float | None = None
     lower: float | None = None
     upper: float | None = None
     baseline_source: str | None = None
+    # sequential and compare: the non-inferiority margin, and the upper bound (same alpha) of the candidate's event
+    # rate minus the baseline's; a look passes only when it is below the margin
+    margin: float | None = None
+    excess_upper: float | None = None
 
     @property
     def breached(self) -> bool:
@@ -163,7 +168,7 @@ class EvidencePoint:
     check: str
     statistic: float  # the check's own statistic (an e-value, a p-value, a ratio)
     threshold: float  # the level at which the check fails
-    effect: float | None = None  # estimated effect (sequential: rate ratio; others: candidate minus baseline)
+    effect: float | None = None  # estimated effect (sequential: odds or rate ratio; others: candidate minus baseline)
     lower: float | None = None  # confidence sequence of the effect, where the judge gives one
     upper: float | None = None
 

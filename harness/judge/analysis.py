@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness.engine.events import now
 from harness.engine.results import Evidence, EvidencePoint
-from harness.judge import sequential
+from harness.judge import conditional, sequential
 from harness.outcomes import Verdict
 from harness.ports import MetricsSource, PrometheusError
 from harness.spec.models import CompareCheck, MetricCheck
@@ -142,30 +142,66 @@ def check_alpha(check: CompareCheck, compares: Sequence[CompareCheck], drill_alp
     return drill_alpha / max(1, sum(c.method == "sequential" for c in compares))
 
 
+def time_bins(split: SampleSplit, measure: str, latency_above: float) -> list[conditional.Bin]:
+    """Per-time-bin counts of a measure beside a canary, (candidate events, candidate exposure, stable exposure,
+    events), bins of ``conditional.BIN_S`` by the time the answer came (sent + latency): a bin, once past, is
+    never revised by a late answer, so each look extends the same sequence of bins (the e-process's filtration)."""
+    bins: dict[int, list[int]] = {}
+    for arm, samples in ((0, split.candidate), (1, split.baseline)):
+        for s in samples:
+            hit = _is_event(measure, s, latency_above)
+            if hit is None:
+                continue
+            row = bins.setdefault(math.floor((s.at + s.latency_s) / conditional.BIN_S), [0, 0, 0, 0])
+            row[1 + arm] += 1
+            row[3] += hit
+            row[0] += hit and not arm
+    return [(x, ec, eb, k) for x, ec, eb, k in (bins[i] for i in sorted(bins))]
+
+
+def prior_for(measure: str) -> str:
+    """Wrong answers drift by a few points (odds ratios near 2); errors, latency and guards move far."""
+    return "small" if measure == "incorrect" else "large"
+
+
+def look_verdict(out: sequential.SequentialOutcome, candidate_exposed: int, baseline_exposed: int,
+                 min_samples: int) -> Verdict:
+    """A sequential look's verdict: FAIL when the e-value reached 1/alpha, PASS only when a bound at the same
+    alpha shows the candidate is not worse by more than the margin, INCONCLUSIVE otherwise; never decided on
+    fewer than ``min_samples`` exposed samples a side (bench_judge.py calls this too: the judge the drills run)."""
+    if candidate_exposed < min_samples or baseline_exposed < min_samples:
+        return Verdict.INCONCLUSIVE
+    if out.rejected:
+        return Verdict.FAIL
+    return Verdict.PASS if out.not_worse else Verdict.INCONCLUSIVE
+
+
 def sequential_check(check: CompareCheck, split: SampleSplit, alpha: float, with_cs: bool = True) -> Evidence:
-    """Is the candidate worse than its baseline? An anytime-valid count test (harness.judge.sequential)."""
+    """Is the candidate worse than its baseline, or shown not worse? Anytime-valid tests (harness.judge.sequential)."""
     above = math.inf
     if check.measure == "latency":
         threshold = latency_threshold(split.reference or split.baseline, check.quantile)
         if threshold is None:
             return Evidence(check.name, f"client:{check.measure}", Verdict.INCONCLUSIVE, None, 1 / alpha, 0.0, 0, at=now(),
-                            kind="sequential", e_value=1.0, baseline_source=split.source)
+                            kind="sequential", e_value=1.0, baseline_source=split.source, margin=check.margin)
         above = threshold
     cx, cn = event_counts(split.candidate, check.measure, above)
     bx, bn = event_counts(split.baseline, check.measure, above)
     if split.pre_deploy:
-        out = sequential.pre_deploy_test(cx, cn, bx, bn, alpha, with_cs)
+        out = sequential.pre_deploy_test(cx, cn, bx, bn, alpha, check.margin, with_cs)
     else:
-        out = sequential.concurrent_test(cx, cn, bx, bn, split.share, alpha, with_cs)
+        out = sequential.concurrent_test(time_bins(split, check.measure, above), alpha, check.margin,
+                                         prior_for(check.measure), with_cs)
     # Never decided on fewer exposed samples than min_samples a side: stopping only from then on keeps the
     # e-process valid (Ville's inequality holds at every stopping time), and the interval is shown only then.
+    verdict = look_verdict(out, cn, bn, check.min_samples)
     decided = cn >= check.min_samples and bn >= check.min_samples
-    verdict = Verdict.INCONCLUSIVE if not decided else Verdict.FAIL if out.rejected else Verdict.PASS
     query = f"client:{check.measure}" + (f">{above * 1000:.0f}ms" if check.measure == "latency" else "")
     return Evidence(check.name, query, verdict, out.candidate_rate, out.threshold, float(cn), check.min_samples,
                     baseline_value=out.baseline_rate, effect_size=out.effect, confidence=1 - out.p_value, at=now(),
                     kind="sequential", e_value=out.e_value, lower=out.lower if decided else None,
-                    upper=out.upper if decided else None, baseline_source=split.source)
+                    upper=out.upper if decided else None, baseline_source=split.source, margin=check.margin,
+                    excess_upper=out.excess_upper if decided else None)
 
 
 MEASURES: dict[str, Callable[[Sample], float]] = {
@@ -193,11 +229,14 @@ def compare_check(check: CompareCheck, baseline: Sequence[Sample], canary: Seque
         verdict = Verdict.INCONCLUSIVE
     elif mw.p_value < alpha and mw.effect_size >= check.min_effect:
         verdict = Verdict.FAIL
-    else:
+    elif mw.not_worse_p(check.margin) < alpha:
         verdict = Verdict.PASS
+    else:
+        verdict = Verdict.INCONCLUSIVE
     return Evidence(check.name, f"client:{check.measure}", verdict, mean_c, alpha, float(len(c)), check.min_samples,
                     baseline_value=mean_b, effect_size=mw.effect_size if mw else None,
-                    confidence=1 - mw.p_value if mw else None, at=now(), kind="compare", baseline_source=source)
+                    confidence=1 - mw.p_value if mw else None, at=now(), kind="compare", baseline_source=source,
+                    margin=check.margin)
 
 
 _NO_SAMPLES = SampleSplit((), (), (), 0.0, CONCURRENT)
@@ -239,7 +278,7 @@ def mann_whitney_binary(b_ones: int, b_n: int, c_ones: int, c_n: int) -> MannWhi
     ties = sum(t**3 - t for t in (b0 + c0, b_ones + c_ones))
     var = b_n * c_n / 12 * ((n + 1) - ties / (n * (n - 1)))
     z = (u2 - b_n * c_n / 2) / math.sqrt(var) if var > 0 else 0.0
-    return MannWhitney(u2, z, 0.5 * math.erfc(z / math.sqrt(2)), u2 / (b_n * c_n))
+    return MannWhitney(u2, z, 0.5 * math.erfc(z / math.sqrt(2)), u2 / (b_n * c_n), math.sqrt(var), (b_n, c_n))
 
 
 @dataclass(frozen=True)
@@ -248,6 +287,26 @@ class MannWhitney:
     z: float
     p_value: float  # one-sided: canary stochastically greater than baseline
     effect_size: float  # common-language effect size P(canary > baseline)
+    sd: float = 0.0  # the standard deviation of U under no effect (with the tie correction)
+    sizes: tuple[int, int] = (0, 0)  # (baseline, canary) samples
+
+    @property
+    def pairs(self) -> int:
+        return self.sizes[0] * self.sizes[1]
+
+    def not_worse_p(self, margin: float) -> float:
+        """One-sided p-value of "P(canary > baseline) >= 1/2 + margin/2" (non-inferiority; on 0/1 samples
+        P(canary > baseline) - 1/2 is half the difference of the rates, so ``margin`` is on the rates' scale),
+        with U's variance at that boundary (Hanley & McNeil, 1982; the larger of the two orderings)."""
+        if not self.pairs or self.sd <= 0:
+            return 1.0
+        theta = 0.5 + margin / 2
+        q1, q2 = theta / (2 - theta), 2 * theta**2 / (1 + theta)
+        n1, n2 = self.sizes
+        var = self.pairs * (theta * (1 - theta) + max((n2 - 1) * (q1 - theta**2) + (n1 - 1) * (q2 - theta**2),
+                                                      (n1 - 1) * (q1 - theta**2) + (n2 - 1) * (q2 - theta**2)))
+        z = (self.u - self.pairs * theta) / math.sqrt(var)
+        return 0.5 * math.erfc(-z / math.sqrt(2))
 
 
 def mann_whitney(baseline: Sequence[float], canary: Sequence[float]) -> MannWhitney | None:
@@ -276,4 +335,4 @@ def mann_whitney(baseline: Sequence[float], canary: Sequence[float]) -> MannWhit
     var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
     z = (u2 - mean) / math.sqrt(var) if var > 0 else 0.0
     p = 0.5 * math.erfc(z / math.sqrt(2))
-    return MannWhitney(u2, z, p, u2 / (n1 * n2))
+    return MannWhitney(u2, z, p, u2 / (n1 * n2), math.sqrt(var) if var > 0 else 0.0, (n1, n2))

@@ -25,8 +25,8 @@ however often the judge looks. The checks:
 
 The drill's one alpha is split evenly over the checks (a union bound). Each check reports the paired
 effect, P(candidate event) - P(reference event) = d (2q - 1) with d the discordance rate and q the
-candidate's share of discordant pairs, and a confidence sequence for it from the product of the
-confidence sequences of d and of q, each at alpha/2 (``sequential.rate_cs``).
+candidate's share of discordant pairs, and a confidence sequence for it whose q part is inverted from the
+e-process that decides (``share_cs``): its lower end is above 0 exactly when the check failed.
 """
 
 from __future__ import annotations
@@ -104,21 +104,37 @@ def paired_e_value(worse: int, better: int) -> float:
     return sequential.one_sided_e_value(worse, n, NULL_SHARE, PRIOR) if n else 1.0
 
 
-def _corners(d: tuple[float, float], q: tuple[float, float]) -> tuple[float, float]:
-    values = [dd * (2 * qq - 1) for dd in d for qq in q]
-    return min(values), max(values)
+def share_cs(worse: int, better: int, alpha: float) -> tuple[float, float]:
+    """The confidence sequence of q, the candidate's share of discordant pairs, from the e-process family that
+    decides: the lower end inverts E(q0) against "q <= q0" (at q0 = 1/2 it is ``paired_e_value``, so the lower
+    end is above 1/2 exactly when the check failed), the upper end the mirror test "q >= q0"; each at alpha."""
+    n = worse + better
+    if not n:
+        return 0.0, 1.0
+    threshold = 1.0 / alpha
+    rejected = paired_e_value(worse, better) >= threshold
+    lo = sequential.lower_bound(lambda q0: sequential.one_sided_e_value(worse, n, min(q0, 1 - 1e-15), PRIOR),
+                                threshold, worse / n, rejected, NULL_SHARE)
+    if rejected:
+        lo = max(lo, math.nextafter(NULL_SHARE, 1.0))
+    mirror = sequential.one_sided_e_value(better, n, NULL_SHARE, PRIOR) >= threshold
+    hi = 1.0 - sequential.lower_bound(lambda r0: sequential.one_sided_e_value(better, n, min(r0, 1 - 1e-15), PRIOR),
+                                      threshold, better / n, mirror, NULL_SHARE)
+    return min(lo, NULL_SHARE) if not rejected else lo, hi
 
 
 def effect_cs(counts: Discordance, alpha: float) -> tuple[float | None, float | None, float | None]:
-    """P(candidate event) - P(reference event) and its (1 - alpha) confidence sequence.
-    effect = d (2q - 1) is bilinear in (d, q), so its range over the rectangle of the two confidence
-    sequences (each at alpha/2) is reached at a corner."""
+    """P(candidate event) - P(reference event) = d (2q - 1) and its confidence sequence: q's from the e-process
+    that decides (``share_cs``), the discordance rate d's from ``sequential.rate_cs``, each at alpha; d > 0 on
+    any discordant pair, so the lower end is above 0 exactly when the check failed. Bilinear in (d, q): the
+    ends are at corners of the rectangle (joint coverage at least 1 - 3 alpha by a union bound)."""
     if not counts.pairs:
         return None, None, None
     effect = (counts.worse - counts.better) / counts.pairs
-    d = sequential.rate_cs(counts.discordant, counts.pairs, alpha / 2)
-    q = sequential.rate_cs(counts.worse, counts.discordant, alpha / 2) if counts.discordant else (0.0, 1.0)
-    lo, hi = _corners(d, q)
+    d_lo, d_hi = sequential.rate_cs(counts.discordant, counts.pairs, alpha)
+    q_lo, q_hi = share_cs(counts.worse, counts.better, alpha)
+    lo = d_lo * (2 * q_lo - 1) if q_lo > NULL_SHARE else d_hi * (2 * q_lo - 1)
+    hi = d_hi * (2 * q_hi - 1) if q_hi > NULL_SHARE else d_lo * (2 * q_hi - 1)
     return effect, lo, hi
 
 
@@ -133,6 +149,7 @@ class PairedOutcome:
     effect: float | None
     lower: float | None
     upper: float | None
+    margin: float = 0.1
 
     @property
     def threshold(self) -> float:
@@ -154,7 +171,12 @@ class PairedOutcome:
 
     @property
     def verdict(self) -> str:
-        return "fail" if self.rejected else "pass" if self.counts.pairs else "inconclusive"
+        """fail: the e-value reached 1/alpha; pass: the effect's upper end is below ``margin`` (the candidate's
+        event rate shown at most ``margin`` above the stable's; each end of the interval at alpha, so a false
+        pass has probability at most 2 alpha); inconclusive otherwise (and at looks without the interval)."""
+        if self.rejected:
+            return "fail"
+        return "pass" if self.upper is not None and self.upper < self.margin else "inconclusive"
 
 
 def paired_test(measure: str, counts: Discordance, alpha: float, with_cs: bool = True) -> PairedOutcome:

@@ -5,16 +5,16 @@ rolls a good version back far more often than its alpha says (the peeking proble
 are e-processes: nonnegative supermartingales under the null, so by Ville's inequality
 P(sup_t E_t >= 1/alpha) <= alpha however often the judge looks and whenever it stops.
 
-Two tests, both Beta-binomial mixture likelihood ratios (closed forms, standard library only):
+The tests:
 
-* ``share_test`` — the count-process test of Lindon & Malek, "Anytime-Valid Inference for Multinomial
-  Count Data" (NeurIPS 2022), for two arms. Candidate and stable events (errors, wrong answers,
-  latency exceedances, guard violations) are Poisson processes over their exposures; conditioned on
-  an event happening, it came from the candidate with probability ``share`` (its traffic share)
-  when both arms have the same rate. A larger candidate share of events is evidence against the null.
-* ``rate_test`` — one candidate stream of Bernoulli outcomes against a fixed null rate ``p0``: how a
+* ``concurrent_test`` — a canary against the stable version beside it: candidate and stable events
+  (errors, wrong answers, latency exceedances, guard violations) over their own exposures.
+  harness.judge.conditional decides "worse" (a conditional e-process per time bin, exposure-aware: it
+  replaced a count-process test that split events by the router's weight, which was wrong when the two
+  arms' exposures differed); harness.judge.two_sample shows "not worse by more than a margin".
+* ``pre_deploy_test`` — one candidate stream of Bernoulli outcomes against a fixed null rate ``p0``: how a
   100 % switch is judged against the pre-deploy window (``p0`` an upper confidence bound of the
-  baseline's rate, see ``clopper_pearson_upper``).
+  baseline's rate, see ``clopper_pearson_upper``), Beta-binomial mixtures in closed form.
 
 Both are one-sided: the mixing prior lives on alternatives worse than the null (a truncated Beta), so
 every mixture component is a supermartingale for every null value at or below the boundary and the
@@ -29,8 +29,11 @@ numerical integration, hand-computed values and simulation.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from harness.judge import conditional, two_sample
+from harness.judge.conditional import Bin
 
 _EPS = 1e-15
 _LOG_CAP = math.log(1e300)
@@ -110,15 +113,6 @@ def one_sided_e_value(x: int, n: int, p0: float, priors: tuple[tuple[float, floa
     return math.exp(min(log_e, _LOG_CAP))  # capped so reports stay finite JSON
 
 
-def share_e_value(candidate_events: int, events: int, share: float) -> float:
-    """Count-process test (two arms): E against "the candidate's share of events is at most its traffic share".
-    The mixing prior is uniform on (share, 1]: a regression that matters (a failing slice, a slow version)
-    moves the share far, and a flat prior reaches 1/alpha on a handful of events (bench_judge.py
-    compared it with Lindon & Malek's null-centred prior: 0.5 s faster on an error slice, a little
-    slower on a 5-point accuracy drop)."""
-    return one_sided_e_value(candidate_events, events, share)
-
-
 def rate_e_value(events: int, trials: int, p0: float) -> float:
     """One-sample test: E against "the candidate's event rate is at most p0" (uniform prior on (p0, 1])."""
     return one_sided_e_value(events, trials, p0)
@@ -183,10 +177,13 @@ def empirical_quantile(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class SequentialOutcome:
-    """One look of a sequential check: the e-value against its threshold 1/alpha, and the effect it tests
-    (the candidate's event rate as a multiple of the baseline's; no effect is 1) with its one-sided
-    confidence sequence ``[lower, upper)`` (``upper`` None: unbounded above) at the same alpha, inverted
-    from the same e-process, so ``rejected`` holds exactly when ``lower`` is above 1."""
+    """One look of a sequential check. ``e_value`` against 1/alpha decides "worse"; ``effect`` is the candidate's
+    odds of an event over the baseline's beside a canary (harness.judge.conditional), its rate over the
+    baseline's bound after a 100 % switch (no effect is 1 either way), and ``lower`` the lower end of its
+    one-sided confidence sequence, inverted from the same e-process: ``rejected`` holds exactly when ``lower``
+    is above 1. ``not_worse``: a bound at the same alpha shows the candidate's event rate exceeds the baseline's
+    by less than ``margin``; ``excess_upper`` is that upper bound of the difference (below ``margin`` exactly then).
+    ``upper`` stays None (the "worse" test is one-sided)."""
 
     e_value: float
     alpha: float
@@ -195,6 +192,9 @@ class SequentialOutcome:
     effect: float | None
     lower: float | None
     upper: float | None
+    margin: float = 0.0
+    not_worse: bool = False
+    excess_upper: float | None = None
 
     @property
     def threshold(self) -> float:
@@ -210,7 +210,7 @@ class SequentialOutcome:
         return 1.0 if self.e_value <= 1.0 else 1.0 / self.e_value
 
 
-NO_EFFECT = 1.0  # the rate ratio of a candidate as good as its baseline
+NO_EFFECT = 1.0  # the odds ratio or rate ratio of a candidate as good as its baseline
 
 
 def _rate(x: int, n: int) -> float | None:
@@ -220,6 +220,11 @@ def _rate(x: int, n: int) -> float | None:
 def _ratio(cx: int, cn: int, bx: int, bn: int) -> float | None:
     """The candidate's event rate over the baseline's (None when the baseline has no events: unbounded)."""
     return (cx / cn) / (bx / bn) if cn and bn and bx else None
+
+
+def _odds_ratio(cx: int, cn: int, bx: int, bn: int) -> float | None:
+    """The candidate's odds of an event over the baseline's (None where either is 0 or unbounded)."""
+    return (cx * (bn - bx)) / ((cn - cx) * bx) if cx and bx and cn > cx and bn > bx else None
 
 
 def lower_bound(e_at: Callable[[float], float], threshold: float, top: float, rejected: bool, null: float) -> float:
@@ -244,32 +249,33 @@ def _above_one_if(rejected: bool, ratio: float) -> float:
     return max(ratio, math.nextafter(NO_EFFECT, math.inf)) if rejected else min(ratio, NO_EFFECT)
 
 
-def concurrent_test(cx: int, cn: int, bx: int, bn: int, share: float, alpha: float, with_cs: bool = True) -> SequentialOutcome:
-    """Canary: candidate (cx events in cn requests) against stable (bx in bn) running side by side,
-    the candidate taking ``share`` of the traffic. The decision is the count-process e-value against
-    "the candidate's share of events is at most ``share``"; its confidence sequence for that share, turned
-    into a rate ratio (share q -> q (1 - s) / ((1 - q) s), which is 1 at q = s), is reported beside it."""
-    events = cx + bx
-    e = share_e_value(cx, events, share) if events else 1.0
-    lower: float | None = None
-    if with_cs and not events:
-        lower = 0.0  # no event yet: every share, every ratio is still possible
-    elif with_cs and 0.0 < share < 1.0:
-        threshold, rejected = 1.0 / alpha, e >= 1.0 / alpha
-        q = lower_bound(lambda q0: share_e_value(cx, events, min(q0, 1 - _EPS)), threshold, cx / events, rejected, share)
-        lower = _above_one_if(rejected, q * (1 - share) / ((1 - q) * share) if q < 1 else _CAP)
-    return SequentialOutcome(e, alpha, _rate(cx, cn), _rate(bx, bn), _ratio(cx, cn, bx, bn) if with_cs else None,
-                             lower, None)
+def concurrent_test(bins: Sequence[Bin], alpha: float, margin: float, prior: str = "large",
+                    with_cs: bool = True) -> SequentialOutcome:
+    """Canary: the candidate against the stable version running beside it, from per-time-bin counts
+    (candidate events, candidate exposure, stable exposure, events). "Worse" is decided by the conditional
+    e-process over the bins (harness.judge.conditional: exposure-aware, only the odds ratio left as a
+    parameter), "not worse by more than ``margin``" by sequential universal inference on the totals
+    (harness.judge.two_sample), each at ``alpha``."""
+    cx, cn = sum(b[0] for b in bins), sum(b[1] for b in bins)
+    bx, bn = sum(b[3] - b[0] for b in bins), sum(b[2] for b in bins)
+    out = conditional.test(bins, alpha, prior, with_cs)
+    not_worse = bool(cn and bn) and two_sample.log_e_not_worse(cx, cn, bx, bn, margin) >= math.log(1.0 / alpha)
+    excess = two_sample.upper_end(cx, cn, bx, bn, alpha, margin) if with_cs and cn and bn else None
+    return SequentialOutcome(out.e_value, alpha, _rate(cx, cn), _rate(bx, bn), _odds_ratio(cx, cn, bx, bn) if with_cs else None,
+                             out.lower, None, margin, not_worse, excess)
 
 
-def pre_deploy_test(cx: int, cn: int, bx: int, bn: int, alpha: float, with_cs: bool = True) -> SequentialOutcome:
+def pre_deploy_test(cx: int, cn: int, bx: int, bn: int, alpha: float, margin: float = 0.1,
+                    with_cs: bool = True) -> SequentialOutcome:
     """100 % switch: the candidate stream against a pre-deploy window (bx events in bn requests, fixed).
     Alpha is split: alpha/2 for the baseline's upper bound p0, alpha/2 for the candidate's e-process
     against p0; a false rollback needs one of the two to fail, so its probability is at most alpha.
     The interval: the candidate rate's confidence sequence at alpha/2 (lower end L) over p0, a lower bound
-    of the rate ratio at alpha (union bound again), above 1 exactly when the test rejected."""
+    of the rate ratio at alpha (union bound again), above 1 exactly when the test rejected.
+    "Not worse": the baseline's lower bound p_lo (alpha/2) plus ``margin`` against the candidate's e-process
+    for "rate >= p_lo + margin" (alpha/2); ``excess_upper`` is the candidate rate's upper end minus p_lo."""
     if not bn:
-        return SequentialOutcome(1.0, alpha, _rate(cx, cn), None, None, None, None)
+        return SequentialOutcome(1.0, alpha, _rate(cx, cn), None, None, None, None, margin)
     p0 = clopper_pearson_upper(bx, bn, alpha / 2)
     e = rate_e_value(cx, cn, p0) if cn and p0 < 1.0 else 1.0
     lower: float | None = None
@@ -277,6 +283,16 @@ def pre_deploy_test(cx: int, cn: int, bx: int, bn: int, alpha: float, with_cs: b
         rejected = e >= 2 / alpha
         q = lower_bound(lambda q0: rate_e_value(cx, cn, min(q0, 1 - _EPS)), 2 / alpha, cx / cn, rejected, p0)
         lower = _above_one_if(rejected, q / p0)
+    p_lo = 1.0 - clopper_pearson_upper(bn - bx, bn, alpha / 2)
+    limit = p_lo + margin
+    not_worse = bool(cn) and (limit >= 1.0 or rate_e_value(cn - cx, cn, 1.0 - limit) >= 2 / alpha)
+    excess: float | None = None
+    if with_cs and cn:  # the candidate rate's upper end: 1 - the lower end of its non-event rate
+        null = max(1.0 - limit, _EPS)
+        low = lower_bound(lambda r: rate_e_value(cn - cx, cn, min(r, 1 - _EPS)), 2 / alpha, (cn - cx) / cn,
+                          not_worse and limit < 1.0, null)
+        excess = 1.0 - low - p_lo
+        excess = min(excess, math.nextafter(margin, -math.inf)) if not_worse else max(excess, margin)
     # Reported on the same scale as the decision: E >= 2/alpha  <=>  E/2 >= 1/alpha.
     return SequentialOutcome(e / 2, alpha, _rate(cx, cn), bx / bn, _ratio(cx, cn, bx, bn) if with_cs else None,
-                             lower, None)
+                             lower, None, margin, not_worse, excess)

@@ -108,7 +108,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
                 baseline_value=e.get("baseline_value"), effect_size=e.get("effect_size"),
                 confidence=e.get("confidence"), at=_dt(e.get("at")), kind=str(e.get("kind", "threshold")),
                 e_value=e.get("e_value"), lower=e.get("lower"), upper=e.get("upper"),
-                baseline_source=e.get("baseline_source"),
+                baseline_source=e.get("baseline_source"), margin=e.get("margin"), excess_upper=e.get("excess_upper"),
             )
             for e in data.get("evidence") or ()
         ),

@@ -24,6 +24,8 @@ from typing import Generic, TypeVar
 
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_none
 
+from harness.errors import VerificationFailed
+
 T = TypeVar("T")
 GRACE_S = 2.0  # how long a cancelled attempt may take to wind down before it is abandoned
 
@@ -179,8 +181,8 @@ def run(fn: Callable[[], T], policy: RetryPolicy, retry_on: tuple[type[BaseExcep
         attempts += 1
         return run_attempt(fn, policy.timeout_s, policy.grace_s)
 
-    def retryable(exc: BaseException) -> bool:
-        return isinstance(exc, retry_on) and not isinstance(exc, AttemptAbandoned)
+    def retryable(exc: BaseException) -> bool:  # a failed verification is a finding, not a transient failure
+        return isinstance(exc, retry_on) and not isinstance(exc, AttemptAbandoned | VerificationFailed)
 
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),

@@ -147,6 +147,9 @@ class CompareCheck(Strict):
     min_effect: float = Field(default=0.6, gt=0.5, le=1.0,
         description="mann-whitney: the effect size P(candidate worse than baseline) that must be reached too; the sequential test does not "
                     "use it")
+    margin: float = Field(default=0.1, gt=0, lt=1,
+        description="a look passes only when a bound at the check's alpha shows the candidate's event rate is at most the baseline's plus "
+                    "this (non-inferiority; 0.1 = 10 points); otherwise it is inconclusive until it fails or passes")
     min_samples: int = Field(default=20, ge=8,
         description="the fewest exposed samples on each side before a look decides (both methods: the sequential test is valid "
                     "at any stopping time; the guard keeps a few cold-start answers from deciding)")

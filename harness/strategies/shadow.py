@@ -88,7 +88,7 @@ def to_evidence(out: PairedOutcome) -> Evidence:
     return Evidence(f"shadow-{out.measure}", f"paired:{out.measure}", Verdict(out.verdict), out.candidate_rate, out.threshold,
                     float(c.pairs), 0, baseline_value=out.reference_rate, effect_size=out.effect,
                     confidence=1 - min(1.0, 1 / out.e_value) if out.e_value > 0 else 0.0, at=now(), kind="sequential",
-                    e_value=out.e_value, lower=out.lower, upper=out.upper,
+                    e_value=out.e_value, lower=out.lower, upper=out.upper, margin=out.margin, excess_upper=out.upper,
                     baseline_source="a second stable instance against the stable" if out.measure == "disagreement"
                     else "the stable on the same requests")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import random
 import sys
 from pathlib import Path
@@ -50,11 +51,40 @@ def test_both_judges_catch_a_blatant_fault_and_the_threshold_one_trips_on_noise(
     slice_ = bench.scenarios(noise)["error_slice"]
     stable, cand, _ = bench.simulate(random.Random(2), slice_, noise, 50.0, 0.1, 60.0)
     assert bench.threshold_detect(stable, cand) is not None
-    assert bench.sequential_detect(stable, cand, 0.1, 0.01) is not None
-    out = bench.run(200, 0, 50.0, 0.1, 60.0, 0.01, 3)
+    agree: list[bool] = []
+    assert bench.sequential_detect(stable, cand, 0.01, agree) is not None
+    assert agree == [True]  # the failing check's interval excludes no effect
+    out = bench.run(200, 0, 50.0, 0.1, 60.0, 0.01, 3,
+                    validity_runs={"good-canary": 200, "errors-less-600s": 20, "good-shadow": 50}, verify_runs=0,
+                    promote_runs=0)
     judges = out["judges"]
     assert judges["threshold"]["false_rollback_rate"] > 0.3  # the measured problem
     assert judges["sequential"]["false_rollback_rate"] <= 0.03
+    assert out["validity"]["errors-less-600s"]["runs"] == 20
+
+
+def test_the_json_has_the_issue_26_keys(bench: ModuleType) -> None:
+    out = bench.run(10, 6, 50.0, 0.1, 60.0, 0.01, 5,
+                    validity_runs={"good-canary": 10, "errors-less-600s": 2, "good-shadow": 10}, verify_runs=5,
+                    promote_runs=2)
+    for setup in ("good-canary", "errors-less-600s", "good-shadow"):
+        assert set(out["validity"][setup]) == {"false_rollback_rate", "runs"}
+    assert 0.0 <= out["interval_agreement"] <= 1.0
+    assert out["oracle"]["detect_s"]["accuracy"] is None or out["oracle"]["detect_s"]["accuracy"] > 0
+    assert set(out["judges"]["sequential"]["detect_s"]) == {"error_slice", "latency", "accuracy"}
+    assert {"leftover_3pct", "good_background_2pct"} <= set(out["verify_error_rate"])
+    assert out["promote_s"]["runs"] == 2
+
+
+def test_the_benchmark_runs_the_judges_e_process(bench: ModuleType) -> None:
+    # judge_validity.Looks keeps the e-value bin by bin; conditional.test recounts: the same number
+    looks = bench.judge_validity.Looks(0.03)
+    bins = [[(1, 3, 22, 1), (0, 3, 20, 2), (1, 2, 21, 3)], [(0, 2, 23, 1), (2, 4, 20, 2), (0, 3, 22, 0)]] * 5
+    for b in bins:
+        looks.add(b)
+    for i, (_, prior, _) in enumerate(bench.judge_validity.CHECKS):
+        expected = bench.conditional.test([b[i] for b in bins], 0.01, prior, with_cs=False).e_value
+        assert math.exp(looks.running[i].log_e()) == pytest.approx(expected, rel=1e-9)
 
 
 def test_mirrored_traffic_categories_match_closed_forms(bench: ModuleType) -> None:

@@ -148,6 +148,20 @@ def test_effect_confidence_sequence_covers_the_true_effect() -> None:
     assert lo is not None and hi is not None and 0.0 < lo < 0.05 < hi < 0.11
 
 
+def test_the_interval_agrees_with_the_decision() -> None:
+    # Issue 26's case: 31 worse, 8 better of 400 pairs fails (E = 447 at alpha 0.01), and the interval used to
+    # contain 0 ([-0.011, 0.165]); now its lower end is above 0 exactly when the check fails.
+    failing = pj.paired_test("incorrect", pj.Discordance(400, 10, 31, 8), 0.01)
+    assert failing.rejected and failing.lower is not None and failing.lower > 0
+    rng = random.Random(9)
+    for _ in range(300):
+        worse, better = rng.randrange(0, 40), rng.randrange(0, 40)
+        out = pj.paired_test("error", pj.Discordance(400, 5, worse, better), rng.choice([0.01, 0.0025, 0.1]))
+        assert out.lower is not None and out.upper is not None and out.effect is not None
+        assert out.rejected == (out.lower > 0), (worse, better, out)
+        assert out.lower <= out.effect <= out.upper
+
+
 def test_dropped_copies_and_errors_are_counted_apart() -> None:
     judge = pj.PairedJudge(0.01, measures=("error", "incorrect"))
     ok = pj.Answer(200, 0.01, 1, True)
@@ -174,3 +188,12 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="alpha"):
         pj.PairedJudge(0.0)
     assert math.isfinite(pj.paired_e_value(3000, 0))
+
+
+def test_a_look_passes_only_when_the_effect_is_shown_below_the_margin() -> None:
+    few = pj.paired_test("error", pj.Discordance(40, 0, 1, 1), 0.01)
+    assert not few.rejected and few.verdict == "inconclusive"  # 40 pairs cannot show "at most 10 points worse"
+    many = pj.paired_test("error", pj.Discordance(2000, 10, 20, 22), 0.01)
+    assert many.verdict == "pass" and many.upper is not None and many.upper < many.margin
+    assert pj.paired_test("error", pj.Discordance(2000, 10, 20, 22), 0.01, with_cs=False).verdict == "inconclusive"
+    assert pj.paired_test("error", pj.Discordance(400, 10, 31, 8), 0.01).verdict == "fail"

@@ -41,7 +41,7 @@ def test_one_sided_mixture_by_hand() -> None:
     # All n events from the candidate, uniform prior on (rho, 1]: (1 - rho^(n+1)) / ((n+1)(1-rho) rho^n)
     for n in range(1, 8):
         rho = 0.1
-        assert sq.share_e_value(n, n, rho) == pytest.approx((1 - rho ** (n + 1)) / ((n + 1) * (1 - rho) * rho**n))
+        assert sq.one_sided_e_value(n, n, rho) == pytest.approx((1 - rho ** (n + 1)) / ((n + 1) * (1 - rho) * rho**n))
     assert sq.one_sided_e_value(0, 0, 0.3) == pytest.approx(1.0)  # nothing seen, no evidence
 
 
@@ -112,7 +112,7 @@ def _crosses(stream: list[bool], share: float, threshold: float) -> bool:
     x = 0
     for n, hit in enumerate(stream, start=1):
         x += hit
-        if sq.share_e_value(x, n, share) >= threshold:
+        if sq.one_sided_e_value(x, n, share) >= threshold:
             return True
     return False
 
@@ -149,13 +149,15 @@ def test_power_on_a_known_effect() -> None:
 
 
 def test_concurrent_test_reports_the_effect_and_its_confidence_sequence() -> None:
-    out = sq.concurrent_test(cx=12, cn=50, bx=9, bn=450, share=0.1, alpha=0.01)
-    assert out.rejected and out.e_value == pytest.approx(sq.share_e_value(12, 21, 0.1))
-    assert out.effect == pytest.approx((12 / 50) / (9 / 450))  # the rate ratio
+    bins = [(12, 50, 450, 21)]  # one bin: 12 of 50 candidate requests failed, 9 of 450 stable ones
+    out = sq.concurrent_test(bins, alpha=0.01, margin=0.1)
+    assert out.rejected and out.e_value == pytest.approx(sq.conditional.test(bins, 0.01, with_cs=False).e_value)
+    assert out.effect == pytest.approx((12 / 38) / (9 / 441))  # the odds ratio
     assert out.lower is not None and out.effect is not None and out.upper is None  # one-sided, as the test
     assert 1 < out.lower < out.effect
     assert out.p_value == pytest.approx(1 / out.e_value)
-    quiet = sq.concurrent_test(cx=1, cn=50, bx=9, bn=450, share=0.1, alpha=0.01)
+    assert not out.not_worse and out.excess_upper is not None and out.excess_upper >= 0.1
+    quiet = sq.concurrent_test([(1, 50, 450, 10)], alpha=0.01, margin=0.1)
     assert not quiet.rejected and quiet.p_value <= 1.0
 
 

@@ -19,12 +19,13 @@ from pydantic import Field, field_validator
 from harness.engine import redaction
 from harness.engine.context import RunContext
 from harness.engine.events import Notified
-from harness.errors import StepFailed
+from harness.errors import StepFailed, VerificationFailed
+from harness.judge import verification
 from harness.listeners import webhook
 from harness.ports import SLOTS as MODEL_SLOTS
 from harness.runbook.actions.registry import Params, action, current_attempt
 from harness.spec.models import Duration, PositiveDuration
-from harness.traffic.generator import probe, window
+from harness.traffic.generator import probe
 
 PROBE_BATCH = 5
 
@@ -167,33 +168,47 @@ def verify_http(ctx: RunContext, p: HttpVerifyParams) -> str:
 
 
 class ErrorRateParams(Params):
-    min_requests: int = Field(default=40, ge=1, description="live requests to judge, counted from the step's start")
-    tolerance: float = Field(default=0.01, ge=0, description="allowed error rate above the baseline")
+    min_requests: int = Field(default=40, ge=1, description="live requests, counted from the step's start, before the first look")
+    tolerance: float = Field(default=0.05, gt=0, lt=1,
+        description="passes only when a bound at `alpha` shows the error rate at most this above the baseline's (0.05 = 5 points)")
+    alpha: float = Field(default=0.01, gt=0, lt=0.5,
+        description="bounds both mistakes: failing a rollback that is back at the baseline, passing one raised by `tolerance` or more")
     expect_version: str | None = Field(default=None, description="only this version may have answered")
 
 
-@action("verify.error_rate", ErrorRateParams, "Client-side error rate of live traffic back at baseline")
+@action("verify.error_rate", ErrorRateParams,
+        "Client-side error rate of live traffic back at baseline (a sequential test; sampled until decisive or the deadline)")
 def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
+    """Judges the requests sent since the step started against the baseline window (harness.judge.verification),
+    looking every few requests until the rate is shown raised (fail) or within the tolerance (pass). A fail, and
+    an undecided deadline, raise VerificationFailed: the retry policy never re-rolls the test into a pass."""
     attempt = current_attempt()
     start = time.time()
-    samples = []
+    base_n = ctx.baseline_requests
+    base_x = round(ctx.baseline_error_rate * base_n)
+    looked, samples = 0, []
     while True:
-        samples = [s for s in ctx.load.samples() if s.at >= start] if ctx.load is not None else []
-        if len(samples) >= p.min_requests:
+        samples = sorted((s for s in ctx.load.samples() if s.at >= start), key=lambda s: s.at) if ctx.load is not None else []
+        result, looked = verification.sequential([not s.ok for s in samples], base_x, base_n, p.alpha, p.tolerance,
+                                                 p.min_requests, looked)
+        if result.verdict == "fail":
+            raise VerificationFailed(result.line())
+        if result.verdict == "pass":
             break
         if attempt.remaining() <= 0.05:
-            raise StepFailed(f"only {len(samples)} of {p.min_requests} requests seen before the step's "
-                             f"timeout ({attempt.timeout_s:g}s): is traffic running?")
+            if len(samples) < p.min_requests:
+                raise StepFailed(f"only {len(samples)} of {p.min_requests} requests seen before the step's "
+                                 f"timeout ({attempt.timeout_s:g}s): is traffic running?")
+            raise VerificationFailed(f"undecided at the step's deadline ({attempt.timeout_s:g}s): {result.line()}")
         attempt.sleep(0.05)
-    stats = window(samples, start, float("inf"))
-    limit = ctx.baseline_error_rate + p.tolerance
-    if stats.error_rate > limit:
-        raise StepFailed(f"error rate {stats.error_rate:.1%} over {stats.requests} requests > baseline+tolerance {limit:.1%}")
     if p.expect_version:
-        others = {v: n for v, n in stats.by_version.items() if v != p.expect_version}
+        others: dict[str, int] = {}
+        for s in samples:
+            if s.ok and s.version != p.expect_version:
+                others[str(s.version)] = others.get(str(s.version), 0) + 1
         if others:
-            raise StepFailed(f"other versions still serving: {others}")
-    return f"error rate {stats.error_rate:.1%} over {stats.requests} requests (baseline {ctx.baseline_error_rate:.1%})"
+            raise VerificationFailed(f"other versions still serving: {others}")
+    return result.line()
 
 
 class PromqlParams(Params):
