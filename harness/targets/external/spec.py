@@ -120,6 +120,11 @@ class ExternalTargetSpec(TargetBlock):
         parts = urlsplit(self.url)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
+    @property
+    def routed_path(self) -> str:
+        """The path clients send to: the entrypoint's own (the team's gateway routes it; no path proxy of drill's)."""
+        return self.predict_path
+
     def answers_promql(self) -> bool:
         return self.prometheus is not None
 

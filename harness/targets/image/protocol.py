@@ -42,6 +42,9 @@ class AnswerFormat(Protocol):
     def predict_path(self) -> str: ...
 
     @property
+    def routed_path(self) -> str: ...
+
+    @property
     def version(self) -> VersionReadSpec: ...
 
     @property
