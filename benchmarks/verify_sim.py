@@ -44,7 +44,7 @@ def verify_step(timeout_s: float = WALL_S, attempts: int = 3) -> RunbookSpec:
     """The catalogue's verification step (retries included: a failed verification must not be re-rolled)."""
     return RunbookSpec.model_validate({"name": "verify", "steps": [
         {"name": "verify-error-rate", "action": "verify.error_rate", "verify": True, "timeout": f"{timeout_s:g}s",
-         "params": {"min_requests": 40, "expect_version": "v1"}, "retry": {"attempts": attempts, "backoff": "1ms"}}]})
+         "params": {"min_requests": 40, "expect_version": "v1", "probe": 0}, "retry": {"attempts": attempts, "backoff": "1ms"}}]})
 
 
 def rollback(rng: random.Random, baseline_rate: float, after_rate: float, baseline_s: float = BASELINE_S,

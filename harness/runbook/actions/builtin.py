@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 import time
+from http.client import HTTPException
 from string import Template
 from typing import ClassVar
 
@@ -25,7 +26,7 @@ from harness.listeners import webhook
 from harness.ports import SLOTS as MODEL_SLOTS
 from harness.runbook.actions.registry import Params, action, current_attempt
 from harness.spec.models import Duration, PositiveDuration
-from harness.traffic.generator import probe
+from harness.traffic.generator import Answer, probe
 
 PROBE_BATCH = 5
 
@@ -174,6 +175,9 @@ class ErrorRateParams(Params):
     alpha: float = Field(default=0.01, gt=0, lt=0.5,
         description="bounds both mistakes: failing a rollback that is back at the baseline, passing one raised by `tolerance` or more")
     expect_version: str | None = Field(default=None, description="only this version may have answered")
+    probe: int = Field(default=25, ge=0, le=1_000,
+        description="requests the step sends itself through the entrypoint at each undecided look, beside the live "
+                    "traffic (the same answers, sooner: a decision needs a few hundred requests); 0: live traffic only")
 
 
 @action("verify.error_rate", ErrorRateParams,
@@ -186,26 +190,37 @@ def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
     start = time.time()
     base_n = ctx.baseline_requests
     base_x = round(ctx.baseline_error_rate * base_n)
-    looked, samples = 0, []
+    looked, seen = 0, 0
+    observed: list[tuple[bool, str | None]] = []  # (failed, version) in the order the step saw them: live, then probes
     while True:
-        samples = sorted((s for s in ctx.load.samples() if s.at >= start), key=lambda s: s.at) if ctx.load is not None else []
-        result, looked = verification.sequential([not s.ok for s in samples], base_x, base_n, p.alpha, p.tolerance,
+        live = sorted((s for s in ctx.load.samples() if s.at >= start), key=lambda s: s.at) if ctx.load is not None else []
+        observed += [(not s.ok, s.version if s.ok else None) for s in live[seen:]]
+        seen = max(seen, len(live))
+        result, looked = verification.sequential([failed for failed, _ in observed], base_x, base_n, p.alpha, p.tolerance,
                                                  p.min_requests, looked)
         if result.verdict == "fail":
             raise VerificationFailed(result.line())
         if result.verdict == "pass":
             break
         if attempt.remaining() <= 0.05:
-            if len(samples) < p.min_requests:
-                raise StepFailed(f"only {len(samples)} of {p.min_requests} requests seen before the step's "
+            if len(observed) < p.min_requests:
+                raise StepFailed(f"only {len(observed)} of {p.min_requests} requests seen before the step's "
                                  f"timeout ({attempt.timeout_s:g}s): is traffic running?")
             raise VerificationFailed(f"undecided at the step's deadline ({attempt.timeout_s:g}s): {result.line()}")
-        attempt.sleep(0.05)
+        if p.probe:  # more of the same answers, sooner than the live rate brings them
+            try:
+                answers = probe(ctx.traffic_endpoint, ctx.protocol, p.probe, timeout=max(0.1, attempt.bound(5.0)),
+                                slot_versions=ctx.slot_versions)
+            except (OSError, HTTPException):  # the entrypoint refused or dropped the probe: one failed request
+                answers = [Answer(0, None, b"")]
+            observed += [(not 200 <= a.status < 300, a.version if 200 <= a.status < 300 else None) for a in answers]
+        else:
+            attempt.sleep(0.05)
     if p.expect_version:
         others: dict[str, int] = {}
-        for s in samples:
-            if s.ok and s.version != p.expect_version:
-                others[str(s.version)] = others.get(str(s.version), 0) + 1
+        for failed, version in observed:
+            if not failed and version != p.expect_version:
+                others[str(version)] = others.get(str(version), 0) + 1
         if others:
             raise VerificationFailed(f"other versions still serving: {others}")
     return result.line()
