@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -31,6 +30,7 @@ from harness.report.escape import md
 from harness.report.html import CSS
 from harness.report.load import load_result
 from harness.report.outcome import decided_by_label, outcome
+from harness.report.summary_model import RunRow, Summary, TrendRow
 from harness.store import (
     INTERPRETATION,
     PRODUCTION,
@@ -48,51 +48,6 @@ from harness.store.definitions import ALL_ROLLBACKS, IN_WINDOW, label
 Period = Literal["auto", "week", "quarter"]
 WEEKLY_UP_TO = timedelta(weeks=13)  # "auto": weekly trend for a quarter or less, else quarterly
 MAX_WEEKS = 60  # the weekly rate chart's widest span
-
-
-@dataclass(frozen=True)
-class RunRow:
-    record: DrillRunRecord
-    result: DrillResult | None  # from report.json, when it is still on disk
-
-    @property
-    def detect_s(self) -> float | None:
-        r = self.record
-        if r.deployed_at is None or r.decision_at is None:
-            return None
-        return round((r.decision_at - r.deployed_at).total_seconds(), 3)
-
-    @property
-    def failed_during_rollback(self) -> int | None:
-        if self.result is None or self.result.traffic is None:
-            return None
-        return self.result.traffic.failed_during_rollback
-
-
-@dataclass(frozen=True)
-class TrendRow:
-    drill: str
-    period: str
-    runs: int
-    passed: int
-    within_target: int
-    measured: int  # runs with a decision-to-completion time
-    median_s: float | None
-    max_s: float | None
-
-
-@dataclass(frozen=True)
-class Summary:
-    since: datetime | None
-    until: datetime | None
-    period: Literal["week", "quarter"]
-    runs: list[RunRow]
-    trend: list[TrendRow]
-    production: Metrics
-    production_by_quarter: list[MetricsGroup]
-    rate_by_period: list[MetricsGroup]  # the production rate per week or per quarter, for the chart
-    production_rollbacks: list[Rollback]  # decided in the period, unplanned
-    target_minutes: float = 15.0
 
 
 def _load(record: DrillRunRecord) -> DrillResult | None:
