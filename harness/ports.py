@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from harness.errors import DrillError
@@ -291,6 +292,30 @@ class Fault(Protocol):
 class MetricsSource(Protocol):
     def query(self, promql: str) -> float | None:
         """An instant PromQL query reduced to one number (None: no data). PrometheusError when unreachable."""
+        ...
+
+
+# ---- a team's own project (the compose target): where its commands run, its named services ---------
+@runtime_checkable
+class TeamProject(Protocol):
+    """A target that is a team's own project: runbook steps run its commands (``run``), operate its services
+    (``compose``) and call its APIs (``http``) through these."""
+
+    @property
+    def project_dir(self) -> Path:
+        """Where the team's commands run (relative command paths are looked up there)."""
+        ...
+
+    def command_env(self) -> dict[str, str]:
+        """What the team's commands see besides the process's environment (the run's Compose project, say)."""
+        ...
+
+    def service_op(self, op: str, service: str, timeout: float, on_start: Callable[[Callable[[], None]], Callable[[], None]] | None = None) -> str:
+        """``stop``, ``start``, ``restart`` or ``up`` a named service; ServiceFailed naming it and saying why."""
+        ...
+
+    def published(self, service: str, port: int) -> Endpoint:
+        """Where drill reaches ``service:port`` (published on 127.0.0.1); ServiceFailed if it is not published."""
         ...
 
 

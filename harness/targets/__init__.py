@@ -65,7 +65,8 @@ class TargetKind:
 
 
 # The built-in kinds: module holding each record as ``KIND`` (imported on first use, light modules).
-_BUILTIN = {"builtin": "harness.targets.builtin", "image": "harness.targets.image", "mlflow": "harness.targets.mlflow"}
+_BUILTIN = {"builtin": "harness.targets.builtin", "image": "harness.targets.image", "mlflow": "harness.targets.mlflow",
+            "compose": "harness.targets.compose"}
 _REGISTERED: dict[str, TargetKind] = {}
 _loaded: list[bool] = []
 

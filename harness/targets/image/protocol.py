@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from harness.ports import Example, Reading
-from harness.targets.image.spec import ImageTargetSpec, RequestLine, load_requests
+from harness.targets.image.spec import RequestLine, RequestSpec, VersionReadSpec, load_requests
 
 MISSING = object()
 
@@ -32,10 +32,26 @@ def dotted(data: Any, path: str) -> Any:
     return node
 
 
+class ServedSpec(Protocol):
+    """What the protocol reads off a target block (an image's, a Compose project's)."""
+
+    @property
+    def request(self) -> RequestSpec: ...
+
+    @property
+    def predict_path(self) -> str: ...
+
+    @property
+    def version(self) -> VersionReadSpec: ...
+
+    @property
+    def prediction_field(self) -> str | None: ...
+
+
 class JsonlProtocol:
     """``ports.ServingProtocol`` over the team's request file and answer format."""
 
-    def __init__(self, spec: ImageTargetSpec, lines: Sequence[RequestLine] | None = None) -> None:
+    def __init__(self, spec: ServedSpec, lines: Sequence[RequestLine] | None = None) -> None:
         self.method: str = spec.request.method
         self.path: str = spec.predict_path
         self.headers: Mapping[str, str] = dict(spec.request.headers)
