@@ -66,7 +66,7 @@ def registry() -> dict[str, Action]:
     if not _loaded:
         _loaded = True
         from harness import backends
-        from harness.runbook.actions import builtin, pressure, registry_checks  # noqa: F401  (registers the built-ins)
+        from harness.runbook.actions import builtin, pressure, registry_checks, team  # noqa: F401  (registers the built-ins)
 
         for module in backends.action_modules():  # a backend's own actions (swarm.rollback, swarm.scale, ...)
             import_module(module)
