@@ -40,6 +40,7 @@ class ComposeProject:
             self.published_ports.setdefault(extra.service, extra.port)
         self._host_ports: dict[tuple[str, int], int] = {}
         self.services: set[str] = set()
+        self.base_image = ""  # drill's bootstrapped base, for a team's images built on it (DRILL_BASE_IMAGE)
 
     @property
     def files(self) -> list[Path]:
@@ -57,6 +58,8 @@ class ComposeProject:
         extra = {"COMPOSE_PROJECT_NAME": self.name, "COMPOSE_FILE": os.pathsep.join(map(str, self.files)),
                  "COMPOSE_PATH_SEPARATOR": os.pathsep, "COMPOSE": shlex.join(self.compose.argv),
                  "DRILL_RUN_ID": self.run_id}
+        if self.base_image:
+            extra["DRILL_BASE_IMAGE"] = self.base_image
         if self.spec.env_file is not None:
             extra["COMPOSE_ENV_FILES"] = str(self.spec.env_file)
         return extra

@@ -13,6 +13,7 @@ and Compose's own words, before anything starts (the target repeats the check be
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -168,9 +169,13 @@ def config_services(compose: compose_cli.Compose, spec: ComposeTargetSpec) -> se
 
 def read_config(compose: compose_cli.Compose, spec: ComposeTargetSpec) -> dict[str, Any]:
     """The project as ``compose config --format json`` reads it; FieldError on ``files`` with Compose's own words."""
+    from harness.stack.images import base_tag  # light: a digest of constants (no Docker client)
+
+    # Every profile's services too (--profile '*'): the override must label a service the team starts later.
+    env = {**os.environ, "DRILL_BASE_IMAGE": os.environ.get("DRILL_BASE_IMAGE") or base_tag()}
     try:
-        done = subprocess.run(compose.command(*spec.file_args(), "config", "--format", "json"), capture_output=True,
-                              text=True, timeout=60, cwd=spec.directory)
+        done = subprocess.run(compose.command(*spec.file_args(), "--profile", "*", "config", "--format", "json"),
+                              capture_output=True, text=True, timeout=60, cwd=spec.directory, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FieldError(("files",), f"compose config did not run: {exc}") from None
     if done.returncode != 0:

@@ -28,6 +28,7 @@ from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, Progress, PrometheusError, ServerState, ServiceFailed, Versions
 from harness.stack import commands, compose_cli
 from harness.stack.docker_api import connect, sweep
+from harness.stack.images import ensure_base
 from harness.stack.prometheus import PrometheusClient
 from harness.targets.compose.project import ComposeProject, OnStart
 from harness.targets.compose.spec import ComposeTargetSpec
@@ -204,6 +205,7 @@ class ComposeTarget:
         self._client = self._connect()
         project = ComposeProject(compose, self.spec, self.run_id, self.workdir, self.drill.drill_path)
         project.write_override()  # bad input here: nothing started yet
+        project.base_image = ensure_base(self._client, progress, force=False)
         self._project = project
         progress(f"compose project {project.name}: up ({', '.join(f.name for f in self.spec.files)})")
         started = time.monotonic()
