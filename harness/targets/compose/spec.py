@@ -78,8 +78,9 @@ class ComposeTargetSpec(TargetBlock):
     memory: str = Field(default="512m", description="memory limit of every service (the override file)")
     pids: int = Field(default=512, ge=16, le=4096, description="process limit of every service")
     cpus: float | None = Field(default=None, gt=0, le=64, description="CPU limit of every service (unset: none)")
-    build: bool = Field(default=True, description="build the services' images (up --build); false: they must be local")
-    startup_timeout: Duration = Field(default=180.0, description="longest wait for the stack to be up and healthy")
+    build: bool = Field(default=True, description="build the services' images first (compose build); false: they must be local")
+    build_timeout: Duration = Field(default=1800.0, description="longest the build may take (a first build installs packages)")
+    startup_timeout: Duration = Field(default=180.0, description="longest wait for the stack to be up and its gateway healthy (after the build)")
 
     @field_validator("files")
     @classmethod

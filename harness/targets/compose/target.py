@@ -207,10 +207,13 @@ class ComposeTarget:
         project.write_override()  # bad input here: nothing started yet
         project.base_image = ensure_base(self._client, progress, force=False)
         self._project = project
-        progress(f"compose project {project.name}: up ({', '.join(f.name for f in self.spec.files)})")
+        if self.spec.build:
+            progress(f"compose build ({', '.join(f.name for f in self.spec.files)})")
+            progress(f"images built in {project.build(self.spec.build_timeout):.1f}s")
+        self.images_source = "built" if self.spec.build else "cached"
+        progress(f"compose project {project.name}: up")
         started = time.monotonic()
         project.up(self.spec.startup_timeout)
-        self.images_source = "built" if self.spec.build else "cached"
         left = max(5.0, self.spec.startup_timeout - (time.monotonic() - started))
         self.router.wait_up("stable", left)
         if self.spec.prometheus is not None:
