@@ -214,8 +214,13 @@ class ComposeTarget:
         progress(f"compose project {project.name}: up")
         started = time.monotonic()
         project.up(self.spec.startup_timeout)
-        left = max(5.0, self.spec.startup_timeout - (time.monotonic() - started))
-        self.router.wait_up("stable", left)
+        deadline = started + max(5.0, self.spec.startup_timeout)
+        while not answers_2xx(self.health_url(), 2.0):  # a service that exits meanwhile ends the wait, named
+            self._no_service_exited()
+            if time.monotonic() > deadline:
+                raise ServiceFailed(f"the team's gateway did not answer 2xx on {self.health_url()} within "
+                                    f"{self.spec.startup_timeout:g}s")
+            time.sleep(0.3)
         if self.spec.prometheus is not None:
             where = project.published(self.spec.prometheus.service, self.spec.prometheus.port)
             self._metrics = PrometheusClient(f"http://{where.host}:{where.port}")
@@ -236,6 +241,22 @@ class ComposeTarget:
         except docker.errors.DockerException:
             return False
         return any(c.status == "running" for c in found)
+
+    def _no_service_exited(self) -> None:
+        """ServiceFailed naming a service of the project that exited with an error, with its last log lines."""
+        if self._client is None or self._project is None:
+            return
+        try:
+            found = self._client.containers.list(all=True, filters={
+                "label": f"com.docker.compose.project={self._project.name}", "status": "exited"})
+            for container in found:
+                code = int(container.attrs.get("State", {}).get("ExitCode", 0))
+                if code != 0:
+                    service = container.labels.get("com.docker.compose.service", container.name)
+                    tail = container.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
+                    raise ServiceFailed(f"the team's service {service} exited ({code}) while the stack started: {tail}")
+        except docker.errors.DockerException:
+            return
 
     def services(self) -> dict[str, bool]:
         if self._project is None:
