@@ -11,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-URI = "http://localhost:5000/api/2.0/mlflow/registered-models/alias"
+URI = "http://127.0.0.1:5000/api/2.0/mlflow/registered-models/alias"
 NAME = os.environ.get("MODEL_NAME", "tumor")
 
 

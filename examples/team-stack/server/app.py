@@ -42,7 +42,7 @@ def load(ref: str) -> dict:
 
 
 def load_with_retries(ref: str) -> dict:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a registry starting on a busy machine
     while True:
         try:
             return load(ref)
