@@ -25,7 +25,7 @@ from harness.engine.context import RunContext
 from harness.errors import DrillError, StepFailed
 from harness.ports import TeamProject
 from harness.runbook.actions import Params, action, current_attempt, jsonpath
-from harness.spec_types import Duration
+from harness.spec.types import Duration
 from harness.stack import commands
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.errors import SpecError, SpecIssue
 from harness.ports import Endpoint, ServiceFailed
-from harness.spec_types import FieldError
+from harness.spec.types import FieldError
 from harness.stack import commands
 from harness.stack.compose_cli import Compose
 from harness.targets.compose.override import dump, override, project_name

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from harness.spec_types import Duration, FieldError, Strict, TargetBlock
+from harness.spec.types import Duration, FieldError, Strict, TargetBlock
 from harness.stack import compose_cli
 from harness.targets.image.spec import RequestSpec, VersionReadSpec
 

@@ -36,7 +36,7 @@ from harness.targets.image.protocol import JsonlProtocol
 from harness.targets.image.registry import ImageRegistry
 
 if TYPE_CHECKING:
-    from harness.catalogue import LoadedDrill
+    from harness.spec.catalogue import LoadedDrill
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only: never through a proxy
 
