@@ -31,12 +31,12 @@ try:
         call("POST", body={"name": NAME, "alias": alias, "version": sys.argv[3]})
         print(f"{NAME}@{alias} -> {sys.argv[3]}")
     elif op == "delete":
-        call("DELETE", {"name": NAME, "alias": alias})
+        call("DELETE", body={"name": NAME, "alias": alias})  # MLflow reads a DELETE's parameters from its body
         print(f"{NAME}@{alias} deleted")
     else:
         sys.exit(f"unknown operation {op!r}")
 except urllib.error.HTTPError as exc:
-    if op == "delete" and exc.code in (400, 404):
+    if op == "delete" and exc.code == 404:
         print(f"{NAME}@{alias}: none to delete")
     else:
         sys.exit(f"registry: {op} {alias}: {exc.code} {exc.read()[:200]!r}")
