@@ -124,3 +124,13 @@ def test_a_killed_compose_drill_is_swept_by_clean(tmp_path: Path, wheels: Path, 
     cleaned = subprocess.run([*DRILL, "clean", "--run-id", run_id], capture_output=True, text=True, timeout=300)
     assert cleaned.returncode == 0, cleaned.stderr
     assert_nothing_left(docker_client, run_id)
+
+
+def test_the_registry_down_during_the_rollback_is_found(tmp_path: Path, wheels: Path, docker_client: object) -> None:
+    code, result, stderr = run(tmp_path, "team-registry-down")
+    assert code == 0, stderr  # expected: the team's rollback cannot run without its registry
+    assert result["status"] == "failed", result["reason"]
+    done = steps(result)
+    assert done["registry-outage"]["status"] == "ok"
+    assert done["rollback"]["status"] == "failed" and "./ops/rollback.sh 2: exit" in str(done["rollback"]["error"])
+    assert_nothing_left(docker_client, str(result["run_id"]))
