@@ -62,7 +62,7 @@ def test_the_team_rollback_passes_with_no_failed_request(tmp_path: Path, wheels:
     assert traffic["failed_during_rollback"] == 0  # type: ignore[index]
     done = steps(result)
     assert "exit 0" in str(done["rollback"]["detail"])  # the script's status and last lines are recorded
-    assert done["verify-registry-champion"]["status"] == "ok"
+    assert done["verify-registry-champion"]["status"] == "ok" and done["verify-stable-scraped"]["status"] == "ok"
     assert "compose: Docker Compose v2." in stderr  # says which Compose it used
     assert_nothing_left(docker_client, str(result["run_id"]))
 
