@@ -268,3 +268,13 @@ def test_compose_needs_a_compose_target() -> None:
     spec = _steps({"action": "compose", "params": {"op": "restart", "service": "registry"}})
     step = runbook.execute(spec, _ctx(FakeTarget()), lambda e: None).steps[0]
     assert step.status is StepStatus.FAILED and "compose target" in (step.error or "")
+
+
+def test_a_run_step_needs_allow_shell_in_the_drill_at_load(tmp_path: Path) -> None:
+    """Like shell: a drill that runs commands says so, and then runs only its own project's runbooks."""
+    _script(tmp_path, "rollback.sh", "exit 0\n")
+    path = _runbook_file(tmp_path, [{"name": "back", "action": "run", "params": {"command": ["./ops/rollback.sh"]}}])
+    runbook = RunbookSpec.model_validate(json.loads(path.read_text()))
+    issues = catalogue.check_runbook(path, runbook, allow_shell=False)
+    assert [(i.field, i.message) for i in issues] == [("steps.0.action", "run steps need allow_shell: true in the drill")]
+    assert catalogue.check_runbook(path, runbook, allow_shell=True) == []
