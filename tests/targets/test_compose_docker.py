@@ -127,10 +127,13 @@ def test_a_killed_compose_drill_is_swept_by_clean(tmp_path: Path, wheels: Path, 
 
 
 def test_the_registry_down_during_the_rollback_is_found(tmp_path: Path, wheels: Path, docker_client: object) -> None:
+    """service-down pauses the team's MLflow as the rollback step starts; the team's script needs it, and says so."""
     code, result, stderr = run(tmp_path, "team-registry-down")
     assert code == 0, stderr  # expected: the team's rollback cannot run without its registry
     assert result["status"] == "failed", result["reason"]
     done = steps(result)
-    assert done["registry-outage"]["status"] == "ok"
     assert done["rollback"]["status"] == "failed" and "./ops/rollback.sh 2: exit" in str(done["rollback"]["error"])
+    assert "paused" in str(done["rollback"]["error"])
+    struck = result["adversity"][0]  # type: ignore[index]
+    assert struck["kind"] == "service-down" and "registry" in struck["target"]  # type: ignore[index]
     assert_nothing_left(docker_client, str(result["run_id"]))

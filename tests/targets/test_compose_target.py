@@ -143,3 +143,19 @@ def test_the_override_labels_publishes_on_loopback_and_limits(tmp_path: Path) ->
     assert merged["networks"]["default"]["labels"]["io.drill.run-id"] == run_id
     assert merged["volumes"]["data"]["labels"]["io.drill.run-id"] == run_id
     assert merged["name"] == "drill-20261205t000000z-x-abc123"
+
+
+# ---- adversity on a named service of the team's stack ---------------------------------------------
+def test_service_down_names_a_service_and_only_it_takes_one() -> None:
+    from pydantic import ValidationError
+
+    from harness.adversity.spec import AdversitySpec
+
+    fault = AdversitySpec.model_validate({"kind": "service-down", "service": "registry", "at": "step:rollback", "for": "30s"})
+    assert (fault.service, fault.how, fault.step) == ("registry", None, "rollback")
+    with pytest.raises(ValidationError, match="needs service"):
+        AdversitySpec.model_validate({"kind": "service-down", "for": "5s"})
+    with pytest.raises(ValidationError, match="takes no service"):
+        AdversitySpec.model_validate({"kind": "registry-down", "service": "registry", "for": "5s"})
+    with pytest.raises(ValidationError):
+        AdversitySpec.model_validate({"kind": "service-down", "service": "registry", "how": "kill", "for": "5s"})
