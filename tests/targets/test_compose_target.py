@@ -159,3 +159,11 @@ def test_service_down_names_a_service_and_only_it_takes_one() -> None:
         AdversitySpec.model_validate({"kind": "registry-down", "service": "registry", "for": "5s"})
     with pytest.raises(ValidationError):
         AdversitySpec.model_validate({"kind": "service-down", "service": "registry", "how": "kill", "for": "5s"})
+
+
+def test_the_dry_run_plan_names_the_team_project_and_its_commands() -> None:
+    result = RUNNER.invoke(app, ["run", str(TEAM / "drills" / "team-canary-rollback.yaml"), "--dry-run"], env=NO_DOCKER)
+    assert result.exit_code == 0, result.output
+    assert "the team's Compose project (compose.yaml" in result.output
+    assert "deploy: ./ops/deploy-canary.sh ${candidate_version} 10; promote: ./ops/promote.sh" in result.output
+    assert "through the team's gateway (gateway)" in result.output and "registry volume" not in result.output
