@@ -15,9 +15,9 @@ from harness.errors import SpecIssue
 from harness.spec.types import PositiveDuration, Strict
 
 KINDS = ("registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss", "partition",
-         "image-missing", "service-down")
+         "image-missing", "service-down", "service-slow")
 Kind = Literal["registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss",
-               "partition", "image-missing", "service-down"]
+               "partition", "image-missing", "service-down", "service-slow"]
 MOMENTS = ("decision", "rollback")
 # What each kind may take beside kind/at/for/slot (``drill`` docs list these).
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -30,6 +30,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "partition": (),
     "image-missing": (),
     "service-down": ("service", "how"),
+    "service-slow": ("service", "port", "latency"),
 }
 
 
@@ -38,7 +39,8 @@ class AdversitySpec(Strict):
 
     kind: Kind = Field(description="the fault: registry-slow, registry-down, router-api-slow, router-api-down, capacity, replica-loss, partition, "
                       "image-missing (Swarm cluster: nodes without a replica of the slot lose the image and the registry), "
-                      "service-down (a compose target: a named service of the team's stack stopped or paused)")
+                      "service-down (a compose target: a named service of the team's stack stopped or paused), "
+                      "service-slow (a delay proxy in front of a named service's port)")
     at: str = Field(default="decision", description="decision, rollback, or step:<runbook step name>")
     for_: PositiveDuration = Field(alias="for", description="how long the fault lasts (then it is undone)")
     slot: Literal["stable", "candidate"] = Field(default="stable", description="the version it strikes (the one to go back to)")
@@ -47,6 +49,7 @@ class AdversitySpec(Strict):
     replicas: int | None = Field(default=None, ge=0, le=16, description="capacity (Swarm): the slot's replicas")
     service: str | None = Field(default=None, description="service-down: the team's Compose service (its registry, say)")
     how: Literal["stop", "pause"] | None = Field(default=None, description="service-down: stop it, or pause it (default)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="service-slow: the service's port inside its container")
 
     @field_validator("at")
     @classmethod
@@ -58,13 +61,16 @@ class AdversitySpec(Strict):
     @model_validator(mode="after")
     def _params_of_the_kind(self) -> AdversitySpec:
         allowed = PARAMS[self.kind]
-        extra = [f for f in ("latency", "cpus", "replicas", "service", "how") if getattr(self, f) is not None and f not in allowed]
+        extra = [f for f in ("latency", "cpus", "replicas", "service", "how", "port")
+                 if getattr(self, f) is not None and f not in allowed]
         if extra:
             raise ValueError(f"adversity kind {self.kind} takes no {', '.join(extra)}")
         if self.kind.endswith("-slow") and self.latency is None:
             raise ValueError(f"adversity kind {self.kind} needs latency (e.g. 2s)")
-        if self.kind == "service-down" and not self.service:
-            raise ValueError("adversity kind service-down needs service (a service of the team's Compose project)")
+        if self.kind.startswith("service-") and not self.service:
+            raise ValueError(f"adversity kind {self.kind} needs service (a service of the team's Compose project)")
+        if self.kind == "service-slow" and self.port is None:
+            raise ValueError("adversity kind service-slow needs port (the service's port inside its container)")
         if self.kind == "capacity" and self.cpus is None and self.replicas is None:
             raise ValueError("adversity kind capacity needs cpus (container CPU limit) or replicas (Swarm)")
         return self
