@@ -79,7 +79,7 @@ class ServiceSlow:
     def __init__(self, spec: AdversitySpec, ctx: FaultContext) -> None:
         self.spec, self.ctx = spec, ctx
         self.target = f"{spec.service}:{spec.port} (+{(spec.latency or 0) * 1000:g} ms a connection)"
-        self._sidecars: list[Any] = []
+        self._sidecars: list[tuple[Any, str, str]] = []  # (sidecar, the service's container id, image)
 
     def _rule(self, op: str) -> list[str]:
         return ["iptables", "-t", "nat", op, "PREROUTING", "-p", "tcp", "--dport", str(self.spec.port),
@@ -99,7 +99,7 @@ class ServiceSlow:
                 environment={"PROXY": PROXY, "PORT": str(self.spec.port), "LISTEN": str(LISTEN),
                              "DELAY_S": str(self.spec.latency or 0)},
                 labels=run_labels(self.ctx.run_id, f"delay-proxy-{self.spec.service}"), mem_limit="64m")
-            self._sidecars.append(sidecar)
+            self._sidecars.append((sidecar, container.id, tag))
             deadline = time.monotonic() + 20
             while b"delay proxy: listening" not in sidecar.logs():
                 sidecar.reload()
@@ -110,11 +110,19 @@ class ServiceSlow:
 
     def stop(self) -> None:
         while self._sidecars:
-            sidecar = self._sidecars.pop()
-            try:  # the rule first: a REDIRECT to a proxy that is gone would refuse every connection
-                sidecar.exec_run(self._rule("-D"))
+            sidecar, service_id, tag = self._sidecars.pop()
+            # The rule first: a REDIRECT to a proxy that is gone would refuse every connection to the service.
+            try:
+                removed = sidecar.exec_run(self._rule("-D"))[0] == 0
             except docker.errors.APIError:
-                pass  # the sidecar died: its netns is the service's, so remove the rule from a fresh one below
+                removed = False
+            if not removed:  # the sidecar died: the namespace is the service's, so a fresh container can delete it
+                try:
+                    self.ctx.docker().containers.run(tag, self._rule("-D"), network_mode=f"container:{service_id}",
+                                                     cap_add=["NET_ADMIN"], cap_drop=["ALL"], remove=True,
+                                                     labels=run_labels(self.ctx.run_id, f"delay-proxy-{self.spec.service}"))
+                except docker.errors.DockerException:
+                    pass  # the service is gone too: nothing left to redirect
             try:
                 sidecar.remove(force=True)
             except docker.errors.NotFound:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import docker.errors
 import pytest
 
 from harness.adversity.base import FaultContext, build
@@ -42,8 +43,10 @@ def stack(docker_client: Any) -> Iterator[tuple[str, Any, Any]]:
 
 
 def _get(docker_client: Any, base: str, network: Any) -> tuple[bool, float]:
-    out = docker_client.containers.run(base, ["python3", "-c", TIMED_GET], network=network.name, remove=True,
-                                       stderr=True)
+    try:
+        out = docker_client.containers.run(base, ["python3", "-c", TIMED_GET], network=network.name, remove=True)
+    except docker.errors.ContainerError:  # refused, or no answer within 10 s
+        return False, 0.0
     text = out.decode().strip()
     try:
         return True, float(text.splitlines()[-1])
@@ -81,3 +84,19 @@ def test_service_down_pauses_and_unpauses(stack: tuple[str, Any, Any], docker_cl
     finally:
         fault.stop()
     assert _get(docker_client, base, network)[0]
+
+
+def test_a_dead_delay_proxy_leaves_no_redirect_behind(stack: tuple[str, Any, Any], docker_client: Any) -> None:
+    """Were the rule left with its proxy gone, every connection to the service would be refused."""
+    run_id, base, network = stack
+    fault = build(AdversitySpec.model_validate({"kind": "service-slow", "service": "registry", "port": 8000,
+                                                "latency": "200ms", "for": "10s"}),
+                  FaultContext(FakeTarget(), run_id, lambda m: None))
+    fault.start()
+    for sidecar in docker_client.containers.list(filters={"label": "io.drill.role=delay-proxy-registry"}):
+        if run_id in str(sidecar.labels.get("io.drill.run-id")):
+            sidecar.kill()
+    assert not _get(docker_client, base, network)[0]  # refused while the rule points at nothing
+    fault.stop()
+    ok, after = _get(docker_client, base, network)
+    assert ok and after < 0.2, after
