@@ -132,6 +132,59 @@ class ServiceSlow:
         return {}
 
 
+class ServicePartition:
+    """Two named services cannot reach each other: iptables ``DROP`` rules in ``service``'s namespace for every
+    address of ``peer`` (set and deleted by one-shot containers in that namespace; both ways are cut there)."""
+
+    def __init__(self, spec: AdversitySpec, ctx: FaultContext) -> None:
+        self.spec, self.ctx = spec, ctx
+        self.target = f"{spec.service} <-> {spec.peer}"
+        self._cut: list[tuple[str, str, str]] = []  # (the service's container id, a peer address, image)
+
+    @staticmethod
+    def _rules(op: str, address: str) -> str:
+        return f"iptables {op} INPUT -s {address} -j DROP && iptables {op} OUTPUT -d {address} -j DROP"
+
+    def _in(self, service_id: str, tag: str, script: str) -> None:
+        self.ctx.docker().containers.run(tag, ["sh", "-c", script], network_mode=f"container:{service_id}", remove=True,
+                                         cap_add=["NET_ADMIN"], cap_drop=["ALL"],
+                                         labels=run_labels(self.ctx.run_id, f"partition-{self.spec.service}"))
+
+    def start(self) -> None:
+        client = self.ctx.docker()
+        mine = docker_ops.containers(client, self.ctx.run_id, f"compose-{self.spec.service}")
+        peers = docker_ops.containers(client, self.ctx.run_id, f"compose-{self.spec.peer}")
+        if not mine or not peers:
+            missing = self.spec.service if not mine else self.spec.peer
+            raise AdversityError(f"no running service {missing!r} in this run's Compose project")
+        addresses = sorted({a.ip for peer in peers for a in docker_ops.attachments(peer) if a.ip})
+        tag = image(client)
+        for container in mine:
+            for address in addresses:
+                try:
+                    self._in(container.id, tag, self._rules("-I", address))
+                except docker.errors.DockerException as exc:
+                    raise AdversityError(f"cannot cut {container.name} from {address}: {exc}") from exc
+                self._cut.append((container.id, address, tag))
+        self.target = f"{self.spec.service} <-> {self.spec.peer} ({', '.join(addresses)})"
+
+    def stop(self) -> None:
+        while self._cut:
+            service_id, address, tag = self._cut.pop()
+            try:
+                self._in(service_id, tag, self._rules("-D", address))
+            except docker.errors.DockerException:
+                pass  # the service is gone: its namespace and rules with it
+
+    def observations(self) -> dict[str, Any]:
+        return {}
+
+
+@kind("service-partition")
+def _service_partition(spec: AdversitySpec, ctx: FaultContext) -> ServicePartition:
+    return ServicePartition(spec, ctx)
+
+
 @kind("service-slow")
 def _service_slow(spec: AdversitySpec, ctx: FaultContext) -> ServiceSlow:
     return ServiceSlow(spec, ctx)

@@ -100,3 +100,24 @@ def test_a_dead_delay_proxy_leaves_no_redirect_behind(stack: tuple[str, Any, Any
     fault.stop()
     ok, after = _get(docker_client, base, network)
     assert ok and after < 0.2, after
+
+
+def test_service_partition_cuts_two_services_only_and_is_undone(stack: tuple[str, Any, Any], docker_client: Any) -> None:
+    run_id, base, network = stack
+    stable = docker_client.containers.run(base, ["sleep", "600"], detach=True, network=network.name,
+                                          labels=run_labels(run_id, "compose-stable"), user="65534")
+
+    def from_stable() -> bool:
+        code, _ = stable.exec_run(["python3", "-c", TIMED_GET.replace("timeout=10", "timeout=2")])
+        return int(code) == 0
+
+    assert from_stable()
+    fault = build(AdversitySpec.model_validate({"kind": "service-partition", "service": "registry", "peer": "stable",
+                                                "for": "10s"}), FaultContext(FakeTarget(), run_id, lambda m: None))
+    fault.start()
+    try:
+        assert not from_stable()  # stable cannot reach the registry...
+        assert _get(docker_client, base, network)[0]  # ...while anyone else still can
+    finally:
+        fault.stop()
+    assert from_stable()

@@ -159,6 +159,10 @@ def test_service_down_names_a_service_and_only_it_takes_one() -> None:
         AdversitySpec.model_validate({"kind": "registry-down", "service": "registry", "for": "5s"})
     with pytest.raises(ValidationError):
         AdversitySpec.model_validate({"kind": "service-down", "service": "registry", "how": "kill", "for": "5s"})
+    with pytest.raises(ValidationError, match="needs port"):
+        AdversitySpec.model_validate({"kind": "service-slow", "service": "registry", "latency": "1s", "for": "5s"})
+    with pytest.raises(ValidationError, match="needs peer"):
+        AdversitySpec.model_validate({"kind": "service-partition", "service": "registry", "peer": "registry", "for": "5s"})
 
 
 def test_the_dry_run_plan_names_the_team_project_and_its_commands() -> None:
