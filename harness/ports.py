@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from harness.errors import DrillError
@@ -294,44 +295,27 @@ class MetricsSource(Protocol):
         ...
 
 
-# ---- a team's commands, and a target that can abort -------------------------------------------
-@dataclass(frozen=True)
-class CommandResult:
-    """One of a team's commands as it ran: what, when, how it ended and its last lines (stdout and stderr merged)."""
-
-    purpose: str  # deploy | promote | rollback | abort | ...
-    argv: tuple[str, ...]
-    started_at: datetime
-    ended_at: datetime
-    duration_s: float
-    exit_code: int | None  # None: it never started, or was killed (timed_out / aborted)
-    timed_out: bool = False
-    aborted: bool = False
-    last_lines: tuple[str, ...] = ()
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.aborted
-
-    @property
-    def ended(self) -> str:
-        """How it ended: ``exit 0``, ``exit 3``, ``timed out``, ``killed by an abort``, or why it never ran."""
-        return self.error or ("timed out" if self.timed_out else "killed by an abort" if self.aborted
-                              else f"exit {self.exit_code}")
-
-    def summary(self) -> str:
-        how = self.ended
-        tail = f"; last lines: {' | '.join(self.last_lines[-3:])}" if self.last_lines and not self.ok else ""
-        return f"{self.purpose}: {' '.join(self.argv)}: {how} in {self.duration_s:.2f}s{tail}"
-
-
+# ---- a team's own project (the compose target): where its commands run, its named services ---------
 @runtime_checkable
-class Abortable(Protocol):
-    """A target with an emergency stop of its own (an external target: the team's ``abort:`` commands)."""
+class TeamProject(Protocol):
+    """A target that is a team's own project: runbook steps run its commands (``run``), operate its services
+    (``compose``) and call its APIs (``http``) through these."""
 
-    def abort(self, reason: str) -> Sequence[CommandResult]:
-        """Kill the moves still running, refuse the next ones, run the emergency rollback; what ran, in order."""
+    @property
+    def project_dir(self) -> Path:
+        """Where the team's commands run (relative command paths are looked up there)."""
+        ...
+
+    def command_env(self) -> dict[str, str]:
+        """What the team's commands see besides the process's environment (the run's Compose project, say)."""
+        ...
+
+    def service_op(self, op: str, service: str, timeout: float, on_start: Callable[[Callable[[], None]], Callable[[], None]] | None = None) -> str:
+        """``stop``, ``start``, ``restart`` or ``up`` a named service; ServiceFailed naming it and saying why."""
+        ...
+
+    def published(self, service: str, port: int) -> Endpoint:
+        """Where drill reaches ``service:port`` (published on 127.0.0.1); ServiceFailed if it is not published."""
         ...
 
 

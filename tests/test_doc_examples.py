@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "requests.jsonl").write_text('{"body": {"inputs": []}, "expect": 1}\n')  # docs/open-inference.md
     (root / "Dockerfile").write_text("ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n")
     scaffold(root, "team/fraud-api:1.4", requests=root / "samples.jsonl")  # runbooks/fraud-api-rollback.yaml
+    team = ROOT / "examples" / "team-stack"  # docs/compose.md's drill names the team project's files and scripts
+    for name in ("compose.yaml", "requests.jsonl"):
+        shutil.copy(team / name, root / name)
+    shutil.copytree(team / "ops", root / "ops")
     return root
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from harness.adversity.spec import AdversitySpec
     from harness.ports import Target
 
-FAMILIES = ("registry", "router_api", "capacity", "replica", "partition", "node_image")
+FAMILIES = ("registry", "router_api", "capacity", "replica", "partition", "node_image", "service", "sidecar")
 
 
 class AdversityError(DrillError):

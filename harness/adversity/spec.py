@@ -15,9 +15,9 @@ from harness.errors import SpecIssue
 from harness.spec.types import PositiveDuration, Strict
 
 KINDS = ("registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss", "partition",
-         "image-missing")
+         "image-missing", "service-down", "service-slow", "service-partition")
 Kind = Literal["registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss",
-               "partition", "image-missing"]
+               "partition", "image-missing", "service-down", "service-slow", "service-partition"]
 MOMENTS = ("decision", "rollback")
 # What each kind may take beside kind/at/for/slot (``drill`` docs list these).
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -29,6 +29,9 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "replica-loss": (),
     "partition": (),
     "image-missing": (),
+    "service-down": ("service", "how"),
+    "service-slow": ("service", "port", "latency"),
+    "service-partition": ("service", "peer"),
 }
 
 
@@ -36,13 +39,20 @@ class AdversitySpec(Strict):
     """One fault on the way back: what, when (relative to the run), for how long, against which slot."""
 
     kind: Kind = Field(description="the fault: registry-slow, registry-down, router-api-slow, router-api-down, capacity, replica-loss, partition, "
-                      "image-missing (Swarm cluster: nodes without a replica of the slot lose the image and the registry)")
+                      "image-missing (Swarm cluster: nodes without a replica of the slot lose the image and the registry), "
+                      "service-down (a compose target: a named service of the team's stack stopped or paused), "
+                      "service-slow (a delay proxy in front of a named service's port), "
+                      "service-partition (two named services cannot reach each other)")
     at: str = Field(default="decision", description="decision, rollback, or step:<runbook step name>")
     for_: PositiveDuration = Field(alias="for", description="how long the fault lasts (then it is undone)")
     slot: Literal["stable", "candidate"] = Field(default="stable", description="the version it strikes (the one to go back to)")
     latency: PositiveDuration | None = Field(default=None, description="slow kinds: delay added to each call")
     cpus: float | None = Field(default=None, gt=0, le=64, description="capacity: the CPU limit of the slot's server")
     replicas: int | None = Field(default=None, ge=0, le=16, description="capacity (Swarm): the slot's replicas")
+    service: str | None = Field(default=None, description="service-down: the team's Compose service (its registry, say)")
+    how: Literal["stop", "pause"] | None = Field(default=None, description="service-down: stop it, or pause it (default)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="service-slow: the service's port inside its container")
+    peer: str | None = Field(default=None, description="service-partition: the other service, cut off from service")
 
     @field_validator("at")
     @classmethod
@@ -54,11 +64,18 @@ class AdversitySpec(Strict):
     @model_validator(mode="after")
     def _params_of_the_kind(self) -> AdversitySpec:
         allowed = PARAMS[self.kind]
-        extra = [f for f in ("latency", "cpus", "replicas") if getattr(self, f) is not None and f not in allowed]
+        extra = [f for f in ("latency", "cpus", "replicas", "service", "how", "port", "peer")
+                 if getattr(self, f) is not None and f not in allowed]
         if extra:
             raise ValueError(f"adversity kind {self.kind} takes no {', '.join(extra)}")
         if self.kind.endswith("-slow") and self.latency is None:
             raise ValueError(f"adversity kind {self.kind} needs latency (e.g. 2s)")
+        if self.kind.startswith("service-") and not self.service:
+            raise ValueError(f"adversity kind {self.kind} needs service (a service of the team's Compose project)")
+        if self.kind == "service-partition" and (not self.peer or self.peer == self.service):
+            raise ValueError("adversity kind service-partition needs peer (another service of the team's project)")
+        if self.kind == "service-slow" and self.port is None:
+            raise ValueError("adversity kind service-slow needs port (the service's port inside its container)")
         if self.kind == "capacity" and self.cpus is None and self.replicas is None:
             raise ValueError("adversity kind capacity needs cpus (container CPU limit) or replicas (Swarm)")
         return self

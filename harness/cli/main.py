@@ -27,6 +27,7 @@ from harness.report.markdown import render as render_markdown
 from harness.report.outcome import expectation, outcome
 from harness.spec import catalogue, variables
 from harness.spec.models import FaultSpec, NoiseSpec
+from harness.targets.compose.spec import ComposeTargetSpec
 from harness.targets.image.spec import ImageTargetSpec
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.", cls=DrillGroup,
@@ -196,6 +197,8 @@ def plan(drill: catalogue.LoadedDrill, profile: str, backend: str | None = None)
         lines[2:3] = _image_plan(s.target, s.fault)
     elif s.target.kind == "external":
         lines[2:3] = external_plan(drill)
+    elif isinstance(s.target, ComposeTargetSpec):
+        lines[2:4] = _compose_plan(s.target, s.traffic.rate)
     lines += [f"    {i}. {st.name}: {st.action} {st.params or ''}" + (" [manual]" if st.manual else "")
               for i, st in enumerate(drill.runbook.steps, 1)]
     lines.append(f"  target: decision -> completion within {s.time_target:g}s")
@@ -211,6 +214,14 @@ def _image_plan(target: ImageTargetSpec, fault: FaultSpec) -> list[str]:
     injected = f"{fault.kind} on {fault.rate if fault.rate is not None else 1.0:.0%} in front of the candidate" if fault.inject else "none injected"
     return ["  prepare: " + "; ".join(f"{role} {name} ({source(name)})" for role, name in roles),
             f"           serving :{target.port}{target.predict_path}, health {target.health_path}; router, Prometheus; fault: {injected}"]
+
+
+def _compose_plan(target: ComposeTargetSpec, rate: float) -> list[str]:
+    entry = target.entrypoint
+    return [f"  prepare: the team's Compose project ({', '.join(f.name for f in target.files)} in {target.directory}) under a "
+            f"run-scoped name, with drill's override (labels, {entry.service}:{entry.port} on 127.0.0.1, limits)",
+            f"           deploy: {' '.join(target.deploy)}" + (f"; promote: {' '.join(target.promote)}" if target.promote else ""),
+            f"  baseline: {rate:g} req/s through the team's gateway ({entry.service})"]
 
 
 def _summary_table(results: list[DrillResult], not_run: list[tuple[str, str, DrillResult | None]]) -> None:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from harness.guards.checks import Check, ErrorBudgetCheck, HttpCheck, Outcome, PromqlCheck
 from harness.guards.monitor import Abort, Guard, GuardMonitor
+from harness.guards.record import Abortable, CommandResult
 from harness.guards.spec import ErrorBudgetGuard, HttpGuard, PromqlGuard
-from harness.ports import Abortable, CommandResult
 
 if TYPE_CHECKING:
     from harness.ports import MetricsSource, Target

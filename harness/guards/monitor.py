@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 
 from harness.errors import DrillError
 from harness.guards.checks import Check, Look
-from harness.guards.record import GuardTrip
+from harness.guards.record import CommandResult, GuardTrip
 from harness.guards.spec import ErrorBudgetGuard, HttpGuard, PromqlGuard
-from harness.ports import CommandResult
 
 log = logging.getLogger(__name__)
 Guard = PromqlGuard | ErrorBudgetGuard | HttpGuard

@@ -19,6 +19,7 @@ from harness.runbook import actions
 from harness.spec.models import DrillSpec, RunbookSpec, line_of, load_yaml, parse_model, validation_issues
 
 SERVICES = ("stable", "candidate", "router", "prometheus")
+COMMANDS = ("shell", "run")  # actions that run commands on this host: only where the drill sets allow_shell
 # The built-in catalogue ships with the package, so a wheel or pipx install has its drills too.
 BUILTIN_ROOT = Path(__file__).resolve().parents[1] / "data"
 
@@ -112,7 +113,8 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
                                     line_of(text, (*where, "action"))))
             continue
         try:
-            params = found.params.model_validate(step.params)
+            # A run step's relative command is looked up in the project (the folder holding drills/ and runbooks/).
+            params = found.params.model_validate(step.params, context={"project_dir": path.resolve().parent.parent})
         except ValidationError as exc:
             for issue in validation_issues(path, text, exc):
                 field = f"{key}.{i}.params.{issue.field}"
@@ -124,8 +126,9 @@ def check_runbook(path: Path, runbook: RunbookSpec, allow_shell: bool | None = N
                 issues.append(SpecIssue(str(path), f"{key}.{i}.params.{name}",
                                         f"no service {value!r} in the stack; known: {', '.join(SERVICES)}",
                                         line_of(text, (*where, "params", name))))
-        if step.action == "shell" and allow_shell is False:
-            issues.append(SpecIssue(str(path), f"{key}.{i}.action", "shell steps need allow_shell: true in the drill", line_of(text, (*where, "action"))))
+        if step.action in COMMANDS and allow_shell is False:
+            issues.append(SpecIssue(str(path), f"{key}.{i}.action", f"{step.action} steps need allow_shell: true in the drill",
+                                    line_of(text, (*where, "action"))))
     return issues
 
 

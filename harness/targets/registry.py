@@ -3,7 +3,7 @@
 A record says what the harness must know about a kind before it runs: its ``target:`` block model, the
 backends it runs on, the faults its bad version can carry, and its factory (``module:function``, imported
 only when a drill of that kind runs, so validating a drill loads no Docker client). The built-in kinds'
-records live in their own packages (``harness.targets.builtin``, ``.image``, ``.mlflow``, ``.external``, as ``KIND``); a
+records live in their own packages (``harness.targets.builtin``, ``.image``, ``.mlflow``, ``.external``, ``.compose``, as ``KIND``); a
 third party registers one with an entry point in the ``harness.targets.v1`` group naming a ``TargetKind``
 object, or calls :func:`register`. The drill spec accepts any registered kind.
 """
@@ -68,7 +68,8 @@ def _record(found: object) -> TargetKind | None:
 
 TARGETS: Registry[TargetKind] = Registry(
     "target kind", ENTRY_POINT_GROUP, lambda r: r.kind, _record,
-    builtin=("harness.targets.builtin", "harness.targets.image", "harness.targets.mlflow", "harness.targets.external"))
+    builtin=("harness.targets.builtin", "harness.targets.image", "harness.targets.mlflow", "harness.targets.external",
+             "harness.targets.compose"))
 register = TARGETS.register
 kinds = TARGETS.kinds
 get = TARGETS.get

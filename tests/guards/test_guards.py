@@ -13,8 +13,9 @@ import pytest
 from harness.guards import build
 from harness.guards.checks import ErrorBudgetCheck, HttpCheck, Look, PromqlCheck
 from harness.guards.monitor import GuardMonitor, GuardTripped
+from harness.guards.record import CommandResult
 from harness.guards.spec import ErrorBudgetGuard, HttpGuard, PromqlGuard, is_loopback
-from harness.ports import CommandResult, PrometheusError
+from harness.ports import PrometheusError
 from tests.fakes import QuietHandler
 from tests.serving_fakes import close, serve
 

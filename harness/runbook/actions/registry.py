@@ -33,7 +33,7 @@ ENTRY_POINT_GROUP = "harness.actions"
 __all__ = ["ACTIONS", "Action", "Attempt", "Params", "StepTimeout", "action", "current_attempt", "get", "registry"]
 # The built-in actions' modules (imported for their @action registrations on the first lookup).
 BUILTIN_MODULES = ("harness.runbook.actions.builtin", "harness.runbook.actions.pressure",
-                   "harness.runbook.actions.registry_checks")
+                   "harness.runbook.actions.registry_checks", "harness.runbook.actions.team")
 
 
 class Params(BaseModel):

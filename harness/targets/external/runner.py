@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.errors import DrillError
-from harness.ports import CommandResult
+from harness.guards.record import CommandResult
 
 LAST_LINES = 20
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.errors import SpecError, SpecIssue
-from harness.ports import CommandResult, Endpoint, Progress, RouterError, ServerState, ServiceFailed, Versions
+from harness.guards.record import CommandResult
+from harness.ports import Endpoint, Progress, RouterError, ServerState, ServiceFailed, Versions
 from harness.stack.prometheus import PrometheusClient
 from harness.targets.external.runner import CommandFailed, Runner
 from harness.targets.external.spec import CommandSpec, ExternalTargetSpec
@@ -215,7 +216,8 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> Exte
 
 
 if TYPE_CHECKING:
-    from harness.ports import Abortable, Target
+    from harness.guards.record import Abortable
+    from harness.ports import Target
 
     def _fits_the_seam(target: ExternalTarget) -> Target:  # mypy proves ExternalTarget is a ports.Target
         return target

@@ -33,7 +33,7 @@ def dotted(data: Any, path: str) -> Any:
 
 
 class AnswerFormat(Protocol):
-    """What the protocol reads off a target block (an image's, an external stack's)."""
+    """What the protocol reads off a target block (an image's, an external stack's, a Compose project's)."""
 
     @property
     def request(self) -> RequestSpec: ...
