@@ -31,6 +31,7 @@ class Finished:
     status: int | None
     seconds: float
     last_lines: tuple[str, ...]
+    timed_out: bool = False  # killed at the deadline (status None); else a None status means killed from outside
 
     @property
     def ok(self) -> bool:
@@ -92,7 +93,7 @@ def run(argv: Sequence[str], directory: Path, env: Mapping[str, str], timeout: f
     seconds = time.perf_counter() - started
     reader.join(timeout=1.0)  # a grandchild holding the pipe is gone with the group
     status = None if killed or proc.returncode == -signal.SIGKILL else proc.returncode
-    return Finished(tuple(argv), status, seconds, tuple(lines))
+    return Finished(tuple(argv), status, seconds, tuple(lines), timed_out=killed)
 
 
 def _read(proc: subprocess.Popen[str], lines: deque[str]) -> None:

@@ -7,25 +7,24 @@ children). Its exit status, duration and last lines are recorded, whatever happe
 kills every command still running and refuses new ones (a guard tripped: the drill's own moves stop at once);
 :meth:`Runner.run_always` still runs (the drill's ``abort:`` commands, the team's emergency rollback).
 
-The lead unifies this with the runbook's ``run`` action at merge: the same record, the same killing.
+The process itself runs through :func:`harness.stack.commands.run`, the runner of the runbook's ``run`` steps:
+the same process group, the same killing, the same last lines.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.errors import DrillError
 from harness.guards.record import CommandResult
+from harness.stack import commands
 
-LAST_LINES = 20
+LAST_LINES = commands.LAST_LINES
 
 
 class CommandFailed(DrillError):
@@ -43,7 +42,7 @@ class Runner:
         self.cwd = cwd
         self.env = dict(env or {})
         self.results: list[CommandResult] = []
-        self._running: set[subprocess.Popen[bytes]] = set()
+        self._running: set[Callable[[], None]] = set()  # how to kill each command still running
         self._lock = threading.Lock()
         self._aborted: str | None = None
 
@@ -71,52 +70,42 @@ class Runner:
         with self._lock:
             self._aborted = reason
             running = list(self._running)
-        for process in running:
-            _kill_group(process)
+        for kill in running:
+            kill()
 
-    # ---- one process ------------------------------------------------------------------------
+    # ---- one process (harness.stack.commands: the same runner as the runbook's run steps) ---------------
     def _execute(self, purpose: str, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None,
                  killable: bool = True) -> CommandResult:
         started, t0 = datetime.now(UTC), time.perf_counter()
-        lines: deque[str] = deque(maxlen=LAST_LINES)
-        exit_code: int | None = None
-        timed_out = aborted = False
+        finished: commands.Finished | None = None
         error: str | None = None
-        process: subprocess.Popen[bytes] | None = None
+        aborted = False
+
+        def on_start(kill: Callable[[], None]) -> Callable[[], None]:
+            if not killable:
+                return lambda: None
+            with self._lock:
+                self._running.add(kill)
+                aborted_before = self._aborted is not None
+            if aborted_before:  # an abort raced the start: it must not outlive it
+                kill()
+            return lambda: self._forget(kill)
+
         try:
-            process = subprocess.Popen(list(argv), cwd=self.cwd, env={**os.environ, **self.env, **(env or {})},
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-            if killable:
-                with self._lock:
-                    self._running.add(process)
-                    aborted_before = self._aborted is not None
-                if aborted_before:  # an abort raced the start: it must not outlive it
-                    _kill_group(process)
-            reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
-            reader.start()
-            try:
-                exit_code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-                process.wait()
-            reader.join(timeout=1.0)
-            if killable and self._aborted is not None and exit_code is not None and exit_code < 0:
-                aborted, exit_code = True, None
-            elif timed_out:
-                exit_code = None
+            finished = commands.run(argv, self.cwd, {**os.environ, **self.env, **(env or {})}, timeout, on_start)
+            aborted = killable and self._aborted is not None and finished.status is None and not finished.timed_out
         except OSError as exc:  # no such program, not executable, no such directory
             error = f"cannot run {argv[0]!r}: {exc.strerror or exc}"
-        finally:
-            if process is not None:
-                with self._lock:
-                    self._running.discard(process)
-            result = CommandResult(purpose, tuple(argv), started, datetime.now(UTC),
-                                   round(time.perf_counter() - t0, 3), exit_code, timed_out, aborted,
-                                   tuple(lines), error)
-            self._record(result)
+        result = CommandResult(purpose, tuple(argv), started, datetime.now(UTC), round(time.perf_counter() - t0, 3),
+                               finished.status if finished is not None else None,
+                               finished is not None and finished.timed_out, aborted,
+                               finished.last_lines if finished is not None else (), error)
+        self._record(result)
         return result
+
+    def _forget(self, kill: Callable[[], None]) -> None:
+        with self._lock:
+            self._running.discard(kill)
 
     def _record(self, result: CommandResult) -> None:
         with self._lock:
@@ -127,16 +116,3 @@ class Runner:
         if not result.ok:
             raise CommandFailed(result.summary(), result)
         return result
-
-
-def _read_lines(process: subprocess.Popen[bytes], lines: deque[str]) -> None:
-    assert process.stdout is not None
-    for raw in process.stdout:
-        lines.append(raw.decode("utf-8", "replace").rstrip())
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
