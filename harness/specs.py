@@ -155,7 +155,8 @@ class DetectionSpec(Strict):
         description="bounds the probability that the sequential checks roll back a good version over the whole window")
     interval: PositiveDuration = Field(default=0.5, description="time between two looks of the judge")
     max_wait: Duration = Field(default=60.0,
-        description="how long detection watches after the deploy; with nothing decided by then the drill promotes (expect: promote) or misses")
+        description="how long detection watches after the deploy; a decisive pass of every check by then promotes "
+                    "(expect: promote), any check still undecided ends the run inconclusive")
     consecutive: int = Field(default=1, ge=1, description="failing looks in a row needed to decide")
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ from pathlib import Path
 from harness import catalogue, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
+from harness.engine import decisive
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.engine.judging import build_result, judge
@@ -292,14 +293,18 @@ class Engine:
             streak = streak + 1 if verdict.verdict == Verdict.FAIL else 0
             if streak >= det.consecutive:
                 self._decide(state, profile, options, verdict.evidence)
+                if state.decision is Decision.HOLD:  # said aloud: the split stays as it is until teardown
+                    state.held_weight = ctx.weights.get("candidate", 0)
+                    self.emit(Progress(f"hold: the candidate keeps {state.held_weight} % of the traffic until teardown"))
                 return
             time.sleep(det.interval)
         _check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
-        if drill.spec.expect == Expectation.PROMOTE:
-            state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
-        else:
-            state.decide(Decision.MISSED, None)
-        self.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
+        if not judges:  # the orchestrator's own monitor is the judge: its update converged without a rollback
+            decision = Decision.PROMOTE if drill.spec.expect == Expectation.PROMOTE else Decision.MISSED
+        else:  # no verdict without evidence: promoted (or missed) only on a decisive pass of every check
+            decision = decisive.window_ran_out(state.evidence, drill.spec.expected)
+        state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
+        self.emit(Decided(decision, Trigger.AUTOMATED, state.evidence))
 
     @staticmethod
     def _split_samples(ctx: RunContext, state: RunState) -> analysis.SampleSplit:

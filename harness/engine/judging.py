@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from harness import targets
 from harness.catalogue import LoadedDrill
-from harness.engine import expectation
+from harness.engine import decisive, expectation
 from harness.engine.events import now
 from harness.engine.results import DrillResult, RunStatus, Timestamps
 from harness.engine.state import RunOptions, RunState
@@ -19,18 +19,24 @@ from harness.traffic import LoadGenerator, Sample
 
 def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:
     spec = drill.spec
+    if state.decision == Decision.INCONCLUSIVE:
+        return RunStatus.INCONCLUSIVE, decisive.undecided(state.evidence, spec.detection.max_wait)
+    if state.decision == Decision.HOLD:
+        split = "" if state.held_weight is None else f"; the candidate kept {state.held_weight} % of the traffic until teardown"
+        return RunStatus.FAILED, ("the analysis failed the candidate and a person chose to hold: neither promoted "
+                                  f"nor rolled back{split}")
     if spec.expect == Expectation.PROMOTE:
         if state.decision == Decision.ROLLBACK:
             return RunStatus.FAILED, "false rollback: a good version was rolled back"
         if state.failure:
             return RunStatus.FAILED, state.failure
+        if state.decision != Decision.PROMOTE:
+            return RunStatus.FAILED, f"not promoted (decision {state.decision or 'none'})"
         return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
     if state.decision == Decision.MISSED:
         last = "; ".join(f"{e.metric} {e.verdict} (value {e.canary_value if e.canary_value is None else round(e.canary_value, 4)}, "
                          f"samples {e.samples if e.samples is None else round(e.samples, 1)})" for e in state.evidence)
         return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s (last look: {last or 'no evidence'})"
-    if state.decision == Decision.HOLD:
-        return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
     if state.failure:
         return RunStatus.FAILED, state.failure
     if state.serving_after != versions.stable:

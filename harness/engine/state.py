@@ -36,6 +36,7 @@ class RunState:
     baseline_error_rate: float = 0.0
     baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
+    held_weight: int | None = None  # a person held: the candidate's traffic share left as it was
     shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
     stages: tuple[StageResult, ...] = ()  # a staged strategy's stages, as far as they ran (report.json stages)
     torn_down: bool = False
