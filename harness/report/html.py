@@ -184,7 +184,9 @@ def render(result: DrillResult) -> str:
             ("requests", escape(f"{t.requests:,}")),
             ("failed", escape(f"{t.failed:,}")),
             ("failed during rollback (router, transport, stable)", escape(f"{t.failed_during_rollback:,}")),
-            ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}")),
+            ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}") + (
+                " (" + escape(", ".join(f"{k} {v:,}" for k, v in t.bad_responses_by_kind.items())) + ")"
+                if t.bad_responses_by_kind else "")),
             ("… of them after the rollback started", escape(f"{t.bad_responses_during_rollback:,}")),
             ("error rate at baseline", _pct(t.baseline_error_rate)),
             ("error rate after", _pct(t.after_error_rate)),
