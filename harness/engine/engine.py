@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import catalogue, strategies, targets
 from harness.adversity.schedule import Scheduler
 from harness.catalogue import LoadedDrill
-from harness.engine import decisive
+from harness.engine import decisive, visibility
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.engine.judging import build_result, judge
@@ -167,10 +167,11 @@ class Engine:
                 threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
                 t0 = time.time()
                 time.sleep(profile.baseline)
-                state.baseline_window = (t0, time.time())
-                base = window(load.samples(), t0, time.time())
+                state.baseline_window = (t0, base_end := time.time())
+                base = window(load.samples(), t0, base_end)
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
                 self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
+                self._can_see(ctx, drill, [s for s in load.samples() if t0 <= s.at < base_end])
             if spec.preflight:
                 with self._phase(state, Phase.PREFLIGHT):
                     self._preflight(ctx, drill, state)
@@ -207,7 +208,7 @@ class Engine:
         except KeyboardInterrupt:
             interrupted = True
             status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C or SIGTERM)"
-        except StackDown as exc:
+        except (StackDown, visibility.CheckCannotSee) as exc:
             status, reason = RunStatus.ERROR, str(exc)
         except BackendUnavailable as exc:
             environment = exc
@@ -341,6 +342,17 @@ class Engine:
             state.failure = f"steady state not held after promotion: {after}"
         else:
             state.completed_at = now()
+
+    @staticmethod
+    def _can_see(ctx: RunContext, drill: LoadedDrill, baseline: list[Sample]) -> None:
+        """Every check shows, on the stable's baseline answers, that it can see (harness.engine.visibility)."""
+        det = drill.spec.detection
+        if drill.spec.strategy.detect_by == "orchestrator":  # the drill's own checks do not judge
+            return
+        blind = visibility.problems(baseline, ctx.variables["stable_version"], det.compare, det.metrics,
+                                    ctx.prometheus, ctx.load.examples)
+        if blind:
+            raise visibility.CheckCannotSee(f"a check cannot see, so nothing was deployed: {'; '.join(blind)}")
 
     def _preflight(self, ctx: RunContext, drill: LoadedDrill, state: RunState) -> None:
         """The drill's pre-flight steps; a failure is the run's failure and nothing is deployed."""

@@ -97,11 +97,27 @@ class RequestSpec(Strict):
         return path
 
 
+def dotted_path(value: str | None) -> str | None:
+    """A dotted JSON path as ``harness.targets.image.protocol.dotted`` reads it; brackets would never resolve."""
+    if value is None:
+        return value
+    if "[" in value or "]" in value or any(not part for part in value.split(".")):
+        suggestion = value.replace("[", ".").replace("]", "").replace("..", ".").strip(".")
+        raise ValueError(f"{value!r} is not a dotted path: list indices are numbers between dots "
+                         f"(write {suggestion!r}), and a V2 output can be picked by name (outputs.predict.data.0)")
+    return value
+
+
 class VersionReadSpec(Strict):
     """How an answer names its version: a response header, a JSON field (dotted), or neither (the router says)."""
 
     header: str | None = Field(default=None, description="response header naming the version that answered")
     json_field: str | None = Field(default=None, description="or a dotted JSON field of the answer naming it")
+
+    @field_validator("json_field")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        return dotted_path(value)
 
     @model_validator(mode="after")
     def _at_most_one(self) -> VersionReadSpec:
@@ -133,6 +149,11 @@ class ImageTargetSpec(TargetBlock):
     memory: str = Field(default="512m", description="memory limit per version (512m, 1g)")
     pids: int = Field(default=256, ge=16, le=4096, description="process limit per version")
     startup_timeout: Duration = Field(default=60.0, description="longest wait for a version to become ready")
+
+    @field_validator("prediction_field")
+    @classmethod
+    def _dotted_prediction(cls, value: str | None) -> str | None:
+        return dotted_path(value)
 
     @field_validator("health_path", "predict_path", "metrics_path")
     @classmethod
