@@ -17,8 +17,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from harness import api, catalogue
+from harness import api
 from harness.engine.engine import RunOptions
+from harness.spec import catalogue
 
 
 def main() -> None:

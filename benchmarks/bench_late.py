@@ -26,7 +26,7 @@ DRILLS = {"builtin": "late-rollback", "mlflow": "mlflow-late-rollback"}
 
 def variant(dest: Path, size: str, rate: float | None, target: str = "builtin") -> Path:
     """A copy of the catalogue's late-rollback drill for ``target`` with another artifact size (and rate)."""
-    from harness import catalogue
+    from harness.spec import catalogue
 
     data = yaml.safe_load(catalogue.load_drill(DRILLS[target]).drill_path.read_text())
     data["target"]["artifact_size"] = size

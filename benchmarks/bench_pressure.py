@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="Keep reports in this directory.")
     args = parser.parse_args(argv)
 
-    from harness import api, catalogue
+    from harness import api
     from harness.engine.engine import RunOptions
+    from harness.spec import catalogue
 
     chosen = [c for c in CASES if not args.only or c in args.only.split(",")]
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-pressure-"))

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import catalogue
-from harness.catalogue import LoadedDrill
 from harness.engine.engine import Engine, RunOptions
 from harness.engine.results import DrillResult
+from harness.spec import catalogue
+from harness.spec.catalogue import LoadedDrill
 
 
 @dataclass(frozen=True)

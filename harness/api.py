@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import catalogue, variables
-from harness.catalogue import LoadedDrill
 from harness.engine.engine import Engine, RunOptions, resolve_profile
 from harness.engine.events import Listener
 from harness.engine.results import DrillResult
@@ -18,7 +16,9 @@ from harness.listeners.recording import RunContextInfo, StoreListener
 from harness.listeners.webhook import WebhookListener
 from harness.programme.hashing import content_hash
 from harness.report import ReportListener
-from harness.specs import RunbookSpec, load_yaml, parse_model
+from harness.spec import catalogue, variables
+from harness.spec.catalogue import LoadedDrill
+from harness.spec.models import RunbookSpec, load_yaml, parse_model
 from harness.store import Store
 
 if TYPE_CHECKING:  # Docker is loaded only by the commands that need it, never by validate or list
@@ -86,12 +86,13 @@ def clean(run_id: str | None = None) -> SweepResult:
     beyond labels (Swarm: leave a swarm a killed run made and nobody uses)."""
     from dataclasses import replace
 
-    from harness import backends
+    from harness.backends.host import sweep as backend_sweep
+    from harness.backends.registry import BACKENDS
     from harness.stack import docker_api
 
     client = docker_api.connect()
     swept = docker_api.sweep(client, run_id)
-    acted = [kind for kind, record in backends.kinds().items() if record.sweep(client, run_id)]
+    acted = [kind for kind, record in BACKENDS.kinds().items() if backend_sweep(record, client, run_id)]
     return replace(swept, left_swarm="swarm" in acted)
 
 

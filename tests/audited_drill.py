@@ -2,7 +2,7 @@
 
 ``python -m tests.audited_drill OUT.json run canary-fail ...``: the CLI's arguments after the output file;
 OUT.json gets ``[[family, address], ...]`` however the run ends. Used by the engine-portability tests
-(tests/test_portable_docker.py): the harness process may connect to the Docker API and 127.0.0.1 only.
+(tests/targets/test_portable_docker.py): the harness process may connect to the Docker API and 127.0.0.1 only.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import LoadedDrill
 from harness.ports import AliasMove, Endpoint, Progress, ReadLog, RollbackEvent, ServerState, ServiceFailed, Versions
+from harness.spec.catalogue import LoadedDrill
 from harness.targets.builtin.model import FEATURES, TRUE_BIAS, TRUE_WEIGHTS
 from harness.targets.builtin.registry import RegistryError
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol

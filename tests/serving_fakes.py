@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import LoadedDrill
 from harness.ports import Endpoint, Progress, ServerState, ServiceFailed, Versions
 from harness.serving import model_server
 from harness.serving.tee_proxy import Tee, TeeConfig
+from harness.spec.catalogue import LoadedDrill
 from harness.targets.builtin.model import FEATURES, TRUE_BIAS, TRUE_WEIGHTS
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 from tests.fakes import FakeRegistry, NoMetrics, QuietHandler

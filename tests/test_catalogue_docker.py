@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import api, catalogue
+from harness import api
 from harness.engine.engine import RunOptions
 from harness.engine.results import RunStatus, StepStatus
+from harness.spec import catalogue
 from tests.conftest import ROOT, harness_resources
 
 pytestmark = pytest.mark.docker

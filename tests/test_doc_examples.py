@@ -24,11 +24,11 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from harness.authoring.scaffold import scaffold
 from harness.cli.main import app
 from harness.programme.gameday_plan import GameDayAnswers, GameDayPlan
 from harness.runbook import actions
-from harness.scaffold import scaffold
-from harness.specs import DrillSpec, RunbookSpec, SpecLoader, parse_model
+from harness.spec.models import DrillSpec, RunbookSpec, SpecLoader, parse_model
 from harness.targets.image.spec import load_requests
 from tests.conftest import ROOT
 

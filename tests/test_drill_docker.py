@@ -107,7 +107,7 @@ def test_ctrl_c_tears_everything_down(tmp_path: Path, docker_client: object) -> 
 
 
 def test_drill_clean_removes_what_a_killed_run_left(tmp_path: Path, docker_client: object) -> None:
-    from harness.specs import FaultSpec
+    from harness.spec.models import FaultSpec
     from harness.stack.images import ensure_images
     from harness.targets.builtin.registry import Registry
     from harness.targets.builtin.seed import seed_registry

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from harness import __version__
+from harness.authoring.describe import action_docs, fault_docs
 from harness.cli.main import app
-from harness.describe import action_docs, fault_docs
 from harness.exit_codes import ExitStatus
-from harness.specs import FAULT_KINDS, FaultSpec
+from harness.spec.models import FAULT_KINDS, FaultSpec
 from harness.stack.bootstrap import BootstrapProgress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def test_the_wheel_ships_drills_runbooks_and_serving_files(tmp_path: Path) -> No
     assert shipped <= names, shipped - names
     assert {"harness/serving/model_server.py", "harness/serving/tee_proxy.py", "harness/serving/haproxy.cfg", "harness/serving/haproxy-swarm.cfg",
             "harness/serving/prometheus.yml", "harness/py.typed", "harness/targets/mlflow/scoring_server.py",
-            "harness/targets/mlflow/drill_faulty_model.py", "harness/load_sender.py"} <= names
+            "harness/targets/mlflow/drill_faulty_model.py", "harness/traffic/sender.py"} <= names
     assert not any(n.endswith(".whl") for n in names)
 
 

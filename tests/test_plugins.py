@@ -18,7 +18,7 @@ PLUGIN = '''
 from typing import Literal
 
 from harness.backends import BackendKind
-from harness.spec_types import TargetBlock
+from harness.spec.types import TargetBlock
 from harness.targets import TargetKind
 
 
@@ -75,7 +75,7 @@ steps:
 RUN = """
 import json, sys
 from pathlib import Path
-from harness import catalogue
+from harness.spec import catalogue
 from harness.engine.engine import Engine, RunOptions
 drill = catalogue.load_drill(sys.argv[1])
 result = Engine().run(drill, RunOptions(report_root=Path(sys.argv[2])))

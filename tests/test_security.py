@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import catalogue
 from harness.errors import SpecError
+from harness.spec import catalogue
 from harness.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

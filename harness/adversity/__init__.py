@@ -6,5 +6,5 @@ registering its kinds in ``harness.adversity.base``; ``schedule.Scheduler`` is t
 strikes them at the decision, the rollback or a runbook step, ends them after their duration, and undoes
 every one of them in ``stop_all`` (called in the engine's ``finally``, also on Ctrl-C).
 
-Docker-free at import (``spec`` is imported by ``harness.specs``); the fault modules load on first use.
+Docker-free at import (``spec`` is imported by ``harness.spec.models``); the fault modules load on first use.
 """

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from harness.errors import SpecIssue
-from harness.spec_types import PositiveDuration, Strict
+from harness.spec.types import PositiveDuration, Strict
 
 KINDS = ("registry-slow", "registry-down", "router-api-slow", "router-api-down", "capacity", "replica-loss", "partition",
          "image-missing")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.backends import ModelHost, Opened
+from harness.backends.host import ModelHost, Opened
 from harness.ports import Endpoint, Progress
 
 if TYPE_CHECKING:

@@ -4,26 +4,25 @@ command may say, from the models and the app itself.
     drill actions            every action: summary, then each parameter's type, default and limits
     drill actions NAME       one action
     drill faults             every fault kind, the target kinds that take it, the fields it needs or takes
-    drill docs reference DIR the documentation site's reference pages as Markdown (harness.reference)
+    drill docs reference DIR the documentation site's reference pages as Markdown (harness.authoring.reference)
 
-`register(app)` adds these commands to the drill app; `command_docs()` walks the app for the command reference.
+`register(app)` adds these commands to the drill app (the command reference walks the app it is called from).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.catalogue import did_you_mean
+from harness.authoring.describe import ParamDoc, action_docs, fault_docs
 from harness.cli.common import mapped_errors
-from harness.describe import ParamDoc, action_docs, fault_docs
 from harness.errors import SpecError, SpecIssue
+from harness.spec.catalogue import did_you_mean
 
 
 def _console() -> Console:
@@ -68,54 +67,17 @@ def faults_command() -> None:
 
 
 def reference_command(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Argument(help="Directory the reference/ pages are written under (not docs/: the site's build adds them itself)")],
 ) -> None:
     """Write the documentation site's reference pages (every field, action, fault, command) as Markdown."""
-    from harness.reference import pages
+    from harness.authoring.reference import pages
 
-    for name, text in pages().items():
+    for name, text in pages(ctx.find_root().command).items():
         path = output / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {path}")
-
-
-@dataclass(frozen=True)
-class CommandDoc:
-    path: tuple[str, ...]  # ("images", "build")
-    usage: str  # "drill images build [OPTIONS]"
-    help: str
-    options: tuple[tuple[str, str], ...]  # ("--report-dir PATH", "Where reports/<run-id>/ go [default: reports]")
-
-
-def command_docs() -> list[CommandDoc]:
-    """Every leaf command of the drill app, in the order `drill --help` lists them."""
-    from typer.main import get_command
-
-    from harness.cli.main import app
-
-    found: list[CommandDoc] = []
-
-    def walk(command: Any, path: tuple[str, ...], parent: Any) -> None:
-        ctx = typer.Context(command, info_name=" ".join(("drill", *path)), parent=parent)
-        subs = getattr(command, "commands", None)
-        if subs:
-            for name, sub in subs.items():
-                if not sub.hidden:
-                    walk(sub, (*path, name), ctx)
-            return
-        options = []
-        for param in command.get_params(ctx):
-            record = param.get_help_record(ctx)
-            if record is not None and param.param_type_name == "option":
-                options.append((record[0], record[1]))
-            elif param.param_type_name == "argument":
-                options.append((str(param.display_name_raw).upper(), getattr(param, "help", None) or ""))
-        usage = " ".join(("drill", *path, *command.collect_usage_pieces(ctx)))
-        found.append(CommandDoc(path, usage, (command.help or "").strip(), tuple(options)))
-
-    walk(get_command(app), (), None)
-    return found
 
 
 def register(app: typer.Typer) -> None:

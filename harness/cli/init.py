@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
+from harness.authoring.scaffold import scaffold
 from harness.errors import SpecError
 from harness.exit_codes import ExitStatus
-from harness.scaffold import scaffold
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import __version__, api, catalogue, targets, variables
+from harness import __version__, api, targets
 from harness.cli.cluster import cluster_app
 from harness.cli.common import DrillGroup, StoreOpt, err, mapped_errors
 from harness.engine.engine import RunInterrupted, RunOptions, resolve_profile
@@ -25,7 +25,8 @@ from harness.exit_codes import ExitStatus
 from harness.listeners.console import LiveConsole, PlainConsole, image_progress
 from harness.report.markdown import render as render_markdown
 from harness.report.outcome import expectation, outcome
-from harness.specs import FaultSpec, NoiseSpec
+from harness.spec import catalogue, variables
+from harness.spec.models import FaultSpec, NoiseSpec
 from harness.targets.image.spec import ImageTargetSpec
 
 app = typer.Typer(help="Rollback runbook drill harness: prove your model rollback path works.", cls=DrillGroup,

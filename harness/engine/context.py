@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.engine.events import Event
 from harness.ports import Backend, Endpoint, MetricsSource, ModelRegistry, Router, ServingProtocol, Target
-from harness.traffic import LoadGenerator
+from harness.traffic.generator import LoadGenerator
 
 
 @dataclass

@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from harness import catalogue, strategies, targets
+from harness import strategies, targets
 from harness.adversity.schedule import Scheduler
-from harness.catalogue import LoadedDrill
 from harness.engine import decisive, visibility
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
@@ -32,13 +31,15 @@ from harness.engine.state import RunState
 from harness.engine.verdict import timeline
 from harness.errors import BackendUnavailable, DrillError, SpecError, SpecIssue
 from harness.judge import analysis
-from harness.load_profile import Schedule
 from harness.outcomes import Decision, Expectation, Phase, Trigger, Verdict
 from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
 from harness.runbook import executor as runbook
-from harness.specs import ProfileSpec
+from harness.spec import catalogue
+from harness.spec.catalogue import LoadedDrill
+from harness.spec.models import ProfileSpec
 from harness.strategies import Strategy, StrategyRun
-from harness.traffic import LoadGenerator, Sample, probe, window
+from harness.traffic.generator import LoadGenerator, Sample, probe, window
+from harness.traffic.profile import Schedule
 
 log = logging.getLogger(__name__)
 TargetFactory = Callable[[LoadedDrill, str, Path, "str | None"], Target]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from harness.engine.results import RunStatus, StepResult, StepStatus
 from harness.ports import ArtifactReads as ArtifactReads  # the registry's side of this verdict
 from harness.ports import ReadLog as ReadLog
-from harness.specs import RunbookSpec
+from harness.spec.models import RunbookSpec
 
 # Runbook actions that read a version's artifact (directly or by checking it is deployable).
 READING_ACTIONS = ("registry.restore_previous", "registry.check_prior_versions", "service.start",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness import targets
-from harness.catalogue import LoadedDrill
 from harness.engine import decisive, expectation
 from harness.engine.events import now
 from harness.engine.results import DrillResult, RunStatus, Timestamps
@@ -14,7 +13,8 @@ from harness.engine.verdict import summarise
 from harness.errors import DrillError
 from harness.outcomes import Decision, Expectation
 from harness.ports import Target, Versions
-from harness.traffic import LoadGenerator, Sample
+from harness.spec.catalogue import LoadedDrill
+from harness.traffic.generator import LoadGenerator, Sample
 
 
 def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:

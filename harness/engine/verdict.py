@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from harness.engine.results import PhaseResult, SecondCount, TimelinePoint, TrafficSummary
-from harness.traffic import Sample, window
+from harness.traffic.generator import Sample, window
 
 BAD_KINDS = ("errors", "wrong", "out_of_range", "forbidden")  # report.json traffic.bad_responses_by_kind
 

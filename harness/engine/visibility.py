@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 
 from harness.errors import DrillError
 from harness.ports import Example, MetricsSource, PrometheusError
-from harness.specs import CompareCheck, MetricCheck
-from harness.traffic import Sample
+from harness.spec.models import CompareCheck, MetricCheck
+from harness.traffic.generator import Sample
 
 # A metric name right before a label selector or a range: ``haproxy_server_http_responses_total{`` or ``x[10s]``.
 _SELECTED = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*[{\[]")

@@ -16,8 +16,8 @@ from harness.engine.results import Evidence, EvidencePoint
 from harness.judge import sequential
 from harness.outcomes import Verdict
 from harness.ports import MetricsSource, PrometheusError
-from harness.specs import CompareCheck, MetricCheck
-from harness.traffic import Sample
+from harness.spec.models import CompareCheck, MetricCheck
+from harness.traffic.generator import Sample
 
 
 @dataclass(frozen=True)

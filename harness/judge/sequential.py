@@ -22,7 +22,7 @@ composite null "the candidate is no worse" is covered. ``rate_cs`` inverts the t
 a confidence sequence for a rate (Robbins' method of mixtures).
 
 No library is used: savvi and confseq both pull numpy/scipy (confseq a C++ extension) into the run
-path for what is twenty lines of closed form here; tests/test_sequential.py checks these against
+path for what is twenty lines of closed form here; tests/judge/test_sequential.py checks these against
 numerical integration, hand-computed values and simulation.
 """
 
@@ -226,7 +226,7 @@ def lower_bound(e_at: Callable[[float], float], threshold: float, top: float, re
     """The lower end of the one-sided confidence sequence {q : e_at(q) < threshold} for a rate in [0, top]
     (``top`` the observed rate, where e_at < 1), found by bisection: above ``null`` exactly when the test at
     ``null`` rejected (e_at(null) >= threshold). e_at(q) falls as q rises towards the observed rate (a larger
-    null rate explains more events; tests/test_evidence_agrees.py checks it on a grid), so the set is an interval."""
+    null rate explains more events; tests/judge/test_evidence_agrees.py checks it on a grid), so the set is an interval."""
     lo, hi = (null, top) if rejected else (0.0, min(null, top))
     if not rejected and (hi <= 0.0 or e_at(_EPS) < threshold):
         return 0.0

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import catalogue
 from harness.errors import SpecError, SpecIssue
 from harness.programme.hashing import content_hash
-from harness.specs import RunbookSpec, parse_model
+from harness.spec import catalogue
+from harness.spec.models import RunbookSpec, parse_model
 from harness.store import Latest, RunSummary, Store
 
 DEFAULT_FRESHNESS_DAYS = 90

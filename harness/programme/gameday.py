@@ -21,7 +21,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from harness import api, catalogue, variables
+from harness import api
 from harness.engine.engine import RunOptions, new_run_id, resolve_profile
 from harness.engine.events import Decided, Event, Listener, RunFinished, RunStarted, StepEnded
 from harness.engine.human import HumanInput
@@ -37,6 +37,7 @@ from harness.programme.gameday_plan import (
     load_plan,
 )
 from harness.report.outcome import outcome
+from harness.spec import catalogue, variables
 from harness.store import ActionItem, GameDayRecord, LogEntry, Participant, Store
 
 SURPRISE = "surprise scenario"

@@ -28,11 +28,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from harness import catalogue
 from harness.errors import SpecError, SpecIssue
-from harness.spec_types import Name, Strict
-from harness.specs import line_of as _line_of
-from harness.specs import load_yaml, parse_model
+from harness.spec import catalogue
+from harness.spec.models import line_of as _line_of
+from harness.spec.models import load_yaml, parse_model
+from harness.spec.types import Name, Strict
 from harness.store.codec import MAX_YEAR
 
 Role = Literal["incident-commander", "operator", "scribe"]

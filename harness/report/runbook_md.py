@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.report.escape import md, md_code
 from harness.runbook import actions
-from harness.specs import RunbookSpec
+from harness.spec.models import RunbookSpec
 
 
 def render(runbook: RunbookSpec, path: Path | None = None) -> str:

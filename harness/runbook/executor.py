@@ -17,7 +17,7 @@ from harness.engine.results import StepResult, StepStatus
 from harness.errors import StepFailed
 from harness.runbook import actions
 from harness.runbook.retry import RetryPolicy, run
-from harness.specs import OnFailure, RunbookSpec, StepSpec
+from harness.spec.models import OnFailure, RunbookSpec, StepSpec
 
 
 @dataclass(frozen=True)

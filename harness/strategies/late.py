@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from harness.engine.context import RunContext
 from harness.engine.events import Progress
 from harness.engine.results import Evidence
-from harness.strategies import StrategyRun
+from harness.strategies.base import StrategyRun
 from harness.strategies.split import TrafficSplit
 
 _SWITCH = TrafficSplit("late", share_from_spec=False)

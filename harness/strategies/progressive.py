@@ -30,8 +30,8 @@ from harness.engine.results import Evidence, StageResult
 from harness.judge import analysis
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import ServiceFailed
-from harness.specs import StrategyStage
-from harness.strategies import StrategyRun
+from harness.spec.models import StrategyStage
+from harness.strategies.base import StrategyRun
 from harness.strategies.shadow import attach_candidate, require_tee, run_shadow
 
 PAIRED_ONLY = ("disagreement",)  # judged in shadow only: a canary stage has no second stable instance

@@ -10,7 +10,7 @@ from harness.engine.results import Evidence
 from harness.errors import SpecError, SpecIssue
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import RollingBackend
-from harness.strategies import StrategyRun
+from harness.strategies.base import StrategyRun
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import Backend, Endpoint, Example, Fault, Router, ServingProtocol
-from harness.strategies import StrategyRun
+from harness.strategies.base import StrategyRun
 
 if TYPE_CHECKING:
-    from harness.specs import DetectionSpec
+    from harness.spec.models import DetectionSpec
 
 LABELLED_MEASURES = ("error", "latency", "incorrect")
 

@@ -11,7 +11,7 @@ from harness.engine.events import Decided, Progress, now
 from harness.engine.results import Evidence
 from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import ServiceFailed
-from harness.strategies import StrategyRun
+from harness.strategies.base import StrategyRun
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner, Result
 
-from harness.catalogue import BUILTIN_ROOT
 from harness.cli.main import app
 from harness.programme.hashing import content_hash
+from harness.spec.catalogue import BUILTIN_ROOT
 from harness.store import Deployment, DrillRunRecord, Rollback, Store, parse_timestamp
 from harness.store.db import create_store_engine, resolve_store_url, write_transaction
 from harness.store.schema import _v1_initial, drill_runs, schema_version

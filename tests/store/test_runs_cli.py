@@ -15,7 +15,7 @@ from harness.engine.results import RunStatus
 from harness.listeners.recording import to_record
 from harness.report import write_all
 from harness.store import Store
-from tests.test_reports import make_result
+from tests.report.test_reports import make_result
 
 RUNNER = CliRunner()
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness.backends import ModelHost, Opened
+from harness.backends.host import ModelHost, Opened
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
 

@@ -16,8 +16,8 @@ from pydantic import Field
 from harness.engine.context import RunContext
 from harness.errors import StepFailed
 from harness.ports import RollingBackend
-from harness.runbook.actions import Params, action, current_attempt
-from harness.specs import Duration
+from harness.runbook.actions.registry import Params, action, current_attempt
+from harness.spec.models import Duration
 
 
 def _orchestrator(ctx: RunContext) -> RollingBackend:

@@ -23,7 +23,7 @@ import docker
 
 from harness.errors import DrillError
 from harness.ports import SLOTS, Endpoint, Rollout, ServiceFailed
-from harness.specs import StrategySpec
+from harness.spec.models import StrategySpec
 from harness.stack import swarm_api
 from harness.stack.docker_api import run_labels
 from harness.stack.swarm_api import ServiceDef, ServiceInfo, TaskInfo, UpdatePolicy

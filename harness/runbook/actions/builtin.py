@@ -19,9 +19,9 @@ from harness.engine.events import Notified
 from harness.errors import StepFailed
 from harness.listeners import webhook
 from harness.ports import SLOTS as MODEL_SLOTS
-from harness.runbook.actions import Params, action, current_attempt
-from harness.specs import Duration, PositiveDuration
-from harness.traffic import probe, window
+from harness.runbook.actions.registry import Params, action, current_attempt
+from harness.spec.models import Duration, PositiveDuration
+from harness.traffic.generator import probe, window
 
 PROBE_BATCH = 5
 

@@ -17,8 +17,8 @@ from pydantic import Field
 from harness.engine.context import RunContext
 from harness.engine.verdict import bad_answer
 from harness.errors import StepFailed
-from harness.runbook.actions import Params, action, current_attempt
-from harness.specs import Duration, PositiveDuration
+from harness.runbook.actions.registry import Params, action, current_attempt
+from harness.spec.models import Duration, PositiveDuration
 
 
 class ScaleParams(Params):

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from harness.engine.context import RunContext
 from harness.errors import DrillError, StepFailed
-from harness.runbook.actions import Params, action
+from harness.runbook.actions.registry import Params, action
 
 
 class PriorVersionsParams(Params):

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from harness.targets import TargetKind
 from harness.targets.builtin.spec import BuiltinTargetSpec
+from harness.targets.registry import TargetKind
 
 # Faults the built-in model bakes into its bad version's artifact (see `drill faults`).
 MODEL_FAULTS = frozenset({"none", "error_slice", "latency", "wrong_answers", "crash", "out_of_range", "forbidden_output",

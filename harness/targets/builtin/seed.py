@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.specs import FaultSpec
+from harness.spec.models import FaultSpec
 from harness.targets.builtin.model import FEATURES, Trained, train
 from harness.targets.builtin.registry import Registry
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field
 
-from harness.spec_types import TargetBlock
+from harness.spec.types import TargetBlock
 
 
 class BuiltinTargetSpec(TargetBlock):

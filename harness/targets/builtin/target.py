@@ -22,7 +22,7 @@ from harness.targets.parts import OnServiceStack
 if TYPE_CHECKING:
     import docker
 
-    from harness.catalogue import LoadedDrill
+    from harness.spec.catalogue import LoadedDrill
     from harness.targets.builtin.stack import Stack  # noqa: F401  (the stack type in OnServiceStack["Stack"])
 
 PROTECTED_FEATURE, PROTECTED_ABOVE = "x3", 1.0
@@ -73,10 +73,10 @@ class BuiltinTarget(OnServiceStack["Stack"]):
 
     def __init__(self, drill: LoadedDrill, run_id: str, workdir: Path,
                  client_factory: Any = None, backend_kind: str = "docker") -> None:
-        from harness import backends
+        from harness.backends.registry import BACKENDS
 
         self.spec = drill.spec
-        kind = backends.get(backend_kind)
+        kind = BACKENDS.get(backend_kind)
         if kind is None or kind.opener is None:
             raise ServiceFailed(f"backend {backend_kind!r} cannot open over the built-in stack")
         self.backend_kind = kind  # docker: a container per slot; swarm: a replicated service per slot
@@ -98,7 +98,7 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         return self._backend
 
     def prepare(self, progress: Progress) -> None:
-        from harness.backends import ModelHost
+        from harness.backends.host import ModelHost, open_backend, plan
         from harness.stack.docker_api import connect
         from harness.stack.images import ensure_images
         from harness.targets.builtin.stack import Stack
@@ -110,12 +110,12 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
                             router_configs=kind.router_configs, startup_timeout=self.startup_timeout)
         self._stack.client_timeout = self.spec.traffic.timeout  # the router answers a hung server before the client gives up
-        kind.plan(ModelHost(self._stack, self.spec), progress)  # before it starts: where to publish (several nodes)
+        plan(kind, ModelHost(self._stack, self.spec), progress)  # before it starts: where to publish (several nodes)
         # A backend whose servers are the stack's own containers starts the stable one beside the router.
         self._stack.start(self.registry.root, self.versions.stable if kind.in_stack else None,
                           fill_volume=(lambda: self._write_weights(client, images.model, progress))
                           if self.artifact_size else None)
-        opened = kind.open(ModelHost(self._stack, self.spec, lambda: self._stack_sync()), progress)
+        opened = open_backend(kind, ModelHost(self._stack, self.spec, lambda: self._stack_sync()), progress)
         self._backend, self._close_backend = opened.backend, opened.close
         if kind.in_stack and isinstance(opened.backend, ContainerBackend):
             stable = opened.backend.adopt("stable")

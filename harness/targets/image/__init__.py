@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from harness.targets import NETWORK_FAULTS, TargetKind
 from harness.targets.image.spec import ImageTargetSpec
+from harness.targets.registry import NETWORK_FAULTS, TargetKind
 
 KIND = TargetKind(
     kind="image", spec=ImageTargetSpec, factory="harness.targets.image.target:create",

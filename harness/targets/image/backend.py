@@ -20,7 +20,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from harness.ports import SECONDARY, Endpoint, ServiceFailed
-from harness.specs import FaultSpec
+from harness.spec.models import FaultSpec
 from harness.stack.docker_api import container_ip, run_labels
 from harness.stack.services import (
     FAULT_PROXY_ALIAS,

@@ -4,7 +4,7 @@ Everything a newcomer writes about their server lives here: the port and paths i
 versions (a local image, or a build context drill builds), which of them is stable, previous and
 candidate, the requests to send (a JSONL file, optionally with expected answers) and how an answer
 names its version and prediction. Paths are relative to the drill file (pydantic validation
-context ``spec_dir``, set by ``harness.specs.parse_model``); the request file is read and checked
+context ``spec_dir``, set by ``harness.spec.models.parse_model``); the request file is read and checked
 at load, so a bad line is reported with its file and line before anything starts.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.spec_types import ISSUES_KEY, Duration, Strict, TargetBlock
+from harness.spec.types import ISSUES_KEY, Duration, Strict, TargetBlock
 
 _PATH = re.compile(r"^/[^\s]*$")
 _MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
@@ -93,7 +93,7 @@ class RequestSpec(Strict):
         except SpecError as exc:
             if not isinstance(elsewhere, list):
                 raise
-            elsewhere.extend(exc.issues)  # reported with the drill's own errors (harness.specs.parse_model)
+            elsewhere.extend(exc.issues)  # reported with the drill's own errors (harness.spec.models.parse_model)
         return path
 
 

@@ -32,7 +32,7 @@ from harness.targets.parts import OnServiceStack
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from harness.catalogue import LoadedDrill
+    from harness.spec.catalogue import LoadedDrill
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -7,8 +7,8 @@ MLflow lazily so the core install never needs it. ``KIND`` is its registration.
 
 from __future__ import annotations
 
-from harness.targets import TargetKind
 from harness.targets.mlflow.spec import SUPPORTED_FAULTS, MlflowTargetSpec
+from harness.targets.registry import TargetKind
 
 KIND = TargetKind(
     kind="mlflow", spec=MlflowTargetSpec, factory="harness.targets.mlflow.target:create",

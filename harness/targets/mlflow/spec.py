@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field
 
-from harness.spec_types import TargetBlock
+from harness.spec.types import TargetBlock
 
 # The faults a pyfunc model version can carry (see drill_faulty_model.py); others need the built-in model.
 SUPPORTED_FAULTS = ("none", "error_slice", "latency", "wrong_answers", "crash", "out_of_range")

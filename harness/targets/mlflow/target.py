@@ -25,7 +25,7 @@ from harness.targets.parts import OnServiceStack
 if TYPE_CHECKING:
     import docker
 
-    from harness.catalogue import LoadedDrill
+    from harness.spec.catalogue import LoadedDrill
     from harness.targets.mlflow.registry import MlflowRegistry
     from harness.targets.mlflow.stack import MlflowStack  # noqa: F401  (the stack type this target runs on)
 

@@ -1,0 +1,86 @@
+"""benchmarks/bench_judge.py's simulation and its threshold judge, so that the README's figures rest on checked parts."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_judge", ROOT / "benchmarks" / "bench_judge.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_judge"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_histogram_quantile_interpolates_like_promql(bench: ModuleType) -> None:
+    counts = [0] * (len(bench.BUCKETS) + 1)
+    counts[0], counts[1] = 50, 50  # 50 in (0, 5 ms], 50 in (5 ms, 10 ms]
+    assert bench.histogram_quantile(0.5, counts) == pytest.approx(0.005)
+    assert bench.histogram_quantile(0.9, counts) == pytest.approx(0.005 + 0.005 * 40 / 50)
+    counts[-1] = 900  # most in +Inf: the highest finite bound, as PromQL answers
+    assert bench.histogram_quantile(0.9, counts) == bench.BUCKETS[-1]
+    assert bench.histogram_quantile(0.9, [0] * len(counts)) is None
+
+
+def test_simulated_canary_has_the_asked_share_and_noise(bench: ModuleType) -> None:
+    noise = bench.Noise()
+    stable, cand, above = bench.simulate(random.Random(1), bench.scenarios(noise)["good"], noise, 50.0, 0.1, 60.0)
+    total = sum(stable.requests) + sum(cand.requests)
+    assert total == pytest.approx(3000, abs=5)
+    assert sum(cand.requests) / total == pytest.approx(0.1, abs=0.02)
+    assert sum(stable.errors) / sum(stable.requests) == pytest.approx(0.02, abs=0.008)
+    assert sum(stable.slow) / sum(stable.answered) == pytest.approx(0.1, abs=0.05)  # the pre-deploy p90 is a p90
+    assert 0.01 < above < 0.06
+
+
+def test_both_judges_catch_a_blatant_fault_and_the_threshold_one_trips_on_noise(bench: ModuleType) -> None:
+    noise = bench.Noise()
+    slice_ = bench.scenarios(noise)["error_slice"]
+    stable, cand, _ = bench.simulate(random.Random(2), slice_, noise, 50.0, 0.1, 60.0)
+    assert bench.threshold_detect(stable, cand) is not None
+    assert bench.sequential_detect(stable, cand, 0.1, 0.01) is not None
+    out = bench.run(200, 0, 50.0, 0.1, 60.0, 0.01, 3)
+    judges = out["judges"]
+    assert judges["threshold"]["false_rollback_rate"] > 0.3  # the measured problem
+    assert judges["sequential"]["false_rollback_rate"] <= 0.03
+
+
+def test_mirrored_traffic_categories_match_closed_forms(bench: ModuleType) -> None:
+    noise = bench.Noise()
+    kinds = bench.mirrored(noise)
+    cumulative, keys = bench.paired_traffic.categories(kinds["good"], kinds["error_slice"], bench.MODEL_WRONG, 0.02, 0.5)
+    probs = [cumulative[0]] + [b - a for a, b in itertools.pairwise(cumulative)]
+    assert cumulative[-1] == pytest.approx(1.0)
+
+    def share(check: int, outcome: int) -> float:
+        return sum(p for p, k in zip(probs, keys) if k[check] == outcome)
+
+    e_s, e_c = noise.error_rate, kinds["error_slice"].error_rate
+    assert share(0, 1) == pytest.approx(e_c * (1 - e_s))  # candidate-only errors
+    assert share(0, 2) == pytest.approx(e_s * (1 - e_c))
+    answered = (1 - e_s) * (1 - e_c)
+    assert share(1, 1) == pytest.approx(answered * 0.1 * 0.9)  # slow alike: a tenth each, independently
+    assert share(2, 1) + share(2, 2) + share(2, 0) == pytest.approx(answered * 0.5)  # the labelled half
+    assert share(3, 1) == pytest.approx(share(3, 2))  # the same model as the secondary: symmetric disagreement
+
+
+def test_paired_judge_catches_the_accuracy_drop_that_the_canary_judges_miss(bench: ModuleType) -> None:
+    rng = random.Random(4)
+    noise = bench.Noise()
+    caught = [bench.paired_detect(rng, noise, "accuracy", 50.0, 60.0, 0.01, 0.02, 1.0) for _ in range(30)]
+    assert sum(t is not None for t in caught) == 30
+    assert sorted(caught)[15] <= 15.0  # type: ignore[type-var]
+    false = sum(bench.paired_detect(rng, noise, "good", 50.0, 60.0, 0.01, 0.02, 1.0) is not None for _ in range(200))
+    assert false <= 4
