@@ -66,6 +66,7 @@ class Phase(StrEnum):
     DETECT = "detect"
     ROLLBACK = "rollback"
     PROMOTE = "promote"
+    BAKE = "bake"  # after a promotion: the old version warm, the judge still watching (drill's bake:)
     TEARDOWN = "teardown"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,11 +92,13 @@ class FakeRouter:
     ``behaviour`` names what a version does wrong (``*``: every version): ``errors`` (~30 % 500s), ``errors-20``
     (20 % 500s), ``hang`` (never answers: the router's own 504, stamped with the slot as HAProxy's
     ``http-after-response`` does), ``wrong`` (half its answers flipped), ``strings`` (its classes as JSON strings,
-    ``"1"``, where the labels are numbers). A version in ``bad`` behaves as ``errors``."""
+    ``"1"``, where the labels are numbers), ``errors-after-S`` (as ``errors`` once it has served for S seconds: a
+    regression that shows late). A version in ``bad`` behaves as ``errors``."""
 
     def __init__(self, bad: set[str], behaviour: Mapping[str, str] | None = None) -> None:
         self.bad = bad
         self.behaviour = dict(behaviour or {})
+        self.first_served: dict[str, float] = {}
         self.weights = {"stable": 100, "candidate": 0}
         self.states = {"stable": "ready", "candidate": "maint"}
         self.slot_version: dict[str, str] = {}
@@ -132,6 +135,9 @@ class FakeRouter:
             version = self.slot_version[slot]
             does = self.behaviour.get(version, self.behaviour.get("*", "errors" if version in self.bad else ""))
             draw = self._rng.random()
+            served_s = time.monotonic() - self.first_served.setdefault(version, time.monotonic())
+        if does.startswith("errors-after-"):
+            does = "errors" if served_s >= float(does.removeprefix("errors-after-")) else ""
         if does == "hang":
             return 504, {"error": "gateway timeout"}, None, slot
         if (does == "errors" and draw < 0.3) or (does == "errors-20" and draw < 0.2):

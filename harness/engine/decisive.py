@@ -20,12 +20,12 @@ def last_look(evidence: Sequence[Evidence]) -> Verdict:
     return Verdict.overall({e.verdict for e in evidence}) if evidence else Verdict.INCONCLUSIVE
 
 
-def window_ran_out(evidence: Sequence[Evidence], expect: str) -> Decision:
-    """The decision when ``max_wait`` ran out without a rollback: promote (a drill expecting a promotion) or
-    missed (one expecting a rollback: the bad version passed every check) only on a decisive pass."""
+def window_ran_out(evidence: Sequence[Evidence], expect: str, bake: float = 0.0) -> Decision:
+    """The decision when ``max_wait`` ran out without a rollback, only on a decisive pass: promote (a drill
+    expecting a promotion, or any drill with a ``bake:`` to watch on), else missed (the bad version passed)."""
     if last_look(evidence) is not Verdict.PASS:
         return Decision.INCONCLUSIVE
-    return Decision.PROMOTE if expect == Expectation.PROMOTE else Decision.MISSED
+    return Decision.PROMOTE if expect == Expectation.PROMOTE or bake > 0 else Decision.MISSED
 
 
 def _fmt(value: float | None, digits: int) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import strategies, targets
 from harness.adversity.schedule import Scheduler
-from harness.engine import decisive, visibility
+from harness.engine import bake, decisive, visibility
 from harness.engine.context import RunContext
 from harness.engine.events import Breach, Decided, Event, Listener, Notified, PhaseEnded, PhaseStarted, Progress, RunFinished, RunStarted, TrafficTick, now
 from harness.engine.judging import build_result, judge
@@ -185,6 +185,12 @@ class Engine:
                 with self._phase(state, Phase.DETECT):
                     if deployed:
                         self._detect(ctx, drill, profile, state, options)
+            if state.decision == Decision.PROMOTE:
+                with self._phase(state, Phase.PROMOTE):
+                    self._promote(ctx, drill, versions, state)
+                if spec.bake and state.failure is None:
+                    with self._phase(state, Phase.BAKE):
+                        bake.watch(ctx, drill, state, self.emit)  # a regression found: the decision becomes rollback
             if state.decision == Decision.ROLLBACK:
                 with self._phase(state, Phase.ROLLBACK):
                     state.rollback_started_at = now()
@@ -198,9 +204,6 @@ class Engine:
                         failed = outcome.first_failure
                         state.failure = (f"runbook step {failed.name} failed: {failed.error}{adversity.blame(failed)}"
                                          if failed else "runbook failed")
-            elif state.decision == Decision.PROMOTE:
-                with self._phase(state, Phase.PROMOTE):
-                    self._promote(ctx, drill, versions, state)
             state.serving_after = self._serving_version(ctx)
             status, reason = judge(drill, state, versions)
             dead = _dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
@@ -304,7 +307,7 @@ class Engine:
         if not judges:  # the orchestrator's own monitor is the judge: its update converged without a rollback
             decision = Decision.PROMOTE if drill.spec.expect == Expectation.PROMOTE else Decision.MISSED
         else:  # no verdict without evidence: promoted (or missed) only on a decisive pass of every check
-            decision = decisive.window_ran_out(state.evidence, drill.spec.expected)
+            decision = decisive.window_ran_out(state.evidence, drill.spec.expected, drill.spec.bake)
         state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
         self.emit(Decided(decision, Trigger.AUTOMATED, state.evidence))
 
@@ -334,6 +337,7 @@ class Engine:
     def _promote(self, ctx: RunContext, drill: LoadedDrill, versions: Versions, state: RunState) -> None:
         strategy, run = self._strategy(ctx, drill, state)
         strategy.promote(run)
+        state.promoted_at = now()
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
         time.sleep(1.0)

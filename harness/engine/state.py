@@ -37,6 +37,8 @@ class RunState:
     baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
     held_weight: int | None = None  # a person held: the candidate's traffic share left as it was
+    promoted_at: datetime | None = None  # when the candidate took all the traffic (a bake watches from then)
+    caught_in_bake: bool = False  # a regression found after the promotion, during the drill's bake:
     shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
     stages: tuple[StageResult, ...] = ()  # a staged strategy's stages, as far as they ran (report.json stages)
     torn_down: bool = False

@@ -39,7 +39,7 @@ def bad_answer(sample: Sample, candidate: str | None) -> bool:
     return bad_kind(sample, candidate) is not None
 
 
-LOADED_PHASES = ("baseline", "preflight", "deploy", "detect", "rollback", "promote")  # phases the load runs through
+LOADED_PHASES = ("baseline", "preflight", "deploy", "detect", "rollback", "promote", "bake")  # phases the load runs through
 
 
 def summarise(samples: Sequence[Sample], *, rollback_started: float | None, completed: float | None,

@@ -230,6 +230,8 @@ class DrillSpec(Strict):
         description="named run profiles (drill run --profile NAME); ci is there by default")
     notify: NotifySpec | None = Field(default=None, description="post the run's start, decision and result to a webhook")
     adversity: list[AdversitySpec] = Field(default_factory=list, max_length=16, description="faults on the way back, at the decision, the rollback or a step")
+    bake: Duration = Field(default=0.0, description="after a promotion, the old version stays warm (weight 0) and the judge "
+                           "keeps watching this long; a regression found then is rolled back (caught in bake). 0: none")
 
     @property
     def expected(self) -> str:
@@ -285,6 +287,9 @@ class DrillSpec(Strict):
         problem = backend_problem(self.strategy.kind, self.backend, shadow=self.strategy.has_shadow)
         if problem:
             raise FieldError(("strategy", "kind"), f"strategy {problem}")
+        if self.bake and self.strategy.kind in ("swarm-update", "late"):
+            raise FieldError(("bake",), f"strategy {self.strategy.kind!r} stops or replaces the old version itself: "
+                             "nothing stays warm to bake against")
         if self.nodes > 1 and self.backend != "swarm":
             raise FieldError(("nodes",), f"a drill needing {self.nodes} nodes runs on a swarm: set backend: swarm")
         if self.fails_with is not None and self.expected != "fail":

@@ -152,7 +152,7 @@ class Progressive:
                     state.first_breach_at = decided
                 run.emit(Decided(Decision.ROLLBACK, Trigger.AUTOMATED, state.evidence))
                 return next((e for e in state.evidence if e.breached), state.evidence[0])
-        decision = decisive.window_ran_out(state.evidence, spec.expected)  # the last stage's last look: all decisive passes
+        decision = decisive.window_ran_out(state.evidence, spec.expected, spec.bake)  # the last stage's last look: all decisive passes
         state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
         if decision is Decision.PROMOTE:
             state.decision_at = done[-1].decided_at or state.decision_at  # the last stage's end, not its cleanup
@@ -164,7 +164,8 @@ class Progressive:
         if "candidate" not in ctx.slot_versions:  # shadow was the only stage: first time behind the router
             attach_candidate(run)
         ctx.route(candidate=100, stable=0)
-        ctx.stop_slot("stable")
+        if not run.drill.spec.bake:  # baking: the old version stays warm until the bake ends (harness.engine.bake)
+            ctx.stop_slot("stable")
 
 
 PROGRESSIVE = Progressive()

@@ -233,7 +233,7 @@ class Shadow:
             state.decision_at = state.first_breach_at = out.decided_at  # the look that decided, not the cleanup
             run.emit(Breach(next(e for e in state.evidence if e.breached)))
         else:  # promoted (or missed) only on a decisive pass of every paired check
-            decision = decisive.window_ran_out(state.evidence, run.drill.spec.expected)
+            decision = decisive.window_ran_out(state.evidence, run.drill.spec.expected, run.drill.spec.bake)
             state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
             if decision is Decision.PROMOTE:
                 state.decision_at = out.decided_at or state.decision_at  # the end of the budget, not the cleanup
@@ -244,7 +244,8 @@ class Shadow:
     def promote(self, run: StrategyRun) -> None:
         attach_candidate(run)
         run.ctx.route(candidate=100, stable=0)
-        run.ctx.stop_slot("stable")
+        if not run.drill.spec.bake:  # baking: the old version stays warm until the bake ends (harness.engine.bake)
+            run.ctx.stop_slot("stable")
 
 
 SHADOW = Shadow()
