@@ -295,6 +295,9 @@ class DrillSpec(Strict):
         if self.fails_with is not None and self.expected != "fail":
             raise FieldError(("fails_with",), f"fails_with is for a drill that expects fail (this one expects {self.expected})")
         for i, check in enumerate(self.detection.compare):
+            blind = self.target.blind_to(check.measure)
+            if blind:  # a check that would judge nothing, caught before anything starts
+                raise FieldError(("detection", "compare", i, "measure"), f"compare check {check.name!r} could never see: {blind}")
             if check.measure == "disagreement" and not self.strategy.has_shadow:
                 raise FieldError(("detection", "compare", i, "measure"), "disagreement is judged in a shadow stage (against a "
                                  f"second stable instance on the same requests); strategy {self.strategy.kind!r} has none")

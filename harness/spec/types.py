@@ -66,6 +66,10 @@ class TargetBlock(Strict):
 
     kind: str = Field(default="builtin", description="a registered target kind: builtin, image, mlflow, or one a plugin registers")
 
+    def blind_to(self, measure: str) -> str | None:
+        """Why a client-side check of ``measure`` could never see anything on this target (None: it can)."""
+        return None
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

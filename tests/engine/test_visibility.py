@@ -13,7 +13,7 @@ from harness.engine.engine import Engine, RunOptions
 from harness.engine.results import RunStatus
 from harness.engine.visibility import compare_problem, metric_problems, problems, version_problem
 from harness.ports import Example
-from harness.spec.models import CompareCheck, MetricCheck
+from harness.spec.models import CompareCheck, DrillSpec, MetricCheck
 from harness.targets.image.protocol import JsonlProtocol, dotted
 from harness.targets.image.spec import ImageTargetSpec, RequestLine
 from harness.traffic.generator import Sample
@@ -121,3 +121,18 @@ def test_a_check_that_cannot_see_ends_the_run_in_error_before_any_deploy(tmp_pat
     assert "a check cannot see" in result.reason and "'accuracy'" in result.reason and "'1' (str)" in result.reason
     assert "deploy" not in [p.name for p in result.phases] and "candidate" not in target.backend.slots
     assert problems([], "v2", [], [], Series(), []) == []
+
+
+def test_validate_refuses_a_check_the_target_could_never_feed() -> None:
+    """Static: on a team's server, a wrong-answer check needs a prediction_field and no answer gives a score."""
+    base = drill().spec.model_dump(mode="json", exclude_defaults=True)
+    target = {"kind": "image", "request": {"source": str(REQUESTS)}, "versions": {"a": {"image": "x"}, "b": {"image": "y"}},
+              "stable": "a", "candidate": "b"}
+    for measure, said in (("incorrect", "set target.prediction_field"), ("out_of_range", "needs a score")):
+        spec = {**base, "target": target, "fault": {"kind": "error", "inject": True, "rate": 0.3},
+                "detection": {"compare": [{"name": "c", "measure": measure}]}}
+        with pytest.raises(ValidationError, match=said):
+            DrillSpec.model_validate(spec)
+    ok = {**base, "target": {**target, "prediction_field": "outputs.predict.data.0"},
+          "fault": {"kind": "error", "inject": True, "rate": 0.3}, "detection": {"compare": [{"name": "c", "measure": "incorrect"}]}}
+    assert DrillSpec.model_validate(ok).target.blind_to("incorrect") is None

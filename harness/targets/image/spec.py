@@ -150,6 +150,13 @@ class ImageTargetSpec(TargetBlock):
     pids: int = Field(default=256, ge=16, le=4096, description="process limit per version")
     startup_timeout: Duration = Field(default=60.0, description="longest wait for a version to become ready")
 
+    def blind_to(self, measure: str) -> str | None:
+        if measure in ("incorrect", "forbidden") and self.prediction_field is None:
+            return f"measure {measure} needs the answers' prediction: set target.prediction_field"
+        if measure == "out_of_range":
+            return "measure out_of_range needs a score, which a team's server's answers do not give the drill"
+        return None
+
     @field_validator("prediction_field")
     @classmethod
     def _dotted_prediction(cls, value: str | None) -> str | None:
