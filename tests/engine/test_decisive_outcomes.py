@@ -16,8 +16,12 @@ from harness.engine.expectation import judge as expected
 from harness.engine.human import HumanInput
 from harness.engine.results import DrillResult, Evidence, RunStatus
 from harness.exit_codes import ExitStatus
+from harness.listeners.recording import to_record
 from harness.outcomes import Decision, Verdict
+from harness.report.load import result_from_json
 from harness.report.outcome import outcome
+from harness.report.summary import _good
+from harness.store import Store
 from tests.engine.test_engine import drill
 from tests.fakes import FakeTarget, factory
 
@@ -39,6 +43,12 @@ def test_a_control_whose_checks_never_decided_is_inconclusive_not_promoted(tmp_p
     assert result.as_expected is False and outcome(result).label == "inconclusive"
     assert exit_status(result) is ExitStatus.DRILL_FAILED
     assert "stable" in target.backend.slots  # never promoted: a promotion stops the stable slot
+    # The store keeps it and reads it back; report.json loads it; the summary paints it as not as expected.
+    with Store.open(f"sqlite:///{tmp_path}/drill.db") as store:
+        store.record_drill_run(to_record(result))
+        assert [r.status for r in store.list_drill_runs()] == ["inconclusive"]
+    assert result_from_json(result.to_json()).status is RunStatus.INCONCLUSIVE
+    assert _good(f"inconclusive: {outcome(result).label}") == "no"
 
 
 def test_a_good_control_with_decisive_looks_is_still_promoted(tmp_path: Path) -> None:
