@@ -17,7 +17,8 @@ from tests.engine.test_engine import drill
 from tests.engine.test_verdict_matrix import BACK
 from tests.fakes import FakeTarget, factory
 
-DETECTION = {"interval": "100ms", "max_wait": "1500ms", "compare": [{"name": "errors", "measure": "error"}]}
+# Long enough for a decisive pass of the error check (a promotion needs one), with room on a busy machine.
+DETECTION = {"interval": "100ms", "max_wait": "8s", "compare": [{"name": "errors", "measure": "error"}]}
 
 
 def _run(target: FakeTarget, tmp_path: Path, **over: object) -> tuple[DrillResult, list[str]]:
@@ -28,8 +29,8 @@ def _run(target: FakeTarget, tmp_path: Path, **over: object) -> tuple[DrillResul
 
 
 def test_a_regression_after_the_promotion_is_caught_in_bake_and_rolled_back(tmp_path: Path) -> None:
-    target = FakeTarget(bad=set(), behaviour={"v3": "errors-after-3"})
-    result, phases = _run(target, tmp_path, bake="8s")
+    target = FakeTarget(bad=set(), behaviour={"v3": "errors-after-11"})
+    result, phases = _run(target, tmp_path, bake="10s")
     assert result.status is RunStatus.PASSED and result.as_expected is True, result.reason
     assert "caught in bake" in result.reason and result.decision == "rollback"
     assert phases[phases.index("detect"):] == ["detect", "promote", "bake", "rollback", "teardown"]
@@ -37,7 +38,7 @@ def test_a_regression_after_the_promotion_is_caught_in_bake_and_rolled_back(tmp_
 
 
 def test_without_a_bake_the_same_regression_is_missed(tmp_path: Path) -> None:
-    result, phases = _run(FakeTarget(bad=set(), behaviour={"v3": "errors-after-3"}), tmp_path)
+    result, phases = _run(FakeTarget(bad=set(), behaviour={"v3": "errors-after-11"}), tmp_path)
     assert result.status is RunStatus.FAILED and result.decision == "missed"
     assert "bake" not in phases
 
