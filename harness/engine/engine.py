@@ -308,6 +308,8 @@ class Engine:
             decision = Decision.PROMOTE if drill.spec.expect == Expectation.PROMOTE else Decision.MISSED
         else:  # no verdict without evidence: promoted (or missed) only on a decisive pass of every check
             decision = decisive.window_ran_out(state.evidence, drill.spec.expected, drill.spec.bake)
+            if decision is Decision.INCONCLUSIVE and (blind := visibility.unseen_metrics(det.metrics, ctx.prometheus)):
+                raise visibility.CheckCannotSee(f"a check cannot see: {'; '.join(blind)}")
         state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
         self.emit(Decided(decision, Trigger.AUTOMATED, state.evidence))
 
@@ -354,8 +356,7 @@ class Engine:
         det = drill.spec.detection
         if drill.spec.strategy.detect_by == "orchestrator":  # the drill's own checks do not judge
             return
-        blind = visibility.problems(baseline, ctx.variables["stable_version"], det.compare, det.metrics,
-                                    ctx.prometheus, ctx.load.examples)
+        blind = visibility.problems(baseline, ctx.variables["stable_version"], det.compare, ctx.load.examples)
         if blind:
             raise visibility.CheckCannotSee(f"a check cannot see, so nothing was deployed: {'; '.join(blind)}")
 

@@ -10,10 +10,11 @@ before the experiment. So, on the stable version's baseline answers, before anyt
   and some must match its label (labels compare as JSON values: ``"1"`` is not ``1``);
 - ``out_of_range``: some answer must carry a score; ``forbidden``: some protected request must be answered
   with a prediction; ``latency``: some request must be answered at all;
-- a PromQL check: every metric its query names must have a series in Prometheus (a ``metrics_path`` on the
-  wrong port scrapes nothing), and its ``baseline_query`` must give a value.
+- a PromQL check: every metric its queries name must have a series in Prometheus (a ``metrics_path`` on the
+  wrong port scrapes nothing). This one is asked when the detection window ran out undecided (``unseen_metrics``).
 
-Each problem names the check and what it saw; the engine ends the run ``error`` before any deploy.
+Each problem names the check and what it saw; the engine ends the run ``error`` (before any deploy for the
+client-side checks).
 """
 
 from __future__ import annotations
@@ -78,34 +79,33 @@ def compare_problem(check: CompareCheck, base: Sequence[Sample], examples: Seque
 
 def metric_problems(check: MetricCheck, prom: MetricsSource, wait_s: float = 5.0,
                     sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Every metric the query names must have a series (waited for up to ``wait_s``: the first scrapes)."""
-    names = dict.fromkeys(n for n in _SELECTED.findall(check.query + " " + (check.baseline_query or ""))
-                          if n not in _NOT_METRICS)
-    missing = list(names)
+    """Every metric the check's queries name must have a series (waited for up to ``wait_s``: the first scrapes)."""
+    queries = " ".join(q for q in (check.query, check.samples_query, check.baseline_query) if q)
+    missing = list(dict.fromkeys(n for n in _SELECTED.findall(queries) if n not in _NOT_METRICS))
     deadline = time.monotonic() + wait_s
     while True:
         try:
             missing = [n for n in missing if not prom.query(f'count({{__name__="{n}"}})')]
-            baseline = prom.query(check.baseline_query) if check.baseline_query and not missing else 0.0
         except PrometheusError as exc:
             return [f"metrics check {check.name!r}: Prometheus did not answer ({exc})"]
-        if not missing and baseline is not None:
+        if not missing:
             return []
         if time.monotonic() >= deadline:
-            break
+            return [f"metrics check {check.name!r}: no series of {', '.join(missing)} in Prometheus (nothing scraped "
+                    "it: is the server's metrics_path right, on the port the drill scrapes?)"]
         sleep(0.5)
-    if missing:
-        return [f"metrics check {check.name!r}: no series of {', '.join(missing)} in Prometheus (nothing scraped "
-                "it: is the server's metrics_path right, on the port the drill scrapes?)"]
-    return [f"metrics check {check.name!r}: its baseline_query gave no value during the baseline"]
 
 
-def problems(base: Sequence[Sample], stable: str, compares: Sequence[CompareCheck], metrics: Sequence[MetricCheck],
-             prom: MetricsSource, examples: Sequence[Example]) -> list[str]:
-    """Every check that cannot see, on the baseline window's samples (an empty list: all can)."""
+def problems(base: Sequence[Sample], stable: str, compares: Sequence[CompareCheck],
+             examples: Sequence[Example]) -> list[str]:
+    """Every client-side check that cannot see, on the baseline window's samples (an empty list: all can)."""
     found = [version_problem([s for s in base if s.ok], stable)]
     found += [compare_problem(c, base, examples) for c in compares]
-    out = [p for p in found if p is not None]
-    for m in metrics:
-        out += metric_problems(m, prom)
-    return out
+    return [p for p in found if p is not None]
+
+
+def unseen_metrics(metrics: Sequence[MetricCheck], prom: MetricsSource) -> list[str]:
+    """PromQL checks whose metrics have no series now. Asked when a detection window ran out undecided, not at
+    the baseline's end: Prometheus's first scrape of a stack can come seconds later, and a check without data is
+    inconclusive at every look meanwhile (never a pass), so waiting for it before the deploy would only cost time."""
+    return [p for m in metrics for p in metric_problems(m, prom, wait_s=0)]

@@ -98,7 +98,7 @@ class Series:
     def query(self, promql: str) -> float | None:
         if promql.startswith("count("):
             return 1.0 if any(f'"{n}"' in promql for n in self.names) else None
-        return 0.0
+        return None  # no data for the check's own query
 
 
 def test_a_query_on_a_metric_nothing_scrapes_cannot_see() -> None:
@@ -120,7 +120,7 @@ def test_a_check_that_cannot_see_ends_the_run_in_error_before_any_deploy(tmp_pat
     assert result.status is RunStatus.ERROR and result.as_expected is False, result.reason
     assert "a check cannot see" in result.reason and "'accuracy'" in result.reason and "'1' (str)" in result.reason
     assert "deploy" not in [p.name for p in result.phases] and "candidate" not in target.backend.slots
-    assert problems([], "v2", [], [], Series(), []) == []
+    assert problems([], "v2", [], []) == []
 
 
 def test_validate_refuses_a_check_the_target_could_never_feed() -> None:
@@ -136,3 +136,16 @@ def test_validate_refuses_a_check_the_target_could_never_feed() -> None:
     ok = {**base, "target": {**target, "prediction_field": "outputs.predict.data.0"},
           "fault": {"kind": "error", "inject": True, "rate": 0.3}, "detection": {"compare": [{"name": "c", "measure": "incorrect"}]}}
     assert DrillSpec.model_validate(ok).target.blind_to("incorrect") is None
+
+
+def test_a_metrics_check_whose_metric_never_had_a_series_ends_in_error_not_a_verdict(tmp_path: Path) -> None:
+    """A metrics_path on the wrong port: Prometheus has nothing of the model's; the window runs out undecided and
+    the run says which check saw nothing."""
+    target = FakeTarget(bad=set())
+    target.metrics = Series("haproxy_server_http_responses_total")  # the router's metrics only
+    d = drill(expect="promote", detection={"interval": "100ms", "max_wait": "1s", "metrics": [{
+        "name": "p90", "failure_above": 0.2,
+        "query": 'histogram_quantile(0.9, sum by (le) (rate(model_request_duration_seconds_bucket{slot="candidate"}[10s])))'}]})
+    result = Engine(make_target=factory(target)).run(d, RunOptions(report_root=tmp_path))
+    assert result.status is RunStatus.ERROR and result.as_expected is False, result.reason
+    assert "a check cannot see" in result.reason and "no series of model_request_duration_seconds_bucket" in result.reason
