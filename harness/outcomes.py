@@ -9,16 +9,18 @@ from enum import StrEnum
 
 
 class RunStatus(StrEnum):
-    """How a run ended. *error* (the harness could not tell) is kept apart from *failed* (the drill found a fault)."""
+    """How a run ended. *error* (the harness could not tell) is kept apart from *failed* (the drill found a fault);
+    *inconclusive*: the judge never decided within ``max_wait`` (no verdict without evidence: never a promotion)."""
 
     PASSED = "passed"
+    INCONCLUSIVE = "inconclusive"
     FAILED = "failed"
     ERROR = "error"
     ABORTED = "aborted"
 
     def is_worse(self, other: RunStatus) -> bool:
-        """Ordering for a summary: aborted > error > failed > passed."""
-        order = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.ABORTED)
+        """Ordering for a summary: aborted > error > failed > inconclusive > passed."""
+        order = (RunStatus.PASSED, RunStatus.INCONCLUSIVE, RunStatus.FAILED, RunStatus.ERROR, RunStatus.ABORTED)
         return order.index(self) > order.index(other)
 
 
@@ -27,8 +29,9 @@ class Decision(StrEnum):
 
     ROLLBACK = "rollback"
     PROMOTE = "promote"
-    MISSED = "missed"  # a bad version not detected within the window
+    MISSED = "missed"  # a bad version passed every check within the window: not detected
     HOLD = "hold"  # a person chose to hold
+    INCONCLUSIVE = "inconclusive"  # the window ran out before every check was decisive: neither promoted nor rolled back
 
 
 class Trigger(StrEnum):
@@ -72,6 +75,7 @@ class Phase(StrEnum):
     DETECT = "detect"
     ROLLBACK = "rollback"
     PROMOTE = "promote"
+    BAKE = "bake"  # after a promotion: the old version warm, the judge still watching (drill's bake:)
     TEARDOWN = "teardown"
 
 

@@ -11,6 +11,7 @@ import json
 import random
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from typing import Any
 
 from harness.ports import AliasMove, Endpoint, Progress, ReadLog, RollbackEvent, ServerState, ServiceFailed, Versions
 from harness.spec.catalogue import LoadedDrill
+from harness.targets.builtin.model import FEATURES, TRUE_BIAS, TRUE_WEIGHTS
 from harness.targets.builtin.registry import RegistryError
 from harness.targets.builtin.target import ArtifactFault, FeatureProtocol
 
@@ -80,11 +82,24 @@ class FakeRegistry(ReadLog):
         return [{"alias": m.alias, "from": m.from_version, "to": m.to_version} for m in self.moves]
 
 
-class FakeRouter:
-    """Weights and states like HAProxy's runtime API; ``serve`` answers as the version in the chosen slot."""
+def _truth(features: Mapping[str, float]) -> int:
+    """The built-in model's right answer for these features (its true weights, without the label noise)."""
+    return 1 if TRUE_BIAS + sum(w * features.get(f, 0.0) for w, f in zip(TRUE_WEIGHTS, FEATURES, strict=True)) > 0 else 0
 
-    def __init__(self, bad: set[str]) -> None:
+
+class FakeRouter:
+    """Weights and states like HAProxy's runtime API; ``answer`` answers as the version in the chosen slot.
+
+    ``behaviour`` names what a version does wrong (``*``: every version): ``errors`` (~30 % 500s), ``errors-20``
+    (20 % 500s), ``hang`` (never answers: the router's own 504, stamped with the slot as HAProxy's
+    ``http-after-response`` does), ``wrong`` (half its answers flipped), ``strings`` (its classes as JSON strings,
+    ``"1"``, where the labels are numbers), ``errors-after-S`` (as ``errors`` once it has served for S seconds: a
+    regression that shows late). A version in ``bad`` behaves as ``errors``."""
+
+    def __init__(self, bad: set[str], behaviour: Mapping[str, str] | None = None) -> None:
         self.bad = bad
+        self.behaviour = dict(behaviour or {})
+        self.first_served: dict[str, float] = {}
         self.weights = {"stable": 100, "candidate": 0}
         self.states = {"stable": "ready", "candidate": "maint"}
         self.slot_version: dict[str, str] = {}
@@ -110,18 +125,30 @@ class FakeRouter:
         if self.states.get(slot) != "ready":
             raise ServiceFailed(f"{slot} is not up")
 
-    def answer(self) -> tuple[int, dict[str, Any], str | None]:
+    def answer(self, features: Mapping[str, float] | None = None) -> tuple[int, dict[str, Any], str | None, str | None]:
+        """(status, body, the version's header, the slot the router stamps)."""
         with self._lock:
             live = [(s, w) for s, w in self.weights.items() if self.states.get(s) == "ready" and w > 0
                     and s in self.slot_version]
             if not self.alive or not live:
-                return 503, {"error": "no server"}, None
+                return 503, {"error": "no server"}, None, None
             slot = self._rng.choices([s for s, _ in live], [w for _, w in live])[0]
-            failing = self.slot_version[slot] in self.bad and self._rng.random() < 0.3
-        version = self.slot_version[slot]
-        if failing:
-            return 500, {"error": "boom"}, version
-        return 200, {"prediction": 1, "score": 0.9, "model_version": version}, version
+            version = self.slot_version[slot]
+            does = self.behaviour.get(version, self.behaviour.get("*", "errors" if version in self.bad else ""))
+            draw = self._rng.random()
+            served_s = time.monotonic() - self.first_served.setdefault(version, time.monotonic())
+        if does.startswith("errors-after-"):
+            does = "errors" if served_s >= float(does.removeprefix("errors-after-")) else ""
+        if does == "hang":
+            return 504, {"error": "gateway timeout"}, None, slot
+        if (does == "errors" and draw < 0.3) or (does == "errors-20" and draw < 0.2):
+            return 500, {"error": "boom"}, version, slot
+        prediction: Any = _truth(features or {})
+        if does == "wrong" and draw < 0.5:
+            prediction = 1 - prediction
+        if does == "strings":
+            prediction = str(prediction)
+        return 200, {"prediction": prediction, "score": 0.9, "model_version": version}, version, slot
 
 
 class FakeBackend:
@@ -151,8 +178,16 @@ class FakeBackend:
 
 
 class NoMetrics:
+    """A Prometheus that scrapes the stack (every metric has a series) but whose queries have no data, unless
+    ``answers`` gives a query's value (keyed by the query's text)."""
+
+    def __init__(self, answers: Mapping[str, float] | None = None) -> None:
+        self.answers = dict(answers or {})
+
     def query(self, promql: str) -> float | None:
-        return None
+        if promql.startswith("count({__name__="):
+            return 1.0
+        return self.answers.get(promql)
 
 
 class FakeTarget:
@@ -162,14 +197,15 @@ class FakeTarget:
 
     def __init__(self, bad: set[str] | None = None, broken: set[str] | None = None,
                  crash: set[str] | None = None, close_interrupts: int = 0,
-                 prepare_raises: Exception | None = None, close_raises: Exception | None = None) -> None:
+                 prepare_raises: Exception | None = None, close_raises: Exception | None = None,
+                 behaviour: Mapping[str, str] | None = None) -> None:
         self.prepare_raises = prepare_raises  # what prepare() raises, as a target's own late check would
         self.close_raises = close_raises  # what close() raises once its server is down (a Docker API error)
         self.close_interrupts = close_interrupts  # this many close() calls are hit by a Ctrl-C first
         self.close_calls = 0
         self.versions = Versions("v1", "v2", "v3")
         self.backend = FakeBackend(crash)
-        self.router = FakeRouter(bad if bad is not None else {"v3"})
+        self.router = FakeRouter(bad if bad is not None else {"v3"}, behaviour)
         self.registry = FakeRegistry("fraud", self.versions, broken)
         self.protocol = FeatureProtocol()
         self.fault = ArtifactFault("fake")
@@ -191,13 +227,15 @@ class FakeTarget:
 
         class Handler(QuietHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, body, version = router.answer()
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                status, body, version, slot = router.answer(request.get("features"))
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(raw)))
                 if version:
                     self.send_header("X-Model-Version", version)
+                if slot:
+                    self.send_header("X-Drill-Backend", slot)
                 self.end_headers()
                 self.wfile.write(raw)
 

@@ -33,7 +33,7 @@ from harness.store import DrillRunRecord, Store
 from harness.store.codec import format_timestamp
 
 RENDERERS = (html.write, markdown.write, junit.write)  # report.json is the source, never rewritten
-STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}
+STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow", "inconclusive": "yellow"}
 
 
 def _console() -> Console:

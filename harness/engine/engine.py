@@ -8,12 +8,10 @@ injected factory, so a unit test hands it a fake target.
 from __future__ import annotations
 
 import logging
-import secrets
 import shutil
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from harness import guards, strategies, targets
 from harness.adversity.schedule import Scheduler
-from harness.engine import redaction
+from harness.engine import bake, decisive, redaction, visibility
 from harness.engine.context import RunContext
 from harness.engine.events import (
     Alerted,
@@ -35,7 +33,6 @@ from harness.engine.events import (
     Progress,
     RunFinished,
     RunStarted,
-    TrafficTick,
     now,
 )
 from harness.engine.judging import build_result, judge
@@ -43,8 +40,12 @@ from harness.engine.results import DrillResult, Evidence, PhaseResult, RunStatus
 from harness.engine.signals import terminating_on_sigterm
 from harness.engine.state import RunOptions as RunOptions  # re-exported: the engine's public options
 from harness.engine.state import RunState
+from harness.engine.state import new_run_id as new_run_id
+from harness.engine.state import resolve_profile as resolve_profile
 from harness.engine.teardown import Teardown, TeardownFailed, shielded
 from harness.engine.verdict import timeline
+from harness.engine.watch import StackDown as StackDown
+from harness.engine.watch import check_stack, dead_services, serving_version, tick
 from harness.errors import BackendUnavailable, DrillError, RunNotKept, SpecError, SpecIssue
 from harness.guards.monitor import GuardMonitor, GuardTripped
 from harness.judge import analysis
@@ -55,7 +56,7 @@ from harness.spec import catalogue
 from harness.spec.catalogue import LoadedDrill
 from harness.spec.models import ProfileSpec
 from harness.strategies import Strategy, StrategyRun
-from harness.traffic.generator import LoadGenerator, Sample, probe, window
+from harness.traffic.generator import LoadGenerator, Sample, window
 from harness.traffic.profile import Schedule
 
 log = logging.getLogger(__name__)
@@ -68,38 +69,6 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, result: DrillResult) -> None:
         super().__init__(result.reason)
         self.result = result
-
-
-class StackDown(DrillError):
-    """One of the stack's own services (router, metrics, the stable server) died: an error, never a missed detection."""
-
-
-def resolve_profile(drill: LoadedDrill, name: str, manual: bool = False) -> ProfileSpec:
-    """The drill's profile by name (SpecError if it has none such); --manual makes the decision a person's."""
-    profiles = drill.spec.profiles
-    if name not in profiles:
-        raise SpecError(SpecIssue(str(drill.drill_path), "profiles", f"no profile {name!r}; known: {', '.join(profiles)}"))
-    return profiles[name].model_copy(update={"decision": "manual"}) if manual else profiles[name]
-
-
-def new_run_id(drill: str) -> str:
-    return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(3)}"
-
-
-def _dead_services(target: Target | None, stopped: frozenset[str] = frozenset()) -> list[str]:
-    """The stack's services that are down, but for slots the run stopped on purpose (``stopped``)."""
-    if target is None:
-        return []
-    try:
-        return [name for name, alive in target.services().items() if not alive and name not in stopped]
-    except DrillError:
-        return []
-
-
-def _check_stack(target: Target, during: str, stopped: frozenset[str] = frozenset()) -> None:
-    dead = _dead_services(target, stopped)
-    if dead:
-        raise StackDown(f"the stack's own {', '.join(dead)} stopped during {during}: not the candidate's doing")
 
 
 class Engine:
@@ -179,14 +148,15 @@ class Engine:
                 ctx.pause = guard.sleep
                 load.start()
                 guard.start()
-                threading.Thread(target=self._tick, args=(ctx, ticker_stop), daemon=True).start()
+                threading.Thread(target=tick, args=(ctx, ticker_stop, self.emit), daemon=True).start()
                 t0 = time.time()
                 ctx.pause(profile.baseline)
-                state.baseline_window = (t0, time.time())
-                base = window(load.samples(), t0, time.time())
+                state.baseline_window = (t0, base_end := time.time())
+                base = window(load.samples(), t0, base_end)
                 state.baseline_error_rate = ctx.baseline_error_rate = base.error_rate
                 ctx.baseline_requests = base.requests
                 self.emit(Progress(f"baseline: {base.requests} requests, error rate {base.error_rate:.1%}"))
+                self._can_see(ctx, drill, [s for s in load.samples() if t0 <= s.at < base_end])
             if spec.preflight:
                 with self._phase(state, Phase.PREFLIGHT):
                     self._preflight(ctx, drill, state)
@@ -201,6 +171,12 @@ class Engine:
                     if deployed:
                         self._detect(ctx, drill, profile, state, options)
             guard.check()  # no rollback or promotion of drill's after an abort: the team's abort was the way back
+            if state.decision == Decision.PROMOTE:
+                with self._phase(state, Phase.PROMOTE):
+                    self._promote(ctx, drill, versions, state)
+                if spec.bake and state.failure is None:
+                    with self._phase(state, Phase.BAKE):
+                        bake.watch(ctx, drill, state, self.emit)  # a regression found: the decision becomes rollback
             if state.decision == Decision.ROLLBACK:
                 with self._phase(state, Phase.ROLLBACK):
                     state.rollback_started_at = now()
@@ -214,12 +190,9 @@ class Engine:
                         failed = outcome.first_failure
                         state.failure = (f"runbook step {failed.name} failed: {failed.error}{adversity.blame(failed)}"
                                          if failed else "runbook failed")
-            elif state.decision == Decision.PROMOTE:
-                with self._phase(state, Phase.PROMOTE):
-                    self._promote(ctx, drill, versions, state)
-            state.serving_after = self._serving_version(ctx)
+            state.serving_after = serving_version(ctx)
             status, reason = judge(drill, state, versions)
-            dead = _dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
+            dead = dead_services(target, frozenset(ctx.stopped) if ctx is not None else frozenset())
             if status is not RunStatus.PASSED and dead:
                 status, reason = RunStatus.ERROR, f"the stack's own {', '.join(dead)} stopped during the drill ({reason})"
         except GuardTripped:
@@ -227,7 +200,7 @@ class Engine:
         except KeyboardInterrupt:
             interrupted = True
             status, reason = RunStatus.ABORTED, "interrupted (Ctrl-C or SIGTERM)"
-        except StackDown as exc:
+        except (StackDown, visibility.CheckCannotSee) as exc:
             status, reason = RunStatus.ERROR, str(exc)
         except BackendUnavailable as exc:
             environment = exc
@@ -315,7 +288,7 @@ class Engine:
         streak, first = 0, True
         while first or time.monotonic() < deadline:  # at least one look: a staged strategy keeps its own budgets
             first = False
-            _check_stack(ctx.target, "detection", frozenset(ctx.stopped))
+            check_stack(ctx.target, "detection", frozenset(ctx.stopped))
             if strategy.orchestrator_decision(run) is not None:
                 return
             if not judges:
@@ -331,14 +304,20 @@ class Engine:
             streak = streak + 1 if verdict.verdict == Verdict.FAIL else 0
             if streak >= det.consecutive:
                 self._decide(state, profile, options, verdict.evidence)
+                if state.decision is Decision.HOLD:  # said aloud: the split stays as it is until teardown
+                    state.held_weight = ctx.weights.get("candidate", 0)
+                    self.emit(Progress(f"hold: the candidate keeps {state.held_weight} % of the traffic until teardown"))
                 return
             ctx.pause(det.interval)
-        _check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
-        if drill.spec.expect == Expectation.PROMOTE:
-            state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
-        else:
-            state.decide(Decision.MISSED, None)
-        self.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
+        check_stack(ctx.target, "detection", frozenset(ctx.stopped))  # a dead router is never a missed detection
+        if not judges:  # the orchestrator's own monitor is the judge: its update converged without a rollback
+            decision = Decision.PROMOTE if drill.spec.expect == Expectation.PROMOTE else Decision.MISSED
+        else:  # no verdict without evidence: promoted (or missed) only on a decisive pass of every check
+            decision = decisive.window_ran_out(state.evidence, drill.spec.expected, drill.spec.bake)
+            if decision is Decision.INCONCLUSIVE and (blind := visibility.unseen_metrics(det.metrics, ctx.prometheus)):
+                raise visibility.CheckCannotSee(f"a check cannot see: {'; '.join(blind)}")
+        state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
+        self.emit(Decided(decision, Trigger.AUTOMATED, state.evidence))
 
     @staticmethod
     def _split_samples(ctx: RunContext, state: RunState) -> analysis.SampleSplit:
@@ -372,6 +351,7 @@ class Engine:
     def _promote(self, ctx: RunContext, drill: LoadedDrill, versions: Versions, state: RunState) -> None:
         strategy, run = self._strategy(ctx, drill, state)
         strategy.promote(run)
+        state.promoted_at = now()
         # The steady state must hold after promotion too: only the candidate answers, errors at baseline.
         since = time.time()
         ctx.pause(1.0)
@@ -381,6 +361,16 @@ class Engine:
             state.failure = f"steady state not held after promotion: {after}"
         else:
             state.completed_at = now()
+
+    @staticmethod
+    def _can_see(ctx: RunContext, drill: LoadedDrill, baseline: list[Sample]) -> None:
+        """Every check shows, on the stable's baseline answers, that it can see (harness.engine.visibility)."""
+        det = drill.spec.detection
+        if drill.spec.strategy.detect_by == "orchestrator":  # the drill's own checks do not judge
+            return
+        blind = visibility.problems(baseline, ctx.variables["stable_version"], det.compare, ctx.load.examples)
+        if blind:
+            raise visibility.CheckCannotSee(f"a check cannot see, so nothing was deployed: {'; '.join(blind)}")
 
     def _preflight(self, ctx: RunContext, drill: LoadedDrill, state: RunState) -> None:
         """The drill's pre-flight steps; a failure is the run's failure and nothing is deployed."""
@@ -398,22 +388,3 @@ class Engine:
             ctx.registry.record_rollback(event)
         except DrillError as exc:
             self.emit(Progress(f"registry did not take the rollback event: {exc}"))
-
-    @staticmethod
-    def _serving_version(ctx: RunContext | None) -> str | None:
-        """Which version(s) answer through the router now, comma-joined."""
-        if ctx is None:
-            return None
-        try:
-            answers = probe(ctx.traffic_endpoint, ctx.protocol, 10, timeout=3, slot_versions=ctx.slot_versions)
-        except (OSError, DrillError):
-            return None
-        return ",".join(sorted({a.version or "?" for a in answers}))
-
-    def _tick(self, ctx: RunContext, stop: threading.Event) -> None:
-        while not stop.wait(0.5):
-            t = time.time()
-            recent = [s for s in ctx.load.samples() if s.at >= t - 1.0]
-            requests: Counter[str] = Counter(s.version or "none" for s in recent)
-            errors: Counter[str] = Counter(s.version or "none" for s in recent if not s.ok)
-            self.emit(TrafficTick(ctx.weights.get("candidate", 0), dict(requests), dict(errors)))

@@ -56,6 +56,9 @@ def judge(expect: str, status: RunStatus, sabotage: str, reached: bool | None, m
         return Verdict(False, "a stop condition aborted the run" if reason.startswith("guard ") else "the run was interrupted")
     if status is RunStatus.ERROR:
         return Verdict(False, "the harness could not tell (an error, not a drill outcome)")
+    if status is RunStatus.INCONCLUSIVE:  # no verdict without evidence: as expected for no drill
+        wanted = {"promote": "a promotion", "fail": "a failure"}.get(expect, "a rollback")
+        return Verdict(False, f"the judge never decided, but the drill expected {wanted}")
     if sabotage != "none" and reached is False:
         return Verdict(False, missed)
     if expect == "fail":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness import targets
-from harness.engine import expectation
+from harness.engine import decisive, expectation
 from harness.engine.events import now
 from harness.engine.results import DrillResult, RunStatus, Timestamps
 from harness.engine.state import RunOptions, RunState
@@ -19,18 +19,28 @@ from harness.traffic.generator import LoadGenerator, Sample
 
 def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:
     spec = drill.spec
+    if state.decision == Decision.INCONCLUSIVE:
+        return RunStatus.INCONCLUSIVE, decisive.undecided(state.evidence, spec.detection.max_wait)
+    if state.decision == Decision.HOLD:
+        split = "" if state.held_weight is None else f"; the candidate kept {state.held_weight} % of the traffic until teardown"
+        return RunStatus.FAILED, ("the analysis failed the candidate and a person chose to hold: neither promoted "
+                                  f"nor rolled back{split}")
     if spec.expect == Expectation.PROMOTE:
         if state.decision == Decision.ROLLBACK:
-            return RunStatus.FAILED, "false rollback: a good version was rolled back"
+            return RunStatus.FAILED, "false rollback: a good version was rolled back" + (
+                " (caught in bake, after its promotion)" if state.caught_in_bake else "")
         if state.failure:
             return RunStatus.FAILED, state.failure
+        if state.decision != Decision.PROMOTE:
+            return RunStatus.FAILED, f"not promoted (decision {state.decision or 'none'})"
         return RunStatus.PASSED, f"good version {versions.candidate} promoted; nothing rolled back"
+    if state.decision == Decision.PROMOTE:  # a bake watched it and found nothing
+        return RunStatus.FAILED, (f"bad version not detected within {spec.detection.max_wait:g}s nor the "
+                                  f"{spec.bake:g}s bake: promoted")
     if state.decision == Decision.MISSED:
         last = "; ".join(f"{e.metric} {e.verdict} (value {e.canary_value if e.canary_value is None else round(e.canary_value, 4)}, "
                          f"samples {e.samples if e.samples is None else round(e.samples, 1)})" for e in state.evidence)
         return RunStatus.FAILED, f"bad version not detected within {spec.detection.max_wait:g}s (last look: {last or 'no evidence'})"
-    if state.decision == Decision.HOLD:
-        return RunStatus.FAILED, "a person chose to hold; nothing was rolled back"
     if state.failure:
         return RunStatus.FAILED, state.failure
     if state.serving_after != versions.stable:
@@ -43,6 +53,8 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     where = "" if caught is None else (f"; caught in the {caught.label} stage, " + (
         "no client ever saw the candidate" if caught.kind == "shadow" and not caught.candidate_answers_served
         else f"after the candidate served {caught.candidate_answers_served} client answers"))
+    if state.caught_in_bake and state.promoted_at is not None:
+        where += f"; caught in bake, {(state.decision_at - state.promoted_at).total_seconds():.1f}s after the promotion"
     return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s{where}"
 
 def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: RunState, status: RunStatus,

@@ -128,6 +128,8 @@ class TrafficSummary:
     after_error_rate: float | None
     by_version: dict[str, int] = field(default_factory=dict)
     bad_responses_during_rollback: int = 0
+    # bad_responses_served by kind: errors, wrong (labelled answers), out_of_range, forbidden (verdict.BAD_KINDS)
+    bad_responses_by_kind: dict[str, int] = field(default_factory=dict)
     shadow: dict[str, int] | None = None  # a shadow stage: mirrored, paired, candidate_answers_served, dropped
     # The load itself: the rate asked for, and achieved (answered requests/s) in each phase of the run.
     requested_rps: float | None = None

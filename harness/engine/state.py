@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,8 +13,11 @@ from types import MappingProxyType
 from harness.engine.events import now
 from harness.engine.human import HumanInput
 from harness.engine.results import Evidence, EvidencePoint, PhaseResult, StageResult, StepResult
+from harness.errors import SpecError, SpecIssue
 from harness.outcomes import DecidedBy, Decision, Trigger
 from harness.ports import Versions
+from harness.spec.catalogue import LoadedDrill
+from harness.spec.models import ProfileSpec
 
 
 @dataclass
@@ -39,6 +43,9 @@ class RunState:
     baseline_error_rate: float = 0.0
     baseline_window: tuple[float, float] | None = None  # epoch seconds of the pre-deploy baseline
     failure: str | None = None  # why a rollback/promotion did not complete
+    held_weight: int | None = None  # a person held: the candidate's traffic share left as it was
+    promoted_at: datetime | None = None  # when the candidate took all the traffic (a bake watches from then)
+    caught_in_bake: bool = False  # a regression found after the promotion, during the drill's bake:
     shadow: dict[str, int] | None = None  # a shadow stage's traffic (report.json traffic.shadow)
     stages: tuple[StageResult, ...] = ()  # a staged strategy's stages, as far as they ran (report.json stages)
     torn_down: bool = False
@@ -63,3 +70,15 @@ class RunOptions:
     run_id: str | None = None
     backend: str | None = None  # None: the drill's own choice (docker unless it says otherwise)
     variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # --var KEY=VALUE
+
+
+def resolve_profile(drill: LoadedDrill, name: str, manual: bool = False) -> ProfileSpec:
+    """The drill's profile by name (SpecError if it has none such); --manual makes the decision a person's."""
+    profiles = drill.spec.profiles
+    if name not in profiles:
+        raise SpecError(SpecIssue(str(drill.drill_path), "profiles", f"no profile {name!r}; known: {', '.join(profiles)}"))
+    return profiles[name].model_copy(update={"decision": "manual"}) if manual else profiles[name]
+
+
+def new_run_id(drill: str) -> str:
+    return f"{now().strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(3)}"

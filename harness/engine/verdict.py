@@ -15,16 +15,31 @@ from collections.abc import Callable, Sequence
 from harness.engine.results import PhaseResult, SecondCount, TimelinePoint, TrafficSummary
 from harness.traffic.generator import Sample, window
 
+BAD_KINDS = ("errors", "wrong", "out_of_range", "forbidden")  # report.json traffic.bad_responses_by_kind
+
+
+def bad_kind(sample: Sample, candidate: str | None) -> str | None:
+    """What is bad about an answer of the bad version by its own fault (None: nothing): an error (a status
+    other than 2xx, a router's 504 for a request it hung on included), a score out of range, a forbidden class,
+    a wrong answer to a labelled request. One kind an answer, in that order."""
+    if sample.version != candidate or candidate is None:
+        return None
+    if not sample.ok:
+        return "errors"
+    if sample.score is not None and not 0 <= sample.score <= 1:
+        return "out_of_range"
+    # the built-in model's classes are 0 and 1; a team's server may answer labels ("benign"): not a forbidden class
+    if isinstance(sample.prediction, int) and not isinstance(sample.prediction, bool) and sample.prediction not in (0, 1):
+        return "forbidden"
+    return "wrong" if sample.correct is False else None
+
 
 def bad_answer(sample: Sample, candidate: str | None) -> bool:
-    """An answer of the bad version that is wrong by its own fault: an error, a score out of range, a forbidden class."""
-    return sample.version == candidate and (
-        not sample.ok or (sample.score is not None and not 0 <= sample.score <= 1)
-        # the built-in model's classes are 0 and 1; a team's server may answer labels ("benign"): not a forbidden class
-        or (isinstance(sample.prediction, int) and sample.prediction not in (0, 1)))
+    """An answer of the bad version that is bad by its own fault (any of ``BAD_KINDS``)."""
+    return bad_kind(sample, candidate) is not None
 
 
-LOADED_PHASES = ("baseline", "preflight", "deploy", "detect", "rollback", "promote")  # phases the load runs through
+LOADED_PHASES = ("baseline", "preflight", "deploy", "detect", "rollback", "promote", "bake")  # phases the load runs through
 
 
 def summarise(samples: Sequence[Sample], *, rollback_started: float | None, completed: float | None,
@@ -43,6 +58,7 @@ def summarise(samples: Sequence[Sample], *, rollback_started: float | None, comp
         failed_during_rollback=sum(rollback_failure(s, candidate) for s in during),
         bad_responses_during_rollback=sum(bad_answer(s, candidate) for s in during),
         bad_responses_served=sum(bad_answer(s, candidate) for s in samples),
+        bad_responses_by_kind=by_kind(samples, candidate),
         baseline_error_rate=round(baseline_error_rate, 4),
         after_error_rate=round(after.error_rate, 4) if after and after.requests else None,
         by_version=dict(Counter(s.version or "none" for s in samples)),
@@ -51,6 +67,12 @@ def summarise(samples: Sequence[Sample], *, rollback_started: float | None, comp
         rollback_seconds=per_second(during, rollback_started, completed, slo_s, candidate)
         if rollback_started is not None else (),
     )
+
+
+def by_kind(samples: Sequence[Sample], candidate: str | None) -> dict[str, int]:
+    """The bad version's bad answers, each kind counted apart (every kind present, zeros included)."""
+    counts = Counter(bad_kind(s, candidate) for s in samples)
+    return {kind: counts[kind] for kind in BAD_KINDS}
 
 
 def rollback_failure(sample: Sample, candidate: str | None) -> bool:

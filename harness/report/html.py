@@ -21,7 +21,7 @@ h2 { font-size: 1.15em; margin-top: 28px; border-bottom: 1px solid #dde1e5; padd
 .badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-size: 0.8em; font-weight: 600;
          vertical-align: middle; color: #fff; }
 .passed, .badge.good { background: #1e7d34; } .failed, .error, .badge.bad { background: #b3261e; }
-.aborted, .badge.warn { background: #8a6d00; }
+.aborted, .inconclusive, .badge.warn { background: #8a6d00; }
 .yes, .good { color: #1e7d34; font-weight: 600; } .no, .bad { color: #b3261e; font-weight: 600; }
 .warn { color: #8a6d00; font-weight: 600; }
 .badge.good, .badge.bad, .badge.warn { color: #fff; }
@@ -190,7 +190,9 @@ def render(result: DrillResult) -> str:
             ("requests", escape(f"{t.requests:,}")),
             ("failed", escape(f"{t.failed:,}")),
             ("failed during rollback (router, transport, stable)", escape(f"{t.failed_during_rollback:,}")),
-            ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}")),
+            ("bad responses served by the candidate", escape(f"{t.bad_responses_served:,}") + (
+                " (" + escape(", ".join(f"{k} {v:,}" for k, v in t.bad_responses_by_kind.items())) + ")"
+                if t.bad_responses_by_kind else "")),
             ("… of them after the rollback started", escape(f"{t.bad_responses_during_rollback:,}")),
             ("error rate at baseline", _pct(t.baseline_error_rate)),
             ("error rate after", _pct(t.after_error_rate)),

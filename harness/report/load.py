@@ -89,6 +89,7 @@ def result_from_json(data: dict[str, Any]) -> DrillResult:
             failed_during_rollback=int(traffic["failed_during_rollback"]),
             bad_responses_served=int(traffic["bad_responses_served"]),
             bad_responses_during_rollback=int(traffic.get("bad_responses_during_rollback", 0)),
+            bad_responses_by_kind={str(k): int(v) for k, v in (traffic.get("bad_responses_by_kind") or {}).items()},
             baseline_error_rate=float(traffic["baseline_error_rate"]),
             after_error_rate=traffic.get("after_error_rate"),
             by_version=dict(traffic.get("by_version") or {}),

@@ -83,7 +83,9 @@ def render(result: DrillResult) -> str:
         lines += ["", "## Traffic (client-side truth)", "",
                   f"- requests: {t.requests}, failed: {t.failed}, failed during rollback: {t.failed_during_rollback}",
                   f"- bad responses served by the candidate: {t.bad_responses_served} "
-                  f"({t.bad_responses_during_rollback} of them after the rollback started, before the drain took effect)",
+                  f"({t.bad_responses_during_rollback} of them after the rollback started, before the drain took effect)"
+                  + (f"; by kind: {', '.join(f'{md(k)} {v}' for k, v in t.bad_responses_by_kind.items())}"
+                     if t.bad_responses_by_kind else ""),
                   f"- error rate at baseline: {t.baseline_error_rate:.2%}, after: "
                   + ("—" if t.after_error_rate is None else f"{t.after_error_rate:.2%}"),
                   f"- by version: {', '.join(f'{md(k)}: {v}' for k, v in sorted(t.by_version.items()))}"]

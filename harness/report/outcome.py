@@ -46,6 +46,8 @@ def _label(result: DrillResult) -> Outcome:
         return Outcome("aborted", "warn", False)
     if status is RunStatus.ERROR:
         return Outcome("error", "bad", False)
+    if status is RunStatus.INCONCLUSIVE:
+        return Outcome("inconclusive", "warn", False)
     if expect == "fail":
         if status is RunStatus.FAILED:
             return Outcome("failed as expected", "good", True)

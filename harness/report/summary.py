@@ -182,7 +182,7 @@ def _good(cell: str) -> str:
     """The colour class of a table cell: outcomes as the drill expected are good, the rest bad."""
     if cell in ("passed", "yes") or cell.endswith("as expected"):
         return "yes"
-    if cell in ("failed", "error", "no") or cell.startswith(("failed", "error", "passed, but")):
+    if cell in ("failed", "error", "no") or cell.startswith(("failed", "error", "passed, but", "inconclusive")):
         return "no"
     return ""
 

@@ -29,7 +29,7 @@ MARK_COLORS = {
     "target": "#b8860b",
 }
 PHASE_COLORS = {"prepare": "#eef0f2", "baseline": "#e6f0fa", "deploy": "#e9f5ea", "detect": "#fff6dc",
-                "rollback": "#fdebe7", "promote": "#e9f5ea", "teardown": "#eef0f2"}
+                "rollback": "#fdebe7", "promote": "#e9f5ea", "bake": "#f1f8e9", "teardown": "#eef0f2"}
 EXTEND_FOR_TARGET = 1.25  # stretch the axis to show the target if it lies within 25 % past the end
 
 

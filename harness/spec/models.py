@@ -7,16 +7,13 @@ that a bad input never starts a container. Inside the harness the specs are type
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from harness.adversity.spec import AdversitySpec
 from harness.backends.registry import BACKENDS
-from harness.errors import SpecError, SpecIssue
 from harness.guards.reach import check_reach
 from harness.guards.spec import StopCondition
 from harness.outcomes import Expectation, RootCause
@@ -27,6 +24,10 @@ from harness.spec.faults import NETWORK_FAULTS as NETWORK_FAULTS
 from harness.spec.faults import FaultSpec as FaultSpec
 from harness.spec.loading import MAX_DEPTH as MAX_DEPTH
 from harness.spec.loading import SpecLoader as SpecLoader
+from harness.spec.loading import line_of as line_of
+from harness.spec.loading import load_yaml as load_yaml
+from harness.spec.loading import parse_model as parse_model
+from harness.spec.loading import validation_issues as validation_issues
 from harness.spec.strategy import STAGE_KINDS as STAGE_KINDS  # the strategy block, with progressive stages
 from harness.spec.strategy import StrategySpec as StrategySpec
 from harness.spec.strategy import StrategyStage as StrategyStage
@@ -35,9 +36,9 @@ from harness.spec.traffic import TrafficSpec as TrafficSpec
 
 # Re-exported (``as``): harness.spec.models stays where specs and their building blocks are imported from.
 from harness.spec.types import IDENTIFIER as IDENTIFIER
-from harness.spec.types import ISSUES_KEY, FieldError, TargetBlock
 from harness.spec.types import Days as Days
 from harness.spec.types import Duration as Duration
+from harness.spec.types import FieldError, TargetBlock
 from harness.spec.types import Name as Name
 from harness.spec.types import PositiveDuration as PositiveDuration
 from harness.spec.types import Strict as Strict
@@ -163,7 +164,8 @@ class DetectionSpec(Strict):
         description="bounds the probability that the sequential checks roll back a good version over the whole window")
     interval: PositiveDuration = Field(default=0.5, description="time between two looks of the judge")
     max_wait: Duration = Field(default=60.0,
-        description="how long detection watches after the deploy; with nothing decided by then the drill promotes (expect: promote) or misses")
+        description="how long detection watches after the deploy; a decisive pass of every check by then promotes "
+                    "(expect: promote), any check still undecided ends the run inconclusive")
     consecutive: int = Field(default=1, ge=1, description="failing looks in a row needed to decide")
 
     @model_validator(mode="after")
@@ -242,6 +244,8 @@ class DrillSpec(Strict):
                                      "when its target or stop conditions reach anything but loopback, and confirmed before it starts")
     stop_conditions: list[StopCondition] = Field(default_factory=list, max_length=16, description="guards watched from the "
                                                  "first request to the end: one that trips aborts the drill at once (see docs/external.md)")
+    bake: Duration = Field(default=0.0, description="after a promotion, the old version stays warm (weight 0) and the judge "
+                           "keeps watching this long; a regression found then is rolled back (caught in bake). 0: none")
 
     @property
     def expected(self) -> str:
@@ -302,11 +306,17 @@ class DrillSpec(Strict):
         problem = backend_problem(self.strategy.kind, self.backend, shadow=self.strategy.has_shadow)
         if problem:
             raise FieldError(("strategy", "kind"), f"strategy {problem}")
+        if self.bake and self.strategy.kind in ("swarm-update", "late"):
+            raise FieldError(("bake",), f"strategy {self.strategy.kind!r} stops or replaces the old version itself: "
+                             "nothing stays warm to bake against")
         if self.nodes > 1 and self.backend != "swarm":
             raise FieldError(("nodes",), f"a drill needing {self.nodes} nodes runs on a swarm: set backend: swarm")
         if self.fails_with is not None and self.expected != "fail":
             raise FieldError(("fails_with",), f"fails_with is for a drill that expects fail (this one expects {self.expected})")
         for i, check in enumerate(self.detection.compare):
+            blind = self.target.blind_to(check.measure)
+            if blind:  # a check that would judge nothing, caught before anything starts
+                raise FieldError(("detection", "compare", i, "measure"), f"compare check {check.name!r} could never see: {blind}")
             if check.measure == "disagreement" and not self.strategy.has_shadow:
                 raise FieldError(("detection", "compare", i, "measure"), "disagreement is judged in a shadow stage (against a "
                                  f"second stable instance on the same requests); strategy {self.strategy.kind!r} has none")
@@ -315,79 +325,3 @@ class DrillSpec(Strict):
             raise FieldError(("detection",), "a canary stage is judged by detection.metrics or a client-side compare check "
                              "(disagreement is shadow's only): give one")
         return self
-
-
-def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """Best-effort line of a pydantic error location in YAML text, via the composed node tree."""
-    try:
-        node = yaml.compose(text, Loader=SpecLoader)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-            key = next((k for k, v in node.value if k.value == part), None)
-            if match is None:
-                return line
-            line = (key.start_mark.line if key is not None else match.start_mark.line) + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise SpecError(SpecIssue(str(path), "-", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-                                  line)) from None
-
-
-def load_yaml(path: Path) -> tuple[dict[str, Any], str]:
-    try:
-        text = _decode(path, path.read_bytes())
-    except OSError as exc:
-        raise SpecError(SpecIssue(str(path), "-", f"cannot read: {exc.strerror}")) from exc
-    try:
-        data = yaml.load(text, Loader=SpecLoader)  # noqa: S506  (a SafeLoader subclass)
-    except RecursionError:
-        raise SpecError(SpecIssue(str(path), "-", f"nested more than {MAX_DEPTH} levels deep")) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(SpecIssue(str(path), "-", f"malformed YAML: {getattr(exc, 'problem', exc)}", line)) from exc
-    if not isinstance(data, dict):
-        raise SpecError(SpecIssue(str(path), "-", "expected a mapping at the top level", 1))
-    return data, text
-
-
-def validation_issues(path: Path, text: str, exc: ValidationError) -> list[SpecIssue]:
-    issues = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, FieldError):  # a model validator's error about one of its fields: that field's line
-            loc = (*loc, *cause.loc)
-        field = ".".join(str(p) for p in loc) or "-"
-        issues.append(SpecIssue(str(path), field, err["msg"], line_of(text, loc)))
-    return issues
-
-
-def parse_model(path: Path, model: type[M]) -> M:
-    data, text = load_yaml(path)
-    # Paths inside a spec (a build context, a request file) are relative to the spec's own file; problems in
-    # those files (a request file's bad lines) are gathered in the context and reported with the spec's own.
-    elsewhere: list[SpecIssue] = []
-    try:
-        parsed = model.model_validate(data, context={"spec_dir": path.resolve().parent, ISSUES_KEY: elsewhere})
-    except ValidationError as exc:
-        raise SpecError(validation_issues(path, text, exc) + elsewhere) from exc
-    if elsewhere:
-        raise SpecError(elsewhere)
-    return parsed

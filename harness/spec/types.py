@@ -74,6 +74,10 @@ class TargetBlock(Strict):
         """Whether the target's metrics source can answer PromQL (a stack drill starts has its own Prometheus)."""
         return True
 
+    def blind_to(self, measure: str) -> str | None:
+        """Why a client-side check of ``measure`` could never see anything on this target (None: it can)."""
+        return None
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

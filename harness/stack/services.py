@@ -76,10 +76,20 @@ FAULT_PROXY_METRICS_PORT = 9101
 _HEALTH_LINE = "option httpchk GET /healthz"
 
 
-def haproxy_config(health_path: str) -> str:
+_SERVER_TIMEOUT_LINE = "timeout server 30s"
+
+
+def server_timeout(client_timeout: float) -> float:
+    """The router's server timeout for a load whose requests time out after ``client_timeout`` s: early enough that
+    the client gets the router's 504 (stamped with the slot) before it gives up on its own."""
+    return max(0.1, min(30.0, round(0.8 * client_timeout, 3)))
+
+
+def haproxy_config(health_path: str, client_timeout: float = 5.0) -> str:
     text = packaged("haproxy.cfg")
-    if _HEALTH_LINE not in text:
-        raise ServiceFailed("haproxy.cfg has no health check line to point at the team's health path")
+    if _HEALTH_LINE not in text or _SERVER_TIMEOUT_LINE not in text:
+        raise ServiceFailed("haproxy.cfg has no health check or server timeout line to set for the run")
+    text = text.replace(_SERVER_TIMEOUT_LINE, f"timeout server {server_timeout(client_timeout) * 1000:.0f}ms")
     return text.replace(_HEALTH_LINE, f"option httpchk GET {health_path}")
 
 
@@ -132,6 +142,7 @@ class ServiceStack:
         # which the cluster publishes to this host's 127.0.0.1; and where the harness's connections come from.
         self.publish_block: Iterator[int] | None = None
         self.admin_from: str | None = None
+        self.client_timeout = 5.0  # the load's request timeout (the drill's traffic.timeout): the router times out first
 
     def _bind(self) -> tuple[str, int | None]:
         if self.publish_block is None:
@@ -157,7 +168,7 @@ class ServiceStack:
             .with_network(self.edge)
             .publish_local(ROUTER_PORT, self._bind()).publish_local(ROUTER_ADMIN_PORT, self._bind())
             .publish_local(ROUTER_METRICS_PORT, self._bind())
-            .with_env("DRILL_CONFIG", haproxy_config(health_path))
+            .with_env("DRILL_CONFIG", haproxy_config(health_path, self.client_timeout))
             .with_env("ADMIN_FROM", self.admin_from or self._edge_gateway())  # the runtime API answers the harness alone
             .with_tmpfs("/tmp", "rw,size=16m,mode=1777").with_tmpfs("/run/haproxy", "rw,size=1m,mode=1777")
             .with_kwargs(entrypoint=_from_env("/tmp/haproxy.cfg", command),

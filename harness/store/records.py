@@ -119,7 +119,7 @@ class DrillRunRecord:
 
     run_id: str
     drill: str
-    status: str  # passed|failed|error|aborted
+    status: str  # passed|inconclusive|failed|error|aborted
     trigger: str | None  # automated|manual
     root_cause: str | None
     model: str

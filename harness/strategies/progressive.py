@@ -24,10 +24,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from harness.engine import decisive
 from harness.engine.events import Breach, Decided, Progress, now
 from harness.engine.results import Evidence, StageResult
 from harness.judge import analysis
-from harness.outcomes import Decision, Expectation, Trigger, Verdict
+from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import ServiceFailed
 from harness.spec.models import StrategyStage
 from harness.strategies.base import StrategyRun
@@ -151,11 +152,10 @@ class Progressive:
                     state.first_breach_at = decided
                 run.emit(Decided(Decision.ROLLBACK, Trigger.AUTOMATED, state.evidence))
                 return next((e for e in state.evidence if e.breached), state.evidence[0])
-        if spec.expect == Expectation.PROMOTE:
-            state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
+        decision = decisive.window_ran_out(state.evidence, spec.expected, spec.bake)  # the last stage's last look: all decisive passes
+        state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
+        if decision is Decision.PROMOTE:
             state.decision_at = done[-1].decided_at or state.decision_at  # the last stage's end, not its cleanup
-        else:
-            state.decide(Decision.MISSED, None)
         run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
         return state.evidence[0] if state.evidence else Evidence("progressive", "stages", Verdict.INCONCLUSIVE, None, 0.0, None, 0)
 
@@ -164,7 +164,8 @@ class Progressive:
         if "candidate" not in ctx.slot_versions:  # shadow was the only stage: first time behind the router
             attach_candidate(run)
         ctx.route(candidate=100, stable=0)
-        ctx.stop_slot("stable")
+        if not run.drill.spec.bake:  # baking: the old version stays warm until the bake ends (harness.engine.bake)
+            ctx.stop_slot("stable")
 
 
 PROGRESSIVE = Progressive()

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from harness.engine import decisive
 from harness.engine.events import Breach, Decided, Progress, now
 from harness.engine.results import Evidence, StageResult
 from harness.errors import SpecError, SpecIssue
 from harness.judge.paired import MEASURES, PairedJudge, PairedOutcome
 from harness.judge.tee_records import TeeReader, examples_by_digest
-from harness.outcomes import Decision, Expectation, Trigger, Verdict
+from harness.outcomes import Decision, Trigger, Verdict
 from harness.ports import Backend, Endpoint, Example, Fault, Router, ServingProtocol
 from harness.strategies.base import StrategyRun
 
@@ -231,11 +232,11 @@ class Shadow:
             state.decide(Decision.ROLLBACK, Trigger.AUTOMATED, breach=True)
             state.decision_at = state.first_breach_at = out.decided_at  # the look that decided, not the cleanup
             run.emit(Breach(next(e for e in state.evidence if e.breached)))
-        elif run.drill.spec.expect == Expectation.PROMOTE:
-            state.decide(Decision.PROMOTE, Trigger.AUTOMATED)
-            state.decision_at = out.decided_at or state.decision_at  # the end of the budget, not the cleanup
-        else:
-            state.decide(Decision.MISSED, None)
+        else:  # promoted (or missed) only on a decisive pass of every paired check
+            decision = decisive.window_ran_out(state.evidence, run.drill.spec.expected, run.drill.spec.bake)
+            state.decide(decision, Trigger.AUTOMATED if decision is Decision.PROMOTE else None)
+            if decision is Decision.PROMOTE:
+                state.decision_at = out.decided_at or state.decision_at  # the end of the budget, not the cleanup
         run.emit(Decided(state.decision or Decision.MISSED, Trigger.AUTOMATED, state.evidence))
         return next((e for e in state.evidence if e.breached), state.evidence[0] if state.evidence else
                     Evidence("shadow", "paired", Verdict.INCONCLUSIVE, None, 0.0, None, 0))
@@ -243,7 +244,8 @@ class Shadow:
     def promote(self, run: StrategyRun) -> None:
         attach_candidate(run)
         run.ctx.route(candidate=100, stable=0)
-        run.ctx.stop_slot("stable")
+        if not run.drill.spec.bake:  # baking: the old version stays warm until the bake ends (harness.engine.bake)
+            run.ctx.stop_slot("stable")
 
 
 SHADOW = Shadow()

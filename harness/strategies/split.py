@@ -52,4 +52,5 @@ class TrafficSplit:
 
     def promote(self, run: StrategyRun) -> None:
         run.ctx.route(candidate=100, stable=0)
-        run.ctx.stop_slot("stable")
+        if not run.drill.spec.bake:  # baking: the old version stays warm until the bake ends (harness.engine.bake)
+            run.ctx.stop_slot("stable")

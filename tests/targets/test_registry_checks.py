@@ -116,10 +116,13 @@ def test_a_passing_preflight_lets_the_drill_go_on(tmp_path: Path) -> None:
     from harness.engine.engine import Engine, RunOptions
     from harness.engine.results import RunStatus
     from harness.spec import catalogue
-    from tests.fakes import FakeTarget, factory
+    from tests.fakes import FakeTarget, NoMetrics, factory
 
     drill = catalogue.load_drill("registry-prior-versions")
-    result = Engine(make_target=factory(FakeTarget(bad=set()))).run(drill, RunOptions(report_root=tmp_path))
+    target = FakeTarget(bad=set())
+    check = drill.spec.detection.metrics[0]  # decisive: a Prometheus that saw 100 candidate answers, no 5xx
+    target.metrics = NoMetrics({check.query: 0.0, check.samples_query or "": 100.0})
+    result = Engine(make_target=factory(target)).run(drill, RunOptions(report_root=tmp_path))
     assert result.steps[0].name == "check-prior-versions" and result.steps[0].detail == "2 prior versions deployable: v2, v1"
     assert "preflight" in [p.name for p in result.phases] and "deploy" in [p.name for p in result.phases]
     assert result.status is RunStatus.PASSED, result.reason

@@ -109,6 +109,7 @@ class BuiltinTarget(OnServiceStack["Stack"]):
         kind = self.backend_kind
         self._stack = Stack(client, images, self.run_id, self.spec.model, model_env=self.spec.noise.env(),
                             router_configs=kind.router_configs, startup_timeout=self.startup_timeout)
+        self._stack.client_timeout = self.spec.traffic.timeout  # the router answers a hung server before the client gives up
         plan(kind, ModelHost(self._stack, self.spec), progress)  # before it starts: where to publish (several nodes)
         # A backend whose servers are the stack's own containers starts the stable one beside the router.
         self._stack.start(self.registry.root, self.versions.stable if kind.in_stack else None,

@@ -19,14 +19,17 @@ MISSING = object()
 
 
 def dotted(data: Any, path: str) -> Any:
-    """``result.diagnosis`` in ``{"result": {"diagnosis": ...}}``; list indices are numbers (``items.0``).
-    A missing step gives ``MISSING``."""
+    """``result.diagnosis`` in ``{"result": {"diagnosis": ...}}``; list indices are numbers (``items.0``), and a
+    name picks the list's element whose ``name`` it is (an Open Inference Protocol answer's output by name:
+    ``outputs.predict.data.0``). A missing step gives ``MISSING``."""
     node = data
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
             node = node[int(part)]
+        elif isinstance(node, list) and (named := [x for x in node if isinstance(x, dict) and x.get("name") == part]):
+            node = named[0]
         else:
             return MISSING
     return node

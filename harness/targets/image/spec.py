@@ -107,11 +107,27 @@ class RequestSpec(Strict):
         return path
 
 
+def dotted_path(value: str | None) -> str | None:
+    """A dotted JSON path as ``harness.targets.image.protocol.dotted`` reads it; brackets would never resolve."""
+    if value is None:
+        return value
+    if "[" in value or "]" in value or any(not part for part in value.split(".")):
+        suggestion = value.replace("[", ".").replace("]", "").replace("..", ".").strip(".")
+        raise ValueError(f"{value!r} is not a dotted path: list indices are numbers between dots "
+                         f"(write {suggestion!r}), and a V2 output can be picked by name (outputs.predict.data.0)")
+    return value
+
+
 class VersionReadSpec(Strict):
     """How an answer names its version: a response header, a JSON field (dotted), or neither (the router says)."""
 
     header: str | None = Field(default=None, description="response header naming the version that answered")
     json_field: str | None = Field(default=None, description="or a dotted JSON field of the answer naming it")
+
+    @field_validator("json_field")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        return dotted_path(value)
 
     @model_validator(mode="after")
     def _at_most_one(self) -> VersionReadSpec:
@@ -160,6 +176,18 @@ class ImageTargetSpec(TargetBlock):
     def scrape_port(self) -> int:
         """Where Prometheus scrapes each model server: its metrics port, else its serving port."""
         return self.metrics_port or self.port
+
+    def blind_to(self, measure: str) -> str | None:
+        if measure in ("incorrect", "forbidden") and self.prediction_field is None:
+            return f"measure {measure} needs the answers' prediction: set target.prediction_field"
+        if measure == "out_of_range":
+            return "measure out_of_range needs a score, which a team's server's answers do not give the drill"
+        return None
+
+    @field_validator("prediction_field")
+    @classmethod
+    def _dotted_prediction(cls, value: str | None) -> str | None:
+        return dotted_path(value)
 
     @field_validator("health_path", "predict_path", "metrics_path")
     @classmethod

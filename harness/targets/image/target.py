@@ -90,6 +90,7 @@ class ImageTarget(OnServiceStack["ServiceStack"]):
         for name, image in self.resolved.items():
             self._tag_for_run(name, image)
         stack = self._stack = ServiceStack(client, roles, self.run_id)
+        stack.client_timeout = self.drill.spec.traffic.timeout  # the router answers a hung server before the client gives up
         stack.create_network()
         self.fault.network, self.fault.image = stack.network, roles.model
         backend = self._backend = ImageBackend(self.spec, self.run_id, stack.network, self.image_ref, stack.probe,

@@ -81,6 +81,7 @@ class MlflowTarget(OnServiceStack["MlflowStack"]):
         self._stack = MlflowStack(client, replace(images, model=mlflow_image.tag), self.run_id, self.spec.model,
                                    startup_timeout=self.startup_timeout, model_env=self.spec.noise.env(),
                                    backend_store=backend_store, artifact_size=size)
+        self._stack.client_timeout = self.spec.traffic.timeout  # the router answers a hung server before the client gives up
         self._backend = ContainerBackend(self._stack)
         progress("starting the MLflow server (SQLite backend store, artifacts on a volume)")
         self._stack.start_mlflow()
