@@ -47,7 +47,7 @@ def test_actions_and_faults_pages_come_from_the_same_source_as_the_commands() ->
     generated = pages(CLI)
     for name, action in actions.registry().items():
         assert f"## `{name}`" in generated["reference/actions.md"]
-        assert all(f"`{p}`" in generated["reference/actions.md"] for p in action.params.model_fields)
+        assert all(f"`{f.alias or p}`" in generated["reference/actions.md"] for p, f in action.params.model_fields.items())
     faults_page = generated["reference/faults.md"]
     rows = {line.split("`")[1]: line for line in faults_page.splitlines() if line.startswith("| [`")}
     for doc in fault_docs():

@@ -99,7 +99,7 @@ def test_an_attempt_that_ignores_its_deadline_is_abandoned_and_not_retried() -> 
 
 
 def test_error_rate_without_traffic_fails_at_the_deadline() -> None:
-    spec = _one_step({"action": "verify.error_rate", "timeout": "500ms", "retry": {"attempts": 1}})
+    spec = _one_step({"action": "verify.error_rate", "params": {"probe": 0}, "timeout": "500ms", "retry": {"attempts": 1}})
     t0 = time.monotonic()
     out = runbook.execute(spec, _context(), lambda e: None)
     assert out.steps[0].status is StepStatus.FAILED

@@ -23,7 +23,7 @@ def test_a_good_candidate_goes_through_shadow_and_canary_to_promotion(isolated_e
     assert result.decision == "promote" and result.serving_version_after == result.candidate_version
     shadow, canary = result.stages
     assert (shadow.kind, shadow.decision, shadow.candidate_answers_served) == ("shadow", "pass", 0)
-    assert (canary.kind, canary.weight, canary.decision) == ("canary", 10, "pass") and canary.candidate_answers_served > 0
+    assert (canary.kind, canary.weight, canary.decision) == ("canary", 50, "pass") and canary.candidate_answers_served > 0
     assert shadow.decided_at is not None and canary.started_at is not None and shadow.decided_at <= canary.started_at
     assert result.traffic is not None and result.traffic.shadow is not None and result.traffic.shadow["paired"] > 100
     report = json.loads((Path(result.report_dir or "") / "report.json").read_text())
