@@ -208,11 +208,16 @@ def verify_error_rate(ctx: RunContext, p: ErrorRateParams) -> str:
                                  f"timeout ({attempt.timeout_s:g}s): is traffic running?")
             raise VerificationFailed(f"undecided at the step's deadline ({attempt.timeout_s:g}s): {result.line()}")
         if p.probe:  # more of the same answers, sooner than the live rate brings them
-            try:
-                answers = probe(ctx.traffic_endpoint, ctx.protocol, p.probe, timeout=max(0.1, attempt.bound(5.0)),
-                                slot_versions=ctx.slot_versions)
-            except (OSError, HTTPException):  # the entrypoint refused or dropped the probe: one failed request
-                answers = [Answer(0, None, b"")]
+            answers: list[Answer] = []
+            for first in range(0, p.probe, PROBE_BATCH):  # small batches: the deadline is checked between them
+                if attempt.remaining() <= 0.1:
+                    break
+                try:
+                    answers += probe(ctx.traffic_endpoint, ctx.protocol, min(PROBE_BATCH, p.probe - first),
+                                     timeout=max(0.05, attempt.bound(5.0) - 0.05), slot_versions=ctx.slot_versions)
+                except (OSError, HTTPException):  # the entrypoint refused or dropped the probe: one failed request
+                    answers.append(Answer(0, None, b""))
+                    break
             observed += [(not 200 <= a.status < 300, a.version if 200 <= a.status < 300 else None) for a in answers]
         else:
             attempt.sleep(0.05)
