@@ -17,6 +17,10 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 # Names end up in paths (reports/<run-id>/, the registry) and in reports: one plain word each.
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
+# Shared by the target blocks that take them (image, compose): an absolute URL path, a memory size such as 512m.
+URL_PATH = re.compile(r"^/[^\s]*$")
+MEMORY_SIZE = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
+
 
 def parse_duration(value: Any) -> float:
     """'250ms', '5s', '15m', '1h' or a number of seconds -> seconds."""

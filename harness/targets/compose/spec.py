@@ -21,12 +21,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from harness.spec.types import Duration, FieldError, Strict, TargetBlock
+from harness.spec.types import MEMORY_SIZE, URL_PATH, Duration, FieldError, Strict, TargetBlock
 from harness.stack import compose_cli
 from harness.targets.image.spec import RequestSpec, VersionReadSpec
 
-_PATH = re.compile(r"^/[^\s]*$")
-_MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -119,14 +117,14 @@ class ComposeTargetSpec(TargetBlock):
     @field_validator("health_path", "predict_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
-        if not _PATH.match(value):
+        if not URL_PATH.match(value):
             raise ValueError(f"expected an absolute URL path such as /predict, got {value!r}")
         return value
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not _MEMORY.match(value):
+        if not MEMORY_SIZE.match(value):
             raise ValueError(f"expected a memory size such as 512m or 1g, got {value!r}")
         return value
 

@@ -19,10 +19,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import SpecError, SpecIssue
-from harness.spec.types import ISSUES_KEY, Duration, Strict, TargetBlock
+from harness.spec.types import ISSUES_KEY, MEMORY_SIZE, URL_PATH, Duration, Strict, TargetBlock
 
-_PATH = re.compile(r"^/[^\s]*$")
-_MEMORY = re.compile(r"^\d+[kmg]?$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -72,7 +70,7 @@ class VersionSpec(Strict):
     @field_validator("predict_path")
     @classmethod
     def _own_path(cls, value: str | None) -> str | None:
-        if value is not None and (not _PATH.match(value) or "${" in value):
+        if value is not None and (not URL_PATH.match(value) or "${" in value):
             raise ValueError(f"expected an absolute URL path such as /v2/models/m/versions/2/infer, got {value!r}")
         return value
 
@@ -192,7 +190,7 @@ class ImageTargetSpec(TargetBlock):
     @field_validator("health_path", "predict_path", "metrics_path")
     @classmethod
     def _absolute_path(cls, value: str | None) -> str | None:
-        if value is not None and not _PATH.match(value):
+        if value is not None and not URL_PATH.match(value):
             raise ValueError(f"expected an absolute URL path such as /predict, got {value!r}")
         return value
 
@@ -218,7 +216,7 @@ class ImageTargetSpec(TargetBlock):
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not _MEMORY.match(value):
+        if not MEMORY_SIZE.match(value):
             raise ValueError(f"expected a memory size such as 512m or 1g, got {value!r}")
         return value
 
