@@ -13,6 +13,7 @@ run's own work cannot make it late; this module reads the answers it hands back 
 
 from __future__ import annotations
 
+import bisect
 import http.client
 import os
 import pickle
@@ -147,7 +148,8 @@ class LoadGenerator:
         self._seed = seed
         self._lock = threading.Lock()
         self._samples: list[Sample] = []
-        self._offered = 0
+        self._sent_at: list[float] = []  # send epochs of every request started, in order (the sender's reports)
+        self._reported_at = 0.0  # epoch of the sender's last report
         self.started_at: float | None = None  # epoch seconds of the schedule's zero
         self.sender_cpu_s: float | None = None  # CPU seconds the sender process used, once stopped
         self._plan = load_sender.SenderPlan(f"http://{self.host}:{self.port}{protocol.path}", protocol.method,
@@ -201,17 +203,21 @@ class LoadGenerator:
     @property
     def offered(self) -> int:
         """Requests sent so far (answered or not)."""
-        return self._offered
+        with self._lock:
+            return len(self._sent_at)
 
     def settle(self, cutoff: float, until: float, sleep: Callable[[float], None] = time.sleep) -> int:
         """Wait until the requests sent before ``cutoff`` (epoch s) have their answers, at the latest until epoch
         ``until`` (each answers or times out within ``timeout``); how many were still out then. An overloaded
         server's answers are the slow ones: judging before they arrive would count only the quick."""
-        sent = self._offered  # the sender's last report: no more than it had sent by the cutoff
         while True:
             with self._lock:
+                # Every request is reported as started before (or with) its answer: once a report made after the
+                # cutoff has arrived, the count of requests sent before it is final.
+                sent = bisect.bisect_left(self._sent_at, cutoff)
+                final = self._reported_at >= cutoff or self._process is None or self._process.poll() is not None
                 answered = sum(1 for s in self._samples if s.at < cutoff)
-            if answered >= sent or time.time() >= until:
+            if (final and answered >= sent) or time.time() >= until:
                 return max(0, sent - answered)
             sleep(0.05)
 
@@ -233,10 +239,11 @@ class LoadGenerator:
                     self.started_at = message[1]
                     self._ready.set()
                 elif message[0] == "answers":
-                    self._offered = message[2]
                     samples = [self._sample(*answer) for answer in message[1]]
                     with self._lock:
+                        self._sent_at.extend(message[2])
                         self._samples.extend(samples)
+                        self._reported_at = message[3]
                 elif message[0] == "end":
                     self.sender_cpu_s = message[1]
         except (EOFError, OSError, pickle.UnpicklingError):

@@ -56,8 +56,8 @@ Send = Callable[[tuple[Any, ...]], None]
 
 
 def main(stdin: BinaryIO = sys.stdin.buffer, stdout: BinaryIO = sys.stdout.buffer) -> int:
-    """The sender process: the plan from stdin; ("start", epoch), ("answers", [...], offered)..., ("end", cpu_s)
-    on stdout; stop at the end of stdin."""
+    """The sender process: the plan from stdin; ("start", epoch), ("answers", [...], [send epochs of the requests
+    started since the last batch], epoch of this report)..., ("end", cpu_s) on stdout; stop at the end of stdin."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops us in teardown
     plan: SenderPlan = pickle.load(stdin)  # noqa: S301 - written by our own parent
     stop = threading.Event()
@@ -94,8 +94,8 @@ async def _main(plan: SenderPlan, send: Send, stop: threading.Event) -> None:
                                      auto_decompress=False,
                                      skip_auto_headers=("User-Agent", "Accept-Encoding")) as session:
 
-        async def one(index: int) -> None:
-            sent, started = time.time(), time.perf_counter()
+        async def one(index: int, sent: float) -> None:
+            started = time.perf_counter()
             status, headers, body = 0, {}, b""
             try:
                 async with session.request(plan.method, plan.url, data=plan.bodies[index],
@@ -110,28 +110,33 @@ async def _main(plan: SenderPlan, send: Send, stop: threading.Event) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         send(("start", time.time()))
-        n, flushed = 0, t0
+        # A request's send time is stamped when it is started and reported with the next batch, so the run knows
+        # exactly which requests went before any moment, answered or not.
+        n, flushed, started_at = 0, t0, []
         while not stop.is_set():
             elapsed = loop.time() - t0
             while plan.schedule.time_of(n + 1) <= elapsed:  # all that is due goes now: a late wake-up keeps the rate
                 n += 1
-                task = asyncio.create_task(one(rng.randrange(len(plan.bodies))))
+                sent = time.time()
+                started_at.append(sent)
+                task = asyncio.create_task(one(rng.randrange(len(plan.bodies)), sent))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             if loop.time() - flushed >= BATCH_S:
                 flushed = loop.time()
-                _flush(send, answers, n)
+                _flush(send, answers, started_at)
             wait = plan.schedule.time_of(n + 1) - (loop.time() - t0)
             await asyncio.sleep(min(max(wait, 0.0), BATCH_S))
         if pending:  # in-flight requests finish; each is bounded by the timeout
             await asyncio.wait(pending, timeout=plan.timeout + 1)
-        _flush(send, answers, n)
+        _flush(send, answers, started_at)
 
 
-def _flush(send: Send, answers: list[Answer], offered: int) -> None:
-    batch = answers[:]
+def _flush(send: Send, answers: list[Answer], started_at: list[float]) -> None:
+    batch, sent = answers[:], started_at[:]
     answers.clear()
-    send(("answers", batch, offered))
+    started_at.clear()
+    send(("answers", batch, sent, time.time()))
 
 
 if __name__ == "__main__":

@@ -217,3 +217,23 @@ def test_settle_waits_for_the_slow_answers_still_in_flight() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_settle_counts_only_what_was_sent_before_the_cutoff() -> None:
+    """Requests started after the cutoff are not waited for: against a quick server, settling on a moment just past
+    finds nothing still out (a count read after the cutoff would include the newest requests and wait in vain)."""
+    target = FakeTarget(bad=set())
+    target.prepare(lambda m: None)
+    try:
+        load = LoadGenerator(target.traffic_endpoint, target.protocol, 100, workers=8, timeout=2.0)
+        outs = []
+        with load:
+            time.sleep(0.3)
+            for _ in range(15):
+                cutoff = time.time() - 0.2  # 20 requests have gone since
+                outs.append(load.settle(cutoff, until=cutoff + 1.5))
+                assert time.time() - cutoff < 1.0  # settled on the answers (each within ~50 ms), not on the deadline
+        assert outs == [0] * 15
+        assert load.offered == len(load.samples())
+    finally:
+        target.close()
