@@ -247,7 +247,7 @@ def run(good_canaries: int, bad_canaries: int, rate: float, weight: float, secon
     noise = Noise()
     rng = random.Random(seed)
     kinds = scenarios(noise)
-    runs = validity_runs if validity_runs is not None else {"good-canary": good_canaries, "errors-less-600s": 1000,
+    runs = validity_runs if validity_runs is not None else {"good-canary": good_canaries, "errors-less-600s": good_canaries,
                                                             "good-shadow": good_canaries}
     validity = judge_validity.validity(
         rng, runs, alpha, rate, weight,
@@ -342,7 +342,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
-    runs = {"good-canary": args.validity, "errors-less-600s": max(1, args.validity // 10), "good-shadow": args.validity}
+    runs = {"good-canary": args.validity, "errors-less-600s": args.validity, "good-shadow": args.validity}
     out = run(args.good, args.bad, args.rate, args.weight / 100, args.window, args.alpha, args.seed, args.detect_window,
               args.nondet, args.labelled, runs, args.verify)
     if args.json:

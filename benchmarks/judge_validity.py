@@ -23,9 +23,9 @@ from harness.judge import analysis, conditional, sequential, two_sample
 from harness.outcomes import Verdict
 
 BIN_S = 0.5
-# (measure, prior, min_samples): the catalogue's checks and guards (canary-fail's errors from 8 samples a side,
-# canary-latency's and canary-accuracy's the default 20)
-CHECKS = (("error", "large", 8), ("latency", "large", 20), ("incorrect", "small", 20))
+# (measure, prior, min_samples): the catalogue's checks and guards (canary-fail's errors and canary-latency's
+# latency from 8 samples a side, canary-accuracy's wrong answers the default 20)
+CHECKS = (("error", "large", 8), ("latency", "large", 8), ("incorrect", "small", 20))
 
 
 @lru_cache(maxsize=4096)

@@ -7,8 +7,8 @@ model's own mistakes (``MODEL_WRONG``, 4 %) are the same inputs for every versio
 on top, each version is wrong by chance (``Noise.wrong_rate``, 1 %), the accuracy fault makes the candidate
 wrong on 5 % more inputs, and a share ``nondet`` of every version's answers is a coin flip (a
 nondeterministic model). A share ``labelled`` of the requests carries a label (the ``incorrect`` check);
-the rest are judged by disagreement against the secondary (binary classes: two answers differ when
-exactly one is wrong).
+every request the three versions answered is judged by disagreement against the secondary, labelled or not
+(binary classes: two answers differ when exactly one is wrong).
 
 Enumerating the per-request outcomes once gives a categorical distribution over the four checks' joint
 pair outcomes, so one uniform draw simulates a request (a 10,000-candidate run takes a minute, not an hour).
@@ -71,7 +71,7 @@ def categories(stable: Mirrored, cand: Mirrored, model_wrong: float, nondet: flo
                     lat = _pair(sc, ss)
                     if is_labelled:
                         inc = _pair(wc, ws)
-                    elif not e2:
+                    if not e2:  # disagreement needs no label (harness.judge.paired)
                         dis = _pair(wc != ws, w2 != ws)
                 key = (err, lat, inc, dis)
                 probs[key] = probs.get(key, 0.0) + ph * pl * ps * pc * p2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.engine.results import Evidence
+from harness.engine.results import Evidence, StageResult
 from harness.outcomes import Decision, Expectation, Verdict
 
 
@@ -38,8 +38,11 @@ def describe(e: Evidence) -> str:
     return f"{e.metric} {e.verdict} ({seen}, value {_fmt(e.canary_value, 4)})"
 
 
-def undecided(evidence: Sequence[Evidence], max_wait: float) -> str:
-    """The reason of an inconclusive run: every check that was not a decisive pass at the last look."""
+def undecided(evidence: Sequence[Evidence], max_wait: float, stages: Sequence[StageResult] = ()) -> str:
+    """The reason of an inconclusive run: every check that was not a decisive pass at the last look, and the
+    window that ran out (a staged strategy's last stage that ran, with its own budget; else ``max_wait``)."""
     open_checks = [describe(e) for e in evidence if e.verdict != Verdict.PASS]
-    return (f"inconclusive: no decisive look within {max_wait:g}s, neither promoted nor rolled back "
+    ran = [s for s in stages if s.decision != "not reached"]
+    window = f"the {ran[-1].label} stage's {ran[-1].max_wait_s:g}s" if ran else f"{max_wait:g}s"
+    return (f"inconclusive: no decisive look within {window}, neither promoted nor rolled back "
             f"(last look: {'; '.join(open_checks) or 'no evidence'})")

@@ -20,7 +20,7 @@ from harness.traffic.generator import LoadGenerator, Sample
 def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunStatus, str]:
     spec = drill.spec
     if state.decision == Decision.INCONCLUSIVE:
-        return RunStatus.INCONCLUSIVE, decisive.undecided(state.evidence, spec.detection.max_wait)
+        return RunStatus.INCONCLUSIVE, decisive.undecided(state.evidence, spec.detection.max_wait, state.stages)
     if state.decision == Decision.HOLD:
         split = "" if state.held_weight is None else f"; the candidate kept {state.held_weight} % of the traffic until teardown"
         return RunStatus.FAILED, ("the analysis failed the candidate and a person chose to hold: neither promoted "

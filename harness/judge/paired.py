@@ -18,7 +18,7 @@ however often the judge looks. The checks:
 * ``latency``      answered slower than ``latency_above`` (the stable's p90 when not given: fixed on the
                    first ``warmup`` pairs, which the latency check then leaves out);
 * ``incorrect``    labelled requests both answered: candidate wrong vs stable wrong;
-* ``disagreement`` unlabelled requests all three answered: candidate differs from stable vs a second
+* ``disagreement`` requests all three answered (labelled or not): candidate differs from stable vs a second
                    stable instance differs from stable (Diffy's primary / secondary / candidate). The
                    secondary is the noise floor: a nondeterministic model disagrees with itself, and a
                    candidate that disagrees no more than that is not "different".
@@ -229,10 +229,11 @@ class PairedJudge:
             return  # latency, correctness and agreement are judged on answered requests
         if "latency" in counts:
             self._latency(stable, cand)
-        if record.labelled:
-            if "incorrect" in counts and cand.correct is not None:
-                counts["incorrect"].add(not cand.correct, not stable.correct)
-        elif "disagreement" in counts and record.secondary is not None and record.secondary.ok:
+        if record.labelled and "incorrect" in counts and cand.correct is not None:
+            counts["incorrect"].add(not cand.correct, not stable.correct)
+        # Disagreement needs no label: every request all three answered is evidence, labelled or not (a union
+        # bound over the checks keeps the drill's alpha, however their evidence overlaps).
+        if "disagreement" in counts and record.secondary is not None and record.secondary.ok:
             counts["disagreement"].add(cand.prediction != stable.prediction,
                                        record.secondary.prediction != stable.prediction)
 

@@ -138,7 +138,7 @@ class CompareCheck(Strict):
     measure: Literal["latency", "error", "incorrect", "out_of_range", "forbidden", "disagreement"] = Field(
         description="what counts as bad: error (failed requests), latency (answers slower than the baseline's `quantile`), incorrect "
                     "(prediction != expect), out_of_range, forbidden; disagreement (shadow only: the candidate's answer differs "
-                    "from the stable's on unlabelled requests more often than a second stable instance's does)")
+                    "from the stable's more often than a second stable instance's does; every request all three answered, labelled or not)")
     method: Literal["sequential", "mann-whitney"] = Field(default="sequential",
         description="sequential: anytime-valid, however often the judge looks; mann-whitney: a one-sided U test at each look")
     alpha: float | None = Field(default=None, gt=0, lt=0.5,

@@ -14,7 +14,7 @@ from harness.engine.decisive import undecided, window_ran_out
 from harness.engine.engine import Engine, RunOptions
 from harness.engine.expectation import judge as expected
 from harness.engine.human import HumanInput
-from harness.engine.results import DrillResult, Evidence, RunStatus
+from harness.engine.results import DrillResult, Evidence, RunStatus, StageResult
 from harness.exit_codes import ExitStatus
 from harness.listeners.recording import to_record
 from harness.outcomes import Decision, Verdict
@@ -91,6 +91,14 @@ def test_the_window_decides_only_on_a_decisive_pass_of_every_check() -> None:
     assert undecided([_look(Verdict.PASS), _look(Verdict.INCONCLUSIVE, 5)], 8) == (
         "inconclusive: no decisive look within 8s, neither promoted nor rolled back "
         "(last look: errors inconclusive (samples 5 of min 20, value 0.1))")
+
+
+def test_a_staged_run_names_the_budget_of_its_last_stage_that_ran() -> None:
+    """A progressive drill's window is its stages' budgets, not detection.max_wait (which it does not use)."""
+    stages = [StageResult("shadow", "shadow", 20.0, "pass"), StageResult("canary", "canary 50 %", 45.0, "pass"),
+              StageResult("canary", "canary 100 %", 30.0, "not reached")]
+    assert undecided([_look(Verdict.INCONCLUSIVE, 5)], 60, stages).startswith(
+        "inconclusive: no decisive look within the canary 50 % stage's 45s, neither promoted nor rolled back")
 
 
 def test_inconclusive_is_as_expected_for_no_drill() -> None:
