@@ -279,9 +279,12 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> Comp
 
 
 if TYPE_CHECKING:
-    from harness.ports import Target, TeamProject
+    from harness.ports import Target, TeamProject, UsesRunVariables
 
     def _fits_the_seam(target: ComposeTarget) -> Target:  # mypy proves ComposeTarget is a ports.Target
+        return target
+
+    def _takes_run_variables(target: ComposeTarget) -> UsesRunVariables:
         return target
 
     def _is_a_team_project(target: ComposeTarget) -> TeamProject:

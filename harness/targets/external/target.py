@@ -237,9 +237,12 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> Exte
 
 if TYPE_CHECKING:
     from harness.guards.record import Abortable
-    from harness.ports import Target
+    from harness.ports import Target, UsesRunVariables
 
     def _fits_the_seam(target: ExternalTarget) -> Target:  # mypy proves ExternalTarget is a ports.Target
+        return target
+
+    def _takes_run_variables(target: ExternalTarget) -> UsesRunVariables:
         return target
 
     def _aborts(target: ExternalTarget) -> Abortable:
