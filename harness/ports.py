@@ -319,6 +319,14 @@ class TeamProject(Protocol):
         ...
 
 
+@runtime_checkable
+class UsesRunVariables(Protocol):
+    """A target whose own fields take the drill's ``--var`` values (a team's deploy command, say); the engine
+    hands them over once the target is made, before ``prepare``."""
+
+    def use_variables(self, values: Mapping[str, str]) -> None: ...
+
+
 # ---- the target: everything one run drives ------------------------------------------------------
 @runtime_checkable
 class Target(Protocol):

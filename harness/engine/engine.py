@@ -50,7 +50,7 @@ from harness.errors import BackendUnavailable, DrillError, RunNotKept, SpecError
 from harness.guards.monitor import GuardMonitor, GuardTripped
 from harness.judge import analysis
 from harness.outcomes import DecidedBy, Decision, Expectation, Phase, Trigger, Verdict
-from harness.ports import ArtifactReads, RollbackEvent, Target, Versions
+from harness.ports import ArtifactReads, RollbackEvent, Target, UsesRunVariables, Versions
 from harness.runbook import executor as runbook
 from harness.spec import catalogue
 from harness.spec.catalogue import LoadedDrill
@@ -129,6 +129,8 @@ class Engine:
         try:
             with self._phase(state, Phase.PREPARE):
                 target = self.make_target(drill, run_id, workdir, options.backend)
+                if isinstance(target, UsesRunVariables):  # --var values for the team's commands
+                    target.use_variables(options.variables)
                 adversity.bind(target, run_id)
                 state.versions = target.versions
                 target.prepare(lambda m: self.emit(Progress(m)))

@@ -82,6 +82,15 @@ class TargetBlock(Strict):
         """Why a client-side check of ``measure`` could never see anything on this target (None: it can)."""
         return None
 
+    def templated(self) -> list[tuple[tuple[str | int, ...], Any]]:
+        """(field below ``target``, value) of every field the run fills ``${NAME}`` into from its variables (the
+        team's commands): a name neither a built-in, ``run_variables`` nor ``--var`` sets is bad input at start."""
+        return []
+
+    def run_variables(self) -> frozenset[str]:
+        """The variables this target sets for its own fields beyond the run's built-ins (``--var`` may not set them)."""
+        return frozenset()
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

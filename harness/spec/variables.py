@@ -1,11 +1,12 @@
-"""Run variables: `drill run NAME --var KEY=VALUE` sets ``${KEY}`` for runbooks, next to the built-in ones.
+"""Run variables: `drill run NAME --var KEY=VALUE` sets ``${KEY}`` for runbooks and the team's commands of the
+target (a compose target's ``deploy``/``promote``, an external target's commands), next to the built-in ones.
 
     parse_vars(["webhook=http://127.0.0.1:8080/hook"])  -> {"webhook": "http://127.0.0.1:8080/hook"}
     check_drill(drill, {"webhook": ...})                 -> raises SpecError if a runbook names an unknown ${KEY}
 
 Bad input is a SpecError (exit 2) before anything starts: an item without ``=``, a key that is not an
-identifier, a key that would override a built-in variable, and a runbook (or the drill's ``notify``
-webhook) naming a variable nobody sets.
+identifier, a key that would override a built-in variable (or one the target sets), and a runbook, a target's
+command (or the drill's ``notify`` webhook) naming a variable nobody sets.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def check_drill(drill: LoadedDrill, variables: Mapping[str, str]) -> None:
                 _, rb_text = load_yaml(drill.runbook_path)
             issues.append(SpecIssue(str(drill.runbook_path), f"steps.{i}.params.url", UNSAFE_URL,
                                     line_of(rb_text, ("steps", i, "params", "url"))))
+    issues += _target_issues(drill, known)
     notify = drill.spec.notify
     if notify is not None:
         for name in sorted(names_in(notify.webhook) - known):
@@ -91,6 +93,26 @@ def check_drill(drill: LoadedDrill, variables: Mapping[str, str]) -> None:
             issues.append(SpecIssue(str(drill.drill_path), "notify.webhook", UNSAFE_URL, line_of(text, ("notify", "webhook"))))
     if issues:
         raise SpecError(issues)
+
+
+def _target_issues(drill: LoadedDrill, known: set[str]) -> list[SpecIssue]:
+    """The target's templated fields (the team's deploy/promote/rollback/abort commands, an external entrypoint's
+    port): every ``${NAME}`` must be a built-in, one the target sets itself, or given with ``--var``."""
+    target = drill.spec.target
+    own = target.run_variables()
+    issues: list[SpecIssue] = []
+    text: str | None = None
+    for name in sorted(own & (known - set(BUILTIN))):
+        issues.append(SpecIssue("command line", "--var", f"{name!r} is set by the {target.kind} target itself "
+                                f"(it sets {', '.join(sorted(own))})"))
+    for loc, value in target.templated():
+        for name in sorted(names_in(value) - known - own):
+            text = text if text is not None else load_yaml(drill.drill_path)[1]
+            issues.append(SpecIssue(
+                str(drill.drill_path), ".".join(map(str, ("target", *loc))),
+                f"uses ${{{name}}}, which is not set; give --var {name}=VALUE "
+                f"(built-ins: {', '.join([*BUILTIN, *sorted(own)])})", line_of(text, ("target", *loc))))
+    return issues
 
 
 UNSAFE_URL = "with the --var values filled in, the URL contains whitespace or a control character"

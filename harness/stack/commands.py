@@ -1,6 +1,9 @@
 """A team's own command run as drill runs it: an argument list (no shell), in a directory, with a deadline.
 
-Used by the compose target's ``deploy:``/``promote:`` and by the ``run`` runbook action. The command gets its
+Used by the ``run`` runbook action, the compose target's ``deploy:``/``promote:`` and the external target's
+commands, which fill in and pass on the run's variables alike (``scope``, ``render``, ``fill_env``): the
+built-ins (``${candidate_version}``...) and the drill's ``--var NAME=VALUE``, whose names are checked before
+anything starts (``harness.spec.variables.check_drill``). The command gets its
 own session, so at the deadline (or when the step is cancelled) its whole process group is killed: a
 script's children (``sleep``, ``curl``, ``docker compose``) do not outlive it. Its exit status, its run
 time and its last lines of output are kept; output is read as it comes so a chatty command never blocks.
@@ -41,9 +44,24 @@ class Finished:
         return " | ".join(self.last_lines[-lines:])
 
 
+def scope(variables: Mapping[str, str], *more: Mapping[str, str]) -> dict[str, str]:
+    """What a team's command is filled from and runs with: the process's environment, the run's variables (its
+    built-ins and ``--var`` values), then whatever the target adds (a Compose project's name, a command's env)."""
+    merged = {**os.environ, **variables}
+    for extra in more:
+        merged.update(extra)
+    return merged
+
+
 def render(argv: Sequence[str], variables: Mapping[str, str]) -> list[str]:
-    """``${candidate_version}``-style variables filled into each argument (unknown ones left as written)."""
+    """``${candidate_version}``-style variables filled into each argument (unknown ones left as written: the
+    names were checked at load, so one left here is a ``$`` the team meant)."""
     return [Template(arg).safe_substitute(variables) for arg in argv]
+
+
+def fill_env(env: Mapping[str, str], variables: Mapping[str, str]) -> dict[str, str]:
+    """A command's own ``env:`` with the variables filled into its values."""
+    return {key: Template(value).safe_substitute(variables) for key, value in env.items()}
 
 
 def resolve(command: str, directory: Path, path: str | None = None) -> str | None:
@@ -110,4 +128,4 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
         pass  # already gone
 
 
-__all__ = ["LAST_LINES", "Finished", "kill_group", "missing", "render", "resolve", "run"]
+__all__ = ["LAST_LINES", "Finished", "fill_env", "kill_group", "missing", "render", "resolve", "run", "scope"]

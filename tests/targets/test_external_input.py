@@ -97,7 +97,7 @@ def test_two_guards_of_one_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "needles"), [
-    ('"${weight}"]]', '"${wieght}"]]', ("target.deploy.0.argv", "unknown variable(s) ${wieght}")),
+    ('"${weight}"]]', '"${wieght}"]]', ("staging-canary.yaml:", "target.deploy.0.argv", "uses ${wieght}, which is not set; give --var wieght=VALUE")),
     ("  version: {header: X-Model-Version}\n", "", ("target.version", "Field required")),
     ("  version: {header: X-Model-Version}\n", "  version: {}\n", ("target", "give header or json_field")),
     ("  workdir: ../ops\n", "  workdir: ../nowhere\n", ("target.workdir", "no directory")),

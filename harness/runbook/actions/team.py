@@ -12,7 +12,6 @@ a named service of a compose target's project.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -38,7 +37,7 @@ def _project_dir(ctx: RunContext) -> Path:
 
 def _environment(ctx: RunContext) -> dict[str, str]:
     extra = ctx.target.command_env() if isinstance(ctx.target, TeamProject) else {}
-    return {**os.environ, **ctx.variables, **extra}
+    return commands.scope(ctx.variables, extra)
 
 
 # ---- run ------------------------------------------------------------------------------------------
@@ -68,7 +67,7 @@ def run(ctx: RunContext, p: RunParams) -> str:
     attempt = current_attempt()
     env = _environment(ctx)
     argv = commands.render(p.command, env)
-    extra = {k: Template(v).safe_substitute(env) for k, v in p.env.items()}
+    extra = commands.fill_env(p.env, env)
     limit = attempt.bound(p.timeout if p.timeout is not None else float("inf"))
     try:
         done = commands.run(argv, _project_dir(ctx), {**env, **extra}, limit if limit != float("inf") else 86_400.0,

@@ -3,7 +3,8 @@
 The team's Compose files (and project directory, env file) are the stack; traffic goes through the team's
 own gateway (``entrypoint: {service, port}``); an answer names its version in a header or a JSON field (as
 for an image target); the strategy's moves are the team's own commands (``deploy:``, ``promote:``, argument
-lists with ``${candidate_version}``-style variables). Paths are relative to the drill file.
+lists with ``${candidate_version}``-style variables and the drill's ``--var`` values, filled in as a
+runbook's ``run`` step fills its command). Paths are relative to the drill file.
 
 At load, where a Compose v2 is installed, ``compose config`` reads the files as Compose itself will: a
 missing or invalid file, or an entrypoint service the project lacks, is bad input naming the drill's field
@@ -69,7 +70,7 @@ class ComposeTargetSpec(TargetBlock):
     previous: str | None = Field(default=None, description="the version before stable (default: none)")
     candidate: str = Field(description="the version the team's deploy command rolls out")
     deploy: list[str] = Field(min_length=1,
-        description="the team's deploy command (argument list, no shell; ${candidate_version} etc.), run in the project directory")
+        description="the team's deploy command (argument list, no shell; ${candidate_version} etc. and --var values), run in the project directory")
     promote: list[str] | None = Field(default=None,
         description="the team's promote command (all traffic on the candidate, the old version retired); unset: none")
     command_timeout: Duration = Field(default=120.0, description="longest a deploy or promote command may run (then its process group is killed)")
@@ -152,6 +153,9 @@ class ComposeTargetSpec(TargetBlock):
                     raise FieldError(field, f"no service {service!r} in {', '.join(map(str, self.files))}; "
                                             f"the project has {', '.join(sorted(services)) or 'none'}")
         return self
+
+    def templated(self) -> list[tuple[tuple[str | int, ...], Any]]:
+        return [(("deploy",), self.deploy), *([(("promote",), self.promote)] if self.promote is not None else [])]
 
     @property
     def directory(self) -> Path:

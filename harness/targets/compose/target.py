@@ -13,7 +13,6 @@ runbook's ``http`` steps. ``close`` runs ``compose down -v`` and sweeps whatever
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.error
 import urllib.request
@@ -61,9 +60,9 @@ class TeamCommands:
 
     def _run(self, which: str, argv: list[str]) -> commands.Finished:
         spec, target = self.target.spec, self.target
-        rendered = commands.render(argv, target.variables)
-        done = commands.run(rendered, spec.directory, {**os.environ, **target.variables, **target.command_env()},
-                            spec.command_timeout)
+        env = commands.scope(target.variables, target.command_env())  # as a runbook's run step sees them
+        rendered = commands.render(argv, env)
+        done = commands.run(rendered, spec.directory, env, spec.command_timeout)
         self.last = done
         if not done.ok:
             said = f"killed after {spec.command_timeout:g}s" if done.status is None else f"exit {done.status}"
@@ -159,13 +158,18 @@ class ComposeTarget:
         self.backend = TeamCommands(self)
         self.router = Gateway(self)
         self.images_source: str | None = None
-        self.variables: dict[str, str] = {"stable_version": spec.stable, "candidate_version": spec.candidate,
-                                          "previous_version": self.versions.previous, "model": drill.spec.model,
-                                          "run_id": run_id}
+        self.builtins: dict[str, str] = {"stable_version": spec.stable, "candidate_version": spec.candidate,
+                                         "previous_version": self.versions.previous, "model": drill.spec.model,
+                                         "run_id": run_id}
+        self.variables: dict[str, str] = dict(self.builtins)
         self._connect, self._find = connect_docker, find_compose
         self._client: docker.DockerClient | None = None
         self._project: ComposeProject | None = None
         self._metrics: PrometheusClient | None = None
+
+    def use_variables(self, values: Mapping[str, str]) -> None:
+        """The drill's ``--var`` values, for the team's deploy and promote commands (the built-ins win)."""
+        self.variables = {**values, **self.builtins}
 
     @property
     def project(self) -> ComposeProject:
@@ -275,9 +279,12 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> Comp
 
 
 if TYPE_CHECKING:
-    from harness.ports import Target, TeamProject
+    from harness.ports import Target, TeamProject, UsesRunVariables
 
     def _fits_the_seam(target: ComposeTarget) -> Target:  # mypy proves ComposeTarget is a ports.Target
+        return target
+
+    def _takes_run_variables(target: ComposeTarget) -> UsesRunVariables:
         return target
 
     def _is_a_team_project(target: ComposeTarget) -> TeamProject:

@@ -4,8 +4,11 @@ drill starts nothing here: it sends its labelled requests to the team's entrypoi
 answered from a header or a JSON field, and makes its moves with the team's own commands, each an argument list
 (no shell) run in ``workdir``: ``deploy`` (the candidate goes out), ``promote``, ``rollback`` (what the runbook's
 drain of the candidate runs) and ``abort`` (the team's emergency rollback, run when a stop condition trips).
-Commands may name ``${candidate_version}``, ``${stable_version}``, ``${previous_version}``, ``${model}``,
-``${run_id}``, ``${environment}`` and ``${weight}`` (the candidate's share); anything else is bad input.
+Commands (their arguments and ``env:`` values) may name ``${candidate_version}``, ``${stable_version}``,
+``${previous_version}``, ``${model}``, ``${run_id}``, ``${environment}``, ``${weight}`` (the candidate's share)
+and the drill's ``--var`` values, as a runbook's ``run`` step does; the ``url`` and ``prometheus`` may take their
+port or path from them (``http://127.0.0.1:${gateway_port}/predict``). Any other name is bad input at start
+(``harness.spec.variables.check_drill``), naming the file and the field.
 Whether the drill names its ``environment:`` and keeps its rate under the cap is checked on the drill
 (``harness.spec.models``), since the traffic and the guards are the drill's.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -22,10 +26,28 @@ from harness.guards.spec import http_url, url_host
 from harness.spec.types import PositiveDuration, Strict, TargetBlock
 from harness.targets.image.spec import RequestSpec, VersionReadSpec
 
-VARIABLES = frozenset({"candidate_version", "stable_version", "previous_version", "model", "run_id", "environment",
-                       "weight"})
+TARGET_VARIABLES = frozenset({"environment", "weight"})  # set by this target beyond the run's built-ins
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$")
+
+
+def malformed(value: str) -> str:
+    """ValueError for a ``${...}`` that is not ``${NAME}`` (which names are set is checked at start, with --var)."""
+    bad = [n for n in _PLACEHOLDER.findall(value) if not _NAME.match(n)]
+    if bad:
+        raise ValueError(f"${{{bad[0]}}} is not a variable: write ${{NAME}} (letters, digits, _), or $$ for a $")
+    return value
+
+
+def templated_url(value: str) -> str:
+    """An ``http://host[:port]/path`` URL whose port or path may be ``${NAME}`` (filled from --var at start)."""
+    malformed(value)
+    if "$" in (urlsplit(value).hostname or ""):
+        raise ValueError(f"a variable may give the port or the path of {value!r}, not its host: where a drill goes "
+                         "is known before it starts")
+    http_url(_PLACEHOLDER.sub("1", value))
+    return value
 
 
 class CommandSpec(Strict):
@@ -43,13 +65,11 @@ class CommandSpec(Strict):
 
     @field_validator("argv")
     @classmethod
-    def _known_variables(cls, argv: list[str]) -> list[str]:
+    def _well_formed(cls, argv: list[str]) -> list[str]:
         if not argv[0].strip():
             raise ValueError("the program name is empty")
-        unknown = sorted({name for arg in argv for name in _PLACEHOLDER.findall(arg)} - VARIABLES)
-        if unknown:
-            raise ValueError(f"unknown variable(s) {', '.join('${' + n + '}' for n in unknown)}; "
-                             f"commands may use {', '.join('${' + n + '}' for n in sorted(VARIABLES))}")
+        for arg in argv:
+            malformed(arg)
         return argv
 
 
@@ -79,13 +99,19 @@ class ExternalTargetSpec(TargetBlock):
     @field_validator("url")
     @classmethod
     def _entrypoint(cls, value: str) -> str:
-        http_url(value)
-        return value
+        return templated_url(value)
 
     @field_validator("prometheus")
     @classmethod
     def _prometheus(cls, value: str | None) -> str | None:
-        return None if value is None else http_url(value)
+        return None if value is None else templated_url(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for item in value.values():
+            malformed(item)
+        return value
 
     @field_validator("workdir")
     @classmethod
@@ -113,6 +139,17 @@ class ExternalTargetSpec(TargetBlock):
         return self
 
     # ---- what the drill reads off it --------------------------------------------------------
+    def templated(self) -> list[tuple[tuple[str | int, ...], Any]]:
+        found: list[tuple[tuple[str | int, ...], Any]] = [(("url",), self.url), (("env",), self.env)]
+        found += [(("prometheus",), self.prometheus)] if self.prometheus is not None else []
+        for move in ("deploy", "promote", "rollback", "abort"):
+            for i, cmd in enumerate(getattr(self, move)):
+                found += [((move, i, "argv"), cmd.argv), ((move, i, "env"), cmd.env)]
+        return found
+
+    def run_variables(self) -> frozenset[str]:
+        return TARGET_VARIABLES
+
     @property
     def predict_path(self) -> str:
         from urllib.parse import urlsplit

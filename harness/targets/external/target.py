@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.errors import SpecError, SpecIssue
 from harness.guards.record import CommandResult
 from harness.ports import Endpoint, Progress, RouterError, ServerState, ServiceFailed, Versions
+from harness.stack import commands
 from harness.stack.prometheus import PrometheusClient
 from harness.targets.external.runner import CommandFailed, Runner
 from harness.targets.external.spec import CommandSpec, ExternalTargetSpec
@@ -64,17 +64,24 @@ class TeamMoves:
 
     def abort(self, reason: str) -> list[CommandResult]:
         self.runner.abort(reason)
-        return [self.runner.run_always("abort", self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+        return [self.runner.run_always("abort", self.argv(cmd), cmd.timeout or self.spec.command_timeout, self.env(cmd))
                 for cmd in self.spec.abort]
 
-    def _run(self, purpose: str, commands: Sequence[CommandSpec]) -> None:
-        for cmd in commands:
-            result = self.runner.run(purpose, self.argv(cmd), cmd.timeout or self.spec.command_timeout, cmd.env)
+    def _run(self, purpose: str, moves: Sequence[CommandSpec]) -> None:
+        for cmd in moves:
+            result = self.runner.run(purpose, self.argv(cmd), cmd.timeout or self.spec.command_timeout, self.env(cmd))
             self.progress(result.summary())
 
+    def env(self, cmd: CommandSpec) -> dict[str, str]:
+        """What the command runs with, as a runbook's ``run`` step: the process's environment, the run's variables,
+        then the target's and the command's own ``env:`` (their ``${...}`` filled in)."""
+        scope = commands.scope(self.variables)
+        target_env = commands.fill_env(self.spec.env, scope)
+        return commands.scope(self.variables, target_env, commands.fill_env(cmd.env, {**scope, **target_env}))
+
     def argv(self, cmd: CommandSpec) -> list[str]:
-        """The command's arguments with the run's ``${...}`` filled in."""
-        return [Template(arg).substitute(self.variables) for arg in cmd.argv]  # names checked at load
+        """The command's arguments with the run's ``${...}`` filled in (names checked before the run started)."""
+        return commands.render(cmd.argv, commands.scope(self.variables))
 
 
 class CommandBackend:
@@ -175,28 +182,41 @@ class ExternalTarget:
             raise SpecError(SpecIssue(str(drill.drill_path), "target.kind", "the external target needs target.kind: external"))
         self.spec = spec
         self.versions = Versions(spec.previous or spec.stable, spec.stable, spec.candidate)
-        parts = urlsplit(spec.url)
-        self.traffic_endpoint = Endpoint(parts.hostname or "127.0.0.1", parts.port or 80)
-        self.protocol = JsonlProtocol(spec)
         names = list(dict.fromkeys([self.versions.previous, spec.stable, spec.candidate]))
         self.registry = ImageRegistry(drill.spec.model, workdir / "registry", names, self.versions, lambda _v: None)
         self.fault = PassThrough()
-        self.metrics: PrometheusClient | NoPrometheus = (PrometheusClient(spec.prometheus, timeout=2.0)
-                                                          if spec.prometheus else NoPrometheus())
         strategy = drill.spec.strategy
         weight = strategy.weight if strategy.kind == "canary" else 100
-        variables = {"candidate_version": spec.candidate, "stable_version": spec.stable,
-                     "previous_version": self.versions.previous, "model": drill.spec.model, "run_id": run_id,
-                     "environment": drill.spec.environment or "loopback", "weight": str(weight)}
-        self.runner = runner or Runner(spec.workdir, spec.env)
-        self.moves = TeamMoves(spec, self.runner, variables)
-        self.backend = CommandBackend(self.moves, self.traffic_endpoint)
+        self.builtins = {"candidate_version": spec.candidate, "stable_version": spec.stable,
+                         "previous_version": self.versions.previous, "model": drill.spec.model, "run_id": run_id,
+                         "environment": drill.spec.environment or "loopback", "weight": str(weight)}
+        self.runner = runner or Runner(spec.workdir)  # the target's env: goes with each command (TeamMoves.env)
+        self.moves = TeamMoves(spec, self.runner, self.builtins)
         self.router = CommandRouter(self.moves)
         self.images_source: str | None = None
+        self.use_variables({})
+
+    def use_variables(self, values: Mapping[str, str]) -> None:
+        """The drill's ``--var`` values: for the team's commands, and the entrypoint's and Prometheus's port or path
+        where they name one (``http://127.0.0.1:${gateway_port}/predict``); the built-ins win."""
+        self.moves.variables = {**values, **self.builtins}
+        url = commands.render([self.spec.url], self.moves.variables)[0]
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:  # a ${NAME} not given yet: check_drill refuses that before a run starts
+            port = None
+        self.url = url
+        self.traffic_endpoint = Endpoint(parts.hostname or "127.0.0.1", port or 80)
+        self.protocol = JsonlProtocol(self.spec.model_copy(update={"url": url}))
+        prometheus = commands.render([self.spec.prometheus], self.moves.variables)[0] if self.spec.prometheus else None
+        self.metrics: PrometheusClient | NoPrometheus = (PrometheusClient(prometheus, timeout=2.0)
+                                                          if prometheus else NoPrometheus())
+        self.backend = CommandBackend(self.moves, self.traffic_endpoint)
 
     def prepare(self, progress: Progress) -> None:
         self.moves.progress = progress
-        progress(f"external target {self.spec.url}: drill starts nothing; the team's commands make the moves")
+        progress(f"external target {self.url}: drill starts nothing; the team's commands make the moves")
 
     def sabotage(self, how: str) -> None:
         return None  # refused at load: an external stack's way back is the team's, not drill's to break
@@ -217,9 +237,12 @@ def create(drill: LoadedDrill, run_id: str, workdir: Path, backend: str) -> Exte
 
 if TYPE_CHECKING:
     from harness.guards.record import Abortable
-    from harness.ports import Target
+    from harness.ports import Target, UsesRunVariables
 
     def _fits_the_seam(target: ExternalTarget) -> Target:  # mypy proves ExternalTarget is a ports.Target
+        return target
+
+    def _takes_run_variables(target: ExternalTarget) -> UsesRunVariables:
         return target
 
     def _aborts(target: ExternalTarget) -> Abortable:
