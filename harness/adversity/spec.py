@@ -55,9 +55,10 @@ class AdversitySpec(Strict):
     slot: Literal["stable", "candidate"] = Field(default="stable", description="the version it strikes (the one to go back to)")
     latency: PositiveDuration | None = Field(default=None, description="slow kinds: delay added to each call")
     cpus: float | None = Field(default=None, gt=0, le=64, description="capacity: the CPU limit of the slot's server; "
-                               "service-cpu: of each container of service (0.01 or more, at most the host's CPUs)")
+                               "service-cpu: of every container of service (at least 0.01, Docker's smallest)")
     replicas: int | None = Field(default=None, ge=0, le=16, description="capacity (Swarm): the slot's replicas")
-    service: str | None = Field(default=None, description="service-* kinds: the team's Compose service (its registry, say)")
+    service: str | None = Field(default=None, description="service-* kinds: the team's Compose service (its registry, say), "
+                                   "checked against the project when the drill loads")
     how: Literal["stop", "pause"] | None = Field(default=None, description="service-down: stop it, or pause it (default)")
     port: int | None = Field(default=None, ge=1, le=65535,
                              description="service-slow, service-refuse: the service's port inside its container")
