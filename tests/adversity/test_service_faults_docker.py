@@ -226,3 +226,45 @@ def test_service_cpu_limits_every_container_of_the_service_live_and_restores_eac
     assert host(limited)[0] == 1_000_000_000 and kernel(limited) == "100000"
     assert host(free)[0] == 0 and host(free)[1] <= 0 and kernel(free) in ("-1", "max")  # no limit, as before
     fault.stop()  # safe twice
+
+
+def test_a_service_cpu_limit_is_timed_by_the_scheduler_and_undone_when_the_run_ends(docker_client: Any) -> None:
+    """Struck at the decision: one ends after its ``for``, the other (10 min) when the run ends (``stop_all``, the
+    engine's ``finally``, also on Ctrl-C); both windows are recorded."""
+    from harness.adversity.schedule import Scheduler
+    from harness.engine.events import Decided
+
+    run_id = f"test-service-faults-{secrets.token_hex(3)}"
+    base = ensure_base(docker_client, lambda _m: None, force=False)
+    try:
+        worker = docker_client.containers.run(base, ["sleep", "600"], detach=True, user="65534", network_mode="none",
+                                              labels=run_labels(run_id, "compose-worker"), nano_cpus=1_000_000_000)
+        short = AdversitySpec.model_validate({"kind": "service-cpu", "service": "worker", "cpus": 0.5, "for": "1s"})
+        long = AdversitySpec.model_validate({"kind": "service-cpu", "service": "worker", "cpus": 0.2, "for": "10m"})
+        sched = Scheduler([short])
+        sched.bind(FakeTarget(), run_id)
+        sched.on_event(Decided("rollback", "automated", ()))
+        worker.reload()
+        assert worker.attrs["HostConfig"]["NanoCpus"] == 500_000_000
+        deadline = time.monotonic() + 30
+        while worker.attrs["HostConfig"]["NanoCpus"] != 1_000_000_000:  # ended by its timer
+            assert time.monotonic() < deadline, "not undone after its 1 s"
+            time.sleep(0.2)
+            worker.reload()
+        sched.stop_all()
+        [ended] = sched.records(())
+        assert ended.error is None and ended.active_s is not None and 1 <= ended.active_s < 30
+
+        sched = Scheduler([long])
+        sched.bind(FakeTarget(), run_id)
+        sched.on_event(Decided("rollback", "automated", ()))
+        worker.reload()
+        assert worker.attrs["HostConfig"]["NanoCpus"] == 200_000_000
+        sched.stop_all()  # the run ends long before the fault would
+        worker.reload()
+        assert worker.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+        [cut] = sched.records(())
+        assert cut.error is None and cut.active_s is not None and cut.active_s < 30
+        assert cut.observations == {"containers_limited": 1} and "worker (cpus 0.2: " in cut.target
+    finally:
+        sweep(docker_client, run_id)
