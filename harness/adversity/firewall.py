@@ -6,11 +6,11 @@ its namespace and the rules with it.
 
 - ``service-partition``: ``DROP`` of everything from and to each address of ``peer``: the two services cannot
   reach each other (both ways are cut in ``service``'s namespace), everyone else still reaches both.
-- ``service-refuse``: ``REJECT --reject-with tcp-reset`` of TCP to ``port`` arriving from outside the
-  namespace: a peer's connection is refused (``ECONNREFUSED``), an open one is reset at its next packet, the
-  way a crashed process or a firewall looks to its clients. Through a port Docker publishes, its proxy accepts
-  the client's connection and then closes it (the client sees a reset or an empty answer, not a refusal). The
-  service's own loopback (its healthcheck, a delay proxy's forwarding) is left alone.
+- ``service-refuse``: ``REJECT --reject-with tcp-reset`` of all TCP to ``port``: a connection is refused
+  (``ECONNREFUSED``) and an open one is reset at its next packet, the way a crashed process looks to its
+  clients. That includes the service's own loopback: a team's ``compose exec <service> ...`` is a client too (so
+  is the service's healthcheck, which fails meanwhile, as it would). Through a port Docker publishes, its proxy
+  accepts the client's connection and then closes it (the client sees a reset or an empty answer).
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ class ServicePartition:
 
 
 class ServiceRefuse:
-    """A named service's port refuses connections from outside its namespace (a TCP reset for each)."""
+    """A named service's port refuses every connection (a TCP reset for each)."""
 
     def __init__(self, spec: AdversitySpec, ctx: FaultContext) -> None:
         self.spec, self.ctx = spec, ctx
         self.target = f"{spec.service}:{spec.port} (refused)"
-        self.rule = netfault.Rule("filter", "INPUT", f"! -i lo -p tcp --dport {spec.port} -j REJECT --reject-with tcp-reset")
+        self.rule = netfault.Rule("filter", "INPUT", f"-p tcp --dport {spec.port} -j REJECT --reject-with tcp-reset")
         self._rules = _Rules(ctx, f"refuse-{spec.service}")
         self._containers = 0
 

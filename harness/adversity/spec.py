@@ -48,7 +48,7 @@ class AdversitySpec(Strict):
                       "service-down (a compose target: a named service of the team's stack stopped or paused), "
                       "service-slow (a delay proxy in front of a named service's port), "
                       "service-partition (two named services cannot reach each other), "
-                      "service-refuse (a named service's port resets every connection from outside its container), "
+                      "service-refuse (a named service's port resets every connection, its own loopback's too), "
                       "service-cpu (every container of a named service held to a CPU limit)")
     at: str = Field(default="decision", description="decision, rollback, or step:<runbook step name>")
     for_: PositiveDuration = Field(alias="for", description="how long the fault lasts (then it is undone)")
