@@ -1,8 +1,10 @@
-"""The Docker operations faults need, in one place: find a slot's containers by the run's labels, change
-their CPU limit, pause, kill, cut them off a network and put them back. Docker errors become AdversityError.
+"""The Docker operations faults need, in one place: find a slot's (or a team's named service's) containers by
+the run's labels, change their CPU limit, pause, kill, cut them off a network and put them back. Docker errors
+become AdversityError.
 
 Every container touched here already carries the run's labels (the stack made it), so ``drill clean``
-sweeps it whatever state a fault left it in; faults create no Docker resources of their own.
+sweeps it whatever state a fault left it in; the few containers faults start themselves (``netfault``) carry
+them too.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ This kernel has no ``tc netem``, so the delay is a sidecar: a container sharing 
 namespace (``network_mode: container:<id>``, ``NET_ADMIN`` only), whose iptables ``REDIRECT`` sends
 connections arriving for the service's port to a small proxy that waits ``latency`` per connection and then
 forwards to the real port on loopback (loopback traffic does not pass ``PREROUTING``: no loop). Undone by
-deleting the rule first, then removing the sidecar; the sidecar carries the run's labels. Its image, and how a
-service's containers are found, are ``netfault``'s.
+deleting the rule first, then removing the sidecar; the sidecar carries the run's labels. Its image and its
+rule are ``netfault``'s (shared with ``firewall``).
 """
 
 from __future__ import annotations
