@@ -3,7 +3,8 @@
 - ```yaml: a GameDay plan (``participants``) or its answers (``retrospective``) validates;
   a runbook (has ``steps``) validates, and each step's params validate against its action; a whole
   drill (has ``root_cause``) validates in a project with the files it names (a request file, a build context);
-  a fragment of a drill (only drill fields at the top) validates merged into a minimal drill. Kubernetes
+  a fragment of a drill (only drill fields at the top) validates merged into a minimal drill (a compose target's,
+  the example team stack's, when it strikes named services with ``service-*`` adversity). Kubernetes
   manifests are tests/test_kubernetes_doc.py's.
 - ```json: a request file's lines (the image target's JSONL) load.
 - ```sh / ```console: every ``drill ...`` command line parses with the real typer app (command, options,
@@ -40,6 +41,9 @@ IMAGE_TARGET = {"kind": "image", "request": {"source": "../samples.jsonl"},
                 "versions": {"a": {"image": "team/x:1"}, "b": {"image": "team/x:2"}}, "stable": "a", "candidate": "b"}
 BASE_DRILL: dict[str, Any] = {"name": "fragment", "root_cause": "performance", "fault": {"kind": "none"},
                               "detection": {"compare": [{"name": "errors", "measure": "error"}]}, "runbook": "canary-rollback"}
+
+
+TEAM_DRILL = ROOT / "examples" / "team-stack" / "drills" / "team-registry-down.yaml"
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ def test_yaml_example_validates(example: Example, project: Path) -> None:
         base = BASE_DRILL
         if isinstance(data.get("fault"), dict) and data["fault"].get("inject"):
             base = {**BASE_DRILL, "target": IMAGE_TARGET}
+        if any(str(a.get("kind", "")).startswith("service-") for a in data.get("adversity") or ()):
+            team = yaml.safe_load(TEAM_DRILL.read_text())  # its ../compose.yaml is the project's own copy
+            base = {**BASE_DRILL, "target": team["target"], "allow_shell": True}
         text = yaml.safe_dump(_merged(base, data), sort_keys=False)
     path = drills / f"example-{example.line}.yaml"
     path.write_text(text)

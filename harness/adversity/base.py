@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from harness.adversity.spec import AdversitySpec
     from harness.ports import Target
 
-FAMILIES = ("registry", "router_api", "capacity", "replica", "partition", "node_image", "service", "sidecar")
+FAMILIES = ("registry", "router_api", "capacity", "replica", "partition", "node_image", "service", "sidecar",
+            "firewall")
 
 
 class AdversityError(DrillError):

@@ -1,8 +1,10 @@
-"""The Docker operations faults need, in one place: find a slot's containers by the run's labels, change
-their CPU limit, pause, kill, cut them off a network and put them back. Docker errors become AdversityError.
+"""The Docker operations faults need, in one place: find a slot's (or a team's named service's) containers by
+the run's labels, change their CPU limit, pause, kill, cut them off a network and put them back. Docker errors
+become AdversityError.
 
 Every container touched here already carries the run's labels (the stack made it), so ``drill clean``
-sweeps it whatever state a fault left it in; faults create no Docker resources of their own.
+sweeps it whatever state a fault left it in; the few containers faults start themselves (``netfault``) carry
+them too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.adversity.base import AdversityError
+from harness.adversity.base import AdversityError, FaultContext
 from harness.stack.docker_api import LABEL_ROLE, LABEL_RUN
 
 
@@ -26,6 +28,16 @@ def containers(client: docker.DockerClient, run_id: str, role: str, running_only
             all=not running_only, filters={"label": [f"{LABEL_RUN}={run_id}", f"{LABEL_ROLE}={role}"]})
     except docker.errors.DockerException as exc:
         raise AdversityError(f"cannot list the run's {role} containers: {exc}") from exc
+    return found
+
+
+def service_containers(ctx: FaultContext, service: str | None, kind: str) -> list[Container]:
+    """The running containers of the team's ``service`` in this run's Compose project; AdversityError if none.
+    A compose target's override file gives them the run's labels and the role ``compose-<service>``."""
+    found = containers(ctx.docker(), ctx.run_id, f"compose-{service}")
+    if not found:
+        raise AdversityError(f"no running service {service!r} in this run's Compose project "
+                             f"({kind} strikes a compose target's services)")
     return found
 
 

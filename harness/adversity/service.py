@@ -1,9 +1,15 @@
-"""service-down: a named service of a team's Compose stack (a compose target) stopped or paused for N seconds.
+"""service-down and service-cpu: a named service of a team's Compose stack (a compose target) stopped, paused or
+held to a CPU limit for N seconds, through the Docker API alone.
 
 The team's services carry the run's labels and the role ``compose-<service>`` (the compose target's override
 file), so the fault finds them as it finds drill's own. ``pause`` (the default) freezes the service: its port
 still accepts connections that nobody answers, the way a hung registry looks; ``stop`` takes it away, the way
 a crashed one does. Undone at the end either way: unpaused, or started again.
+
+``service-cpu`` updates every container of the service live (``docker update --cpus``, no restart;
+``docker_ops.set_cpus``): a container made with a CPU limit (the drill target's ``cpus:``) gets ``NanoCpus``,
+one made without gets a CFS quota, because the engine cannot take a ``NanoCpus`` limit away again. At the end
+each container's limit is the one it had, or none.
 """
 
 from __future__ import annotations
@@ -25,11 +31,7 @@ class ServiceDown:
         self._struck: list[Any] = []
 
     def start(self) -> None:
-        client = self.ctx.docker()
-        found = docker_ops.containers(client, self.ctx.run_id, f"compose-{self.spec.service}")
-        if not found:
-            raise AdversityError(f"no running service {self.spec.service!r} in this run's Compose project "
-                                 f"(service-down strikes a compose target's services)")
+        found = docker_ops.service_containers(self.ctx, self.spec.service, "service-down")
         for container in found:
             if self.how == "pause":
                 docker_ops.pause(container)
@@ -56,6 +58,44 @@ class ServiceDown:
 
     def observations(self) -> dict[str, Any]:
         return {}
+
+
+class ServiceCpu:
+    def __init__(self, spec: AdversitySpec, ctx: FaultContext) -> None:
+        self.spec, self.ctx = spec, ctx
+        self.target = f"{spec.service} (cpus {spec.cpus:g})"
+        self._limits: list[tuple[Any, docker_ops.CpuLimit]] = []  # (container, its limit before)
+        self._containers = 0
+
+    def start(self) -> None:
+        found = docker_ops.service_containers(self.ctx, self.spec.service, "service-cpu")
+        client = self.ctx.docker()
+        for container in found:
+            before = docker_ops.cpu_limit(container)
+            self._limits.append((container, before))  # before the update: a failed one is restored as well
+            docker_ops.set_cpus(client, container, self.spec.cpus)
+        self._containers = len(found)
+        self.target = f"{self.spec.service} (cpus {self.spec.cpus:g}: {', '.join(c.name for c in found)})"
+
+    def stop(self) -> None:
+        client = self.ctx.docker()
+        errors = []
+        while self._limits:
+            container, before = self._limits.pop()
+            try:
+                docker_ops.restore_cpus(client, container, before)
+            except AdversityError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise AdversityError("; ".join(errors))
+
+    def observations(self) -> dict[str, Any]:
+        return {"containers_limited": self._containers} if self._containers else {}
+
+
+@kind("service-cpu")
+def _service_cpu(spec: AdversitySpec, ctx: FaultContext) -> ServiceCpu:
+    return ServiceCpu(spec, ctx)
 
 
 @kind("service-down")

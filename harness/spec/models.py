@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from harness.adversity.spec import AdversitySpec
+from harness.adversity.spec import AdversitySpec, check_services
 from harness.backends.registry import BACKENDS
 from harness.guards.reach import check_reach
 from harness.guards.spec import StopCondition
@@ -294,6 +294,9 @@ class DrillSpec(Strict):
                              f"target kinds {late}, not {self.target.kind!r}")
         if record is not None and not record.docker and self.adversity:
             raise FieldError(("adversity",), f"adversity strikes the services drill starts; target {record.kind!r} starts none")
+        unknown = check_services(self.adversity, self.target.service_problem)
+        if unknown is not None:
+            raise unknown
         if record is not None and record.strategies and self.strategy.kind not in record.strategies:
             raise FieldError(("strategy", "kind"), f"target {record.kind!r} plays strategies {', '.join(sorted(record.strategies))}")
         if record is not None and self.backend not in record.backends:

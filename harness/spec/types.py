@@ -91,6 +91,12 @@ class TargetBlock(Strict):
         """The variables this target sets for its own fields beyond the run's built-ins (``--var`` may not set them)."""
         return frozenset()
 
+    def service_problem(self, service: str) -> str | None:
+        """Why an adversity ``service-*`` fault cannot strike the named service here (None: it can, or the target
+        cannot tell before it starts). Only a target running a team's Compose project has named services."""
+        return (f"service-* adversity strikes a service of a team's Compose project (target kind compose); "
+                f"target {self.kind!r} has none named {service!r}")
+
 
 class FieldError(ValueError):
     """A model validator's error that belongs to one field (``loc`` below the model): the file:line of the

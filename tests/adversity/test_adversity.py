@@ -52,6 +52,23 @@ def _write(tmp_path: Path, adversity: list[dict[str, Any]]) -> Path:
     ({"kind": "registry-slow", "at": "decision", "for": "5s"}, "adversity.0", "needs latency"),
     ({"kind": "capacity", "at": "decision", "for": "5s"}, "adversity.0", "needs cpus"),
     ({"kind": "partition", "at": "decision", "for": "5s", "latency": "1s"}, "adversity.0", "takes no latency"),
+    ({"kind": "service-refuse", "service": "registry", "for": "5s"}, "adversity.0.port", "service-refuse needs port"),
+    ({"kind": "service-refuse", "port": 5000, "for": "5s"}, "adversity.0.service", "service-refuse needs service"),
+    ({"kind": "service-refuse", "service": "registry", "port": 0, "for": "5s"}, "adversity.0.port", "greater than or equal to 1"),
+    ({"kind": "service-refuse", "service": "registry", "port": 5000, "cpus": 1, "for": "5s"}, "adversity.0", "takes no cpus"),
+    ({"kind": "service-cpu", "service": "registry", "for": "5s"}, "adversity.0.cpus", "service-cpu needs cpus"),
+    ({"kind": "service-cpu", "cpus": 0.5, "for": "5s"}, "adversity.0.service", "service-cpu needs service"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": float("inf"), "for": "5s"}, "adversity.0.cpus", "finite"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": float("nan"), "for": "5s"}, "adversity.0.cpus", "finite"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": 0, "for": "5s"}, "adversity.0.cpus", "greater than 0"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": -1, "for": "5s"}, "adversity.0.cpus", "greater than 0"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": 0.001, "for": "5s"}, "adversity.0.cpus", "below 0.01"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": "half", "for": "5s"}, "adversity.0.cpus", "valid number"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": 0.5, "port": 80, "for": "5s"}, "adversity.0", "takes no port"),
+    # canary-fail's target is drill's own (builtin): it has no Compose services to strike
+    ({"kind": "service-refuse", "service": "registry", "port": 5000, "for": "5s"}, "adversity.0.service",
+     "target kind compose"),
+    ({"kind": "service-cpu", "service": "registry", "cpus": 0.5, "for": "5s"}, "adversity.0.service", "target kind compose"),
 ])
 def test_a_bad_adversity_spec_exits_2_naming_file_and_field(tmp_path: Path, entry: dict[str, Any], field: str,
                                                              needle: str) -> None:
@@ -69,6 +86,18 @@ def test_every_catalogue_adversity_drill_validates() -> None:
              "capacity-ordered"]
     result = CliRunner().invoke(app, ["validate", *(str(ROOT / "harness" / "data" / "drills" / f"{n}.yaml") for n in names)])
     assert result.exit_code == 0, result.output
+
+
+def test_every_kind_has_a_fault_and_the_service_kinds_take_their_fields() -> None:
+    from harness.adversity.base import registry
+    from harness.adversity.spec import KINDS, PARAMS
+
+    assert set(registry()) == set(KINDS) == set(PARAMS)
+    refuse = AdversitySpec.model_validate({"kind": "service-refuse", "service": "registry", "port": 5000,
+                                           "at": "step:rollback", "for": "20s"})
+    assert (refuse.service, refuse.port, refuse.step, refuse.for_) == ("registry", 5000, "rollback", 20.0)
+    cpu = AdversitySpec.model_validate({"kind": "service-cpu", "service": "stable", "cpus": 0.25, "for": "1m"})
+    assert (cpu.service, cpu.cpus, cpu.at) == ("stable", 0.25, "decision")
 
 
 # ---- the scheduler ------------------------------------------------------------------------------

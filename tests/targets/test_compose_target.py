@@ -112,6 +112,20 @@ def test_a_published_service_the_project_lacks_is_bad_input(tmp_path: Path) -> N
     _bad(_drill(tmp_path, GOOD, publish=[{"service": "mlflow", "port": 5000}]), "target.publish.0.service", "'mlflow'")
 
 
+@pytest.mark.parametrize(("fault", "field", "needle"), [
+    ({"kind": "service-refuse", "service": "registy", "port": 5000}, "adversity.0.service", "no service 'registy'"),
+    ({"kind": "service-cpu", "service": "mlflow", "cpus": 0.5}, "adversity.0.service", "no service 'mlflow'"),
+    ({"kind": "service-partition", "service": "registry", "peer": "stabel"}, "adversity.0.peer", "no service 'stabel'"),
+])
+def test_a_service_fault_on_a_service_the_project_lacks_is_bad_input(tmp_path: Path, fault: dict[str, object],
+                                                                     field: str, needle: str) -> None:
+    path = _drill(tmp_path, GOOD + "  stable: {image: x}\n")
+    drill = yaml.safe_load(path.read_text())
+    drill["adversity"] = [{**fault, "at": "decision", "for": "5s"}]
+    path.write_text(yaml.safe_dump(drill))
+    _bad(path, "d.yaml", field, needle, "gateway, prometheus, registry, stable")
+
+
 def test_the_team_stack_drills_validate() -> None:
     for path in sorted((TEAM / "drills").glob("*.yaml")):
         result = RUNNER.invoke(app, ["validate", str(path)])

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from harness.spec.types import MEMORY_SIZE, URL_PATH, Duration, FieldError, Strict, TargetBlock
 from harness.stack import compose_cli
@@ -80,6 +80,7 @@ class ComposeTargetSpec(TargetBlock):
     build: bool = Field(default=True, description="build the services' images first (compose build); false: they must be local")
     build_timeout: Duration = Field(default=1800.0, description="longest the build may take (a first build installs packages)")
     startup_timeout: Duration = Field(default=180.0, description="longest wait for the stack to be up and its gateway healthy (after the build)")
+    _services: frozenset[str] | None = PrivateAttr(default=None)  # as Compose read the files (None: not read)
 
     @field_validator("files")
     @classmethod
@@ -145,6 +146,7 @@ class ComposeTargetSpec(TargetBlock):
         compose = compose_cli.available()
         if compose is not None:  # none installed: the run says so (exit 3); the files are checked then
             services = config_services(compose, self)
+            self._services = frozenset(services)
             named: list[tuple[tuple[str | int, ...], str]] = [(("entrypoint", "service"), self.entrypoint.service)]
             named += [(("prometheus", "service"), self.prometheus.service)] if self.prometheus else []
             named += [(("publish", i, "service"), p.service) for i, p in enumerate(self.publish)]
@@ -156,6 +158,12 @@ class ComposeTargetSpec(TargetBlock):
 
     def templated(self) -> list[tuple[tuple[str | int, ...], Any]]:
         return [(("deploy",), self.deploy), *([(("promote",), self.promote)] if self.promote is not None else [])]
+
+    def service_problem(self, service: str) -> str | None:
+        if self._services is None or service in self._services:
+            return None  # Compose is not installed: the run says so before anything starts
+        return (f"no service {service!r} in {', '.join(map(str, self.files))}; "
+                f"the project has {', '.join(sorted(self._services)) or 'none'}")
 
     @property
     def directory(self) -> Path:
