@@ -93,6 +93,13 @@ def build_images(progress: Callable[[str], None], force: bool = False) -> StackI
     return ensure_images(docker_api.connect(), progress, force=force)
 
 
+def base_image() -> str:
+    """The tag of drill's bootstrapped Debian base (what a team's own images may build on: ``DRILL_BASE_IMAGE``)."""
+    from harness.stack.images import base_tag
+
+    return base_tag()
+
+
 def build_mlflow_image(progress: Callable[[str], None], force: bool = False) -> MlflowImage:
     from harness.stack import docker_api
     from harness.targets.mlflow.image import ensure_image

@@ -262,6 +262,7 @@ def images_build(force: Annotated[bool, typer.Option(help="Rebuild even if up to
         images = api.build_images(progress, force=force)
         built = api.build_mlflow_image(progress, force=force) if mlflow else None
     typer.echo(f"images ready ({images.source}, {images.seconds:.1f}s): {images.model} {images.router} {images.prometheus}")
+    typer.echo(f"base image: {api.base_image()} (DRILL_BASE_IMAGE for a team's own images built on it)")
     if built is not None:
         typer.echo(f"MLflow image ready ({built.source}, {built.seconds:.1f}s): {built.tag}")
 
