@@ -36,7 +36,7 @@ from tests.conftest import ROOT
 
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.S | re.M)
 DOCS = sorted([ROOT / "README.md", *(p for p in (ROOT / "docs").rglob("*.md") if "hooks" not in p.parts)])
-SAFE_COMMANDS = {"pytest", "pip", "printf", "mkdocs", ".", "source", "cd", "docker", "ruff", "mypy", "git"}
+SAFE_COMMANDS = {"pytest", "pip", "printf", "mkdocs", ".", "source", "cd", "docker", "ruff", "mypy", "git", "export"}
 IMAGE_TARGET = {"kind": "image", "request": {"source": "../samples.jsonl"},
                 "versions": {"a": {"image": "team/x:1"}, "b": {"image": "team/x:2"}}, "stable": "a", "candidate": "b"}
 BASE_DRILL: dict[str, Any] = {"name": "fragment", "root_cause": "performance", "fault": {"kind": "none"},
