@@ -45,7 +45,9 @@ from harness.store.period import (
     PeriodRollbacks,
     as_int,
     compute_period,
+    decided_in,
     mean_of,
+    owning_deployment,
     pct,
 )
 from harness.store.records import PRODUCTION, RootCause, Trigger
@@ -141,30 +143,11 @@ def _counted_rollbacks(q: MetricsQuery) -> Any:
     """CTE of rollbacks attributed to counted deployments: planned flag and rank included."""
     window = int(q.window_days * MICROS_PER_DAY)
     r, d = rollbacks, deployments.alias("d")
-    latest = deployments.alias("latest")
-    owner = (
-        select(latest.c.id)
-        .where(
-            latest.c.environment == r.c.environment,
-            latest.c.model == r.c.model,
-            latest.c.version == r.c.from_version,
-            latest.c.deployed_at <= r.c.decided_at,
-        )
-        .order_by(latest.c.deployed_at.desc())
-        .limit(1)
-        .correlate(r)
-        .scalar_subquery()
-    )
-    where = [r.c.environment == q.environment]
-    if q.model is not None:
-        where.append(r.c.model == q.model)
-    if q.since is not None:  # decided_at >= deployed_at >= since
-        where.append(as_int(r.c.decided_at) >= to_micros(q.since))
-    if q.until is not None:  # decided_at <= deployed_at + window < until + window
-        where.append(as_int(r.c.decided_at) < to_micros(q.until) + window)
+    # since: decided_at >= deployed_at >= since; until: decided_at <= deployed_at + window < until + window
+    where = decided_in(q, to_micros(q.until) + window if q.until is not None else None)
     # MATERIALIZED: the correlated look-up runs once per rollback, not once per reference.
     attributed = (
-        select(r, owner.label("deployment_id")).where(*where).cte("attributed")
+        select(r, owning_deployment("id").label("deployment_id")).where(*where).cte("attributed")
         .prefix_with("MATERIALIZED")
     )
     a = attributed.c

@@ -83,12 +83,12 @@ def mean_of(total: Any, count: int, unit: int) -> float | None:
     return None if count == 0 or total is None else float(total) / count / unit
 
 
-def compute_period(conn: Connection, q: PeriodQuery) -> PeriodRollbacks:
-    """One statement over the rollbacks decided in the period (planned ones counted apart)."""
-    r = rollbacks
-    d = deployments.alias("owner")
-    deployed = (
-        select(d.c.deployed_at)
+def owning_deployment(column: str) -> Any:
+    """A rollback's deployment, as a correlated look-up of its ``column``: the latest deployment of the rollback's
+    (environment, model, from_version) at or before its decision (a redeployed version is never counted twice)."""
+    r, d = rollbacks, deployments.alias("owner")
+    return (
+        select(d.c[column])
         .where(d.c.environment == r.c.environment, d.c.model == r.c.model, d.c.version == r.c.from_version,
                d.c.deployed_at <= r.c.decided_at)
         .order_by(d.c.deployed_at.desc())
@@ -96,14 +96,26 @@ def compute_period(conn: Connection, q: PeriodQuery) -> PeriodRollbacks:
         .correlate(r)
         .scalar_subquery()
     )
+
+
+def decided_in(q: PeriodQuery, until_micros: int | None) -> list[ColumnElement[bool]]:
+    """The rollbacks of the query's environment (and model) decided at or after ``since`` and before ``until_micros``."""
+    r = rollbacks
     where = [r.c.environment == q.environment]
     if q.model is not None:
         where.append(r.c.model == q.model)
     if q.since is not None:
         where.append(as_int(r.c.decided_at) >= to_micros(q.since))
-    if q.until is not None:
-        where.append(as_int(r.c.decided_at) < to_micros(q.until))
-    period = (select(r, deployed.label("deployed_at")).where(*where).cte("period")
+    if until_micros is not None:
+        where.append(as_int(r.c.decided_at) < until_micros)
+    return where
+
+
+def compute_period(conn: Connection, q: PeriodQuery) -> PeriodRollbacks:
+    """One statement over the rollbacks decided in the period (planned ones counted apart)."""
+    r = rollbacks
+    where = decided_in(q, to_micros(q.until) if q.until is not None else None)
+    period = (select(r, owning_deployment("deployed_at").label("deployed_at")).where(*where).cte("period")
               .prefix_with("MATERIALIZED"))
     p = period.c
     unplanned = p.planned.is_(False)
