@@ -144,10 +144,11 @@ def render(result: DrillResult) -> str:
     parts.append("<h2>Evidence behind the decision</h2>")
     if r.evidence:
         parts.append(_table(
-            ["metric", "verdict", "canary", "baseline", "limit", "samples (min)", "effect", "at (since start)",
-             "query"],
+            ["metric", "verdict", "canary", "baseline", "limit", "samples (min)", "effect", "worse by at most",
+             "at (since start)", "query"],
             [[_e(e.metric), _e(e.verdict), _e(_round(e.canary_value)), _e(_round(e.baseline_value)),
               _e(e.threshold), f"{_e(_round(e.samples))} ({e.min_samples})", _e(_round(e.effect_size)),
+              _e(markdown.pass_bound(e)),
               _secs(None if e.at is None else (e.at - ts.started_at).total_seconds()),
               f"<code>{_e(e.query)}</code>"] for e in r.evidence], "evidence"))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.engine.results import DrillResult, iso
+from harness.engine.results import DrillResult, Evidence, iso
 from harness.report import stop
 from harness.report.escape import md, md_code
 from harness.report.outcome import by_node_text, decided_by_label, expectation, outcome
@@ -12,6 +12,18 @@ from harness.report.outcome import by_node_text, decided_by_label, expectation, 
 
 def _fmt(value: float | None, unit: str = "s") -> str:
     return "—" if value is None else f"{value:.2f} {unit}"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def pass_bound(e: Evidence) -> str:
+    """What a pass rests on: the upper bound (at the check's alpha) of how much worse the candidate's event rate is
+    than the baseline's, against the margin; a look passes only below it ("—" where the check has none)."""
+    if e.margin is None or e.excess_upper is None:
+        return "—"
+    return f"≤ {e.excess_upper * 100:+.1f} pts (margin {e.margin * 100:g})"
 
 
 def render(result: DrillResult) -> str:
@@ -62,10 +74,11 @@ def render(result: DrillResult) -> str:
                          f"{md(st.decision)} | {st.candidate_answers_served} | {md(st.summary or '—')} |")
     if result.evidence:
         lines += ["", "## Evidence behind the decision", "",
-                  "| metric | verdict | canary | baseline | limit | samples (min) |", "|---|---|---|---|---|---|"]
+                  "| metric | verdict | canary | baseline | limit | samples (min) | worse by at most |",
+                  "|---|---|---|---|---|---|---|"]
         for e in result.evidence:
-            lines.append(f"| {md(e.metric)} | {md(e.verdict)} | {e.canary_value} | {e.baseline_value} | {e.threshold} | "
-                         f"{e.samples} ({e.min_samples}) |")
+            lines.append(f"| {md(e.metric)} | {md(e.verdict)} | {_num(e.canary_value)} | {_num(e.baseline_value)} | "
+                         f"{_num(e.threshold)} | {_num(e.samples)} ({e.min_samples}) | {pass_bound(e)} |")
     if result.steps:
         lines += ["", "## Runbook steps", "", "| step | action | status | duration | attempts | detail |",
                   "|---|---|---|---|---|---|"]

@@ -294,3 +294,19 @@ def test_a_run_decided_from_an_answers_file_says_so_on_its_page_and_in_its_json(
     assert result_from_json(data) == result  # the source and the alert survive report.json
     person = replace(result, decided_by=DecidedBy.PERSON, decider=None)
     assert "decided by person: unnamed" in html.render(person)
+
+
+def test_a_promotion_shows_what_each_pass_rested_on() -> None:
+    """A promoted control's evidence says how much worse the candidate could at most be (the bound at the check's
+    alpha) against the margin, not only the failure statistic it never reached; values are rounded for a reader."""
+    from harness.report import markdown
+
+    passed = Evidence("client-errors-vs-baseline", "client:error", "pass", 0.019546868058640605, 400.0, 2251.0, 20,
+                      baseline_value=0.02132385606397157, kind="sequential", e_value=0.8, margin=0.1,
+                      excess_upper=0.0234)
+    result = make_result(status=RunStatus.PASSED, decision="promote", rolled_back=False, evidence=(passed,))
+    text = markdown.render(result)
+    assert "| client-errors-vs-baseline | pass | 0.01955 | 0.02132 | 400 | 2251 (20) | ≤ +2.3 pts (margin 10) |" in text
+    assert "≤ +2.3 pts (margin 10)" in html.render(result)
+    threshold_only = make_result()  # a PromQL threshold check has no pass bound
+    assert "| 0.17 | 0 | 0.05 | 15.3 (15) | — |" in markdown.render(threshold_only)
