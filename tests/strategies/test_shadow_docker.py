@@ -53,7 +53,7 @@ def test_a_nondeterministic_good_candidate_is_promoted(isolated_env: Path, docke
     assert result.decision == "promote" and result.serving_version_after == result.candidate_version
     assert result.traffic is not None and result.traffic.shadow is not None
     assert result.traffic.shadow["paired"] > 200 and result.traffic.shadow["candidate_answers_served"] == 0
-    # Half the requests carry no label (traffic.labelled: 0.5): judged by disagreement against a second stable instance.
+    # Every request (a fifth of them unlabelled, traffic.labelled: 0.8) is judged by disagreement against a second stable instance.
     disagreement = next(e for e in result.evidence if e.metric == "shadow-disagreement")
     assert disagreement.samples is not None and disagreement.samples > 50, disagreement
     assert disagreement.baseline_value is not None and disagreement.baseline_value > 0.02  # the stable disagrees with itself
