@@ -28,7 +28,7 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     if spec.expect == Expectation.PROMOTE:
         if state.decision == Decision.ROLLBACK:
             return RunStatus.FAILED, "false rollback: a good version was rolled back" + (
-                " (caught in bake, after its promotion)" if state.caught_in_bake else "")
+                " (caught in bake, after its promotion)" if state.caught_in_bake else "") + _what_caught(state)
         if state.failure:
             return RunStatus.FAILED, state.failure
         if state.decision != Decision.PROMOTE:
@@ -56,6 +56,14 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     if state.caught_in_bake and state.promoted_at is not None:
         where += f"; caught in bake, {(state.decision_at - state.promoted_at).total_seconds():.1f}s after the promotion"
     return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s{where}"
+
+def _what_caught(state: RunState) -> str:
+    """What rolled a good version back, for the reason: the breached checks' headlines and the stage that caught it."""
+    breached = "; ".join(e.headline for e in state.evidence if e.breached)
+    caught = next((s for s in state.stages if s.caught), None)
+    stage = "" if caught is None else f" in the {caught.label} stage"
+    return f"{stage} by {breached}" if breached else stage
+
 
 def build_result(drill: LoadedDrill, options: RunOptions, run_id: str, state: RunState, status: RunStatus,
             reason: str, samples: list[Sample], target: Target | None,

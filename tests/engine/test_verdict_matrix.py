@@ -64,5 +64,8 @@ def test_verdict_matrix(candidate: str, expect: str, strategy: str, tmp_path: Pa
     assert (result.status, result.decision, result.as_expected) == (status, decision, as_expected), result.reason
     if decision == "promote":
         assert result.serving_version_after == "v3" and not result.rolled_back
+    if (status, decision) == FALSE_ROLLBACK[:2]:  # the reason names what rolled the good version back, with its numbers
+        assert result.reason.startswith("false rollback: a good version was rolled back by "), result.reason
+        assert "e-value" in result.reason and any(f"{c['name']}: " in result.reason for c in (ERRORS, ACCURACY))
     if status is RunStatus.ERROR:  # a check that cannot see stops the run before any deploy
         assert "a check cannot see" in result.reason and "candidate" not in target.backend.slots
