@@ -54,6 +54,23 @@ def _version_outcomes(v: Mirrored, hard: bool, nondet: float) -> Iterator[tuple[
             yield pe * (v.slow if slow else 1 - v.slow) * (p_wrong if wrong else 1 - p_wrong), False, slow, wrong
 
 
+def outcome(stable: tuple[bool, bool, bool], cand: tuple[bool, bool, bool], secondary: tuple[bool, bool],
+            labelled: bool) -> tuple[int, int, int, int]:
+    """What one mirrored request adds to each check (NONE / WORSE / BETTER, -1: not exposed), given each version's
+    (error, slow, wrong) and the secondary's (error, wrong): ``PairedJudge.add``'s rules, which
+    tests/judge/test_bench_judge.py holds this to, request by request."""
+    (es, ss, ws), (ec, sc, wc), (e2, w2) = stable, cand, secondary
+    err = _pair(ec, es)
+    lat = inc = dis = -1
+    if not (ec or es):
+        lat = _pair(sc, ss)
+        if labelled:
+            inc = _pair(wc, ws)
+        if not e2:  # disagreement needs no label (harness.judge.paired)
+            dis = _pair(wc != ws, w2 != ws)
+    return err, lat, inc, dis
+
+
 def categories(stable: Mirrored, cand: Mirrored, model_wrong: float, nondet: float,
                labelled: float) -> tuple[list[float], list[tuple[int, int, int, int]]]:
     """Cumulative probabilities and the joint outcome (one of NONE / WORSE / BETTER per check, -1: not exposed)."""
@@ -65,15 +82,7 @@ def categories(stable: Mirrored, cand: Mirrored, model_wrong: float, nondet: flo
             for (ps, es, ss, ws), (pc, ec, sc, wc), (p2, e2, _, w2) in itertools.product(
                     _version_outcomes(stable, hard, nondet), _version_outcomes(cand, hard, nondet),
                     _version_outcomes(stable, hard, nondet)):
-                err = _pair(ec, es)
-                lat = inc = dis = -1
-                if not (ec or es):
-                    lat = _pair(sc, ss)
-                    if is_labelled:
-                        inc = _pair(wc, ws)
-                    if not e2:  # disagreement needs no label (harness.judge.paired)
-                        dis = _pair(wc != ws, w2 != ws)
-                key = (err, lat, inc, dis)
+                key = outcome((es, ss, ws), (ec, sc, wc), (e2, w2), is_labelled)
                 probs[key] = probs.get(key, 0.0) + ph * pl * ps * pc * p2
     keys = list(probs)
     cumulative, total = [], 0.0

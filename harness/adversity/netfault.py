@@ -10,8 +10,6 @@ sweeps whatever a killed run left.
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 from dataclasses import dataclass
 
 import docker
@@ -20,6 +18,9 @@ import docker.errors
 from harness.adversity import docker_ops
 from harness.adversity.base import AdversityError, FaultContext
 from harness.stack.docker_api import run_labels
+
+RECIPE = ("RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+          "iptables && rm -rf /var/lib/apt/lists/*\n")
 
 
 @dataclass(frozen=True)
@@ -41,29 +42,15 @@ class Rule:
 
 def image(client: docker.DockerClient) -> str:
     """``drill-netfault:<digest>``: the base with iptables, built here when it is not there yet."""
-    from harness.stack.images import base_tag, ensure_base
+    from harness.errors import BackendUnavailable
+    from harness.stack.docker_api import LABEL_HARNESS
+    from harness.stack.images import base_tag, build_on_base
 
-    base = ensure_base(client, lambda _m: None, force=False)
     tag = f"drill-netfault:{hashlib.sha256(f'{base_tag()}|iptables|v1'.encode()).hexdigest()[:16]}"
     try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    dockerfile = (f"FROM {base}\nRUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                  "--no-install-recommends iptables && rm -rf /var/lib/apt/lists/*\n").encode()
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        entry = tarfile.TarInfo("Dockerfile")
-        entry.size = len(dockerfile)
-        tar.addfile(entry, io.BytesIO(dockerfile))
-    context.seek(0)
-    try:
-        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={"io.drill.harness": "true"})
-    except (docker.errors.BuildError, docker.errors.APIError) as exc:
+        return build_on_base(client, tag, RECIPE, {LABEL_HARNESS: "true"}, lambda _m: None)
+    except BackendUnavailable as exc:
         raise AdversityError(f"building {tag} (iptables from Debian) failed: {exc}") from exc
-    return tag
 
 
 def in_namespace(ctx: FaultContext, container_id: str, tag: str, script: str, role: str) -> None:

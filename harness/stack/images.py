@@ -17,7 +17,7 @@ import tarfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -218,16 +218,39 @@ def _entry(name: str, size: int) -> tarfile.TarInfo:
 
 
 def _build(client: docker.DockerClient, base: str, tag: str, digest: str) -> None:
-    dockerfile = f"FROM {base}\n{BUILD_RECIPE}"
+    build_in_memory(client, tag, {"Dockerfile": f"FROM {base}\n{BUILD_RECIPE}".encode(), **_serving_bytes()},
+                    {LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: digest, LABEL_SERVING: serving_digest()})
+
+
+def build_in_memory(client: docker.DockerClient, tag: str, files: Mapping[str, bytes], labels: Mapping[str, str], *,
+                    host_files: Mapping[str, Path] | None = None, hint: str = "") -> None:
+    """Build ``tag`` from a context made in memory: ``files`` (the Dockerfile among them) and ``host_files``
+    (archive name -> a file on the host). A failed build raises BackendUnavailable with the tail of its log."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        files = {"Dockerfile": dockerfile.encode(), **_serving_bytes()}
         for name, data in files.items():
             tar.addfile(_entry(name, len(data)), io.BytesIO(data))
+        for name, path in (host_files or {}).items():
+            tar.add(str(path), arcname=name)
     context.seek(0)
     try:
         client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: digest, LABEL_SERVING: serving_digest()})
+                            labels=dict(labels))
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
-        raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
+        raise BackendUnavailable(f"building {tag} failed{hint}: {exc}\n{log}") from exc
+    except docker.errors.APIError as exc:
+        raise BackendUnavailable(f"building {tag} failed{hint}: {exc}") from exc
+
+
+def build_on_base(client: docker.DockerClient, tag: str, recipe: str, labels: Mapping[str, str], progress: Progress,
+                  *, announce: str | None = None, hint: str = "") -> str:
+    """``tag``: the bootstrapped base with ``recipe`` (Dockerfile lines after its ``FROM``), built once and
+    reused while the tag (a digest of the recipe's inputs) is there."""
+    if have_image(client, tag):
+        return tag
+    base = ensure_base(client, progress, force=False)
+    if announce:
+        progress(announce)
+    build_in_memory(client, tag, {"Dockerfile": f"FROM {base}\n{recipe}".encode()}, labels, hint=hint)
+    return tag

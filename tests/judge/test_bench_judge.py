@@ -137,3 +137,33 @@ def test_control_alpha_counts_false_rollbacks_within_the_bound() -> None:
             caught = True
             break
     assert caught  # the same judge sees a bad candidate: the bench's zero would not be a blind one
+
+
+def test_the_simulated_pair_outcomes_are_the_paired_judges(bench: ModuleType) -> None:
+    """benchmarks/paired_traffic.outcome repeats PairedJudge.add's rules (the simulation enumerates outcomes rather
+    than calling the judge per request): every combination of the three answers, labelled or not, must count alike."""
+    traffic, paired = bench.paired_traffic, bench.paired
+    code = {(False, False): traffic.NONE, (True, False): traffic.WORSE, (False, True): traffic.BETTER,
+            (True, True): traffic.NONE}
+
+    def answer(error: bool, slow: bool, wrong: bool, labelled: bool) -> object:
+        label = 1
+        return paired.Answer(500 if error else 200, 1.0 if slow else 0.01, label - 1 if wrong else label,
+                             (not wrong) if labelled and not error else None)
+
+    flags = (True, False)
+    seen = set()
+    for labelled, stable, cand, second in itertools.product(flags, itertools.product(flags, repeat=3),
+                                                            itertools.product(flags, repeat=3),
+                                                            itertools.product(flags, repeat=3)):
+        judge = paired.PairedJudge(0.01, latency_above=0.5)
+        judge.add(paired.PairedRecord(0.0, answer(*stable, labelled), answer(*cand, labelled),
+                                      answer(*second, labelled)))
+        got = []
+        for m in traffic.CHECKS:
+            c = judge.counts[m]
+            got.append(-1 if c.pairs == 0 else code[(c.worse + c.both > 0, c.better + c.both > 0)])
+        expected = traffic.outcome(stable, cand, (second[0], second[2]), labelled)
+        assert tuple(got) == expected, (labelled, stable, cand, second)
+        seen.add(expected)
+    assert len(seen) > 20  # the combinations reach most joint outcomes, not one

@@ -18,10 +18,8 @@ so the Swarm backend learns it through the Docker API alone. Everything here car
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import socket
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from docker.models.containers import Container
 from harness.backends.swarm.nodes import LABEL_API_FROM, LABEL_CLUSTER, LABEL_PORTS, LABEL_REGISTRY
 from harness.errors import BackendUnavailable
 from harness.stack.docker_api import LABEL_HARNESS, LABEL_IMAGE, LABEL_IMAGE_INPUTS, LABEL_ROLE
-from harness.stack.images import base_digest, cached_images, ensure_base, ensure_images
+from harness.stack.images import base_digest, build_on_base, cached_images, ensure_images
 
 Progress = Callable[[str], None]
 
@@ -99,27 +97,9 @@ def engine_digest() -> str:
 def engine_image(client: docker.DockerClient, progress: Progress) -> str:
     """The engine image (built once on the bootstrapped base; reused while its recipe is unchanged)."""
     tag = f"drill-engine:{engine_digest()}"
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    base = ensure_base(client, progress, force=False)
-    progress(f"building {tag} ({', '.join(ENGINE_PACKAGES)} from Debian; about half a minute)")
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        data = f"FROM {base}\n{ENGINE_RECIPE}".encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    try:
-        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: engine_digest()})
-    except docker.errors.BuildError as exc:
-        log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-1500:]
-        raise BackendUnavailable(f"building {tag} failed (can containers reach the Debian mirror?): {exc}\n{log}") from exc
-    return tag
+    return build_on_base(client, tag, ENGINE_RECIPE, {LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: engine_digest()}, progress,
+                         announce=f"building {tag} ({', '.join(ENGINE_PACKAGES)} from Debian; about half a minute)",
+                         hint=" (can containers reach the Debian mirror?)")
 
 
 def _free_block(size: int, start: int = 27400, stop: int = 32000) -> int:

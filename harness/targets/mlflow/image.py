@@ -11,11 +11,9 @@ images (``io.drill.image.inputs``): the next run reuses it in well under a secon
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ import docker.errors
 from harness.errors import BackendUnavailable
 from harness.ports import Progress
 from harness.stack.docker_api import LABEL_IMAGE, LABEL_IMAGE_INPUTS
-from harness.stack.images import base_digest, ensure_base, have_image
+from harness.stack.images import base_digest, build_in_memory, ensure_base, have_image
 
 # MLflow 3 (the current release line). 3.18 cannot be installed from the index reachable here (its
 # mlflow-tracing==3.18.0 is missing); 3.17.2 installs and runs. DRILL_MLFLOW_VERSION builds another (e.g. 2.22.5
@@ -110,21 +108,9 @@ def ensure_image(client: docker.DockerClient, progress: Progress, *, force: bool
     download_wheels(wheels, progress)
     progress(f"building {tag} (MLflow {MLFLOW_VERSION} from {len(list(wheels.glob('*.whl')))} wheels)")
     dockerfile = RECIPE.format(base=base, requirements=" ".join(f"'{r}'" for r in REQUIREMENTS))
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in {"Dockerfile": dockerfile.encode(), **_in_image_bytes()}.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-        for wheel in sorted(wheels.glob("*.whl")):
-            tar.add(str(wheel), arcname=f"wheels/{wheel.name}")
-    context.seek(0)
-    try:
-        client.images.build(fileobj=context, custom_context=True, tag=tag, pull=False, rm=True, forcerm=True,
-                            labels={LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: inputs_digest()})
-    except docker.errors.BuildError as exc:
-        log = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)[-2000:]
-        raise BackendUnavailable(f"building {tag} failed: {exc}\n{log}") from exc
+    build_in_memory(client, tag, {"Dockerfile": dockerfile.encode(), **_in_image_bytes()},
+                    {LABEL_IMAGE: "true", LABEL_IMAGE_INPUTS: inputs_digest()},
+                    host_files={f"wheels/{wheel.name}": wheel for wheel in sorted(wheels.glob("*.whl"))})
     seconds = time.monotonic() - started
     progress(f"built {tag} in {seconds:.0f}s")
     return MlflowImage(tag, "built", seconds)
