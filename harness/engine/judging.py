@@ -57,6 +57,7 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
         where += f"; caught in bake, {(state.decision_at - state.promoted_at).total_seconds():.1f}s after the promotion"
     return RunStatus.PASSED, f"rolled back to {versions.stable} and verified in {took:.2f}s{where}"
 
+
 def _what_caught(state: RunState) -> str:
     """What rolled a good version back, for the reason: the breached checks' headlines and the stage that caught it."""
     breached = "; ".join(e.headline for e in state.evidence if e.breached)
