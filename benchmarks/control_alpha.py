@@ -26,11 +26,12 @@ CHECKS = (("error", "large", 20), ("latency", "large", 20), ("incorrect", "small
 EARLY_S = 5.0
 
 
-def rolled_back_at(rng: random.Random, alpha: float) -> float | None:
-    """Seconds to the look that rolled a good candidate back, or None (not rolled back in the window)."""
+def rolled_back_at(rng: random.Random, alpha: float,
+                   candidate: tuple[float, float, float] = RATES) -> float | None:
+    """Seconds to the look that rolled the candidate (good by default) back, or None (not in the window)."""
     looks = Looks(alpha, CHECKS)
     for i in range(int(SECONDS / BIN_S)):
-        looks.add(canary_bin(rng, int(RATE * BIN_S), WEIGHT, RATES, RATES))
+        looks.add(canary_bin(rng, int(RATE * BIN_S), WEIGHT, RATES, candidate))
         if looks.failed() is not None:
             return (i + 1) * BIN_S
     return None

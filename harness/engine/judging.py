@@ -49,7 +49,7 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
     took = (state.completed_at - state.decision_at).total_seconds()
     if took > spec.time_target:
         return RunStatus.FAILED, f"decision to completion {took:.1f}s missed the {spec.time_target:g}s target"
-    caught = next((s for s in state.stages if s.caught), None)
+    caught = state.caught_in
     where = "" if caught is None else (f"; caught in the {caught.label} stage, " + (
         "no client ever saw the candidate" if caught.kind == "shadow" and not caught.candidate_answers_served
         else f"after the candidate served {caught.candidate_answers_served} client answers"))
@@ -61,8 +61,7 @@ def judge(drill: LoadedDrill, state: RunState, versions: Versions) -> tuple[RunS
 def _what_caught(state: RunState) -> str:
     """What rolled a good version back, for the reason: the breached checks' headlines and the stage that caught it."""
     breached = "; ".join(e.headline for e in state.evidence if e.breached)
-    caught = next((s for s in state.stages if s.caught), None)
-    stage = "" if caught is None else f" in the {caught.label} stage"
+    stage = "" if state.caught_in is None else f" in the {state.caught_in.label} stage"
     return f"{stage} by {breached}" if breached else stage
 
 

@@ -52,6 +52,11 @@ class RunState:
     reads_before_sabotage: int | None = None  # the registry's read log length when the sabotage was made
     sabotage_reached: bool | None = None
 
+    @property
+    def caught_in(self) -> StageResult | None:
+        """The stage whose judge caught the candidate (None: no stage did, or the strategy has none)."""
+        return next((s for s in self.stages if s.caught), None)
+
     def decide(self, decision: Decision, trigger: Trigger | None, breach: bool = False) -> None:
         """Record the decision now (and the first breach, if none was seen before and ``breach``)."""
         self.decision_at = now()
